@@ -1,0 +1,3 @@
+"""imitlab: learn robot control policies from demonstrations, and prove which action generator works."""
+
+__version__ = "0.1.0"

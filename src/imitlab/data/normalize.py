@@ -1,0 +1,40 @@
+"""Feature normalisation held as module buffers, so a checkpoint carries its own statistics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+EPS = 1e-6
+
+
+class Normalizer(nn.Module):
+    """``mean_std``: (x - mean) / std. ``min_max``: affine map of [min, max] to [-1, 1].
+
+    Dimensions that are constant in the data (std or range ~ 0) are left centred but unscaled.
+    """
+
+    def __init__(self, feature_stats: dict[str, Any], mode: str):
+        super().__init__()
+        if mode == "mean_std":
+            shift = np.asarray(feature_stats["mean"], dtype=np.float32)
+            scale = np.asarray(feature_stats["std"], dtype=np.float32)
+        elif mode == "min_max":
+            low = np.asarray(feature_stats["min"], dtype=np.float32)
+            high = np.asarray(feature_stats["max"], dtype=np.float32)
+            shift, scale = (high + low) / 2, (high - low) / 2
+        else:
+            raise ValueError(f"normalisation mode must be 'mean_std' or 'min_max', got {mode!r}")
+        scale = np.where(scale < EPS, 1.0, scale).astype(np.float32)
+        self.mode = mode
+        self.register_buffer("shift", torch.from_numpy(shift))
+        self.register_buffer("scale", torch.from_numpy(scale))
+
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.shift) / self.scale
+
+    def unnormalize(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.scale + self.shift

@@ -1,0 +1,47 @@
+"""Environment registry: each entry knows how to build a batched env, a single gymnasium env, its expert,
+its episode length and how success is judged.
+
+Success is reported by every env as ``info["success"]`` (N,) bool at each step, meaning "the episode counts as
+a success if it ends now"; the evaluator reads it at each episode's last step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import gymnasium as gym
+
+from imitlab.agents import Agent
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    name: str  # registry key, e.g. "pendulum"
+    description: str  # one line, stored as the dataset's task string
+    make_vector: Callable[[int], gym.vector.VectorEnv]  # batched env with N sub-envs, no autoreset
+    make_single: Callable[[], gym.Env]  # the same task as one gymnasium env (serial baselines, rendering)
+    make_expert: Callable[[], Agent]  # scripted expert; batched; may be queried at any state
+    max_steps: int  # episode length limit
+    fps: int  # control frequency, stored in the dataset
+    obs_names: tuple[str, ...]
+    action_names: tuple[str, ...]
+    success_rule: str  # how success is judged, in words (shown in reports and --help)
+
+
+ENVS: dict[str, EnvSpec] = {}
+
+
+def register_env(spec: EnvSpec) -> EnvSpec:
+    if spec.name in ENVS:
+        raise ValueError(f"env {spec.name!r} is registered twice")
+    ENVS[spec.name] = spec
+    return spec
+
+
+def get_env_spec(name: str) -> EnvSpec:
+    import imitlab.envs  # noqa: F401  (registers the built-in envs)
+
+    if name not in ENVS:
+        raise KeyError(f"unknown env {name!r}; available: {', '.join(sorted(ENVS))}")
+    return ENVS[name]

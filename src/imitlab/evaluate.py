@@ -1,0 +1,85 @@
+"""Evaluate a policy with vectorised rollouts on seeds disjoint from the demonstrations': success rate with its
+Wilson 95% interval, return mean and std, episode length and policy latency."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+
+from imitlab.envs.registry import get_env_spec
+from imitlab.execution import ChunkExecutor
+from imitlab.policies.base import Policy
+from imitlab.rollout import Rollout, rollout
+from imitlab.seeds import evaluation_seeds
+from imitlab.stats import wilson_interval
+
+
+@dataclass
+class EvalResult:
+    env: str
+    episodes: int
+    successes: int
+    success_rate: float
+    ci_low: float
+    ci_high: float
+    mean_return: float
+    std_return: float
+    mean_length: float
+    step_latency_ms: float  # mean wall-clock per executed step for the whole batch of envs
+    chunk_latency_ms: float  # mean wall-clock per predict_chunk call for the whole batch of envs
+    seeds: list[int] = field(repr=False)
+    episode_success: list[bool] = field(repr=False)
+    episode_return: list[float] = field(repr=False)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def summarize(env: str, result: Rollout, chunk_seconds: float = 0.0, chunk_calls: int = 0) -> EvalResult:
+    success = result.episode_success
+    returns = result.returns
+    low, high = wilson_interval(int(success.sum()), len(success))
+    return EvalResult(
+        env=env,
+        episodes=len(success),
+        successes=int(success.sum()),
+        success_rate=float(success.mean()),
+        ci_low=low,
+        ci_high=high,
+        mean_return=float(returns.mean()),
+        std_return=float(returns.std()),
+        mean_length=float(result.lengths.mean()),
+        step_latency_ms=1000 * result.act_seconds / max(1, result.act_calls),
+        chunk_latency_ms=1000 * chunk_seconds / max(1, chunk_calls),
+        seeds=[int(s) for s in result.seeds],
+        episode_success=[bool(s) for s in success],
+        episode_return=[float(r) for r in returns],
+    )
+
+
+def evaluate(
+    policy: Policy,
+    env: str,
+    episodes: int = 100,
+    seed: int = 0,
+    n_action_steps: int | None = None,
+    temporal_ensemble: float | None = None,
+) -> EvalResult:
+    """Roll out ``policy`` for ``episodes`` episodes at once (one batched policy call per step)."""
+    spec = get_env_spec(env)
+    executor = ChunkExecutor(policy, n_action_steps=n_action_steps, temporal_ensemble=temporal_ensemble)
+    vec_env = spec.make_vector(episodes)
+    with torch.inference_mode():
+        result = rollout(vec_env, executor, evaluation_seeds(seed, episodes), spec.max_steps)
+    vec_env.close()
+    return summarize(env, result, executor.chunk_seconds, executor.chunk_calls)
+
+
+def evaluate_expert(env: str, episodes: int = 100, seed: int = 0) -> EvalResult:
+    """The scripted expert on the evaluation seeds: the ceiling every policy is measured against."""
+    spec = get_env_spec(env)
+    vec_env = spec.make_vector(episodes)
+    result = rollout(vec_env, spec.make_expert(), evaluation_seeds(seed, episodes), spec.max_steps)
+    vec_env.close()
+    return summarize(env, result)

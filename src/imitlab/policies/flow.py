@@ -1,0 +1,115 @@
+"""Flow-matching action head (Lipman et al. 2023 "Flow Matching for Generative Modeling"; Liu et al. 2023
+"Flow Straight and Fast" (rectified flow); the action expert of Black et al. 2024 "pi0").
+
+A velocity field v_theta(x_t, t, obs) carries noise (t = 0) to the action chunk (t = 1) along straight lines:
+    x_0 ~ N(0, I) (noise),  x_1 = normalised action chunk (B, H, act_dim),  t ~ p(t) on [0, 1]
+    x_t = (1 - t) x_0 + t x_1                                  (the conditional "OT" path, Lipman et al. eq. 20)
+    L   = || v_theta(x_t, t, obs) - (x_1 - x_0) ||^2           (conditional flow matching, Lipman et al. eq. 23)
+averaged over the non-padded steps. Sampling integrates dx/dt = v_theta from t = 0 to 1 with
+``num_inference_steps`` Euler or midpoint steps. The denoiser networks are those of the diffusion head; the
+time input is t * time_scale so the sinusoidal embedding sees the same range of values as diffusion steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from imitlab.policies.base import Policy, masked_mean, register_policy
+from imitlab.policies.denoisers import DenoiserConfig, build_denoiser, hold_last_valid_action
+from imitlab.policies.schedules import randn
+
+PI0_BETA_S = 0.999  # pi0's cut-off: t is sampled in [0, s], never exactly 1 (the clean chunk)
+
+
+@dataclass(frozen=True)
+class FlowConfig(DenoiserConfig):
+    """Flow matching. Network fields (backbone, down_dims, ...) come from ``DenoiserConfig``."""
+
+    n_obs_steps: int = 2  # T_obs
+    horizon: int = 16  # H
+    n_action_steps: int = 8  # executed per chunk
+    action_norm: str = "min_max"  # actions in [-1, 1]
+    num_inference_steps: int = 10  # integration steps from t = 0 to 1
+    integrator: str = "euler"  # "euler" (1 network call per step) or "midpoint" (2 calls per step)
+    time_sampling: str = "uniform"  # p(t): "uniform" on [0, 1] or "beta" (pi0: more weight near noise)
+    time_scale: float = 1000.0  # the network sees t * time_scale in its sinusoidal embedding
+    clip_sample: bool = True  # clip the final chunk to [-1, 1] (the normalised action range)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.num_inference_steps < 1:
+            raise ValueError(f"num_inference_steps must be >= 1, got {self.num_inference_steps}")
+        if self.integrator not in ("euler", "midpoint"):
+            raise ValueError(f"integrator must be 'euler' or 'midpoint', got {self.integrator!r}")
+        if self.time_sampling not in ("uniform", "beta"):
+            raise ValueError(f"time_sampling must be 'uniform' or 'beta', got {self.time_sampling!r}")
+        if self.time_scale <= 0:
+            raise ValueError(f"time_scale must be > 0, got {self.time_scale}")
+        if self.clip_sample and self.action_norm != "min_max":
+            raise ValueError("clip_sample clips to [-1, 1], which needs action_norm='min_max' (or clip_sample=False)")
+
+
+@register_policy
+class FlowPolicy(Policy):
+    name = "flow"
+    config_class = FlowConfig
+    # CPU-sized training (Chi et al.: EMA, AdamW weight decay 1e-6, lr 1e-4 at batch 256 for far longer runs)
+    train_defaults = {"ema_decay": 0.995, "batch_size": 64, "lr": 5e-4, "weight_decay": 1e-6}
+
+    def __init__(self, config: FlowConfig, stats: dict[str, dict[str, Any]]):
+        super().__init__(config, stats)
+        self.config: FlowConfig = config
+        self.velocity = build_denoiser(config)  # v_theta(x_t, t * time_scale, obs)
+
+    def _condition(self, obs: torch.Tensor) -> torch.Tensor:
+        """obs (B, T_obs, obs_dim) in env units -> flattened normalised history (B, T_obs * obs_dim)."""
+        self.check_obs(obs)
+        return self.obs_normalizer.normalize(obs).flatten(1)
+
+    def _velocity(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """x: (B, H, act_dim), t: (B,) in [0, 1], cond: (B, cond_dim) -> velocity (B, H, act_dim)."""
+        return self.velocity(x, t * self.config.time_scale, cond)
+
+    def _sample_time(self, B: int, device: torch.device) -> torch.Tensor:
+        """t (B,) from p(t). "beta": pi0's t = s (1 - u), u ~ Beta(1.5, 1), by inverse CDF u = v^(2/3)."""
+        v = torch.rand(B, device=device)
+        if self.config.time_sampling == "uniform":
+            return v
+        return PI0_BETA_S * (1 - v ** (2 / 3))
+
+    def compute_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+        cfg = self.config
+        action, is_pad = batch["action"], batch["action_is_pad"]
+        B = action.shape[0]
+        assert action.shape == (B, cfg.horizon, cfg.act_dim), (
+            f"action must be (B, {cfg.horizon}, {cfg.act_dim}), got {tuple(action.shape)}"
+        )
+        assert is_pad.shape == (B, cfg.horizon), f"action_is_pad must be (B, {cfg.horizon}), got {tuple(is_pad.shape)}"
+        cond = self._condition(batch["obs"])
+        x1 = self.action_normalizer.normalize(hold_last_valid_action(action, is_pad))  # data, (B, H, act_dim)
+        x0 = torch.randn_like(x1)  # noise
+        t = self._sample_time(B, x1.device)
+        tb = t[:, None, None]
+        x_t = (1 - tb) * x0 + tb * x1  # Lipman et al. eq. 20 with sigma_min = 0 (rectified flow)
+        loss = masked_mean((self._velocity(x_t, t, cond) - (x1 - x0)) ** 2, is_pad)  # Lipman et al. eq. 23
+        return loss, {"loss": float(loss.detach())}
+
+    @torch.no_grad()
+    def predict_chunk(self, obs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        cfg = self.config
+        cond = self._condition(obs)
+        B = cond.shape[0]
+        x = randn((B, cfg.horizon, cfg.act_dim), generator, cond.device, cond.dtype)  # x_0 ~ N(0, I) at t = 0
+        dt = 1.0 / cfg.num_inference_steps
+        for i in range(cfg.num_inference_steps):
+            t = torch.full((B,), i * dt, device=x.device, dtype=x.dtype)
+            v = self._velocity(x, t, cond)
+            if cfg.integrator == "midpoint":  # x_{t+dt} = x_t + dt v(x_t + dt/2 v(x_t, t), t + dt/2)
+                v = self._velocity(x + 0.5 * dt * v, t + 0.5 * dt, cond)
+            x = x + dt * v  # Euler: x_{t+dt} = x_t + dt v(x_t, t)
+        if cfg.clip_sample:
+            x = x.clamp(-1.0, 1.0)
+        return self.action_normalizer.unnormalize(x)

@@ -1,0 +1,108 @@
+"""Gaussian-mixture head (mixture density network, Bishop 1994; as used in robomimic's BC-GMM, Mandlekar et
+al. 2021): a K-component mixture with diagonal covariance over the whole normalised action chunk.
+
+An MLP on the flattened normalised obs history outputs, per component k, a logit w_k, a mean mu_k and a
+log-std log sigma_k, each of the last two over D = H * act_dim numbers. With valid (non-padded) dims V:
+    log p(a | o) = logsumexp_k [ log softmax(w)_k + sum_{d in V} log N(a_d; mu_kd, sigma_kd^2) ]    (MDN eq.)
+    L = - log p(a | o) / |V|                      (NLL per valid action number, averaged over the batch)
+Sampling draws a component k ~ softmax(w) and returns its mean mu_k (default) or a draw from N(mu_k, sigma_k).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from imitlab.policies.base import Policy, PolicyConfig, register_policy
+from imitlab.policies.mlp import mlp
+
+
+@dataclass(frozen=True)
+class GMMConfig(PolicyConfig):
+    horizon: int = 8  # H: actions per chunk (the mixture is over the whole chunk)
+    n_action_steps: int = 4  # actions executed before re-planning
+    action_norm: str = "min_max"  # actions in [-1, 1]
+    n_components: int = 5  # K, mixture components (robomimic's default)
+    hidden_dim: int = 256  # MLP width
+    num_layers: int = 2  # MLP hidden layers
+    min_log_std: float = -5.0  # log sigma is squashed into [min_log_std, max_log_std] (normalised units)
+    max_log_std: float = 1.0
+    sample_from_component: bool = False  # False: return the chosen component's mean; True: a draw from it
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.n_components < 1:
+            raise ValueError(f"n_components must be >= 1, got {self.n_components}")
+        if self.hidden_dim < 1 or self.num_layers < 1:
+            raise ValueError(f"hidden_dim and num_layers must be >= 1, got {self.hidden_dim}, {self.num_layers}")
+        if not self.min_log_std < self.max_log_std:
+            raise ValueError(f"need min_log_std < max_log_std, got {self.min_log_std}, {self.max_log_std}")
+
+
+@register_policy
+class GMMPolicy(Policy):
+    name = "gmm"
+    config_class = GMMConfig
+
+    def __init__(self, config: GMMConfig, stats: dict[str, dict[str, Any]]):
+        super().__init__(config, stats)
+        self.config: GMMConfig = config
+        c = config
+        self.dim = c.horizon * c.act_dim  # D
+        # outputs per component: 1 logit + D means + D log-stds
+        self.net = mlp(c.n_obs_steps * c.obs_dim, c.n_components * (1 + 2 * self.dim), c.hidden_dim, c.num_layers)
+        # spread the components' initial means over the normalised action range [-1, 1]: with all means near 0,
+        # the symmetric optimum "one broad component covering every mode" traps training (mode averaging)
+        K = c.n_components
+        with torch.no_grad():
+            self.net[-1].bias[K : K + K * self.dim].uniform_(-1.0, 1.0)
+
+    def mixture(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """obs (B, T_obs, obs_dim) in env units -> log weights (B, K), means (B, K, D), log-stds (B, K, D),
+        over the normalised, flattened chunk (D = H * act_dim)."""
+        self.check_obs(obs)
+        c, K, D = self.config, self.config.n_components, self.dim
+        out = self.net(self.obs_normalizer.normalize(obs).flatten(1))
+        logits, means, raw_log_std = out.split([K, K * D, K * D], dim=-1)
+        # soft clamp keeps a gradient at the edges: log sigma = lo + (hi - lo) * (tanh(raw) + 1) / 2
+        log_std = c.min_log_std + (c.max_log_std - c.min_log_std) * 0.5 * (torch.tanh(raw_log_std) + 1)
+        B = out.shape[0]
+        return logits.log_softmax(-1), means.view(B, K, D), log_std.view(B, K, D)
+
+    def compute_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+        c = self.config
+        action, is_pad = batch["action"], batch["action_is_pad"]
+        B = action.shape[0]
+        assert action.shape == (B, c.horizon, c.act_dim), (
+            f"action must be (B, {c.horizon}, {c.act_dim}), got {tuple(action.shape)}"
+        )
+        assert is_pad.shape == (B, c.horizon), f"action_is_pad must be (B, {c.horizon}), got {tuple(is_pad.shape)}"
+        log_w, mu, log_std = self.mixture(batch["obs"])
+        a = self.action_normalizer.normalize(action).reshape(B, 1, self.dim)  # (B, 1, D)
+        valid = (~is_pad)[:, :, None].expand(B, c.horizon, c.act_dim).reshape(B, 1, self.dim).to(a.dtype)
+        # log N(a_d; mu, sigma^2) = -((a - mu)/sigma)^2 / 2 - log sigma - log(2 pi) / 2, per dim: (B, K, D)
+        log_normal = -0.5 * ((a - mu) / log_std.exp()) ** 2 - log_std - 0.5 * math.log(2 * math.pi)
+        log_normal = torch.where(valid.bool(), log_normal, torch.zeros_like(log_normal))  # padded dims: log 1
+        log_lik = torch.logsumexp(log_w + log_normal.sum(-1), dim=-1)  # (B,): MDN mixture log-likelihood
+        n_valid = valid.sum(dim=(1, 2)).clamp_min(1.0)  # (B,)
+        loss = -(log_lik / n_valid).mean()
+        entropy = -(log_w.exp() * log_w).sum(-1).mean()
+        return loss, {"nll": float(loss.detach()), "mixture_entropy": float(entropy.detach())}
+
+    @torch.no_grad()
+    def predict_chunk(self, obs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        c = self.config
+        log_w, mu, log_std = self.mixture(obs)
+        B = mu.shape[0]
+        source = generator.device if generator is not None else mu.device  # draw where the generator lives
+        k = torch.multinomial(log_w.exp().to(source), 1, generator=generator).to(mu.device)  # (B, 1)
+        chosen = mu.gather(1, k[:, :, None].expand(B, 1, self.dim)).squeeze(1)  # (B, D)
+        if c.sample_from_component:
+            std = log_std.gather(1, k[:, :, None].expand(B, 1, self.dim)).squeeze(1).exp()
+            noise = torch.randn(chosen.shape, generator=generator, device=source, dtype=chosen.dtype).to(mu.device)
+            chosen = chosen + std * noise
+        return self.action_normalizer.unnormalize(chosen.view(B, c.horizon, c.act_dim))

@@ -1,0 +1,86 @@
+"""Behaviour cloning with an MLP: ``bc`` predicts one action, ``chunked-bc`` a chunk of H actions.
+
+Both regress the normalised action(s) with a masked mean-squared error, so with two equally likely actions
+for one observation they predict the average: the multimodality failure the generative heads fix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from imitlab.policies.base import Policy, PolicyConfig, masked_mean, register_policy
+
+
+@dataclass(frozen=True)
+class MLPConfig(PolicyConfig):
+    hidden_dim: int = 256  # width of each hidden layer
+    num_layers: int = 3  # hidden layers
+    dropout: float = 0.0  # dropout after each hidden activation
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.hidden_dim < 1 or self.num_layers < 1:
+            raise ValueError(f"hidden_dim and num_layers must be >= 1, got {self.hidden_dim}, {self.num_layers}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+
+
+@dataclass(frozen=True)
+class ChunkedMLPConfig(MLPConfig):
+    horizon: int = 8  # H: actions per predicted chunk
+    n_action_steps: int = 4  # actions executed before re-planning
+
+
+def mlp(in_dim: int, out_dim: int, hidden_dim: int, num_layers: int, dropout: float = 0.0) -> nn.Sequential:
+    """in_dim -> num_layers x (Linear, ReLU, Dropout) -> Linear out_dim."""
+    layers: list[nn.Module] = []
+    for i in range(num_layers):
+        layers += [nn.Linear(in_dim if i == 0 else hidden_dim, hidden_dim), nn.ReLU()]
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+    layers.append(nn.Linear(hidden_dim if num_layers else in_dim, out_dim))
+    return nn.Sequential(*layers)
+
+
+@register_policy
+class ChunkedBCPolicy(Policy):
+    """MLP from the flattened normalised observation history to H normalised actions, masked MSE."""
+
+    name = "chunked-bc"
+    config_class = ChunkedMLPConfig
+
+    def __init__(self, config: MLPConfig, stats):
+        super().__init__(config, stats)
+        c = config
+        self.net = mlp(c.n_obs_steps * c.obs_dim, c.horizon * c.act_dim, c.hidden_dim, c.num_layers, c.dropout)
+
+    def _forward(self, obs: torch.Tensor) -> torch.Tensor:
+        """obs (B, T_obs, obs_dim) in env units -> normalised actions (B, H, act_dim)."""
+        self.check_obs(obs)
+        flat = self.obs_normalizer.normalize(obs).flatten(1)
+        return self.net(flat).view(len(obs), self.config.horizon, self.config.act_dim)
+
+    def compute_loss(self, batch):
+        target = self.action_normalizer.normalize(batch["action"])
+        loss = masked_mean((self._forward(batch["obs"]) - target) ** 2, batch["action_is_pad"])
+        return loss, {"mse": loss.item()}
+
+    @torch.no_grad()
+    def predict_chunk(self, obs, generator=None):
+        return self.action_normalizer.unnormalize(self._forward(obs))
+
+
+@register_policy
+class BCPolicy(ChunkedBCPolicy):
+    """Single-step behaviour cloning: chunked BC with H = 1."""
+
+    name = "bc"
+    config_class = MLPConfig
+
+    def __init__(self, config: MLPConfig, stats):
+        if config.horizon != 1:
+            raise ValueError(f"bc predicts one action (horizon 1), got horizon {config.horizon}; use chunked-bc")
+        super().__init__(config, stats)

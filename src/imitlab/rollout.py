@@ -1,0 +1,89 @@
+"""Run an agent in a batched environment: one episode per sub-environment, all in lock-step.
+
+Used for collecting demonstrations, evaluating policies and (later) DAgger, so that every caller sees episodes
+the same way: step t of episode i is valid while ``alive[i, t]``; an episode ends at its first termination or
+truncation, and what a sub-environment does after that is ignored.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+
+from imitlab.agents import Agent
+
+
+@dataclass
+class Rollout:
+    obs: np.ndarray  # (N, T, obs_dim) observation before each action
+    action: np.ndarray  # (N, T, act_dim) action executed
+    reward: np.ndarray  # (N, T) reward received for that action
+    success: np.ndarray  # (N, T) bool: the env's success flag after that action
+    alive: np.ndarray  # (N, T) bool: step t belongs to episode i
+    seeds: np.ndarray  # (N,) reset seed of each episode
+    act_seconds: float  # wall-clock spent inside agent.act
+    act_calls: int  # number of agent.act calls (one per lock-step)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return self.alive.sum(axis=1)
+
+    @property
+    def episode_success(self) -> np.ndarray:
+        """(N,) bool: each episode's success flag at its last step."""
+        last = np.maximum(self.lengths - 1, 0)
+        return self.success[np.arange(len(last)), last] & (self.lengths > 0)
+
+    @property
+    def returns(self) -> np.ndarray:
+        return (self.reward * self.alive).sum(axis=1)
+
+    def episode(self, i: int) -> dict[str, np.ndarray]:
+        """Episode i cut to its length: observation, action, reward, success arrays."""
+        n = int(self.lengths[i])
+        return {
+            "observation": self.obs[i, :n],
+            "action": self.action[i, :n],
+            "reward": self.reward[i, :n],
+            "success": self.success[i, :n],
+        }
+
+
+def rollout(env: gym.vector.VectorEnv, agent: Agent, seeds: np.ndarray, max_steps: int) -> Rollout:
+    """Reset sub-env i with seeds[i], run ``agent`` until every episode has ended or ``max_steps``."""
+    seeds = np.asarray(seeds, dtype=np.int64)
+    n = len(seeds)
+    if env.num_envs != n:
+        raise ValueError(f"env has {env.num_envs} sub-envs but {n} seeds were given")
+    obs, _ = env.reset(seed=[int(s) for s in seeds])
+    agent.reset(seeds)
+    obs_log, act_log, rew_log, succ_log, alive_log = [], [], [], [], []
+    alive = np.ones(n, dtype=bool)
+    act_seconds = 0.0
+    for _ in range(max_steps):
+        start = time.perf_counter()
+        action = np.asarray(agent.act(obs), dtype=np.float32)
+        act_seconds += time.perf_counter() - start
+        next_obs, reward, terminated, truncated, info = env.step(action)
+        obs_log.append(obs)
+        act_log.append(action)
+        rew_log.append(np.asarray(reward, dtype=np.float32))
+        succ_log.append(np.asarray(info["success"], dtype=bool))
+        alive_log.append(alive.copy())
+        alive &= ~(np.asarray(terminated) | np.asarray(truncated))
+        obs = next_obs
+        if not alive.any():
+            break
+    return Rollout(
+        obs=np.stack(obs_log, axis=1).astype(np.float32),
+        action=np.stack(act_log, axis=1),
+        reward=np.stack(rew_log, axis=1),
+        success=np.stack(succ_log, axis=1),
+        alive=np.stack(alive_log, axis=1),
+        seeds=seeds,
+        act_seconds=act_seconds,
+        act_calls=len(obs_log),
+    )
