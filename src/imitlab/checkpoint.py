@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-import torch
 from safetensors.torch import load_file, save_file
 
 from imitlab.errors import ImitlabError
@@ -94,3 +93,16 @@ def load_policy(run_dir: Path) -> Policy:
     if missing or unexpected:
         raise CheckpointError(f"{weights} does not match the policy: missing {missing}, unexpected {unexpected}")
     return policy.eval()
+
+
+def load_network_weights(policy: Policy, run_dir: Path) -> None:
+    """Warm start: copy a run's network weights into ``policy`` (same policy and shapes), leaving ``policy``'s
+    own normalisation statistics (those of the dataset it is about to train on)."""
+    weights = Path(run_dir) / MODEL_FILE
+    if not weights.is_file():
+        raise CheckpointError(f"{weights} not found: cannot warm-start from {run_dir}")
+    network = {k: v for k, v in load_file(weights).items() if not k.split(".")[0].endswith("_normalizer")}
+    missing, unexpected = policy.load_state_dict(network, strict=False)
+    missing = [k for k in missing if not k.split(".")[0].endswith("_normalizer")]
+    if missing or unexpected:
+        raise CheckpointError(f"{weights} does not match the policy: missing {missing}, unexpected {unexpected}")

@@ -14,6 +14,7 @@ EXAMPLES = """examples:
   imitlab collect --env two-path --episodes 100 --out runs/data/two-path --seed 0
   imitlab train --policy chunked-bc --data runs/data/two-path --out runs/cbc --steps 3000 --chunk-size 8
   imitlab eval --checkpoint runs/cbc --episodes 100 --seed 0 --json runs/cbc/eval.json
+  imitlab dagger --env pendulum --policy bc --init-demos 10 --rounds 5 --out runs/dagger
   imitlab demo --out runs/demo
 """
 
@@ -75,9 +76,42 @@ def cmd_eval(args: argparse.Namespace) -> None:
         f"({result.successes}/{result.episodes}), return {result.mean_return:.1f} ± {result.std_return:.1f}, "
         f"{result.step_latency_ms:.2f} ms/step"
     )
+    if result.success_modes:
+        print(f"successes per strategy: {result.success_modes}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+
+
+def cmd_dagger(args: argparse.Namespace) -> None:
+    from imitlab.dagger import equal_label_baseline, run_dagger
+    from imitlab.recipes import recipe
+    from imitlab.stats import mcnemar_exact_p
+
+    policy_overrides, train_overrides = recipe(args.env, args.policy)
+    policy_overrides.update(dict(args.set))
+    if args.steps:
+        train_overrides["steps"] = args.steps
+    rounds = run_dagger(
+        args.env, args.policy, args.out, args.init_demos, args.rounds, args.episodes_per_round, args.beta_schedule,
+        args.warm_start, args.seed, args.eval_episodes, policy_overrides, train_overrides,
+    )
+    print("| round | beta | episodes | expert labels | success [95% CI] | return | p vs round 0 |")
+    print("|---|---|---|---|---|---|---|")
+    for r in rounds:
+        p = mcnemar_exact_p(r.episode_success, rounds[0].episode_success)
+        print(f"| {r.round} | {r.beta:.3f} | {r.episodes} | {r.expert_labels} | {r.success_rate:.0%} "
+              f"[{r.ci_low:.0%}, {r.ci_high:.0%}] | {r.mean_return:.1f} | {p:.3g} |")
+    if args.compare_bc:
+        last = rounds[-1]
+        base = equal_label_baseline(args.env, args.policy, args.out, last.expert_labels, args.seed,
+                                    args.eval_episodes, policy_overrides, train_overrides)
+        p = mcnemar_exact_p(last.episode_success, base.episode_success)
+        print(f"\n{args.policy} on plain expert demonstrations with >= {last.expert_labels} labels: success "
+              f"{base.success_rate:.0%} [{base.ci_low:.0%}, {base.ci_high:.0%}], return {base.mean_return:.1f}; "
+              f"DAgger round {last.round}: {last.success_rate:.0%}; paired McNemar p = {p:.3g} "
+              f"(same {len(base.episode_success)} evaluation seeds)")
+    print(f"\nper-round results: {args.out / 'rounds.jsonl'}; aggregated dataset: {args.out / 'data'}")
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
@@ -146,6 +180,30 @@ def build_parser() -> argparse.ArgumentParser:
                    help="re-plan every step and average overlapping chunks with weights exp(-M*i)")
     p.add_argument("--json", type=Path, help="write the result as JSON here")
     p.set_defaults(func=cmd_eval)
+
+    p = command("dagger", "DAgger: roll out a beta-mixture of expert and policy, label visited states with the "
+                "expert, aggregate and retrain; per-round success with intervals (rerun to resume)",
+                "imitlab dagger --env pendulum --policy bc --init-demos 10 --rounds 5 --episodes-per-round 10 "
+                "--out runs/dagger")
+    p.add_argument("--env", required=True, help=f"environment whose expert labels states ({envs})")
+    p.add_argument("--policy", required=True, help=f"policy to train each round ({policies})")
+    p.add_argument("--out", type=Path, required=True, help="output directory (data/, round-i/, rounds.jsonl)")
+    p.add_argument("--init-demos", type=int, default=10, help="expert demonstrations of round 0")
+    p.add_argument("--rounds", type=int, default=5, help="DAgger rounds after round 0")
+    p.add_argument("--episodes-per-round", type=int, default=10, help="mixture rollouts labelled per round")
+    p.add_argument("--beta-schedule", choices=["constant", "linear", "exponential"], default="exponential",
+                   help="expert share of the mixture in round i: 0.5, 1 - i/R, or 0.5^i (default)")
+    p.add_argument("--warm-start", action="store_true",
+                   help="start each round from the previous round's weights instead of from scratch")
+    p.add_argument("--steps", type=int, help="optimizer steps per round (default: the recipe's)")
+    p.add_argument("--seed", type=int, default=0, help="seed for collection, training, mixing and evaluation")
+    p.add_argument("--eval-episodes", type=int, default=100, help="evaluation episodes per round")
+    p.add_argument("--set", type=parse_assignment, action="append", default=[], metavar="KEY=VALUE",
+                   help="any policy config field (repeatable)")
+    p.add_argument("--compare-bc", action="store_true",
+                   help="also train the policy on plain expert demos with as many labels as the last round, "
+                   "and test the difference (paired McNemar on the same evaluation seeds)")
+    p.set_defaults(func=cmd_dagger)
 
     p = command("demo", "the main job: collect, train every head on every env, evaluate, print a table",
                 "imitlab demo --out runs/demo")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 
 from imitlab.data.dataset import Episode, EpisodeDataset, write_dataset
 from imitlab.envs.registry import get_env_spec

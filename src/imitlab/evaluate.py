@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
 import torch
 
 from imitlab.envs.registry import get_env_spec
@@ -31,9 +32,20 @@ class EvalResult:
     seeds: list[int] = field(repr=False)
     episode_success: list[bool] = field(repr=False)
     episode_return: list[float] = field(repr=False)
+    # multimodal envs: successful episodes per strategy (the env's ``mode_of``), e.g. {"-1": 48, "1": 47}
+    success_modes: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def success_modes(env: str, result: Rollout) -> dict[str, int]:
+    """Count the successful episodes per strategy, for envs whose spec says how to tell them apart."""
+    mode_of = get_env_spec(env).mode_of
+    if mode_of is None:
+        return {}
+    modes = [mode_of(result.episode(i)["observation"]) for i in np.flatnonzero(result.episode_success)]
+    return {str(m): modes.count(m) for m in sorted(set(modes))}
 
 
 def summarize(env: str, result: Rollout, chunk_seconds: float = 0.0, chunk_calls: int = 0) -> EvalResult:
@@ -55,6 +67,7 @@ def summarize(env: str, result: Rollout, chunk_seconds: float = 0.0, chunk_calls
         seeds=[int(s) for s in result.seeds],
         episode_success=[bool(s) for s in success],
         episode_return=[float(r) for r in returns],
+        success_modes=success_modes(env, result),
     )
 
 

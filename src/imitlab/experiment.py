@@ -42,7 +42,7 @@ class RunSpec:
 COLUMNS = [
     "run_id", "env", "policy", "label", "demos", "seed", "successes", "episodes", "success_rate", "ci_low",
     "ci_high", "mean_return", "std_return", "mean_length", "train_seconds", "step_latency_ms",
-    "chunk_latency_ms", "policy_overrides", "train_overrides",
+    "chunk_latency_ms", "success_modes", "policy_overrides", "train_overrides",
 ]
 
 
@@ -70,6 +70,7 @@ def run_one(spec: RunSpec, root: Path, progress: bool = False) -> dict[str, Any]
         "mean_return": result.mean_return, "std_return": result.std_return, "mean_length": result.mean_length,
         "train_seconds": train_seconds, "step_latency_ms": result.step_latency_ms,
         "chunk_latency_ms": result.chunk_latency_ms,
+        "success_modes": json.dumps(result.success_modes, sort_keys=True),
         "policy_overrides": json.dumps(spec.policy_overrides, sort_keys=True),
         "train_overrides": json.dumps(spec.train_overrides, sort_keys=True),
     }

@@ -26,6 +26,7 @@ class Rollout:
     seeds: np.ndarray  # (N,) reset seed of each episode
     act_seconds: float  # wall-clock spent inside agent.act
     act_calls: int  # number of agent.act calls (one per lock-step)
+    state: np.ndarray | None = None  # (N, T, state_dim) env.get_state() before each action, if recorded
 
     @property
     def lengths(self) -> np.ndarray:
@@ -52,18 +53,23 @@ class Rollout:
         }
 
 
-def rollout(env: gym.vector.VectorEnv, agent: Agent, seeds: np.ndarray, max_steps: int) -> Rollout:
-    """Reset sub-env i with seeds[i], run ``agent`` until every episode has ended or ``max_steps``."""
+def rollout(
+    env: gym.vector.VectorEnv, agent: Agent, seeds: np.ndarray, max_steps: int, record_state: bool = False
+) -> Rollout:
+    """Reset sub-env i with seeds[i], run ``agent`` until every episode has ended or ``max_steps``.
+    ``record_state`` also keeps the env's full state before each action (for envs with ``get_state``)."""
     seeds = np.asarray(seeds, dtype=np.int64)
     n = len(seeds)
     if env.num_envs != n:
         raise ValueError(f"env has {env.num_envs} sub-envs but {n} seeds were given")
     obs, _ = env.reset(seed=[int(s) for s in seeds])
     agent.reset(seeds)
-    obs_log, act_log, rew_log, succ_log, alive_log = [], [], [], [], []
+    obs_log, act_log, rew_log, succ_log, alive_log, state_log = [], [], [], [], [], []
     alive = np.ones(n, dtype=bool)
     act_seconds = 0.0
     for _ in range(max_steps):
+        if record_state:
+            state_log.append(env.get_state())
         start = time.perf_counter()
         action = np.asarray(agent.act(obs), dtype=np.float32)
         act_seconds += time.perf_counter() - start
@@ -86,4 +92,5 @@ def rollout(env: gym.vector.VectorEnv, agent: Agent, seeds: np.ndarray, max_step
         seeds=seeds,
         act_seconds=act_seconds,
         act_calls=len(obs_log),
+        state=np.stack(state_log, axis=1) if record_state else None,
     )

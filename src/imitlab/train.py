@@ -15,7 +15,9 @@ import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
-from imitlab.checkpoint import CONFIG_FILE, TRAIN_STATE_FILE, atomic_write, read_run_config, save_policy
+from imitlab.checkpoint import (
+    CONFIG_FILE, TRAIN_STATE_FILE, atomic_write, load_network_weights, read_run_config, save_policy,
+)
 from imitlab.data.dataset import EpisodeDataset, load_dataset
 from imitlab.data.sampler import ChunkSampler
 from imitlab.policies.base import Policy, create_policy, get_policy_class
@@ -67,7 +69,8 @@ def train(
     out_dir.mkdir(parents=True, exist_ok=True)
     meta = {**(meta or {}), "train_config": dataclasses.asdict(config)}
     sampler = ChunkSampler(dataset, policy.config.n_obs_steps, policy.config.horizon)
-    optimizer = torch.optim.AdamW(policy.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    # fused: one kernel for the whole update (~15% of a small U-Net step on CPU)
+    optimizer = torch.optim.AdamW(policy.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=True)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: lr_factor(s, config.warmup_steps, config.steps)
     )
@@ -158,8 +161,10 @@ def train_policy(
     train_overrides: dict[str, Any] | None = None,
     resume: bool = False,
     progress: bool = True,
+    init_from: Path | None = None,
 ) -> Policy:
-    """Create policy ``name`` for the dataset at ``data`` and train it into ``out_dir``.
+    """Create policy ``name`` for the dataset at ``data`` and train it into ``out_dir``; ``init_from`` (a run
+    directory of the same policy) warm-starts the network weights, keeping this dataset's normalisation.
 
     Config precedence: explicit overrides > the policy's ``train_defaults`` > TrainConfig defaults. With
     ``resume`` and an existing run, the run's saved configs are used so that it continues the same experiment.
@@ -176,5 +181,7 @@ def train_policy(
     config = TrainConfig(**train_fields)
     torch.manual_seed(config.seed)  # initial weights depend on the training seed only
     policy = create_policy(name, dataset.stats, **policy_fields)
+    if init_from is not None and not resume:
+        load_network_weights(policy, Path(init_from))
     meta = {"env": dataset.info.get("robot_type"), "data": str(Path(data).resolve())}
     return train(policy, dataset, config, out_dir, resume=resume, meta=meta, progress=progress)

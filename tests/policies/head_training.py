@@ -23,6 +23,13 @@ def make_stats(obs_dim: int, act_dim: int, low: float = -2.0, high: float = 2.0)
     return {"observation.state": feature(obs_dim), "action": feature(act_dim)}
 
 
+def small_policy(cls: type[Policy], T_obs=2, H=4, obs_dim=3, act_dim=2, **fields) -> Policy:
+    """A seeded, small ``cls`` in eval mode for shape and behaviour tests (fields override the config)."""
+    config = cls.config_class(obs_dim=obs_dim, act_dim=act_dim, n_obs_steps=T_obs, horizon=H, n_action_steps=1, **fields)
+    torch.manual_seed(0)
+    return cls(config, make_stats(obs_dim, act_dim)).eval()
+
+
 def random_batch(B: int, T_obs: int, obs_dim: int, H: int, act_dim: int, seed: int = 0) -> dict[str, torch.Tensor]:
     """obs (B, T_obs, obs_dim), action (B, H, act_dim), action_is_pad (B, H) with a padded tail in some rows."""
     g = torch.Generator().manual_seed(seed)
@@ -50,10 +57,19 @@ BIMODAL_STATS = {  # actions span [-1, 1], so min_max normalisation is the ident
 }
 
 
+def depth_batch(B: int, T_obs: int, H: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """A deterministic task that needs the magnitude of a negative observation: obs ~ U(-3, 1) (B, T_obs, 1);
+    the chunk is all +0.5 where obs > -1.5, else all -0.5. (Mish(-0.3) ≈ Mish(-3): a network that applies Mish
+    to the raw observation first cannot tell the two apart.)"""
+    obs = torch.rand(B, 1, 1, generator=generator) * 4 - 3
+    action = torch.where(obs > -1.5, 0.5, -0.5).expand(B, H, 1).clone()
+    return {"obs": obs.expand(B, T_obs, 1).clone(), "action": action, "action_is_pad": torch.zeros(B, H, dtype=torch.bool)}
+
+
 def train_on_bimodal(
-    policy: Policy, steps: int, batch_size: int = 128, lr: float = 1e-3, seed: int = 0
+    policy: Policy, steps: int, batch_size: int = 128, lr: float = 1e-3, seed: int = 0, task=bimodal_batch
 ) -> tuple[list[float], float]:
-    """A plain Adam loop on the static bimodal toy. Returns (losses, seconds)."""
+    """A plain Adam loop on the static bimodal toy (or another ``task`` batch maker). Returns (losses, seconds)."""
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(policy.parameters(), lr=lr)
@@ -62,7 +78,7 @@ def train_on_bimodal(
     start = time.perf_counter()
     policy.train()
     for _ in range(steps):
-        loss, _ = policy.compute_loss(bimodal_batch(batch_size, cfg.n_obs_steps, cfg.horizon, g))
+        loss, _ = policy.compute_loss(task(batch_size, cfg.n_obs_steps, cfg.horizon, g))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -2,9 +2,11 @@ import math
 
 import pytest
 import torch
+import head_training
 from head_training import (
     BIMODAL_STATS,
     bimodal_mode_fractions,
+    depth_batch,
     loss_with_padded_values,
     make_stats,
     random_batch,
@@ -20,10 +22,7 @@ SMALL = dict(down_dims=(16, 32, 64), time_embed_dim=16, d_model=32, n_heads=2, n
 
 
 def small_policy(T_obs=2, H=4, obs_dim=3, act_dim=2, **overrides) -> DiffusionPolicy:
-    fields = dict(SMALL, obs_dim=obs_dim, act_dim=act_dim, n_obs_steps=T_obs, horizon=H, n_action_steps=1)
-    fields.update(overrides)
-    torch.manual_seed(0)
-    return DiffusionPolicy(DiffusionConfig(**fields), make_stats(obs_dim, act_dim)).eval()
+    return head_training.small_policy(DiffusionPolicy, T_obs, H, obs_dim, act_dim, **{**SMALL, **overrides})
 
 
 def test_registered_under_the_name_diffusion():
@@ -138,14 +137,31 @@ def test_learns_both_modes_of_the_static_bimodal_toy(backbone, net):
     assert between <= 0.1, f"{between:.2f} of samples fell between the modes"
 
 
-@pytest.mark.parametrize("name", ["diffusion", "flow", "gmm"])
+def test_unet_conditioning_keeps_the_magnitude_of_negative_observations():
+    config = DiffusionConfig(obs_dim=1, act_dim=1, n_obs_steps=1, horizon=4, n_action_steps=1, **SMALL)
+    torch.manual_seed(0)
+    policy = DiffusionPolicy(config, BIMODAL_STATS)
+    train_on_bimodal(policy, steps=300, batch_size=64, lr=3e-3, task=depth_batch)
+    obs = torch.tensor([-3.0, -2.5, -0.5, 0.0]).view(4, 1, 1).repeat_interleave(50, 0)
+    mean = policy.predict_chunk(obs, generator=torch.Generator().manual_seed(0)).view(4, -1).mean(1)
+    assert (mean[:2] < -0.3).all() and (mean[2:] > 0.3).all(), f"mean sampled action per obs: {mean.tolist()}"
+
+
+SMALL_NETS = {  # small networks for the heads that do not use the denoisers (SMALL)
+    "gmm": dict(hidden_dim=16),
+    "act": dict(d_model=16, n_heads=2, dim_feedforward=32, latent_dim=4),
+    "tokenized": dict(hidden_dim=16, autoregressive=True, d_model=16, n_heads=2, n_layers=1, temperature=1.0),
+}
+
+
+@pytest.mark.parametrize("name", ["diffusion", "flow", "gmm", "act", "tokenized"])
 def test_a_policy_rebuilt_from_json_config_and_safetensors_weights_samples_the_same(name, tmp_path):
     import json
 
     from safetensors.torch import load_file, save_file
 
     cls = get_policy_class(name)
-    net = dict(SMALL) if name != "gmm" else dict(hidden_dim=16)
+    net = SMALL_NETS.get(name, SMALL)
     config = cls.config_class(obs_dim=3, act_dim=2, n_obs_steps=2, horizon=4, n_action_steps=2, **net)
     policy = cls(config, make_stats(3, 2)).eval()
     save_file(policy.state_dict(), tmp_path / "model.safetensors")

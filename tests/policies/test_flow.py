@@ -2,11 +2,11 @@ import math
 
 import pytest
 import torch
+import head_training
 from head_training import (
     BIMODAL_STATS,
     bimodal_mode_fractions,
     loss_with_padded_values,
-    make_stats,
     random_batch,
     train_on_bimodal,
 )
@@ -19,10 +19,7 @@ SMALL = dict(down_dims=(16, 32, 64), time_embed_dim=16, d_model=32, n_heads=2, n
 
 
 def small_policy(T_obs=2, H=4, obs_dim=3, act_dim=2, **overrides) -> FlowPolicy:
-    fields = dict(SMALL, obs_dim=obs_dim, act_dim=act_dim, n_obs_steps=T_obs, horizon=H, n_action_steps=1)
-    fields.update(overrides)
-    torch.manual_seed(0)
-    return FlowPolicy(FlowConfig(**fields), make_stats(obs_dim, act_dim)).eval()
+    return head_training.small_policy(FlowPolicy, T_obs, H, obs_dim, act_dim, **{**SMALL, **overrides})
 
 
 def test_registered_under_the_name_flow():

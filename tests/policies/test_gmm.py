@@ -2,11 +2,11 @@ import math
 
 import pytest
 import torch
+import head_training
 from head_training import (
     BIMODAL_STATS,
     bimodal_mode_fractions,
     loss_with_padded_values,
-    make_stats,
     random_batch,
     train_on_bimodal,
 )
@@ -17,10 +17,7 @@ from imitlab.policies.gmm import GMMConfig, GMMPolicy
 
 
 def small_policy(T_obs=2, H=4, obs_dim=3, act_dim=2, **overrides) -> GMMPolicy:
-    fields = dict(obs_dim=obs_dim, act_dim=act_dim, n_obs_steps=T_obs, horizon=H, n_action_steps=1, hidden_dim=32)
-    fields.update(overrides)
-    torch.manual_seed(0)
-    return GMMPolicy(GMMConfig(**fields), make_stats(obs_dim, act_dim)).eval()
+    return head_training.small_policy(GMMPolicy, T_obs, H, obs_dim, act_dim, **{"hidden_dim": 32, **overrides})
 
 
 def test_registered_under_the_name_gmm():

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
+
 import gymnasium as gym
 
 from imitlab.agents import Agent
@@ -27,6 +29,8 @@ class EnvSpec:
     obs_names: tuple[str, ...]
     action_names: tuple[str, ...]
     success_rule: str  # how success is judged, in words (shown in reports and --help)
+    # multimodal envs: which strategy an episode's observations (T, obs_dim) show, e.g. -1 left / +1 right
+    mode_of: Callable[[np.ndarray], int] | None = None
 
 
 ENVS: dict[str, EnvSpec] = {}

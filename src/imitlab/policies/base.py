@@ -80,6 +80,17 @@ class Policy(nn.Module):
         stochastic policies draw from ``generator`` so a seeded generator makes sampling reproducible."""
         raise NotImplementedError
 
+    def chunk_targets(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch's action chunk (B, H, act_dim) and padding mask (B, H), checked against this config."""
+        c = self.config
+        action, is_pad = batch["action"], batch["action_is_pad"]
+        B = action.shape[0]
+        if tuple(action.shape) != (B, c.horizon, c.act_dim):
+            raise ValueError(f"{self.name}: action must be (B, {c.horizon}, {c.act_dim}), got {tuple(action.shape)}")
+        if tuple(is_pad.shape) != (B, c.horizon):
+            raise ValueError(f"{self.name}: action_is_pad must be (B, {c.horizon}), got {tuple(is_pad.shape)}")
+        return action, is_pad
+
     def check_obs(self, obs: torch.Tensor) -> None:
         expected = (self.config.n_obs_steps, self.config.obs_dim)
         if obs.ndim != 3 or tuple(obs.shape[1:]) != expected:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from imitlab.policies.base import PolicyConfig
+from imitlab.policies.base import Policy, PolicyConfig
 
 BACKBONES = ("unet", "transformer")
 
@@ -29,6 +29,8 @@ BACKBONES = ("unet", "transformer")
 class DenoiserConfig(PolicyConfig):
     """Fields of the denoiser network, shared by the diffusion and flow configs."""
 
+    action_norm: str = "min_max"  # actions in [-1, 1], the range samples are clipped to
+    clip_sample: bool = True  # clip to [-1, 1] while sampling (diffusion: each predicted x_0; flow: the result)
     backbone: str = "unet"  # "unet" (Chi et al.'s CNN) or "transformer"
     time_embed_dim: int = 64  # width of the sinusoidal time embedding (then an MLP of 4x that width)
     down_dims: tuple[int, ...] = (32, 64, 128)  # U-Net channels per level (Chi et al.: 256, 512, 1024; CPU-sized)
@@ -42,6 +44,8 @@ class DenoiserConfig(PolicyConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         object.__setattr__(self, "down_dims", tuple(self.down_dims))  # a list when read back from config.json
+        if self.clip_sample and self.action_norm != "min_max":
+            raise ValueError("clip_sample clips to [-1, 1], which needs action_norm='min_max' (or clip_sample=False)")
         if self.backbone not in BACKBONES:
             raise ValueError(f"backbone must be one of {BACKBONES}, got {self.backbone!r}")
         if self.time_embed_dim < 2 or self.time_embed_dim % 2:
@@ -58,6 +62,18 @@ class DenoiserConfig(PolicyConfig):
             raise ValueError(f"n_layers must be >= 1, got {self.n_layers}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+
+
+class DenoisingPolicy(Policy):
+    """Shared by the diffusion and flow heads: CPU-sized training defaults and the observation condition."""
+
+    # Chi et al.: EMA, AdamW weight decay 1e-6, lr 1e-4 at batch 256 for far longer runs; sized here for a CPU
+    train_defaults = {"ema_decay": 0.995, "batch_size": 64, "lr": 5e-4, "weight_decay": 1e-6}
+
+    def _condition(self, obs: torch.Tensor) -> torch.Tensor:
+        """obs (B, T_obs, obs_dim) in env units -> flattened normalised history (B, T_obs * obs_dim)."""
+        self.check_obs(obs)
+        return self.obs_normalizer.normalize(obs).flatten(1)
 
 
 def build_denoiser(config: DenoiserConfig) -> nn.Module:
@@ -162,7 +178,13 @@ class ConditionalUnet1D(nn.Module):
         self.act_dim = act_dim
         self.cond_dim = cond_dim
         self.time_encoder = time_mlp(time_embed_dim)
-        film_dim = time_embed_dim + cond_dim  # global condition: [time embedding, flattened obs history]
+        # The FiLM layers start with Mish, which folds negative inputs together (Mish(-0.5) ≈ Mish(-3)); raw
+        # normalised observations would lose their sign (on Pendulum, the sign of the angular velocity is the
+        # expert's whole decision). An MLP embeds the obs history first, as the time step is embedded.
+        self.cond_encoder = nn.Sequential(
+            nn.Linear(cond_dim, 4 * time_embed_dim), nn.Mish(), nn.Linear(4 * time_embed_dim, time_embed_dim)
+        )
+        film_dim = 2 * time_embed_dim  # global condition: [time embedding, obs history embedding]
 
         def block(c_in: int, c_out: int) -> ConditionalResidualBlock1D:
             return ConditionalResidualBlock1D(c_in, c_out, film_dim, kernel_size, n_groups)
@@ -190,7 +212,7 @@ class ConditionalUnet1D(nn.Module):
         assert A == self.act_dim, f"x must be (B, H, {self.act_dim}), got {tuple(x.shape)}"
         assert time.shape == (B,), f"time must be (B={B},), got {tuple(time.shape)}"
         assert cond.shape == (B, self.cond_dim), f"cond must be (B={B}, {self.cond_dim}), got {tuple(cond.shape)}"
-        film = torch.cat([self.time_encoder(time), cond], dim=-1)
+        film = torch.cat([self.time_encoder(time), self.cond_encoder(cond)], dim=-1)
         h = x.transpose(1, 2)  # (B, act_dim, H): channels first for Conv1d
         pad = -H % self.multiple
         if pad:

@@ -18,8 +18,8 @@ from typing import Any
 
 import torch
 
-from imitlab.policies.base import Policy, masked_mean, register_policy
-from imitlab.policies.denoisers import DenoiserConfig, build_denoiser, hold_last_valid_action
+from imitlab.policies.base import masked_mean, register_policy
+from imitlab.policies.denoisers import DenoiserConfig, DenoisingPolicy, build_denoiser, hold_last_valid_action
 from imitlab.policies.schedules import BETA_SCHEDULES, NoiseSchedule, make_sampler, randn
 
 
@@ -30,13 +30,11 @@ class DiffusionConfig(DenoiserConfig):
     n_obs_steps: int = 2  # T_obs, as in Chi et al.
     horizon: int = 16  # H, as in Chi et al.
     n_action_steps: int = 8  # executed per chunk, as in Chi et al.
-    action_norm: str = "min_max"  # actions in [-1, 1], the range x_0 is clipped to
     num_train_steps: int = 100  # N, diffusion steps used in training
     beta_schedule: str = "squared_cosine"  # "squared_cosine" (reaches pure noise) or "linear" (1e-4..0.02)
     sampler: str = "ddim"  # "ddim" or "ddpm"
     num_inference_steps: int = 10  # denoising steps at sampling time, <= num_train_steps
     ddim_eta: float = 0.0  # DDIM stochasticity: 0 deterministic given x_N, 1 = DDPM variance
-    clip_sample: bool = True  # clip predicted x_0 to [-1, 1] at each sampling step
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -53,16 +51,12 @@ class DiffusionConfig(DenoiserConfig):
             )
         if self.ddim_eta < 0:
             raise ValueError(f"ddim_eta must be >= 0, got {self.ddim_eta}")
-        if self.clip_sample and self.action_norm != "min_max":
-            raise ValueError("clip_sample clips to [-1, 1], which needs action_norm='min_max' (or clip_sample=False)")
 
 
 @register_policy
-class DiffusionPolicy(Policy):
+class DiffusionPolicy(DenoisingPolicy):
     name = "diffusion"
     config_class = DiffusionConfig
-    # CPU-sized training (Chi et al.: EMA, AdamW weight decay 1e-6, lr 1e-4 at batch 256 for far longer runs)
-    train_defaults = {"ema_decay": 0.995, "batch_size": 64, "lr": 5e-4, "weight_decay": 1e-6}
 
     def __init__(self, config: DiffusionConfig, stats: dict[str, dict[str, Any]]):
         super().__init__(config, stats)
@@ -70,19 +64,10 @@ class DiffusionPolicy(Policy):
         self.denoiser = build_denoiser(config)  # eps_theta(x_t, t, obs)
         self.schedule = NoiseSchedule(config.num_train_steps, config.beta_schedule)
 
-    def _condition(self, obs: torch.Tensor) -> torch.Tensor:
-        """obs (B, T_obs, obs_dim) in env units -> flattened normalised history (B, T_obs * obs_dim)."""
-        self.check_obs(obs)
-        return self.obs_normalizer.normalize(obs).flatten(1)
-
     def compute_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         cfg = self.config
-        action, is_pad = batch["action"], batch["action_is_pad"]
+        action, is_pad = self.chunk_targets(batch)
         B = action.shape[0]
-        assert action.shape == (B, cfg.horizon, cfg.act_dim), (
-            f"action must be (B, {cfg.horizon}, {cfg.act_dim}), got {tuple(action.shape)}"
-        )
-        assert is_pad.shape == (B, cfg.horizon), f"action_is_pad must be (B, {cfg.horizon}), got {tuple(is_pad.shape)}"
         cond = self._condition(batch["obs"])
         x0 = self.action_normalizer.normalize(hold_last_valid_action(action, is_pad))  # (B, H, act_dim)
         t = torch.randint(0, cfg.num_train_steps, (B,), device=x0.device)

@@ -17,8 +17,8 @@ from typing import Any
 
 import torch
 
-from imitlab.policies.base import Policy, masked_mean, register_policy
-from imitlab.policies.denoisers import DenoiserConfig, build_denoiser, hold_last_valid_action
+from imitlab.policies.base import masked_mean, register_policy
+from imitlab.policies.denoisers import DenoiserConfig, DenoisingPolicy, build_denoiser, hold_last_valid_action
 from imitlab.policies.schedules import randn
 
 PI0_BETA_S = 0.999  # pi0's cut-off: t is sampled in [0, s], never exactly 1 (the clean chunk)
@@ -31,12 +31,10 @@ class FlowConfig(DenoiserConfig):
     n_obs_steps: int = 2  # T_obs
     horizon: int = 16  # H
     n_action_steps: int = 8  # executed per chunk
-    action_norm: str = "min_max"  # actions in [-1, 1]
     num_inference_steps: int = 10  # integration steps from t = 0 to 1
     integrator: str = "euler"  # "euler" (1 network call per step) or "midpoint" (2 calls per step)
     time_sampling: str = "uniform"  # p(t): "uniform" on [0, 1] or "beta" (pi0: more weight near noise)
     time_scale: float = 1000.0  # the network sees t * time_scale in its sinusoidal embedding
-    clip_sample: bool = True  # clip the final chunk to [-1, 1] (the normalised action range)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -48,26 +46,17 @@ class FlowConfig(DenoiserConfig):
             raise ValueError(f"time_sampling must be 'uniform' or 'beta', got {self.time_sampling!r}")
         if self.time_scale <= 0:
             raise ValueError(f"time_scale must be > 0, got {self.time_scale}")
-        if self.clip_sample and self.action_norm != "min_max":
-            raise ValueError("clip_sample clips to [-1, 1], which needs action_norm='min_max' (or clip_sample=False)")
 
 
 @register_policy
-class FlowPolicy(Policy):
+class FlowPolicy(DenoisingPolicy):
     name = "flow"
     config_class = FlowConfig
-    # CPU-sized training (Chi et al.: EMA, AdamW weight decay 1e-6, lr 1e-4 at batch 256 for far longer runs)
-    train_defaults = {"ema_decay": 0.995, "batch_size": 64, "lr": 5e-4, "weight_decay": 1e-6}
 
     def __init__(self, config: FlowConfig, stats: dict[str, dict[str, Any]]):
         super().__init__(config, stats)
         self.config: FlowConfig = config
         self.velocity = build_denoiser(config)  # v_theta(x_t, t * time_scale, obs)
-
-    def _condition(self, obs: torch.Tensor) -> torch.Tensor:
-        """obs (B, T_obs, obs_dim) in env units -> flattened normalised history (B, T_obs * obs_dim)."""
-        self.check_obs(obs)
-        return self.obs_normalizer.normalize(obs).flatten(1)
 
     def _velocity(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """x: (B, H, act_dim), t: (B,) in [0, 1], cond: (B, cond_dim) -> velocity (B, H, act_dim)."""
@@ -81,13 +70,8 @@ class FlowPolicy(Policy):
         return PI0_BETA_S * (1 - v ** (2 / 3))
 
     def compute_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
-        cfg = self.config
-        action, is_pad = batch["action"], batch["action_is_pad"]
+        action, is_pad = self.chunk_targets(batch)
         B = action.shape[0]
-        assert action.shape == (B, cfg.horizon, cfg.act_dim), (
-            f"action must be (B, {cfg.horizon}, {cfg.act_dim}), got {tuple(action.shape)}"
-        )
-        assert is_pad.shape == (B, cfg.horizon), f"action_is_pad must be (B, {cfg.horizon}), got {tuple(is_pad.shape)}"
         cond = self._condition(batch["obs"])
         x1 = self.action_normalizer.normalize(hold_last_valid_action(action, is_pad))  # data, (B, H, act_dim)
         x0 = torch.randn_like(x1)  # noise

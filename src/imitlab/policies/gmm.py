@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch import nn
 
 from imitlab.policies.base import Policy, PolicyConfig, register_policy
 from imitlab.policies.mlp import mlp
@@ -75,12 +74,8 @@ class GMMPolicy(Policy):
 
     def compute_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         c = self.config
-        action, is_pad = batch["action"], batch["action_is_pad"]
+        action, is_pad = self.chunk_targets(batch)
         B = action.shape[0]
-        assert action.shape == (B, c.horizon, c.act_dim), (
-            f"action must be (B, {c.horizon}, {c.act_dim}), got {tuple(action.shape)}"
-        )
-        assert is_pad.shape == (B, c.horizon), f"action_is_pad must be (B, {c.horizon}), got {tuple(is_pad.shape)}"
         log_w, mu, log_std = self.mixture(batch["obs"])
         a = self.action_normalizer.normalize(action).reshape(B, 1, self.dim)  # (B, 1, D)
         valid = (~is_pad)[:, :, None].expand(B, c.horizon, c.act_dim).reshape(B, 1, self.dim).to(a.dtype)
