@@ -1,6 +1,7 @@
 from dataclasses import dataclass
 
 import numpy as np
+import pytest
 import torch
 
 from imitlab.execution import ChunkExecutor
@@ -29,12 +30,14 @@ class CountingPolicy(Policy):
         return chunk.view(1, -1, 1).repeat(len(obs), 1, 1)
 
 
-def make(horizon=4, n_action_steps=2, n_obs_steps=2):
-    stats = {k: {"mean": np.zeros(1), "std": np.ones(1), "min": -np.ones(1), "max": np.ones(1)}
-             for k in ("observation.state", "action")}
+STATS = {k: {"mean": np.zeros(1), "std": np.ones(1), "min": -np.ones(1), "max": np.ones(1)}
+         for k in ("observation.state", "action")}
+
+
+def make(horizon=4, n_action_steps=2, n_obs_steps=2, cls=CountingPolicy):
     config = CountingConfig(obs_dim=1, act_dim=1, horizon=horizon, n_action_steps=n_action_steps,
                             n_obs_steps=n_obs_steps)
-    return CountingPolicy(config, stats)
+    return cls(config, STATS)
 
 
 def run(executor, steps, n_envs=3):
@@ -71,3 +74,36 @@ def pytest_approx(value):
     import pytest
 
     return pytest.approx(value, rel=1e-5)
+
+
+class ReturnConditionedPolicy(CountingPolicy):
+    """Records the return-to-go and action histories a return-conditioned policy is given; acts 0.5 * t."""
+
+    name = "return-conditioned"
+    history_inputs = ("history_action", "history_return_to_go")
+
+    def predict_chunk(self, obs, generator=None, history_action=None, history_return_to_go=None):
+        self.seen.append((history_action.clone(), history_return_to_go.clone()))
+        self.calls += 1
+        return torch.full((len(obs), 1, 1), 0.5 * (self.calls - 1))
+
+
+def test_target_return_is_decremented_by_the_rewards_received_and_actions_are_remembered():
+    policy = make(horizon=1, n_action_steps=1, n_obs_steps=3, cls=ReturnConditionedPolicy)
+    executor = ChunkExecutor(policy, target_return=10.0)
+    executor.reset(np.arange(2))
+    for _ in range(3):
+        executor.act(np.zeros((2, 1)))
+        executor.observe_reward(np.array([1.0, 2.0]))
+    actions, rtg = policy.seen[-1]
+    np.testing.assert_allclose(rtg.numpy(), [[10, 9, 8], [10, 8, 6]])  # target, then minus each reward
+    np.testing.assert_allclose(actions[:, :2, 0].numpy(), [[0.0, 0.5], [0.0, 0.5]])  # executed so far
+    first_actions, first_rtg = policy.seen[0]
+    np.testing.assert_allclose(first_rtg.numpy(), 10.0)  # before the start: the target, repeated
+    np.testing.assert_allclose(first_actions[:, :2].numpy(), 0.0)  # before the start: zero actions
+
+
+def test_a_return_conditioned_policy_without_target_return_is_refused():
+    policy = make(horizon=1, n_action_steps=1, cls=ReturnConditionedPolicy)
+    with pytest.raises(ValueError, match="target return"):
+        ChunkExecutor(policy)

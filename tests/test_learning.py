@@ -29,7 +29,7 @@ def test_mse_bc_averages_the_detours_and_fails(root):
     assert row["success_rate"] <= 0.30, row
 
 
-@pytest.mark.parametrize("policy", ["gmm", "diffusion", "flow"])
+@pytest.mark.parametrize("policy", ["gmm", "diffusion", "flow", "act", "tokenized"])
 def test_generative_heads_solve_two_path_with_both_detours(root, policy):
     row = train_and_evaluate(root, "two-path", policy)
     assert row["success_rate"] >= 0.90 and row["ci_low"] >= 0.80, row
@@ -55,3 +55,23 @@ def test_dagger_beats_bc_with_as_many_expert_labels(tmp_path):
     baseline = equal_label_baseline("pendulum", "bc", tmp_path, last.expert_labels, train_overrides=train_overrides)
     assert last.success_rate > baseline.success_rate
     assert mcnemar_exact_p(last.episode_success, baseline.episode_success) < 0.05
+
+
+def test_decision_transformer_return_rises_with_the_prompt_and_beats_bc_on_mixed_data(tmp_path):
+    from imitlab.collect import collect
+    from imitlab.evaluate import evaluate
+    from imitlab.noisy_expert import Noise
+    from imitlab.recipes import MIXED_EPSILONS
+    from imitlab.return_sweep import return_sweep
+    from imitlab.train import train_policy
+
+    data = tmp_path / "pendulum-mixed"
+    collect("pendulum", 100, data, seed=0, noise=[Noise(epsilon=e) for e in MIXED_EPSILONS])
+    trained = {}
+    for name in ("dt", "bc"):
+        policy_overrides, train_overrides = recipe("pendulum", name)
+        trained[name] = train_policy(name, data, tmp_path / name, policy_overrides, train_overrides, progress=False)
+    returns = [r.mean_return for r in return_sweep(trained["dt"], "pendulum", [-1200, -400, 0])]
+    bc = evaluate(trained["bc"], "pendulum", 100, seed=0)
+    assert returns == sorted(returns) and returns[-1] - returns[0] > 300, returns
+    assert returns[-1] > bc.mean_return + 50, (returns, bc.mean_return)

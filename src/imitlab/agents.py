@@ -14,3 +14,11 @@ class Agent(Protocol):
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         """Actions (N, act_dim) for observations (N, obs_dim)."""
+
+
+def observe_reward(agent: Agent, reward: np.ndarray) -> None:
+    """Tell an agent the rewards (N,) its last actions received, if it listens (an optional
+    ``observe_reward`` method; return-conditioned policies decrement their target return with it)."""
+    listener = getattr(agent, "observe_reward", None)
+    if listener is not None:
+        listener(np.asarray(reward, dtype=np.float32))

@@ -1,23 +1,36 @@
-"""Record scripted-expert demonstrations into a LeRobot-layout dataset."""
+"""Record scripted-expert demonstrations (optionally noisy, see ``noisy_expert``) into a LeRobot-layout dataset."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
 
 from imitlab.data.dataset import Episode, EpisodeDataset, write_dataset
 from imitlab.envs.registry import get_env_spec
+from imitlab.noisy_expert import Noise, noisy_expert_episodes
 from imitlab.rollout import rollout
 from imitlab.seeds import collection_seeds
 
 
-def collect(env: str, episodes: int, out: Path, seed: int = 0, overwrite: bool = False) -> EpisodeDataset:
-    """Run the env's expert for ``episodes`` episodes (collection seeds of ``seed``) and write them to ``out``."""
+def collect(
+    env: str, episodes: int, out: Path, seed: int = 0, overwrite: bool = False,
+    noise: Noise | Sequence[Noise] = Noise(),
+    label: str = "executed",
+) -> EpisodeDataset:
+    """Run the env's expert for ``episodes`` episodes (collection seeds of ``seed``) and write them to ``out``.
+    With ``noise`` (one level, or a list cycled over the episodes) the executed action is perturbed; ``label`` says whether the executed or the expert's clean
+    action is recorded (see ``noisy_expert``)."""
     spec = get_env_spec(env)
-    vec_env = spec.make_vector(episodes)
-    result = rollout(vec_env, spec.make_expert(), collection_seeds(seed, episodes), spec.max_steps)
-    vec_env.close()
-    recorded = [Episode(**result.episode(i)) for i in range(episodes)]
+    seeds = collection_seeds(seed, episodes)
+    levels = [noise] if isinstance(noise, Noise) else list(noise)
+    if all(level.is_zero for level in levels) and label == "executed":
+        vec_env = spec.make_vector(episodes)
+        result = rollout(vec_env, spec.make_expert(), seeds, spec.max_steps)
+        vec_env.close()
+        recorded = [Episode(**result.episode(i)) for i in range(episodes)]
+    else:
+        recorded = noisy_expert_episodes(spec, seeds, noise, label, seed)
     return write_dataset(
         Path(out),
         recorded,

@@ -1,44 +1,30 @@
-"""The main job: collect expert demonstrations on every env, train every head, evaluate each on 100 fresh
-seeds, and print one table with Wilson 95% intervals."""
+"""The main job: reduced versions of four studies (every head on every env, multimodality, chunk size, number of
+demonstrations), then one HTML report; ``--scale full`` runs every study in full. Every run is cached under the output directory, so an interrupted demo
+resumes where it stopped."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from imitlab.checkpoint import load_policy
-from imitlab.envs import two_path
-from imitlab.experiment import RunSpec, run_grid
-from imitlab.plots import plot_fork_actions
-from imitlab.policies.base import get_policy_class
-from imitlab.recipes import DEMOS, recipe
-from imitlab.table import format_table
+from typing import Sequence
 
-DEMO_POLICIES = ("bc", "chunked-bc", "gmm", "diffusion", "flow")
+from imitlab.report import write_report
+from imitlab.studies import STUDIES, get_study, run_study
+
+DEMO_STUDIES = ("heads", "multimodality", "chunk-size", "demos")
 
 
-def demo_specs(seed: int = 0) -> list[RunSpec]:
-    specs = []
-    for env, demos in DEMOS.items():
-        for name in DEMO_POLICIES:
-            get_policy_class(name)  # fail early on a typo
-            policy_overrides, train_overrides = recipe(env, name)
-            specs.append(RunSpec(env, name, demos, seed, policy_overrides, train_overrides))
-    return specs
-
-
-def run_demo(out: Path, seed: int = 0) -> list[dict[str, str]]:
+def run_demo(out: Path, scale: str = "small", seeds: Sequence[int] = (0,)) -> Path:
+    """Small scale: the four demo studies; full scale: every study. Prints the headline table and returns the
+    report path."""
     out = Path(out)
-    specs = demo_specs(seed)
-    rows = run_grid(specs, out, out / "results.csv")
-    table = format_table(rows)
-    (out / "results.md").write_text(table + "\n")
-    print(table)
-    trained = {spec.label or spec.policy: load_policy(out / "runs" / spec.run_id) for spec in specs
-               if spec.env == "two-path"}
-    figure = plot_fork_actions(
-        trained, two_path.START, two_path.fork_expert_actions(), out / "two-path-fork-actions.png",
-        title="two-path: first action at the start",
-    )
-    print(f"figure: {figure}")
-    print(f"\nresults: {out / 'results.csv'} (one row per run) and {out / 'results.md'}")
-    return rows
+    get_study("heads")  # loads the catalogue
+    names = DEMO_STUDIES if scale == "small" else ("heads", *(n for n in STUDIES if n != "heads"))
+    sections = [run_study(name, out, scale, seeds) for name in names]
+    headline = sections[0].tables[0]
+    print(f"\n{headline.caption}\n{headline.markdown}\n")
+    for section in sections[1:]:
+        print(f"{section.title}: {out / section.name / 'summary.md'}")
+    report = write_report(out, out / "report.html", title="imitlab demo")
+    print(f"\nreport: {report}")
+    return report

@@ -10,6 +10,7 @@ import torch
 
 from imitlab.envs.registry import get_env_spec
 from imitlab.execution import ChunkExecutor
+from imitlab.metrics import mean_squared_jerk
 from imitlab.policies.base import Policy
 from imitlab.rollout import Rollout, rollout
 from imitlab.seeds import evaluation_seeds
@@ -29,11 +30,15 @@ class EvalResult:
     mean_length: float
     step_latency_ms: float  # mean wall-clock per executed step for the whole batch of envs
     chunk_latency_ms: float  # mean wall-clock per predict_chunk call for the whole batch of envs
+    action_jerk: float  # mean squared jerk of the executed actions (metrics.mean_squared_jerk): lower is smoother
     seeds: list[int] = field(repr=False)
     episode_success: list[bool] = field(repr=False)
     episode_return: list[float] = field(repr=False)
     # multimodal envs: successful episodes per strategy (the env's ``mode_of``), e.g. {"-1": 48, "1": 47}
     success_modes: dict[str, int] = field(default_factory=dict)
+    # envs with a graded metric (EnvSpec.episode_score, e.g. PushT's max coverage reward): its mean and values
+    mean_score: float | None = None
+    episode_score: list[float] = field(default_factory=list, repr=False)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -46,6 +51,20 @@ def success_modes(env: str, result: Rollout) -> dict[str, int]:
         return {}
     modes = [mode_of(result.episode(i)["observation"]) for i in np.flatnonzero(result.episode_success)]
     return {str(m): modes.count(m) for m in sorted(set(modes))}
+
+
+def episode_scores(env: str, result: Rollout) -> dict:
+    """``mean_score`` and ``episode_score`` for envs whose spec scores an episode from its rewards, else {}."""
+    score = get_env_spec(env).episode_score
+    if score is None:
+        return {}
+    values = [score(result.episode(i)["reward"]) for i in range(len(result.seeds))]
+    return {"mean_score": float(np.mean(values)), "episode_score": [float(v) for v in values]}
+
+
+def eval_seeds(env: str, seed: int, episodes: int) -> np.ndarray:
+    """The env's evaluation reset seeds: its published protocol's where it has one, else ours."""
+    return (get_env_spec(env).eval_seeds or evaluation_seeds)(seed, episodes)
 
 
 def summarize(env: str, result: Rollout, chunk_seconds: float = 0.0, chunk_calls: int = 0) -> EvalResult:
@@ -64,10 +83,12 @@ def summarize(env: str, result: Rollout, chunk_seconds: float = 0.0, chunk_calls
         mean_length=float(result.lengths.mean()),
         step_latency_ms=1000 * result.act_seconds / max(1, result.act_calls),
         chunk_latency_ms=1000 * chunk_seconds / max(1, chunk_calls),
+        action_jerk=mean_squared_jerk(result.action, result.alive),
         seeds=[int(s) for s in result.seeds],
         episode_success=[bool(s) for s in success],
         episode_return=[float(r) for r in returns],
         success_modes=success_modes(env, result),
+        **episode_scores(env, result),
     )
 
 
@@ -78,13 +99,16 @@ def evaluate(
     seed: int = 0,
     n_action_steps: int | None = None,
     temporal_ensemble: float | None = None,
+    target_return: float | None = None,
 ) -> EvalResult:
-    """Roll out ``policy`` for ``episodes`` episodes at once (one batched policy call per step)."""
+    """Roll out ``policy`` for ``episodes`` episodes at once (one batched policy call per step);
+    ``target_return`` prompts a return-conditioned policy (dt)."""
     spec = get_env_spec(env)
-    executor = ChunkExecutor(policy, n_action_steps=n_action_steps, temporal_ensemble=temporal_ensemble)
+    executor = ChunkExecutor(policy, n_action_steps=n_action_steps, temporal_ensemble=temporal_ensemble,
+                             target_return=target_return)
     vec_env = spec.make_vector(episodes)
     with torch.inference_mode():
-        result = rollout(vec_env, executor, evaluation_seeds(seed, episodes), spec.max_steps)
+        result = rollout(vec_env, executor, eval_seeds(env, seed, episodes), spec.max_steps)
     vec_env.close()
     return summarize(env, result, executor.chunk_seconds, executor.chunk_calls)
 
@@ -93,6 +117,6 @@ def evaluate_expert(env: str, episodes: int = 100, seed: int = 0) -> EvalResult:
     """The scripted expert on the evaluation seeds: the ceiling every policy is measured against."""
     spec = get_env_spec(env)
     vec_env = spec.make_vector(episodes)
-    result = rollout(vec_env, spec.make_expert(), evaluation_seeds(seed, episodes), spec.max_steps)
+    result = rollout(vec_env, spec.make_expert(), eval_seeds(env, seed, episodes), spec.max_steps)
     vec_env.close()
     return summarize(env, result)

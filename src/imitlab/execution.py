@@ -4,6 +4,10 @@
 episode start, as the sampler does in training) and either executes ``n_action_steps`` of each chunk before
 re-planning (receding horizon), or predicts a chunk every step and averages the predictions that overlap the
 current step with weights exp(-m * i), i = 0 for the oldest (temporal ensembling, Zhao et al. 2023, ACT).
+
+For policies that declare ``history_inputs`` (Decision Transformer) it also keeps, aligned with the observation
+history, the actions it executed (zeros before the episode starts) and the return still wanted: ``target_return``
+at the first step, then decremented by each reward the rollout reports (``observe_reward``; Chen et al. 2021).
 """
 
 from __future__ import annotations
@@ -22,8 +26,10 @@ class ChunkExecutor:
         policy: Policy,
         n_action_steps: int | None = None,
         temporal_ensemble: float | None = None,
+        target_return: float | None = None,
     ):
-        """n_action_steps defaults to the policy config's; temporal_ensemble=m switches to ensembling."""
+        """n_action_steps defaults to the policy config's; temporal_ensemble=m switches to ensembling;
+        target_return prompts a return-conditioned policy."""
         horizon = policy.config.horizon
         self.n_action_steps = n_action_steps or policy.config.n_action_steps
         if not 1 <= self.n_action_steps <= horizon:
@@ -32,6 +38,11 @@ class ChunkExecutor:
             raise ValueError(f"temporal_ensemble coefficient m must be >= 0, got {temporal_ensemble}")
         self.policy = policy.eval()
         self.temporal_ensemble = temporal_ensemble
+        self.conditions = set(policy.history_inputs)
+        if "history_return_to_go" in self.conditions and target_return is None:
+            raise ValueError(f"policy {policy.name!r} is return-conditioned: give a target return "
+                             "(imitlab eval --target-return R)")
+        self.target_return = target_return
         self.generator = torch.Generator()
         self.chunk_seconds = 0.0
         self.chunk_calls = 0
@@ -41,10 +52,19 @@ class ChunkExecutor:
         self.history: torch.Tensor | None = None  # (N, T_obs, obs_dim)
         self.queue: list[torch.Tensor] = []  # receding horizon: actions (N, act_dim) still to execute
         self.past_chunks: list[torch.Tensor] = []  # ensembling: chunks (N, H, act_dim), newest last
+        self.return_to_go: torch.Tensor | None = None  # (N,) return still wanted at the current step
+        self.history_action: torch.Tensor | None = None  # (N, T_obs, act_dim) executed, zeros before the start
+        self.history_return_to_go: torch.Tensor | None = None  # (N, T_obs)
+
+    def observe_reward(self, reward: np.ndarray) -> None:
+        """The rollout reports the rewards (N,) of the last step: the return still wanted drops by them."""
+        if self.return_to_go is not None:
+            self.return_to_go = self.return_to_go - torch.as_tensor(reward, dtype=torch.float32)
 
     def _predict(self) -> torch.Tensor:
         start = time.perf_counter()
-        chunk = self.policy.predict_chunk(self.history, generator=self.generator)
+        context = {name: getattr(self, name) for name in self.conditions}
+        chunk = self.policy.predict_chunk(self.history, generator=self.generator, **context)
         self.chunk_seconds += time.perf_counter() - start
         self.chunk_calls += 1
         return chunk
@@ -55,6 +75,28 @@ class ChunkExecutor:
             self.history = obs_t.unsqueeze(1).repeat(1, self.policy.config.n_obs_steps, 1)
         else:
             self.history = torch.cat([self.history[:, 1:], obs_t.unsqueeze(1)], dim=1)
+        if self.conditions:
+            self._extend_condition_history(len(obs))
+        action = self._next_action()
+        if self.conditions:
+            self.history_action[:, -1] = torch.as_tensor(action)
+        return action
+
+    def _extend_condition_history(self, n: int) -> None:
+        """Shift in the current step: a zero placeholder action (filled once chosen) and the return still
+        wanted; before the first step both histories hold what the chunk sampler pads with."""
+        c = self.policy.config
+        if self.history_action is None:
+            self.history_action = torch.zeros(n, c.n_obs_steps, c.act_dim)
+            self.return_to_go = torch.full((n,), float(self.target_return or 0.0))
+            self.history_return_to_go = self.return_to_go[:, None].repeat(1, c.n_obs_steps)
+        else:
+            self.history_action = torch.cat([self.history_action[:, 1:], torch.zeros(n, 1, c.act_dim)], dim=1)
+            self.history_return_to_go = torch.cat(
+                [self.history_return_to_go[:, 1:], self.return_to_go[:, None]], dim=1
+            )
+
+    def _next_action(self) -> np.ndarray:
         if self.temporal_ensemble is None:
             if not self.queue:
                 chunk = self._predict()

@@ -17,8 +17,14 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from imitlab.collect import collect
+from imitlab.data.dataset import load_dataset
 from imitlab.evaluate import evaluate
-from imitlab.train import train_policy
+from imitlab.metrics import chunk_mse
+from imitlab.policies.base import Policy
+from imitlab.train import METRICS_FILE, train_policy
+
+
+EXECUTION_FIELDS = ("n_action_steps", "temporal_ensemble")  # eval settings the executor takes
 
 
 @dataclass(frozen=True)
@@ -31,48 +37,79 @@ class RunSpec:
     train_overrides: dict[str, Any] = field(default_factory=dict)
     eval_episodes: int = 100
     label: str = ""  # what varies in this run, for tables (defaults to the policy name)
+    # evaluation-only settings: n_action_steps / temporal_ensemble for the executor, any other key replaces a
+    # policy config field at inference (e.g. num_inference_steps); runs differing only here share one training
+    eval_overrides: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def train_id(self) -> str:
+        """Where the trained policy lives: the same for every spec with the same training settings."""
+        settings = json.dumps([self.policy, self.policy_overrides, self.train_overrides], sort_keys=True)
+        return f"{self.env}/{self.policy}/demos{self.demos}/seed{self.seed}/{_digest(settings)}"
 
     @property
     def run_id(self) -> str:
-        settings = json.dumps([self.policy, self.policy_overrides, self.train_overrides], sort_keys=True)
-        digest = hashlib.sha1(settings.encode()).hexdigest()[:8]
-        return f"{self.env}/{self.label or self.policy}/demos{self.demos}/seed{self.seed}/{digest}"
+        if not self.eval_overrides:
+            return self.train_id
+        return f"{self.train_id}/eval-{_digest(json.dumps(self.eval_overrides, sort_keys=True))}"
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()[:8]
 
 
 COLUMNS = [
     "run_id", "env", "policy", "label", "demos", "seed", "successes", "episodes", "success_rate", "ci_low",
     "ci_high", "mean_return", "std_return", "mean_length", "train_seconds", "step_latency_ms",
-    "chunk_latency_ms", "success_modes", "policy_overrides", "train_overrides",
+    "chunk_latency_ms", "action_jerk", "chunk_mse", "success_modes", "outcomes", "policy_overrides",
+    "train_overrides", "eval_overrides",
 ]
+HELD_OUT_DEMOS = 20  # demonstrations of collection seed 1 (never trained on) for chunk_mse
 
 
-def dataset_dir(root: Path, env: str, demos: int) -> Path:
-    """Collect the expert demonstrations once per (env, demos) and reuse them across runs."""
-    path = Path(root) / "data" / f"{env}-{demos}"
+def dataset_dir(root: Path, env: str, demos: int, seed: int = 0) -> Path:
+    """Collect the expert demonstrations once per (env, demos, collection seed) and reuse them across runs."""
+    path = Path(root) / "data" / (f"{env}-{demos}" if seed == 0 else f"{env}-{demos}-seed{seed}")
     if not path.exists():
-        collect(env, demos, path, seed=0)
+        collect(env, demos, path, seed=seed)
     return path
 
 
-def run_one(spec: RunSpec, root: Path, progress: bool = False) -> dict[str, Any]:
-    data = dataset_dir(root, spec.env, spec.demos)
+def trained_policy(spec: RunSpec, root: Path, progress: bool = False) -> tuple[Policy, float]:
+    """Train ``spec``'s policy, or load it when a finished run is on disk (an interrupted one resumes).
+    Returns the policy and its training wall-clock in seconds (from its metrics when it was trained before)."""
+    run_dir = Path(root) / "runs" / spec.train_id
     started = time.perf_counter()
     policy = train_policy(
-        spec.policy, data, Path(root) / "runs" / spec.run_id, spec.policy_overrides,
-        {**spec.train_overrides, "seed": spec.seed}, progress=progress,
+        spec.policy, dataset_dir(root, spec.env, spec.demos), run_dir, spec.policy_overrides,
+        {**spec.train_overrides, "seed": spec.seed}, resume=True, progress=progress,
     )
-    train_seconds = time.perf_counter() - started
-    result = evaluate(policy, spec.env, spec.eval_episodes, seed=spec.seed)
+    logged = [json.loads(line) for line in (run_dir / METRICS_FILE).read_text().splitlines() if line]
+    return policy, max(time.perf_counter() - started, logged[-1]["seconds"] if logged else 0.0)
+
+
+def run_one(spec: RunSpec, root: Path, progress: bool = False) -> dict[str, Any]:
+    """Train (or reuse) and evaluate one spec; returns its CSV row."""
+    policy, train_seconds = trained_policy(spec, root, progress)
+    execution = {k: v for k, v in spec.eval_overrides.items() if k in EXECUTION_FIELDS}
+    inference = {k: v for k, v in spec.eval_overrides.items() if k not in EXECUTION_FIELDS}
+    if inference:
+        policy.config = policy.config.replace(**inference)
+    result = evaluate(policy, spec.env, spec.eval_episodes, seed=spec.seed, **execution)
+    held_out = load_dataset(dataset_dir(root, spec.env, HELD_OUT_DEMOS, seed=1))
     return {
         "run_id": spec.run_id, "env": spec.env, "policy": spec.policy, "label": spec.label or spec.policy,
         "demos": spec.demos, "seed": spec.seed, "successes": result.successes, "episodes": result.episodes,
         "success_rate": result.success_rate, "ci_low": result.ci_low, "ci_high": result.ci_high,
         "mean_return": result.mean_return, "std_return": result.std_return, "mean_length": result.mean_length,
         "train_seconds": train_seconds, "step_latency_ms": result.step_latency_ms,
-        "chunk_latency_ms": result.chunk_latency_ms,
+        "chunk_latency_ms": result.chunk_latency_ms, "action_jerk": result.action_jerk,
+        "chunk_mse": chunk_mse(policy, held_out, seed=spec.seed),
         "success_modes": json.dumps(result.success_modes, sort_keys=True),
+        "outcomes": "".join("1" if s else "0" for s in result.episode_success),
         "policy_overrides": json.dumps(spec.policy_overrides, sort_keys=True),
         "train_overrides": json.dumps(spec.train_overrides, sort_keys=True),
+        "eval_overrides": json.dumps(spec.eval_overrides, sort_keys=True),
     }
 
 
@@ -83,19 +120,37 @@ def read_rows(csv_path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def run_grid(specs: list[RunSpec], root: Path, csv_path: Path, progress: bool = True) -> list[dict[str, str]]:
-    """Run every spec not already in ``csv_path``, appending one row per finished run. Returns all rows."""
+def append_row(csv_path: Path, row: dict[str, Any], columns: list[str]) -> None:
+    """Append one row (writing the header first into a new file); a finished row is never rewritten."""
+    csv_path = Path(csv_path)
+    new_file = not csv_path.is_file()
+    csv_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(csv_path, "a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        if new_file:
+            writer.writeheader()
+        writer.writerow(row)
+
+
+EXECUTORS = ("local", "ray")  # local: one run after another in this process; ray: imitlab.ray_executor
+
+
+def run_grid(specs: list[RunSpec], root: Path, csv_path: Path, progress: bool = True, executor: str = "local",
+             ray: Any = None) -> list[dict[str, str]]:
+    """Run every spec not already in ``csv_path``, appending one row per finished run. Returns all rows, in grid
+    order. ``executor="ray"`` runs them as Ray tasks (``ray``: a ``ray_executor.RayConfig``, default local Ray)."""
+    if executor not in EXECUTORS:
+        raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
     csv_path = Path(csv_path)
     csv_path.parent.mkdir(parents=True, exist_ok=True)
     done = {row["run_id"] for row in read_rows(csv_path)}
     todo = [spec for spec in specs if spec.run_id not in done]
-    for spec in tqdm(todo, desc="runs", disable=not progress, unit="run"):
-        row = run_one(spec, root)
-        new_file = not csv_path.is_file()
-        with open(csv_path, "a", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=COLUMNS)
-            if new_file:
-                writer.writeheader()
-            writer.writerow(row)
-    wanted = {spec.run_id for spec in specs}
-    return [row for row in read_rows(csv_path) if row["run_id"] in wanted]
+    if executor == "ray" and todo:
+        from imitlab.ray_executor import RayConfig, run_on_ray
+
+        run_on_ray(todo, root, csv_path, ray or RayConfig(), progress)
+    elif executor == "local":
+        for spec in tqdm(todo, desc="runs", disable=not progress, unit="run"):
+            append_row(csv_path, run_one(spec, root), COLUMNS)
+    order = {spec.run_id: i for i, spec in enumerate(specs)}
+    return sorted((row for row in read_rows(csv_path) if row["run_id"] in order), key=lambda row: order[row["run_id"]])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
@@ -45,14 +46,81 @@ def plot_fork_actions(
         ax.scatter(expert_actions[:, 0], expert_actions[:, 1], s=60, marker="x", c="black", label="expert modes")
         ax.scatter(actions[:, 0], actions[:, 1], s=8, alpha=0.5, label=f"{label} samples")
         ax.axvline(0, lw=0.5, c="grey")
-        ax.set_title(label)
-        ax.set_xlabel("action 0")
-    axes[0].set_ylabel("action 1")
+        ax.set(title=label, xlabel="action 0", ylabel="action 1")
     axes[0].legend(loc="lower left", fontsize=7)
     fig.suptitle(f"{title}: {samples} samples per head")
     fig.tight_layout()
+    return _save(fig, out)
+
+
+@dataclass
+class Series:
+    """One line of a panel: y (with an optional [low, high] band, e.g. a Wilson interval) against x."""
+
+    label: str
+    x: list[float]
+    y: list[float]
+    low: list[float] | None = None
+    high: list[float] | None = None
+    marker: str = "o"  # "" for a plain line (long curves)
+
+
+@dataclass
+class Panel:
+    title: str
+    xlabel: str
+    ylabel: str
+    series: list[Series]
+    logx: bool = False
+    marks: dict[str, float] = field(default_factory=dict)  # vertical line per label, e.g. {"sweet spot": 8}
+
+
+def plot_panels(panels: list[Panel], out: Path, title: str = "") -> Path:
+    """Panels side by side, one line per series with its interval as a shaded band; an empty panel fails."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.4 * len(panels), 3.6), squeeze=False)
+    for ax, panel in zip(axes[0], panels):
+        if not any(s.x for s in panel.series):
+            raise ValueError(f"panel {panel.title!r} has no data")
+        for s in panel.series:
+            (line,) = ax.plot(s.x, s.y, marker=s.marker or None, label=s.label)
+            if s.low is not None and s.high is not None:
+                ax.fill_between(s.x, s.low, s.high, color=line.get_color(), alpha=0.2, lw=0)
+        for label, x in panel.marks.items():
+            ax.axvline(x, ls="--", c="grey", lw=1)
+            ax.annotate(label, (x, 1), xycoords=("data", "axes fraction"), xytext=(3, -12),
+                        textcoords="offset points", fontsize=8, color="grey")
+        if panel.logx:
+            ax.set_xscale("log", base=2)
+        ax.set(title=panel.title, xlabel=panel.xlabel, ylabel=panel.ylabel)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, out)
+
+
+def plot_success_bars(groups: Mapping[str, Mapping[str, tuple[float, float, float]]], out: Path,
+                      title: str = "success rate with 95% interval", xlabel: str = "head") -> Path:
+    """One panel per group (e.g. env) of bars (rate, low, high) per label (e.g. head), with interval whiskers."""
+    fig, axes = plt.subplots(1, len(groups), figsize=(0.9 * max(len(g) for g in groups.values()) * len(groups) + 2,
+                                                      3.6), squeeze=False)
+    for ax, (group, bars) in zip(axes[0], groups.items()):
+        labels = list(bars)
+        rate = np.array([bars[k][0] for k in labels])
+        err = np.array([[rate[i] - bars[k][1], bars[k][2] - rate[i]] for i, k in enumerate(labels)]).T
+        ax.bar(labels, rate, yerr=err, capsize=3, color="tab:blue", alpha=0.8)
+        ax.set(title=group, xlabel=xlabel, ylabel="success", ylim=(0, 1.05))
+        ax.tick_params(axis="x", rotation=45)
+        ax.grid(axis="y", alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, out)
+
+
+def _save(fig: plt.Figure, out: Path) -> Path:
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
+    fig.savefig(out, dpi=110)
     plt.close(fig)
     return out

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import gymnasium as gym
 import numpy as np
 
-from imitlab.agents import Agent
+from imitlab.agents import Agent, observe_reward
 
 
 @dataclass
@@ -27,6 +27,8 @@ class Rollout:
     act_seconds: float  # wall-clock spent inside agent.act
     act_calls: int  # number of agent.act calls (one per lock-step)
     state: np.ndarray | None = None  # (N, T, state_dim) env.get_state() before each action, if recorded
+    final_obs: np.ndarray | None = None  # (N, obs_dim) observation after each episode's last action
+    terminated: np.ndarray | None = None  # (N,) bool: the episode ended by termination (not a time limit)
 
     @property
     def lengths(self) -> np.ndarray:
@@ -66,6 +68,8 @@ def rollout(
     agent.reset(seeds)
     obs_log, act_log, rew_log, succ_log, alive_log, state_log = [], [], [], [], [], []
     alive = np.ones(n, dtype=bool)
+    final_obs = np.array(obs, dtype=np.float32, copy=True)
+    ended_terminal = np.zeros(n, dtype=bool)
     act_seconds = 0.0
     for _ in range(max_steps):
         if record_state:
@@ -74,12 +78,16 @@ def rollout(
         action = np.asarray(agent.act(obs), dtype=np.float32)
         act_seconds += time.perf_counter() - start
         next_obs, reward, terminated, truncated, info = env.step(action)
+        observe_reward(agent, reward)
         obs_log.append(obs)
         act_log.append(action)
         rew_log.append(np.asarray(reward, dtype=np.float32))
         succ_log.append(np.asarray(info["success"], dtype=bool))
         alive_log.append(alive.copy())
-        alive &= ~(np.asarray(terminated) | np.asarray(truncated))
+        terminated = np.asarray(terminated, dtype=bool)
+        final_obs[alive] = np.asarray(next_obs)[alive]  # frozen once the episode has ended
+        ended_terminal |= alive & terminated
+        alive &= ~(terminated | np.asarray(truncated))
         obs = next_obs
         if not alive.any():
             break
@@ -93,4 +101,6 @@ def rollout(
         act_seconds=act_seconds,
         act_calls=len(obs_log),
         state=np.stack(state_log, axis=1) if record_state else None,
+        final_obs=final_obs,
+        terminated=ended_terminal,
     )

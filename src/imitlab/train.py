@@ -20,6 +20,7 @@ from imitlab.checkpoint import (
 )
 from imitlab.data.dataset import EpisodeDataset, load_dataset
 from imitlab.data.sampler import ChunkSampler
+from imitlab.distributed import data_parallel, init_world, sample_shard
 from imitlab.policies.base import Policy, create_policy, get_policy_class
 
 METRICS_FILE = "metrics.jsonl"
@@ -64,10 +65,20 @@ def train(
     progress: bool = True,
 ) -> Policy:
     """Train ``policy`` on ``dataset``; write checkpoints and metrics to ``out_dir``. Returns the acting policy
-    (the EMA copy when EMA is on). With ``resume`` it continues from ``out_dir/train_state.pt``."""
+    (the EMA copy when EMA is on). With ``resume`` it continues from ``out_dir/train_state.pt``.
+
+    Under ``torchrun`` (WORLD_SIZE > 1) it trains data-parallel: ``config.batch_size`` is the effective batch,
+    split across ranks, gradients are averaged, and only rank 0 writes (see ``imitlab.distributed``)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    world = init_world()
     meta = {**(meta or {}), "train_config": dataclasses.asdict(config)}
+    if world.size > 1:
+        meta["data_parallel"] = {"world_size": world.size, "effective_batch_size": config.batch_size,
+                                 "per_rank_batch_size": config.batch_size // world.size}
+        if world.is_main:
+            print(f"data-parallel training on {world.size} processes: effective batch {config.batch_size} "
+                  f"= {world.size} x {config.batch_size // world.size} per rank", flush=True)
     sampler = ChunkSampler(dataset, policy.config.n_obs_steps, policy.config.horizon)
     # fused: one kernel for the whole update (~15% of a small U-Net step on CPU)
     optimizer = torch.optim.AdamW(policy.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=True)
@@ -81,19 +92,23 @@ def train(
     step = 0
     state_path = out_dir / TRAIN_STATE_FILE
     if resume and state_path.is_file():
-        step = _load_train_state(state_path, policy, optimizer, scheduler, ema, generator)
-        _truncate_metrics(out_dir / METRICS_FILE, step)
+        step = _load_train_state(state_path, policy, optimizer, scheduler, ema, generator, world.rank)
+        if world.is_main:
+            _truncate_metrics(out_dir / METRICS_FILE, step)
     else:
-        torch.manual_seed(config.seed)
-        (out_dir / METRICS_FILE).unlink(missing_ok=True)
+        torch.manual_seed(config.seed + world.rank)  # loss noise: rank 0 draws what one process would
+        if world.is_main:
+            (out_dir / METRICS_FILE).unlink(missing_ok=True)
     acting = ema.module if ema is not None else policy
+    compute_loss = data_parallel(policy, world)  # after resume: DDP broadcasts rank 0's weights
 
     policy.train()
-    bar = tqdm(total=config.steps, initial=step, desc=f"train {policy.name}", disable=not progress, unit="step")
+    bar = tqdm(total=config.steps, initial=step, desc=f"train {policy.name}",
+               disable=not (progress and world.is_main), unit="step")
     started = time.perf_counter()
     while step < config.steps:
-        batch = sampler.sample(config.batch_size, generator)
-        loss, metrics = policy.compute_loss(batch)
+        batch = sample_shard(sampler, config.batch_size, generator, world)
+        loss, metrics = compute_loss(batch)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(
@@ -105,20 +120,24 @@ def train(
             ema.update_parameters(policy)
         step += 1
         bar.update(1)
-        if step % config.log_every == 0 or step == config.steps:
-            record = {"step": step, "loss": loss.item(), "grad_norm": float(grad_norm),
+        if step % config.log_every == 0 or step == config.steps:  # world.mean: every rank takes part
+            record = {"step": step, "loss": world.mean(loss), "grad_norm": float(grad_norm),
                       "lr": scheduler.get_last_lr()[0], "seconds": time.perf_counter() - started, **metrics}
-            with open(out_dir / METRICS_FILE, "a") as f:
-                f.write(json.dumps(record) + "\n")
-            bar.set_postfix(loss=f"{record['loss']:.4f}")
+            if world.is_main:
+                with open(out_dir / METRICS_FILE, "a") as f:
+                    f.write(json.dumps(record) + "\n")
+                bar.set_postfix(loss=f"{record['loss']:.4f}")
         if step % config.save_every == 0 or step == config.steps:
-            _save_train_state(state_path, step, policy, optimizer, scheduler, ema, generator)
-            save_policy(out_dir, acting, {**meta, "step": step})
+            rank_rngs = world.gather(torch.get_rng_state())  # each rank's loss noise, for an exact DDP resume
+            if world.is_main:
+                _save_train_state(state_path, step, policy, optimizer, scheduler, ema, generator, rank_rngs)
+                save_policy(out_dir, acting, {**meta, "step": step})
     bar.close()
+    world.barrier()  # every rank returns once the final checkpoint is on disk
     return acting.eval()
 
 
-def _save_train_state(path, step, policy, optimizer, scheduler, ema, generator) -> None:
+def _save_train_state(path, step, policy, optimizer, scheduler, ema, generator, rank_rngs=None) -> None:
     state = {
         "step": step,
         "model": policy.state_dict(),
@@ -128,10 +147,12 @@ def _save_train_state(path, step, policy, optimizer, scheduler, ema, generator) 
         "sampler_rng": generator.get_state(),
         "torch_rng": torch.get_rng_state(),
     }
+    if rank_rngs is not None:
+        state["torch_rng_ranks"] = rank_rngs
     atomic_write(path, lambda tmp: torch.save(state, tmp))
 
 
-def _load_train_state(path, policy, optimizer, scheduler, ema, generator) -> int:
+def _load_train_state(path, policy, optimizer, scheduler, ema, generator, rank=0) -> int:
     state = torch.load(path, weights_only=False)
     policy.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
@@ -141,7 +162,8 @@ def _load_train_state(path, policy, optimizer, scheduler, ema, generator) -> int
             raise ValueError(f"{path} was written without EMA; resume with the same --ema as the original run")
         ema.load_state_dict(state["ema"])
     generator.set_state(state["sampler_rng"])
-    torch.set_rng_state(state["torch_rng"])
+    rank_rngs = state.get("torch_rng_ranks") or []
+    torch.set_rng_state(rank_rngs[rank] if rank < len(rank_rngs) else state["torch_rng"])
     return int(state["step"])
 
 

@@ -102,3 +102,20 @@ def test_out_of_range_start_is_refused():
         sampler.get(np.array([3]))
     with pytest.raises(ValueError, match="horizon"):
         ChunkSampler(tagged_dataset([3]), n_obs_steps=1, horizon=0)
+
+
+def test_history_carries_actions_and_returns_to_go_with_zeros_before_the_episode():
+    ds = tagged_dataset([3, 4])
+    batch = ChunkSampler(ds, n_obs_steps=3, horizon=1).get(np.array([0, 4, 6]))
+    # frame 0 (episode 0 frame 0): two positions before the episode, then frame 0
+    np.testing.assert_array_equal(batch["history_is_pad"][0].numpy(), [True, True, False])
+    np.testing.assert_array_equal(batch["history_action"][0, :2].numpy(), 0.0)
+    np.testing.assert_array_equal(batch["history_action"][0, 2].numpy(), ds.action[0])
+    np.testing.assert_array_equal(batch["history_return_to_go"][0].numpy(), [3, 3, 3])  # frame 0's, repeated
+    # frame 4 (episode 1 frame 1): one position before the episode
+    np.testing.assert_array_equal(batch["history_is_pad"][1].numpy(), [True, False, False])
+    np.testing.assert_array_equal(batch["history_action"][1, 1:].numpy(), ds.action[3:5])
+    np.testing.assert_array_equal(batch["history_return_to_go"][1].numpy(), [4, 4, 3])
+    # frame 6 (episode 1 frame 3): a full history; its last action is the chunk's first
+    assert not batch["history_is_pad"][2].any()
+    np.testing.assert_array_equal(batch["history_action"][2, -1].numpy(), batch["action"][2, 0].numpy())

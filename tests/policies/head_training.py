@@ -12,6 +12,7 @@ import time
 import torch
 
 from imitlab.policies.base import Policy
+from imitlab.toy import mode_split
 
 
 def make_stats(obs_dim: int, act_dim: int, low: float = -2.0, high: float = 2.0) -> dict[str, dict[str, list]]:
@@ -88,12 +89,9 @@ def train_on_bimodal(
 
 
 def bimodal_mode_fractions(policy: Policy, n: int = 200, seed: int = 123) -> tuple[float, float, float]:
-    """Fractions of n sampled chunks whose mean action is near +1 (> 0.5), near -1 (< -0.5), or near 0."""
-    obs = torch.zeros(n, policy.config.n_obs_steps, 1)
-    chunk_means = policy.predict_chunk(obs, generator=torch.Generator().manual_seed(seed)).mean(dim=(1, 2))
-    plus = float((chunk_means > 0.5).float().mean())
-    minus = float((chunk_means < -0.5).float().mean())
-    return plus, minus, 1.0 - plus - minus
+    """Fractions of n sampled chunks near +1, near -1, and in between (see imitlab.toy.mode_split)."""
+    split = mode_split(policy, n, seed)
+    return split["+1"], split["-1"], split["between"]
 
 
 def loss_with_padded_values(policy: Policy, batch: dict[str, torch.Tensor], fill: float, seed: int = 0) -> float:

@@ -55,7 +55,8 @@ def test_loss_ignores_padded_steps(loss):
 @pytest.mark.parametrize(
     "field,value",
     [("latent_dim", 0), ("d_model", 30), ("n_encoder_layers", 0), ("n_decoder_layers", 0),
-     ("n_vae_encoder_layers", 0), ("dropout", 1.0), ("kl_weight", -1.0), ("loss", "huber")],
+     ("n_vae_encoder_layers", 0), ("dropout", 1.0), ("kl_weight", -1.0), ("loss", "huber"),
+     ("inference_z", "mean")],
 )
 def test_config_rejects_bad_values_naming_the_field(field, value):
     with pytest.raises(ValueError, match=field):
@@ -101,3 +102,13 @@ def test_learns_a_deterministic_mapping_with_z_zero_at_inference():
     train_on_bimodal(policy, steps=200, batch_size=32, lr=1e-3, task=tanh_batch)
     after = float((policy.predict_chunk(test["obs"]) - test["action"]).abs().mean())
     assert after < 0.1 and after < before / 4, f"mean |error| of the z = 0 chunk: {before:.3f} -> {after:.3f}"
+
+
+def test_prior_inference_draws_z_from_the_generator():
+    policy = small_policy(inference_z="prior")
+    obs = torch.randn(16, 2, 3)
+    a = policy.predict_chunk(obs, generator=torch.Generator().manual_seed(1))
+    b = policy.predict_chunk(obs, generator=torch.Generator().manual_seed(1))
+    c = policy.predict_chunk(obs, generator=torch.Generator().manual_seed(2))
+    torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert not torch.allclose(a, c)

@@ -422,6 +422,19 @@ def write_dataset(
     return ds
 
 
+def write_like(
+    base: EpisodeDataset, root: str | Path, episodes: Sequence[Episode], overwrite: bool = False
+) -> EpisodeDataset:
+    """Write ``episodes`` as a new dataset at ``root`` with ``base``'s fps, task, feature names and robot type
+    (e.g. a subset of ``base``, or ``base``'s episodes plus generated ones)."""
+    features = base.info["features"]
+    return write_dataset(
+        root, episodes, fps=base.fps, task=base.task, obs_names=features[OBS_KEY]["names"],
+        action_names=features[ACTION_KEY]["names"], robot_type=base.info.get("robot_type", "sim"),
+        overwrite=overwrite,
+    )
+
+
 def append_episodes(root: str | Path, episodes: Sequence[Episode], *, task: str | None = None) -> EpisodeDataset:
     """Add ``episodes`` to the dataset at ``root`` (episode and frame indices continue), atomically.
 

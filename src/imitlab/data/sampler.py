@@ -6,6 +6,10 @@ For a start frame ``s`` of episode ``[start, end)``:
   ``s`` and repeats the episode's frame 0 before the episode begins.
 - ``action[k]`` (k = 0..horizon-1) is frame ``min(s + k, end - 1)``: the chunk never crosses into another
   episode; past the end it repeats the episode's last action and ``action_is_pad[k]`` is True exactly there.
+- For sequence policies (Decision Transformer) the history also carries, per history frame, the action taken
+  there (``history_action``, zeros before the episode begins), its return-to-go (``history_return_to_go``,
+  frame 0's before the episode begins) and ``history_is_pad`` (True before the episode begins). The chunk
+  executor builds the same history at evaluation (zeros, the target return, repeated first observation).
 
 The index tables are built once with numpy (no loop over frames); ``get`` is a handful of ``np.take`` gathers
 wrapped as torch tensors without a copy.
@@ -39,7 +43,8 @@ class ChunkSampler:
         ep_start = dataset.episode_starts[dataset.episode_index]  # (N,)
         ep_last = dataset.episode_ends[dataset.episode_index] - 1  # (N,)
         obs_offsets = np.arange(-(self.n_obs_steps - 1), 1, dtype=np.int64)  # (n_obs,) ending at 0
-        obs_idx = np.maximum(frames[:, None] + obs_offsets, ep_start[:, None])  # (N, n_obs)
+        obs_raw = frames[:, None] + obs_offsets  # (N, n_obs)
+        obs_idx = np.maximum(obs_raw, ep_start[:, None])
         act_raw = frames[:, None] + np.arange(self.horizon, dtype=np.int64)  # (N, H)
         act_pad = act_raw > ep_last[:, None]
         act_idx = np.minimum(act_raw, ep_last[:, None])
@@ -49,6 +54,7 @@ class ChunkSampler:
         self.obs_index = obs_idx  # (N, n_obs_steps) int64 global frame indices
         self.action_index = act_idx  # (N, horizon) int64 global frame indices
         self.action_is_pad = act_pad  # (N, horizon) bool
+        self.history_is_pad = obs_raw < ep_start[:, None]  # (N, n_obs_steps) bool: before the episode begins
         self._obs = np.ascontiguousarray(dataset.observation, dtype=np.float32)
         self._action = np.ascontiguousarray(dataset.action, dtype=np.float32)
         self._rtg = np.ascontiguousarray(dataset.return_to_go, dtype=np.float32)
@@ -60,7 +66,9 @@ class ChunkSampler:
         """Chunks starting at global frame ``indices`` (B,).
 
         Returns obs (B, n_obs_steps, obs_dim) float32, action (B, horizon, act_dim) float32,
-        action_is_pad (B, horizon) bool, return_to_go (B,) float32, index (B,) int64 (CPU tensors).
+        action_is_pad (B, horizon) bool, return_to_go (B,) float32, index (B,) int64, and the history's
+        history_action (B, n_obs_steps, act_dim), history_return_to_go (B, n_obs_steps) float32 and
+        history_is_pad (B, n_obs_steps) bool (CPU tensors).
         """
         if isinstance(indices, torch.Tensor):
             if indices.is_floating_point() or indices.dtype == torch.bool:
@@ -78,12 +86,18 @@ class ChunkSampler:
             raise IndexError(f"chunk start indices must lie in [0, {n}), got min {idx.min()} max {idx.max()}")
         obs_rows = np.take(self.obs_index, idx, axis=0)  # (B, n_obs)
         act_rows = np.take(self.action_index, idx, axis=0)  # (B, H)
+        history_is_pad = np.take(self.history_is_pad, idx, axis=0)  # (B, n_obs)
+        history_action = np.take(self._action, obs_rows, axis=0)
+        history_action[history_is_pad] = 0.0
         return {
             "obs": torch.from_numpy(np.take(self._obs, obs_rows, axis=0)),
             "action": torch.from_numpy(np.take(self._action, act_rows, axis=0)),
             "action_is_pad": torch.from_numpy(np.take(self.action_is_pad, idx, axis=0)),
             "return_to_go": torch.from_numpy(np.take(self._rtg, idx)),
             "index": torch.from_numpy(idx.copy()),
+            "history_action": torch.from_numpy(history_action),
+            "history_return_to_go": torch.from_numpy(np.take(self._rtg, obs_rows)),
+            "history_is_pad": torch.from_numpy(history_is_pad),
         }
     def sample(self, batch_size: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
         """A batch of ``batch_size`` chunks with start frames drawn uniformly (with replacement)."""

@@ -205,6 +205,12 @@ def obs_angle(obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.arctan2(obs[:, 1], obs[:, 0]), obs[:, 2]
 
 
+def pendulum_state_from_obs(obs: np.ndarray) -> np.ndarray:
+    """(N, 4) ``get_state`` rows (theta, theta_dot, step 0, streak 0) whose observation is ``obs`` (N, 3)."""
+    theta, theta_dot = obs_angle(obs)
+    return np.stack([theta, theta_dot, np.zeros_like(theta), np.zeros_like(theta)], axis=1)
+
+
 def pd_law(obs: np.ndarray) -> np.ndarray:
     """The course notes' PD law ``clip(-5 theta - 0.5 theta_dot, -2, 2)``: (N, 3) obs -> (N, 1) torque.
 
@@ -255,6 +261,7 @@ register_env(
         make_vector=lambda n: BatchedPendulum(n),
         make_single=lambda: PendulumSuccess(),
         make_expert=SwingUpExpert,
+        state_from_obs=pendulum_state_from_obs,
         max_steps=MAX_STEPS,
         fps=20,
         obs_names=("cos_theta", "sin_theta", "theta_dot"),

@@ -31,6 +31,14 @@ class EnvSpec:
     success_rule: str  # how success is judged, in words (shown in reports and --help)
     # multimodal envs: which strategy an episode's observations (T, obs_dim) show, e.g. -1 left / +1 right
     mode_of: Callable[[np.ndarray], int] | None = None
+    # envs with a published protocol: evaluation reset seeds (seed, n) -> (n,), instead of seeds.evaluation_seeds
+    eval_seeds: Callable[[int, int], np.ndarray] | None = None
+    # envs with a graded metric: an episode's score from its rewards (T,), reported as a mean beside success
+    episode_score: Callable[[np.ndarray], float] | None = None
+    score_rule: str = ""  # how the score is computed, in words
+    # envs whose observation determines the task state: env state (N, state_dim) for observations (N, obs_dim),
+    # loadable with ``set_state``; lets a remedy perturb recorded states and query the expert there
+    state_from_obs: Callable[[np.ndarray], np.ndarray] | None = None
 
 
 ENVS: dict[str, EnvSpec] = {}

@@ -275,5 +275,6 @@ register_env(
             "or the walls"
         ),
         mode_of=detour_side,
+        state_from_obs=lambda obs: np.column_stack([obs, np.zeros((len(obs), 3))]).astype(np.float64),
     )
 )

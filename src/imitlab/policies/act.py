@@ -8,7 +8,8 @@ Low-Cost Hardware"): a conditional VAE whose decoder is a transformer that outpu
     L = | a - a_hat |_1 (mean over non-padded steps, normalised units)                 (ACT Alg. 1, L_reconst)
         + kl_weight * KL( N(mu, sigma^2) || N(0, I) )                                    (ACT Alg. 1, beta L_reg)
     KL  = -1/2 sum_j (1 + log sigma_j^2 - mu_j^2 - sigma_j^2), summed over the latent, averaged over the batch
-At inference z = 0 (the prior mean), so predict_chunk is deterministic (ACT Alg. 2). Temporal ensembling of
+At inference z = 0 (the prior mean), so predict_chunk is deterministic (ACT Alg. 2); ``inference_z="prior"``
+instead draws z ~ N(0, I) from the generator, so the decoder can produce more than one chunk per observation. Temporal ensembling of
 overlapping chunks is the chunk executor's job, not the policy's.
 
 Differences from the paper, for a CPU-sized low-dimensional setting: no images (the observation history is one
@@ -42,6 +43,7 @@ class ACTConfig(PolicyConfig):
     dropout: float = 0.1  # dropout in every transformer layer
     kl_weight: float = 10.0  # beta on the KL term (paper: 10)
     loss: str = "l1"  # reconstruction: "l1" (paper) or "l2"
+    inference_z: str = "zero"  # "zero": z = 0, the prior mean (paper); "prior": z ~ N(0, I) from the generator
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -61,6 +63,8 @@ class ACTConfig(PolicyConfig):
             raise ValueError(f"kl_weight must be >= 0, got {self.kl_weight}")
         if self.loss not in ("l1", "l2"):
             raise ValueError(f"loss must be 'l1' or 'l2', got {self.loss!r}")
+        if self.inference_z not in ("zero", "prior"):
+            raise ValueError(f"inference_z must be 'zero' (paper) or 'prior', got {self.inference_z!r}")
 
 
 def kl_to_standard_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -157,5 +161,10 @@ class ACTPolicy(Policy):
     @torch.no_grad()
     def predict_chunk(self, obs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         cond = self._condition(obs)
-        z = torch.zeros(cond.shape[0], self.config.latent_dim, device=cond.device)  # the prior mean (ACT Alg. 2)
+        shape = (cond.shape[0], self.config.latent_dim)
+        if self.config.inference_z == "zero":
+            z = torch.zeros(shape, device=cond.device)  # the prior mean (ACT Alg. 2)
+        else:  # a draw from the prior p(z) = N(0, I): the CVAE as a generative model (Sohn et al. 2015)
+            source = generator.device if generator is not None else cond.device
+            z = torch.randn(shape, generator=generator, device=source).to(cond.device)
         return self.action_normalizer.unnormalize(self.decode(cond, z))

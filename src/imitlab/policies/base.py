@@ -55,6 +55,10 @@ class Policy(nn.Module):
     name: ClassVar[str]
     config_class: ClassVar[type[PolicyConfig]] = PolicyConfig
     train_defaults: ClassVar[dict[str, Any]] = {}  # TrainConfig fields this policy wants by default (e.g. EMA)
+    # history beyond the observations that predict_chunk takes as keyword arguments (sequence policies such as
+    # dt): "history_action" (B, T_obs, act_dim) executed actions, "history_return_to_go" (B, T_obs); the chunk
+    # sampler and the chunk executor both provide them
+    history_inputs: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: PolicyConfig, stats: dict[str, dict[str, Any]]):
         super().__init__()

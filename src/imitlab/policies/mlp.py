@@ -34,11 +34,15 @@ class ChunkedMLPConfig(MLPConfig):
     n_action_steps: int = 4  # actions executed before re-planning
 
 
-def mlp(in_dim: int, out_dim: int, hidden_dim: int, num_layers: int, dropout: float = 0.0) -> nn.Sequential:
-    """in_dim -> num_layers x (Linear, ReLU, Dropout) -> Linear out_dim."""
+def mlp(
+    in_dim: int, out_dim: int, hidden_dim: int, num_layers: int, dropout: float = 0.0,
+    activation: type[nn.Module] = nn.ReLU,
+) -> nn.Sequential:
+    """in_dim -> num_layers x (Linear, activation, Dropout) -> Linear out_dim. The parameter names (``0.weight``,
+    ``2.weight``, ...) do not depend on the activation, so weights move between ReLU and tanh networks."""
     layers: list[nn.Module] = []
     for i in range(num_layers):
-        layers += [nn.Linear(in_dim if i == 0 else hidden_dim, hidden_dim), nn.ReLU()]
+        layers += [nn.Linear(in_dim if i == 0 else hidden_dim, hidden_dim), activation()]
         if dropout > 0:
             layers.append(nn.Dropout(dropout))
     layers.append(nn.Linear(hidden_dim if num_layers else in_dim, out_dim))

@@ -182,14 +182,18 @@ def bin_width(policy: TokenizedPolicy) -> np.ndarray:
     return 2.0 * scale / policy.config.n_bins
 
 
-def quantization_error(policy: TokenizedPolicy, actions: np.ndarray) -> float:
-    """Mean absolute error, in environment units, of tokenising then detokenising ``actions`` (..., act_dim).
-    At most half a bin width for actions inside the dataset's [min, max]."""
+def round_trip(policy: TokenizedPolicy, actions: np.ndarray) -> np.ndarray:
+    """``actions`` (..., act_dim) in environment units, tokenised then decoded to their bin centres."""
     a = torch.as_tensor(np.asarray(actions, dtype=np.float32))
     if a.shape[-1] != policy.config.act_dim:
         raise ValueError(f"actions must end in act_dim={policy.config.act_dim}, got shape {tuple(a.shape)}")
     norm, n_bins = policy.action_normalizer, policy.config.n_bins
     with torch.no_grad():
         a = a.to(norm.scale.device)
-        round_trip = norm.unnormalize(from_tokens(to_tokens(norm.normalize(a), n_bins), n_bins))
-    return float((round_trip - a).abs().mean())
+        return norm.unnormalize(from_tokens(to_tokens(norm.normalize(a), n_bins), n_bins)).cpu().numpy()
+
+
+def quantization_error(policy: TokenizedPolicy, actions: np.ndarray) -> float:
+    """Mean absolute error, in environment units, of tokenising then detokenising ``actions`` (..., act_dim).
+    At most half a bin width for actions inside the dataset's [min, max]."""
+    return float(np.abs(round_trip(policy, actions) - np.asarray(actions, dtype=np.float32)).mean())

@@ -1,0 +1,71 @@
+"""BC→RL on Pendulum: PPO whose actor starts from a trained ``bc`` run against PPO from scratch, same steps and
+seeds. Prints, per seed, the evaluation return before any RL update and the environment steps after which the
+periodic evaluation first reached the target.
+
+    imitlab collect --env pendulum --episodes 1 --out runs/rl/data/pendulum-1 --seed 0
+    imitlab train --policy bc --data runs/rl/data/pendulum-1 --out runs/rl/bc-pendulum-1 --steps 3000 --seed 0
+    python benchmarks/bc_to_rl.py --bc runs/rl/bc-pendulum-1 --steps 40000 --seeds 0 1 2
+
+Runs go to RUNS/ppo-pendulum-sSEED and RUNS/ppo-TAG-pendulum-sSEED; finished ones are reused (``--resume``).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from imitlab.rl import train_rl
+from imitlab.rl.common import read_metrics, steps_to_target
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--bc", type=Path, default=Path("runs/rl/bc-pendulum-1"),
+                        help="the bc run the actor starts from")
+    parser.add_argument("--steps", type=int, default=40_000)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--target", type=float, default=-250.0, help="mean evaluation return to reach")
+    parser.add_argument("--runs", type=Path, default=Path("runs/rl"))
+    parser.add_argument("--tag", default="bc", help="bc-initialised runs go to RUNS/ppo-TAG-pendulum-sSEED")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="PPO settings for the bc-initialised runs only, e.g. init_log_std=-1")
+    args = parser.parse_args()
+    if not (args.bc / "config.json").is_file():
+        print(f"bc_to_rl: skipped, no bc run at {args.bc}; create it with the commands in this script's docstring")
+        return
+    from imitlab.cli import parse_assignment
+
+    bc_overrides = dict(parse_assignment(s) for s in args.set)
+    rows = []
+    for seed in args.seeds:
+        row = {"seed": seed}
+        for label, init, overrides in (("scratch", None, {}), ("bc", args.bc, bc_overrides)):
+            out = args.runs / (f"ppo-pendulum-s{seed}" if init is None else f"ppo-{args.tag}-pendulum-s{seed}")
+            _, result = train_rl("ppo", "pendulum", args.steps, out, seed=seed, overrides=overrides,
+                                 init_from=init, resume=True, progress=False)
+            evals = [r for r in read_metrics(out) if "eval_return" in r]
+            row[label] = (evals[0]["eval_return"], steps_to_target(out, args.target), result.mean_return)
+        rows.append(row)
+        print(row, flush=True)
+
+    def fmt(steps):
+        return "not reached" if steps is None else str(steps)
+
+    print(f"\nPendulum PPO, target mean evaluation return >= {args.target} (20 evaluation episodes, "
+          f"deterministic actions, evaluated before every batch of 1600 steps); final = 100 episodes")
+    print("| seed | start: scratch | start: BC init | steps to target: scratch | steps to target: BC init "
+          "| final: scratch | final: BC init |")
+    print("|---|---|---|---|---|---|---|")
+    for row in rows:
+        s, b = row["scratch"], row["bc"]
+        print(f"| {row['seed']} | {s[0]:.0f} | {b[0]:.0f} | {fmt(s[1])} | {fmt(b[1])} | {s[2]:.0f} | {b[2]:.0f} |")
+    for label in ("scratch", "bc"):
+        reached = [r[label][1] for r in rows if r[label][1] is not None]
+        if reached:
+            print(f"{label}: reached in {len(reached)}/{len(rows)} seeds, median {np.median(reached):.0f} steps")
+
+
+if __name__ == "__main__":
+    main()

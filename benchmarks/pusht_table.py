@@ -1,0 +1,151 @@
+"""PushT: train (or load) each head on the paper's 90 human training demonstrations, evaluate it on the paper's
+test seeds (100000+), and print our rows beside the published table of Chi et al. 2023 (state-based PushT).
+
+    python benchmarks/pusht_table.py                                       # only estimate CPU time per head
+    python benchmarks/pusht_table.py --train --scale cpu --episodes 50    # the CPU recipes (~1 h per head)
+    python benchmarks/pusht_table.py --train --heads diffusion --steps 600 --episodes 5 --out runs/pusht-smoke
+
+A run directory whose final checkpoint is complete is loaded, not retrained; an interrupted one resumes.
+Results (one JSON per head) go to OUT/<scale>/<head>/pusht_eval.json; the table to OUT/pusht_table.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from imitlab.checkpoint import load_policy, read_run_config
+from imitlab.data.dataset import load_dataset
+from imitlab.data.importers import import_dataset, train_split_episodes
+from imitlab.data.sampler import ChunkSampler
+from imitlab.evaluate import evaluate
+from imitlab.policies.base import create_policy, get_policy_class
+from imitlab.recipes import FULL_SCALE, recipe
+from imitlab.train import TrainConfig, train_policy
+
+DEFAULT_ZARR = Path(__file__).resolve().parents[2] / "shared" / "data" / "pusht" / "pusht_cchi_v7_replay.zarr"
+HEADS = ("diffusion", "chunked-bc", "gmm", "flow", "act")
+# Chi et al. 2023, Table 1, PushT state-based (keypoint observations): max / mean of the last 10 checkpoints
+PAPER_ROWS = [("DP-CNN", 0.95, 0.91), ("DP-T", 0.95, 0.79), ("IBC", 0.90, 0.84), ("BET", 0.79, 0.70),
+              ("LSTM-GMM", 0.67, 0.61)]
+MAX_TRAIN_EPISODES = 90
+
+
+def training_data(zarr: Path, out: Path) -> Path:
+    """The paper's training split (90 of the 206 episodes, diffusion_policy's selection), imported once."""
+    path = out / "data" / f"pusht-train{MAX_TRAIN_EPISODES}"
+    if not (path / "meta" / "info.json").is_file():
+        import_dataset(zarr, path, obs_keys=["state"], action_key="action", env="pusht", overwrite=True,
+                       episodes=train_split_episodes("diffusion-policy-zarr", zarr, MAX_TRAIN_EPISODES))
+    return path
+
+
+def settings(head: str, scale: str, steps: int | None) -> tuple[dict, dict]:
+    policy_overrides, train_overrides = FULL_SCALE[("pusht", head)] if scale == "full" else recipe("pusht", head)
+    policy_overrides, train_overrides = dict(policy_overrides), dict(train_overrides)
+    if steps is not None:
+        train_overrides["steps"] = steps
+    return policy_overrides, train_overrides
+
+
+def train_or_load(head: str, data: Path, run_dir: Path, policy_overrides: dict, train_overrides: dict):
+    """(policy, train wall-clock seconds summed over every session that trained this run)."""
+    clock = run_dir / "train_seconds.json"
+    spent = json.loads(clock.read_text())["seconds"] if clock.is_file() else 0.0
+    config = TrainConfig(**{**get_policy_class(head).train_defaults, **train_overrides})
+    if (run_dir / "config.json").is_file() and read_run_config(run_dir).get("step") == config.steps:
+        return load_policy(run_dir), spent
+    started = time.perf_counter()
+    policy = train_policy(head, data, run_dir, policy_overrides, train_overrides, resume=True)
+    spent += time.perf_counter() - started
+    clock.write_text(json.dumps({"seconds": spent}) + "\n")
+    return policy, spent
+
+
+def estimate(data: Path, scale: str, heads: list[str], steps: int | None) -> None:
+    """Single-threaded CPU time of a few training steps per head, times the recipe's steps."""
+    dataset = load_dataset(data)
+    print("| head | CPU ms/step (1 thread) | recipe steps | estimated CPU minutes |\n|---|---|---|---|")
+    for head in heads:
+        policy_overrides, train_overrides = settings(head, scale, steps)
+        config = TrainConfig(**{**get_policy_class(head).train_defaults, **train_overrides})
+        policy = create_policy(head, dataset.stats, obs_dim=dataset.obs_dim, act_dim=dataset.act_dim,
+                               **policy_overrides)
+        optimizer = torch.optim.AdamW(policy.parameters(), lr=config.lr)
+        sampler = ChunkSampler(dataset, policy.config.n_obs_steps, policy.config.horizon)
+        generator = torch.Generator().manual_seed(0)
+        for i in range(8):
+            if i == 3:  # after warm-up
+                started = time.process_time()
+            loss, _ = policy.compute_loss(sampler.sample(config.batch_size, generator))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        per_step = (time.process_time() - started) / 5
+        print(f"| {head} | {1000 * per_step:.0f} | {config.steps} | {per_step * config.steps / 60:.0f} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--zarr", type=Path, default=DEFAULT_ZARR, help="the diffusion_policy PushT replay buffer")
+    parser.add_argument("--out", type=Path, default=Path("runs/pusht"))
+    parser.add_argument("--heads", default=",".join(HEADS), help=f"comma-separated, from {', '.join(HEADS)}")
+    parser.add_argument("--scale", choices=["cpu", "full"], default="cpu", help="recipes.RECIPES or FULL_SCALE")
+    parser.add_argument("--steps", type=int, help="override the recipe's training steps (smoke runs)")
+    parser.add_argument("--episodes", type=int, default=50, help="test seeds 100000.. (the paper: 50)")
+    parser.add_argument("--seed", type=int, default=0, help="training seed; evaluation uses the paper's seeds")
+    parser.add_argument("--train", action="store_true",
+                        help="train (or load) and evaluate; without it only the training time is estimated")
+    args = parser.parse_args()
+    heads = [h for h in args.heads.split(",") if h]
+    if not args.zarr.is_dir():
+        print(f"skipped: PushT demonstrations not found at {args.zarr} (pass --zarr)")
+        return
+    data = training_data(args.zarr, args.out)
+    if not args.train:
+        estimate(data, args.scale, heads, args.steps)
+        print("\nestimate only: pass --train to train (or load) and evaluate each head")
+        return
+
+    rows = []
+    for head in heads:
+        policy_overrides, train_overrides = settings(head, args.scale, args.steps)
+        train_overrides["seed"] = args.seed
+        suffix = f"-steps{args.steps}" if args.steps is not None else ""
+        run_dir = args.out / args.scale / f"{head}{suffix}-seed{args.seed}"
+        policy, train_seconds = train_or_load(head, data, run_dir, policy_overrides, train_overrides)
+        started = time.perf_counter()
+        result = evaluate(policy, "pusht", args.episodes, seed=0)
+        eval_seconds = time.perf_counter() - started
+        record = {**result.to_dict(), "head": head, "scale": args.scale, "train_seconds": train_seconds,
+                  "eval_seconds": eval_seconds, "steps": read_run_config(run_dir)["step"], "data": str(data)}
+        (run_dir / "pusht_eval.json").write_text(json.dumps(record, indent=2) + "\n")
+        rows.append(record)
+
+    lines = [
+        f"PushT, state observations, 90 human training demos, {args.episodes} test seeds from 100000 "
+        f"(scale: {args.scale}; training wall-clock on this machine)",
+        "",
+        "| method | source | score (paper: max / mean of last 10 ckpts) | success [95% Wilson] | train steps | "
+        "train wall-clock |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['head']} | ours, final EMA/last checkpoint | {r['mean_score']:.3f} | {r['success_rate']:.0%} "
+            f"[{r['ci_low']:.0%}, {r['ci_high']:.0%}] ({r['successes']}/{r['episodes']}) | {r['steps']} | "
+            f"{r['train_seconds'] / 60:.1f} min |"
+        )
+    for name, best, mean in PAPER_ROWS:
+        lines.append(f"| {name} | Chi et al. 2023 (keypoint obs, GPU) | {best:.2f} / {mean:.2f} | n/a | | |")
+    table = "\n".join(lines)
+    print(table)
+    (args.out / "pusht_table.md").write_text(table + "\n")
+
+
+if __name__ == "__main__":
+    main()

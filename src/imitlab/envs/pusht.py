@@ -1,0 +1,268 @@
+"""PushT (Chi et al. 2023, "Diffusion Policy"): push a T-shaped block into a fixed goal pose with a round pusher,
+simulated by gym-pusht (pymunk, the package LeRobot uses; optional extra ``imitlab[pusht]``).
+
+Observation (5,): agent x, y, block x, y (pixels in a 512 x 512 workspace), block angle in [0, 2pi).
+Action (2,): target position of the pusher (a PD controller tracks it; 10 physics steps per control step).
+Reward: clip(coverage / 0.95, 0, 1), coverage = area of the block inside the goal pose / area of the block.
+Success: coverage > 0.95 at any step (the episode then terminates). Score (the paper's metric): the maximum
+reward over the episode, averaged over episodes. Episodes last at most 300 steps (10 Hz).
+
+Two things differ from gym-pusht's own reset, on purpose (see docs/pusht.md):
+
+- ``reset(seed=s)`` draws the initial state as the paper's evaluation does, from ``np.random.RandomState(s)``
+  (``paper_initial_state``), and places it as the paper's test env did (``legacy=True`` in diffusion_policy's
+  configs: block position set before its angle), so that our evaluation seeds 100000+ start exactly where the
+  paper's did.
+- ``reset(options={"state": s})`` places a state *exactly* (angle first, then position). gym-pusht's
+  ``reset_to_state`` sets the position first; the rotation that follows turns the block about its centre of
+  gravity and moves it (by up to ~90 px), so replaying a human demonstration from its first recorded state
+  would diverge from the recording.
+
+The simulator cannot be batched (pymunk is stepped body by body), so ``BatchedPushT`` steps its sub-envs in a
+loop; the policy's forward pass is still one batched call per step.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Sequence
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+from gymnasium.vector import AutoresetMode
+
+from imitlab.envs.pendulum import normalise_seeds
+from imitlab.envs.registry import EnvSpec, register_env
+from imitlab.errors import ImitlabError
+
+MAX_STEPS = 300  # the paper's evaluation episode length
+FPS = 10
+SUCCESS_COVERAGE = 0.95
+PAPER_TEST_START_SEED = 100_000  # diffusion_policy's test_start_seed; 50 test episodes in its configs
+WORKSPACE = 512.0
+OBS_NAMES = ("agent_x", "agent_y", "block_x", "block_y", "block_angle")
+GYM_ID = "imitlab/PushT-v0"
+
+
+class MissingExtraError(ImitlabError):
+    """An optional dependency is not installed; the message says which extra to install."""
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The paper's protocol: pure functions, no simulator needed.
+
+
+def paper_initial_state(seed: int) -> np.ndarray:
+    """(5,) float64 initial state of the paper's PushT env for ``seed`` (diffusion_policy ``PushTEnv.reset``):
+    agent x, y ~ randint(50, 450); block x, y ~ randint(100, 400); angle ~ randn() * 2pi - pi, all drawn in
+    that order from ``np.random.RandomState(seed)``."""
+    rs = np.random.RandomState(seed=int(seed))
+    return np.array(
+        [rs.randint(50, 450), rs.randint(50, 450), rs.randint(100, 400), rs.randint(100, 400),
+         rs.randn() * 2 * np.pi - np.pi],
+        dtype=np.float64,
+    )
+
+
+def pusht_eval_seeds(seed: int, n: int) -> np.ndarray:
+    """Evaluation seeds: the paper's test seeds 100000, 100001, ... for ``seed`` 0; seed s starts at
+    100000 * (s + 1). (The demonstrations are human, so no collection seed can collide with these.)"""
+    if seed < 0 or not 0 < n <= PAPER_TEST_START_SEED:
+        raise ValueError(f"need seed >= 0 and 0 < n <= {PAPER_TEST_START_SEED}, got seed {seed}, n {n}")
+    return PAPER_TEST_START_SEED * (seed + 1) + np.arange(n, dtype=np.int64)
+
+
+def coverage_reward(coverage: np.ndarray | float) -> np.ndarray:
+    """The paper's reward clip(coverage / 0.95, 0, 1)."""
+    return np.clip(np.asarray(coverage, dtype=np.float64) / SUCCESS_COVERAGE, 0.0, 1.0)
+
+
+def episode_score(reward: np.ndarray) -> float:
+    """The paper's per-episode score: the maximum reward over the episode's steps (T,)."""
+    reward = np.asarray(reward, dtype=np.float64)
+    return float(reward.max()) if reward.size else 0.0
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The simulator (gym-pusht), imported on first use.
+
+
+def _gym_pusht_env_class():
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # pygame prints a banner on import otherwise
+    try:
+        from gym_pusht.envs.pusht import PushTEnv as GymPushT
+    except ModuleNotFoundError as err:
+        raise MissingExtraError(
+            f"the pusht env needs gym-pusht ({err.name} is missing): pip install 'imitlab[pusht]'"
+        ) from None
+    return GymPushT
+
+
+def place_state(sim: Any, state: np.ndarray, legacy: bool) -> None:
+    """Put a freshly set-up gym-pusht simulator in ``state`` (5,), then run one physics step as gym-pusht does.
+    ``legacy``: block position before angle (gym-pusht's and the paper's test env's order, which moves the
+    block); otherwise angle first, so the block ends exactly at the given pose."""
+    state = np.asarray(state, dtype=np.float64)
+    if state.shape != (5,):
+        raise ValueError(f"a PushT state is (agent x, y, block x, y, angle), shape (5,); got {state.shape}")
+    sim.agent.position = state[:2].tolist()
+    if legacy:
+        sim.block.position = state[2:4].tolist()
+        sim.block.angle = float(state[4])
+    else:
+        sim.block.angle = float(state[4])
+        sim.block.position = state[2:4].tolist()
+    sim.space.step(sim.dt)
+
+
+class PushTEnv(gym.Env):
+    """One PushT env with the paper's seeding (see the module docstring). ``info`` holds ``success`` (coverage
+    has exceeded 0.95 at some step of the episode) and ``coverage``."""
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": FPS}
+
+    def __init__(self, render_mode: str | None = None):
+        self.sim = _gym_pusht_env_class()(obs_type="state", render_mode="rgb_array")
+        self.render_mode = render_mode
+        self.observation_space = spaces.Box(
+            low=np.zeros(5, np.float32), high=np.array([WORKSPACE] * 4 + [2 * np.pi], np.float32), dtype=np.float32
+        )
+        self.action_space = spaces.Box(low=0.0, high=WORKSPACE, shape=(2,), dtype=np.float32)
+        self.steps = 0
+        self.success = False
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        """``seed``: the paper's initial state for that seed, placed as the paper's test env did.
+        ``options={"state": (5,)}``: that exact state (e.g. a demonstration's first frame); add
+        ``"legacy": True`` to place it in gym-pusht's order instead (to measure what that order does)."""
+        super().reset(seed=seed)
+        self.sim.reset(seed=seed)  # builds a fresh space (and seeds gym-pusht's own rng, which we do not use)
+        self.sim._setup()  # gym-pusht's reset placed its own random state: start again from an empty scene
+        if options and options.get("state") is not None:
+            place_state(self.sim, options["state"], legacy=bool(options.get("legacy", False)))
+        else:
+            if seed is None:
+                seed = int(self.np_random.integers(2**31))
+            place_state(self.sim, paper_initial_state(seed), legacy=True)
+        self.steps = 0
+        self.success = False
+        return self._obs(), {"success": False, "coverage": self.sim._get_coverage()}
+
+    def _obs(self) -> np.ndarray:
+        return self.sim.get_obs().astype(np.float32)
+
+    def step(self, action):
+        action = np.asarray(action, dtype=np.float64).reshape(2)
+        _, reward, _, _, info = self.sim.step(action)
+        self.steps += 1
+        self.success |= bool(info["is_success"])
+        terminated = self.success
+        truncated = not terminated and self.steps >= MAX_STEPS
+        return self._obs(), float(reward), terminated, truncated, {
+            "success": self.success, "coverage": float(info["coverage"])
+        }
+
+    def render(self):
+        return self.sim.render()
+
+    def close(self):
+        self.sim.close()
+
+
+class BatchedPushT(gym.vector.VectorEnv):
+    """N PushT envs stepped in a loop. No autoreset: a sub-env whose episode has ended stays frozen (same obs,
+    reward 0, terminated again, same success flag) until the next ``reset``. ``reset(seed=[s_0, ...])`` gives
+    sub-env i the paper's initial state of ``s_i``; ``reset(options={"states": (N, 5)})`` exact states."""
+
+    metadata = {"render_modes": [], "autoreset_mode": AutoresetMode.DISABLED, "render_fps": FPS}
+
+    def __init__(self, num_envs: int):
+        if num_envs < 1:
+            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+        self.num_envs = int(num_envs)
+        self.envs = [PushTEnv() for _ in range(self.num_envs)]
+        self.single_observation_space = self.envs[0].observation_space
+        self.single_action_space = self.envs[0].action_space
+        self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, self.num_envs)
+        self.action_space = gym.vector.utils.batch_space(self.single_action_space, self.num_envs)
+        self.obs = np.zeros((self.num_envs, 5), np.float32)
+        self.done = np.zeros(self.num_envs, dtype=bool)
+
+    def reset(
+        self, *, seed: int | Sequence[int | None] | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        states = None if not options or options.get("states") is None else np.asarray(options["states"])
+        if states is not None and states.shape != (self.num_envs, 5):
+            raise ValueError(f"options['states'] must have shape ({self.num_envs}, 5), got {states.shape}")
+        for i, (env, s) in enumerate(zip(self.envs, normalise_seeds(seed, self.num_envs))):
+            self.obs[i], _ = env.reset(seed=s, options=None if states is None else {"state": states[i]})
+        self.done[:] = False
+        return self.obs.copy(), {"success": np.zeros(self.num_envs, dtype=bool)}
+
+    def step(self, actions: np.ndarray):
+        """actions (N, 2) target positions -> obs (N, 5), reward (N,), terminated, truncated, info."""
+        actions = np.asarray(actions, dtype=np.float64)
+        if actions.shape != (self.num_envs, 2):
+            raise ValueError(f"actions must have shape ({self.num_envs}, 2), got {actions.shape}")
+        reward = np.zeros(self.num_envs)
+        terminated = np.zeros(self.num_envs, dtype=bool)
+        truncated = np.zeros(self.num_envs, dtype=bool)
+        coverage = np.full(self.num_envs, np.nan)
+        for i, env in enumerate(self.envs):
+            if self.done[i]:
+                terminated[i] = env.success
+                truncated[i] = not env.success
+                continue
+            self.obs[i], reward[i], terminated[i], truncated[i], info = env.step(actions[i])
+            coverage[i] = info["coverage"]
+        self.done |= terminated | truncated
+        success = np.array([env.success for env in self.envs])
+        return self.obs.copy(), reward, terminated, truncated, {"success": success, "coverage": coverage}
+
+    def close(self, **kwargs):
+        for env in self.envs:
+            env.close()
+
+
+if GYM_ID not in gym.registry:
+    gym.register(id=GYM_ID, entry_point="imitlab.envs.pusht:PushTEnv", max_episode_steps=MAX_STEPS)
+
+
+def replay_episode(observation: np.ndarray, action: np.ndarray, legacy: bool = False) -> np.ndarray:
+    """Replay a recorded episode open loop: place its first state (exactly, or with gym-pusht's ``legacy``
+    order), apply its T actions, and return the T observations (T, 5) seen before each action, which for a
+    faithful simulator equal the recorded ``observation`` (T, 5)."""
+    env = PushTEnv()
+    env.reset(options={"state": observation[0], "legacy": legacy})
+    seen = [env._obs()]
+    for a in action[:-1]:
+        seen.append(env.step(a)[0])
+    env.close()
+    return np.stack(seen)
+
+
+def _no_expert():
+    raise ImitlabError(
+        "pusht has no scripted expert: its demonstrations are the 206 human ones of Chi et al. 2023; "
+        "import them with `imitlab import` (see docs/pusht.md)"
+    )
+
+
+register_env(
+    EnvSpec(
+        name="pusht",
+        description="Push the T-shaped block into the goal pose.",
+        make_vector=lambda n: BatchedPushT(n),
+        make_single=lambda: PushTEnv(),
+        make_expert=_no_expert,
+        max_steps=MAX_STEPS,
+        fps=FPS,
+        obs_names=OBS_NAMES,
+        action_names=("target_x", "target_y"),
+        success_rule=f"coverage of the goal pose > {SUCCESS_COVERAGE} at any step within {MAX_STEPS} steps",
+        eval_seeds=pusht_eval_seeds,
+        episode_score=episode_score,
+        score_rule="mean over episodes of the maximum of clip(coverage / 0.95, 0, 1) (Chi et al. 2023)",
+    )
+)

@@ -1,0 +1,127 @@
+"""PPO with the clipped surrogate (Schulman et al. 2017, "Proximal Policy Optimization Algorithms"), in the
+spirit of CleanRL's ``ppo_continuous_action.py``: GAE(lambda) advantages, a value loss, an entropy bonus, several
+epochs of minibatch updates on each batch of vectorised rollouts, observation normalisation (in the loop, see
+``rl/common.py``), optional KL early stop, and an optional BC regulariser for BC→RL fine-tuning.
+
+    r_t(theta) = pi_theta(a_t | s_t) / pi_old(a_t | s_t)
+    L^CLIP     = E_t[ min(r_t A_t, clip(r_t, 1 - eps, 1 + eps) A_t) ]                           (paper eq. 7)
+    loss       = -L^CLIP + c_v * E_t[(V(s_t) - R_t)^2] / 2 - c_e * E_t[H(pi(.|s_t))] (+ c_bc * L_BC)   (eq. 9)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from imitlab.rl.common import Algorithm, Batch, PGConfig, register_algo
+from imitlab.rl.estimators import gae
+
+
+@dataclass(frozen=True)
+class PPOConfig(PGConfig):
+    gae_lambda: float = 0.95  # GAE lambda: 0 = one-step TD advantage, 1 = Monte-Carlo
+    update_epochs: int = 10  # passes over each batch
+    minibatch_size: int = 64  # steps per gradient step
+    clip_coef: float = 0.2  # epsilon of the clipped ratio
+    vf_coef: float = 0.5  # value-loss weight c_v
+    ent_coef: float = 0.0  # entropy-bonus weight c_e
+    max_grad_norm: float = 0.5  # global gradient-norm clip (0 = off)
+    normalize_advantages: bool = True  # standardise A within each minibatch
+    target_kl: float = 0.0  # stop this batch's epochs once the approximate KL exceeds it (0 = never)
+    anneal_lr: bool = True  # decay the learning rate linearly to 0 over the run's steps
+    critic_warmup: int = 0  # first batches train the critic only (a pretrained actor is not moved by a random V)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 0.0 <= self.gae_lambda <= 1.0:
+            raise ValueError(f"gae_lambda must be in [0, 1], got {self.gae_lambda}")
+        if self.update_epochs < 1 or self.minibatch_size < 1:
+            raise ValueError(f"update_epochs and minibatch_size must be >= 1, got {self.update_epochs}, "
+                             f"{self.minibatch_size}")
+        if self.clip_coef <= 0 or self.target_kl < 0:
+            raise ValueError(f"clip_coef must be > 0 and target_kl >= 0, got {self.clip_coef}, {self.target_kl}")
+
+
+def clipped_surrogate(logp: torch.Tensor, old_logp: torch.Tensor, adv: torch.Tensor, clip_coef: float):
+    """PPO's policy loss -L^CLIP (eq. 7) for (B,) tensors, plus diagnostics: (loss, clip fraction, approx KL).
+
+    The approximate KL(old || new) is the k3 estimator E[(r - 1) - log r] (unbiased, never negative)."""
+    log_ratio = logp - old_logp
+    ratio = log_ratio.exp()
+    loss = torch.max(-adv * ratio, -adv * ratio.clamp(1 - clip_coef, 1 + clip_coef)).mean()
+    with torch.no_grad():
+        clipfrac = ((ratio - 1).abs() > clip_coef).float().mean()
+        approx_kl = ((ratio - 1) - log_ratio).mean()
+    return loss, float(clipfrac), float(approx_kl)
+
+
+@register_algo
+class PPO(Algorithm):
+    name = "ppo"
+    config_class = PPOConfig
+    env_defaults = {
+        # 8 episodes x 200 steps per batch; gamma 0.95 and rewards / 10: Pendulum's costs are dense and local
+        "pendulum": {"num_envs": 8, "gamma": 0.95, "lr": 1e-3, "reward_scale": 0.1, "eval_every": 1_600},
+        "cartpole": {"num_envs": 8, "lr": 1e-3},
+    }
+
+    def __init__(self, policy, config: PPOConfig, bc_data=None):
+        super().__init__(policy, config, bc_data)
+        self.optimizer = torch.optim.Adam(policy.parameters(), lr=config.lr, eps=1e-5)
+        self.updates = 0
+
+    def update(self, batch: Batch, progress: float, generator: torch.Generator) -> dict[str, float]:
+        c, policy = self.config, self.policy
+        alive = batch.alive
+        with torch.no_grad():
+            value = policy.value(batch.obs.flatten(0, 1)).view(alive.shape).numpy()
+            last_value = policy.value(torch.from_numpy(batch.rollout.final_obs)).numpy()
+        last_value = np.where(batch.rollout.terminated, 0.0, last_value)  # V(s_T) only after a time limit
+        adv = gae(batch.rollout.reward * c.reward_scale, value, alive, last_value, c.gamma, c.gae_lambda)
+        ret = adv + value  # lambda-return: the critic's regression target
+        mask = torch.from_numpy(alive)
+        obs, u, old_logp = batch.obs[mask], batch.u[mask], batch.logp[mask]
+        adv_t = torch.as_tensor(adv[alive], dtype=torch.float32)
+        ret_t = torch.as_tensor(ret[alive], dtype=torch.float32)
+        if c.anneal_lr:
+            self.optimizer.param_groups[0]["lr"] = c.lr * max(0.0, 1.0 - progress)
+
+        policy.train()
+        actor_weight = 0.0 if self.updates < c.critic_warmup else 1.0
+        self.updates += 1
+        stats = {"pg_loss": [], "value_loss": [], "entropy": [], "clipfrac": [], "approx_kl": []}
+        epochs = 0
+        for _ in range(c.update_epochs):
+            epochs += 1
+            for idx in torch.randperm(len(obs), generator=generator).split(c.minibatch_size):
+                logp, entropy = policy.log_prob_entropy(obs[idx], u[idx])
+                a = adv_t[idx]
+                if c.normalize_advantages and len(idx) > 1:
+                    a = (a - a.mean()) / (a.std() + 1e-8)
+                pg_loss, clipfrac, approx_kl = clipped_surrogate(logp, old_logp[idx], a, c.clip_coef)
+                value_loss = 0.5 * ((policy.value(obs[idx]) - ret_t[idx]) ** 2).mean()
+                loss = actor_weight * (pg_loss - c.ent_coef * entropy.mean() + self.bc_loss(generator))
+                loss = loss + c.vf_coef * value_loss
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if c.max_grad_norm > 0:
+                    torch.nn.utils.clip_grad_norm_(policy.parameters(), c.max_grad_norm)
+                self.optimizer.step()
+                for key, val in (("pg_loss", pg_loss.item()), ("value_loss", value_loss.item()),
+                                 ("entropy", entropy.mean().item()), ("clipfrac", clipfrac),
+                                 ("approx_kl", approx_kl)):
+                    stats[key].append(val)
+            if c.target_kl > 0 and approx_kl > c.target_kl:  # KL early stop (CleanRL checks once per epoch)
+                break
+        explained = 1.0 - np.var(ret[alive] - value[alive]) / max(np.var(ret[alive]), 1e-8)
+        return {**{k: float(np.mean(v)) for k, v in stats.items()}, "epochs": epochs,
+                "explained_variance": float(explained), "lr": self.optimizer.param_groups[0]["lr"]}
+
+    def state_dict(self):
+        return {"optimizer": self.optimizer.state_dict(), "updates": self.updates}
+
+    def load_state_dict(self, state):
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.updates = state.get("updates", 0)

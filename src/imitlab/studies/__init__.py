@@ -1,0 +1,113 @@
+"""Studies: each course experiment as one command. A study is a grid of ``RunSpec`` (configs x training seeds)
+run by ``experiment.run_grid`` (so it resumes from its CSV), plus an analysis that turns the rows into tables and
+figures. Output, under ``OUT/NAME/``: ``results.csv`` (one row per run), PNG/GIF figures, ``summary.md`` and
+``section.json`` (what ``imitlab report`` renders). Every study under one OUT shares ``OUT/data`` and
+``OUT/runs``, so a policy two studies need is trained once.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from imitlab.checkpoint import write_json
+from imitlab.experiment import RunSpec, run_grid
+
+SCALES = ("small", "full")  # small: minutes on 2 cores (the demo and the slow tests); full: the real study
+SECTION_FILE = "section.json"
+
+
+@dataclass
+class Figure:
+    file: str  # path relative to the study directory (PNG or GIF)
+    caption: str  # what this shows, in one line
+
+
+@dataclass
+class Table:
+    caption: str
+    markdown: str
+
+
+@dataclass
+class Section:
+    """What one study contributes to the report."""
+
+    name: str
+    title: str
+    question: str
+    command: str
+    tables: list[Table] = field(default_factory=list)
+    figures: list[Figure] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Study:
+    name: str
+    title: str
+    question: str  # the question it answers, in one line
+    grid: Callable[[str, Sequence[int]], list[RunSpec]]  # (scale, seeds) -> runs
+    # (rows, out root, study dir, scale, seeds) -> tables and figures; may run extra measurements (on the trained
+    # policies, or whole pipelines with their own cache, like the remedies)
+    analyse: Callable[[list[dict[str, str]], Path, Path, str, Sequence[int]], tuple[list[Table], list[Figure]]]
+
+
+STUDIES: dict[str, Study] = {}
+
+
+def register_study(study: Study) -> Study:
+    if study.name in STUDIES:
+        raise ValueError(f"study {study.name!r} is registered twice")
+    STUDIES[study.name] = study
+    return study
+
+
+def get_study(name: str) -> Study:
+    import imitlab.studies.heads  # noqa: F401  (registers the built-in studies)
+    import imitlab.studies.sweeps  # noqa: F401  (the sweeps)
+    import imitlab.studies.remedies  # noqa: F401  (compounding error and its remedies)
+
+    if name not in STUDIES:
+        raise KeyError(f"unknown study {name!r}; available: {', '.join(STUDIES)}")
+    return STUDIES[name]
+
+
+def study_grid_size(name: str, scale: str, seeds: Sequence[int]) -> int:
+    """How many runs (CSV rows) study ``name`` has at ``scale`` with ``seeds``."""
+    return len(get_study(name).grid(scale, tuple(seeds)))
+
+
+def study_command(name: str, out: Path, scale: str, seeds: Sequence[int]) -> str:
+    return f"imitlab study {name} --out {out} --scale {scale} --seeds {' '.join(map(str, seeds))}"
+
+
+def run_study(name: str, out: Path, scale: str = "small", seeds: Sequence[int] = (0,),
+              progress: bool = True, executor: str = "local", ray: Any = None) -> Section:
+    """Run (or resume) study ``name`` under ``out`` and write its CSV, figures, summary.md and section.json.
+    ``executor``/``ray``: how the grid's runs are executed (see ``experiment.run_grid``)."""
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {', '.join(SCALES)}, got {scale!r}")
+    study = get_study(name)
+    out = Path(out)
+    study_dir = out / name
+    rows = run_grid(study.grid(scale, tuple(seeds)), out, study_dir / "results.csv", progress=progress,
+                    executor=executor, ray=ray)
+    tables, figures = study.analyse(rows, out, study_dir, scale, tuple(seeds))
+    section = Section(study.name, study.title, study.question, study_command(name, out, scale, seeds),
+                      tables, figures)
+    write_json(study_dir / SECTION_FILE, asdict(section))
+    summary = [f"# {section.title}", "", section.question, "", f"`{section.command}`", ""]
+    for table in tables:
+        summary += [f"**{table.caption}**", "", table.markdown, ""]
+    summary += [f"![{f.caption}]({f.file})" for f in figures]
+    (study_dir / "summary.md").write_text("\n".join(summary) + "\n")
+    return section
+
+
+def read_section(study_dir: Path) -> Section:
+    data: dict[str, Any] = json.loads((Path(study_dir) / SECTION_FILE).read_text())
+    return Section(
+        **{**data, "tables": [Table(**t) for t in data["tables"]], "figures": [Figure(**f) for f in data["figures"]]}
+    )

@@ -1,0 +1,191 @@
+"""The headline comparisons: every head on every env over several training seeds (``heads``), and how each head
+copes with two equally valid actions (``multimodality``: the static toy and the closed-loop two-path task)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from imitlab.animation import save_episode_gif
+from imitlab.checkpoint import load_policy
+from imitlab.envs import two_path
+from imitlab.envs.registry import get_env_spec
+from imitlab.execution import ChunkExecutor
+from imitlab.experiment import RunSpec, append_row, read_rows
+from imitlab.plots import plot_fork_actions, plot_success_bars
+from imitlab.recipes import DEMOS, recipe
+from imitlab.rollout import rollout
+from imitlab.seeds import evaluation_seeds
+from imitlab.stats import bootstrap_iqm_interval, interquartile_mean, mcnemar_exact_p, wilson_interval
+from imitlab.studies import Figure, Study, Table, register_study
+from imitlab.studies.rows import Rows, group, heads_for, pooled, recipe_spec, success_cell
+from imitlab.table import format_modes, format_success, markdown_table
+from imitlab.toy import mode_split, write_toy_dataset
+from imitlab.train import train_policy
+
+BASELINE = "bc"
+ANIMATED_EPISODES = 10  # evaluation episodes rolled out again to pick the best and worst one per head
+
+
+def outcomes(row: dict[str, str]) -> np.ndarray:
+    """(episodes,) bool per-episode success of one run, in evaluation-seed order."""
+    return np.array([c == "1" for c in row["outcomes"]])
+
+
+def policy_of(root: Path, row: dict[str, str]):
+    return load_policy(Path(root) / "runs" / row["run_id"])
+
+
+# --------------------------------------------------------------------------------------------------------------
+# heads
+
+
+def _heads_grid(scale: str, seeds: Sequence[int]) -> list[RunSpec]:
+    return [recipe_spec(env, p, s) for env in DEMOS for p in heads_for(env) for s in seeds]
+
+
+def _paired_lines(env: str, ers: Rows) -> list[list]:
+    """Each head against BASELINE on the same evaluation seeds, outcomes pooled over training seeds."""
+    by_head = group(ers, "policy")
+    base = {r["seed"]: outcomes(r) for r in by_head.get((BASELINE,), [])}
+    lines = []
+    for (policy,), rs in by_head.items():
+        if policy == BASELINE or not base:
+            continue
+        paired = [(outcomes(r), base[r["seed"]]) for r in rs if r["seed"] in base]
+        head, bc = np.concatenate([p[0] for p in paired]), np.concatenate([p[1] for p in paired])
+        lines.append([env, policy, f"{head.mean():.0%}", f"{bc.mean():.0%}", f"{head.mean() - bc.mean():+.0%}",
+                      int((head & ~bc).sum()), int((~head & bc).sum()), f"{mcnemar_exact_p(head, bc):.2g}"])
+    return lines
+
+
+def _animate(root: Path, rows: Rows, out: Path) -> list[Figure]:
+    """GIFs of the best and the worst (by return) of the first evaluation episodes, per head and env."""
+    figures = []
+    for (env, policy), rs in group(rows, "env", "policy").items():
+        row = rs[0]
+        spec = get_env_spec(env)
+        executor = ChunkExecutor(policy_of(root, row))
+        vec_env = spec.make_vector(ANIMATED_EPISODES)
+        with torch.inference_mode():
+            result = rollout(vec_env, executor, evaluation_seeds(int(row["seed"]), ANIMATED_EPISODES),
+                             spec.max_steps)
+        vec_env.close()
+        order = np.argsort(result.returns)
+        for which, i in (("best", order[-1]), ("worst", order[0])):
+            episode = result.episode(int(i))
+            verdict = "success" if result.episode_success[i] else "failure"
+            gif = save_episode_gif(env, episode["observation"], out / f"{env}-{policy}-{which}.gif", spec.fps)
+            if gif is not None:
+                figures.append(Figure(gif.name, f"{env}, {policy}: {which} of {ANIMATED_EPISODES} evaluation "
+                                      f"episodes (return {result.returns[i]:.1f}, {verdict})"))
+    return figures
+
+
+def _heads_analysis(rows: Rows, root: Path, out: Path, scale: str,
+        seeds: Sequence[int]) -> tuple[list[Table], list[Figure]]:
+    per_env, bars = [], {}
+    for (env,), ers in group(rows, "env").items():
+        bars[env] = {}
+        for (policy,), rs in group(ers, "policy").items():
+            rate, low, high, *_ = pooled(rs)
+            bars[env][policy] = (rate, low, high)
+            per_env.append([env, policy, len(rs), success_cell(rs),
+                            f"{np.mean([float(r['mean_return']) for r in rs]):.1f}",
+                            f"{np.mean([float(r['train_seconds']) for r in rs]):.0f}",
+                            f"{np.mean([float(r['step_latency_ms']) for r in rs]):.2f}"])
+    aggregate = []
+    for (policy,), rs in group(rows, "policy").items():
+        runs = [outcomes(r) for r in rs]
+        low, high = bootstrap_iqm_interval(runs)
+        aggregate.append([policy, len(runs), f"{interquartile_mean([o.mean() for o in runs]):.0%}",
+                          f"[{low:.0%}, {high:.0%}]"])
+    paired = [line for (env,), ers in group(rows, "env").items() for line in _paired_lines(env, ers)]
+    figure = plot_success_bars(bars, out / "heads.png", "every head on every env: success with 95% interval")
+    tables = [
+        Table("success per env and head (pooled over training seeds, Wilson 95% interval)",
+              markdown_table(["env", "head", "seeds", "success [95% CI]", "mean return", "train s", "ms/step"],
+                             per_env)),
+        Table("aggregate over envs and seeds: interquartile mean of per-run success, with a bootstrap 95% interval "
+              "(runs and episodes resampled)", markdown_table(["head", "runs", "IQM success", "95% CI"], aggregate)),
+        Table(f"paired against {BASELINE} on the same evaluation seeds (exact McNemar test on the discordant "
+              "episodes)", markdown_table(["env", "head", "head", BASELINE, "difference", "only head", f"only {BASELINE}",
+                                           "p"], paired)),
+    ]
+    figures = [Figure(figure.name, "Every head on every env: pooled success with Wilson 95% whiskers.")]
+    return tables, figures + _animate(root, rows, out)
+
+
+register_study(Study(
+    "heads", "Every head on every env", "Which way of representing and generating actions works, with what "
+    "confidence?", _heads_grid, _heads_analysis,
+))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# multimodality
+
+TOY_STEPS = {"small": 1000, "full": 3000}
+TOY_COLUMNS = ["policy", "seed", "steps", "plus", "minus", "between", "samples"]
+TOY_SAMPLES = 200
+
+
+def _toy_rows(root: Path, out: Path, policies: list[str], seeds: Sequence[int], steps: int) -> Rows:
+    """Train each head on the static toy (resumable: heads already in toy.csv are skipped) and split its samples."""
+    data = Path(root) / "data" / "bimodal-toy"
+    if not data.exists():
+        write_toy_dataset(data)
+    csv_path = out / "toy.csv"
+    done = {(r["policy"], r["seed"], r["steps"]) for r in read_rows(csv_path)}
+    for policy in policies:
+        for seed in seeds:
+            if (policy, str(seed), str(steps)) in done:
+                continue
+            shape = {k: v for k, v in recipe("two-path", policy)[0].items() if k in ("horizon", "n_action_steps")}
+            trained = train_policy(policy, data, Path(root) / "runs" / "bimodal-toy" / f"{policy}-seed{seed}-{steps}",
+                                   shape, {"steps": steps, "seed": seed}, resume=True, progress=False)
+            split = mode_split(trained, TOY_SAMPLES, seed=seed)
+            append_row(csv_path, {"policy": policy, "seed": seed, "steps": steps, "plus": split["+1"],
+                               "minus": split["-1"], "between": split["between"], "samples": TOY_SAMPLES}, TOY_COLUMNS)
+    return [r for r in read_rows(csv_path) if r["steps"] == str(steps)]
+
+
+def _multimodality_grid(scale: str, seeds: Sequence[int]) -> list[RunSpec]:
+    return [recipe_spec("two-path", p, s) for p in heads_for("two-path") for s in seeds]
+
+
+def _multimodality_analysis(rows: Rows, root: Path, out: Path, scale: str,
+        seeds: Sequence[int]) -> tuple[list[Table], list[Figure]]:
+    policies = list(dict.fromkeys(r["policy"] for r in rows))
+    toy = _toy_rows(root, out, policies, seeds, TOY_STEPS[scale])
+    toy_lines = []
+    for (policy,), rs in group(toy, "policy").items():
+        n = sum(int(r["samples"]) for r in rs)
+        valid = round(sum((float(r["plus"]) + float(r["minus"])) * int(r["samples"]) for r in rs))
+        share = lambda key: np.mean([float(r[key]) for r in rs])  # noqa: E731
+        toy_lines.append([policy, f"{share('plus'):.0%}", f"{share('minus'):.0%}", f"{share('between'):.0%}",
+                          format_success(valid / n, *wilson_interval(valid, n), valid, n)])
+    closed_loop = [["two-path", policy, success_cell(rs), format_modes(rs[0]["success_modes"])]
+                   for (policy,), rs in group(rows, "policy").items()]
+    trained = {r["policy"]: policy_of(root, r) for r in rows if int(r["seed"]) == seeds[0]}
+    fork = plot_fork_actions(trained, two_path.START, two_path.fork_expert_actions(), out / "fork-actions.png",
+                             title="two-path: first action at the start")
+    return (
+        [Table(f"static toy (observation 0, actions +1 or -1; {TOY_SAMPLES} sampled chunks per head): where the "
+               "samples fall; 'valid' = near a mode", markdown_table(
+                   ["head", "near +1", "near -1", "between (invalid)", "valid [95% CI]"], toy_lines)),
+         Table("closed loop, two-path: success and the detour taken by successful episodes (seed "
+               f"{seeds[0]}: modes)", markdown_table(["env", "head", "success [95% CI]", "modes of successes"],
+                                                     closed_loop))],
+        [Figure(fork.name, "First actions sampled at the start of two-path, over the expert's two: a regressor "
+                "puts every sample between the modes (into the obstacle); a multimodal head splits them.")],
+    )
+
+
+register_study(Study(
+    "multimodality", "Multimodal actions", "When two actions are equally right, which heads pick one and which "
+    "average them?", _multimodality_grid, _multimodality_analysis,
+))

@@ -1,0 +1,227 @@
+"""Sweeps: one setting varied over a grid (chunk size, demonstrations, inference steps, observation history,
+execution mode), the rest from the tuned recipes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+from imitlab.experiment import RunSpec
+from imitlab.plots import Panel, plot_panels, plot_success_bars
+from imitlab.recipes import DEMOS, RECIPES, recipe
+from imitlab.studies import Figure, Study, Table, register_study
+from imitlab.studies.rows import (
+    Rows, group, heads_for, mean_of, metric_series, overrides, pooled, recipe_spec, success_cell, success_series,
+)
+from imitlab.table import format_modes, markdown_table
+
+# --------------------------------------------------------------------------------------------------------------
+# chunk-size
+
+CHUNK_SIZES = (1, 2, 4, 8, 16, 32)
+
+
+def _chunk_size_grid(scale: str, seeds: Sequence[int]) -> list[RunSpec]:
+    policies = ["chunked-bc"] + (["diffusion"] if scale == "full" else [])
+    return [
+        recipe_spec("pendulum", p, s, f"{p} H={h}", policy_extra={"horizon": h, "n_action_steps": max(1, h // 2)})
+        for p in policies for h in CHUNK_SIZES for s in seeds
+    ]
+
+
+def _chunk_size_analysis(rows: Rows, root: Path, out: Path, scale: str,
+        seeds: Sequence[int]) -> tuple[list[Table], list[Figure]]:
+    horizon = lambda r: overrides(r, "policy_overrides")["horizon"]  # noqa: E731
+    by_policy = group(rows, "policy")
+    success, jerk, lines = [], [], []
+    best: dict[str, float] = {}
+    for (policy,), prs in by_policy.items():
+        points = [(h, rs) for (h,), rs in sorted(group(prs, horizon).items())]
+        success.append(success_series(policy, points))
+        jerk.append(metric_series(policy, points, "action_jerk"))
+        # sweet spot: the highest success; among ties (within one episode), the smoothest
+        top = max(pooled(rs)[0] for _, rs in points)
+        h_best = min((mean_of(rs, "action_jerk"), h) for h, rs in points if pooled(rs)[0] >= top - 0.01)[1]
+        best[f"{policy} sweet spot H={h_best}"] = h_best
+        lines += [[policy, h, success_cell(rs), f"{mean_of(rs, 'action_jerk'):.2e}", "◀" if h == h_best else ""]
+                  for h, rs in points]
+    figure = plot_panels(
+        [Panel("success vs chunk size", "H (actions per chunk, H/2 executed)", "success", success, logx=True,
+               marks=best),
+         Panel("smoothness vs chunk size", "H", "mean squared jerk (lower is smoother)", jerk, logx=True)],
+        out / "chunk-size.png", "pendulum: chunk size",
+    )
+    table = markdown_table(["policy", "H", "success [95% CI]", "mean squared jerk", "sweet spot"], lines)
+    return ([Table("pendulum, success and smoothness per chunk size H (H/2 actions executed per chunk)", table)],
+            [Figure(figure.name, "Success (Wilson 95% band) and jerk of the executed actions against H; the dashed "
+                    "line marks the most successful, then smoothest, chunk size.")])
+
+
+register_study(Study(
+    "chunk-size", "Chunk size", "How many actions should a policy predict at once? Success and smoothness vs H.",
+    _chunk_size_grid, _chunk_size_analysis,
+))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# demos
+
+DEMO_COUNTS = (10, 25, 50, 100)
+
+
+def _demos_grid(scale: str, seeds: Sequence[int]) -> list[RunSpec]:
+    if scale == "small":
+        cells = [("pendulum", p) for p in ("bc", "chunked-bc")]
+    else:
+        cells = [(env, p) for env in DEMOS for p in heads_for(env)]
+    return [recipe_spec(env, p, s, demos=n) for env, p in cells for n in DEMO_COUNTS for s in seeds]
+
+
+def _demos_analysis(rows: Rows, root: Path, out: Path, scale: str,
+        seeds: Sequence[int]) -> tuple[list[Table], list[Figure]]:
+    panels, lines = [], []
+    for (env,), ers in group(rows, "env").items():
+        series = []
+        for (policy,), prs in group(ers, "policy").items():
+            points = [(n, rs) for (n,), rs in sorted(group(prs, lambda r: int(r["demos"])).items())]
+            series.append(success_series(policy, points))
+            lines += [[env, policy, n, success_cell(rs)] for n, rs in points]
+        panels.append(Panel(env, "demonstrations", "success", series, logx=True))
+    figure = plot_panels(panels, out / "demos.png", "learning curves: success vs number of demonstrations")
+    return ([Table("success per number of expert demonstrations",
+                   markdown_table(["env", "policy", "demos", "success [95% CI]"], lines))],
+            [Figure(figure.name, "Learning curves with Wilson 95% bands: how much data each head needs.")])
+
+
+register_study(Study(
+    "demos", "Number of demonstrations", "How does success grow with the number of expert demonstrations?",
+    _demos_grid, _demos_analysis,
+))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# denoise-steps
+
+DENOISE_STEPS = (1, 5, 10, 20, 50, 100)
+
+
+def _denoise_steps_grid(scale: str, seeds: Sequence[int]) -> list[RunSpec]:
+    envs = ["two-path"] + (["pendulum"] if scale == "full" else [])
+    return [
+        recipe_spec(env, p, s, f"{p} k={k}", eval_overrides={"num_inference_steps": k})
+        for env in envs for p in ("diffusion", "flow") for k in DENOISE_STEPS for s in seeds
+    ]
+
+
+def _denoise_steps_analysis(rows: Rows, root: Path, out: Path, scale: str,
+        seeds: Sequence[int]) -> tuple[list[Table], list[Figure]]:
+    steps = lambda r: overrides(r, "eval_overrides")["num_inference_steps"]  # noqa: E731
+    figures, lines = [], []
+    for (env,), ers in group(rows, "env").items():
+        success, mse, latency = [], [], []
+        for (policy,), prs in group(ers, "policy").items():
+            points = [(k, rs) for (k,), rs in sorted(group(prs, steps).items())]
+            success.append(success_series(policy, points))
+            mse.append(metric_series(policy, points, "chunk_mse"))
+            latency.append(metric_series(policy, points, "chunk_latency_ms"))
+            lines += [[env, policy, k, success_cell(rs), f"{mean_of(rs, 'chunk_mse'):.4f}",
+                       f"{mean_of(rs, 'chunk_latency_ms'):.1f}", format_modes(rs[0]["success_modes"])]
+                      for k, rs in points]
+        figure = plot_panels(
+            [Panel("success", "inference steps", "success", success, logx=True),
+             Panel("action quality", "inference steps", "chunk MSE to expert (held-out)", mse, logx=True),
+             Panel("latency", "inference steps", "ms per chunk (batch of envs)", latency, logx=True)],
+            out / f"denoise-steps-{env}.png", f"{env}: denoising / integration steps at inference",
+        )
+        figures.append(Figure(figure.name, f"{env}: one trained model per head, sampled with k steps: success, "
+                              "error to the expert's chunk on held-out demonstrations, and time per chunk."))
+    table = markdown_table(["env", "policy", "steps", "success [95% CI]", "chunk MSE", "ms/chunk", "modes"], lines)
+    return [Table("inference steps vs success, action quality and latency (same trained weights)", table)], figures
+
+
+register_study(Study(
+    "denoise-steps", "Denoising steps", "How many DDIM / Euler steps does sampling need, and what do they cost?",
+    _denoise_steps_grid, _denoise_steps_analysis,
+))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# obs-history
+
+OBS_HISTORY = (1, 2, 4)
+
+
+def _obs_history_grid(scale: str, seeds: Sequence[int]) -> list[RunSpec]:
+    policies = ["chunked-bc"] + (["diffusion"] if scale == "full" else [])
+    return [recipe_spec("pendulum", p, s, f"{p} T_obs={t}", policy_extra={"n_obs_steps": t})
+            for p in policies for t in OBS_HISTORY for s in seeds]
+
+
+def _obs_history_analysis(rows: Rows, root: Path, out: Path, scale: str,
+        seeds: Sequence[int]) -> tuple[list[Table], list[Figure]]:
+    t_obs = lambda r: overrides(r, "policy_overrides")["n_obs_steps"]  # noqa: E731
+    series, lines = [], []
+    for (policy,), prs in group(rows, "policy").items():
+        points = [(t, rs) for (t,), rs in sorted(group(prs, t_obs).items())]
+        series.append(success_series(policy, points))
+        lines += [[policy, t, success_cell(rs), f"{mean_of(rs, 'chunk_mse'):.4f}"] for t, rs in points]
+    figure = plot_panels([Panel("success vs observation history", "T_obs", "success", series)],
+                         out / "obs-history.png", "pendulum: observation history")
+    return ([Table("pendulum, observation history T_obs",
+                   markdown_table(["policy", "T_obs", "success [95% CI]", "chunk MSE"], lines))],
+            [Figure(figure.name, "Success with Wilson bands against the number of past observations the policy sees "
+                    "(the pendulum state is fully observed, so history should add little).")])
+
+
+register_study(Study(
+    "obs-history", "Observation history", "Does conditioning on past observations help?",
+    _obs_history_grid, _obs_history_analysis,
+))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# execution
+
+TEMPORAL_ENSEMBLE_M = 0.01  # ACT's default weight decay over chunk age
+
+
+def _execution_modes(horizon: int) -> list[tuple[str, dict[str, Any]]]:
+    steps = sorted({1, max(1, horizon // 2), horizon})
+    return ([(f"receding {n}/{horizon}", {"n_action_steps": n}) for n in steps]
+            + [(f"temporal ensemble m={TEMPORAL_ENSEMBLE_M}", {"temporal_ensemble": TEMPORAL_ENSEMBLE_M})])
+
+
+def _execution_grid(scale: str, seeds: Sequence[int]) -> list[RunSpec]:
+    policies = ["chunked-bc"] + ([p for p in ("diffusion", "act") if ("pendulum", p) in RECIPES]
+                                 if scale == "full" else [])
+    specs = []
+    for p in policies:
+        horizon = recipe("pendulum", p)[0].get("horizon", 1)
+        specs += [recipe_spec("pendulum", p, s, f"{p} {mode}", eval_overrides=settings)
+                  for mode, settings in _execution_modes(horizon) for s in seeds]
+    return specs
+
+
+def _execution_analysis(rows: Rows, root: Path, out: Path, scale: str,
+        seeds: Sequence[int]) -> tuple[list[Table], list[Figure]]:
+    lines, bars = [], {}
+    for (policy,), prs in group(rows, "policy").items():
+        bars[policy] = {}
+        for (label,), rs in group(prs, "label").items():
+            mode = label.removeprefix(f"{policy} ")
+            rate, low, high, *_ = pooled(rs)
+            bars[policy][mode] = (rate, low, high)
+            lines.append([policy, mode, success_cell(rs), f"{mean_of(rs, 'action_jerk'):.2e}",
+                          f"{mean_of(rs, 'step_latency_ms'):.2f}"])
+    figure = plot_success_bars(bars, out / "execution.png", "pendulum: execution of the same trained chunks",
+                               xlabel="execution")
+    table = markdown_table(["policy", "execution", "success [95% CI]", "mean squared jerk", "ms/step"], lines)
+    return ([Table("receding horizon (executed/predicted) vs temporal ensembling, same trained weights", table)],
+            [Figure(figure.name, "Success per execution mode with Wilson 95% whiskers; the table adds smoothness and "
+                    "the cost per step (ensembling predicts a chunk at every step).")])
+
+
+register_study(Study(
+    "execution", "Chunk execution", "Receding horizon with 1, H/2 or H executed actions, or temporal ensembling?",
+    _execution_grid, _execution_analysis,
+))

@@ -1,0 +1,121 @@
+"""`imitlab import`: diffusion_policy zarr replay buffers -> LeRobot-layout datasets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from imitlab.data.dataset import DatasetError, load_dataset
+from imitlab.data.importers import diffusion_policy_train_episodes, import_dataset
+
+zarr = pytest.importorskip("zarr", reason="the zarr importer needs the optional extra: pip install 'imitlab[zarr]'")
+
+PUSHT = Path(__file__).resolve().parents[3] / "shared" / "data" / "pusht" / "pusht_cchi_v7_replay.zarr"
+needs_pusht = pytest.mark.skipif(not PUSHT.is_dir(), reason=f"PushT demonstrations not found at {PUSHT}")
+
+
+def write_store(path, arrays: dict, ends, meta=True):
+    root = zarr.open_group(str(path), mode="w", zarr_format=2)
+    data = root.create_group("data")
+    for key, value in arrays.items():
+        data.create_array(key, data=np.asarray(value))
+    if meta:
+        root.create_group("meta").create_array("episode_ends", data=np.asarray(ends, dtype=np.int64))
+    return path
+
+
+@pytest.fixture
+def store(tmp_path):
+    rng = np.random.default_rng(0)
+    n = 12
+    return write_store(tmp_path / "s.zarr", {
+        "state": rng.normal(size=(n, 3)).astype(np.float32),
+        "keypoint": rng.normal(size=(n, 2, 2)).astype(np.float32),
+        "action": rng.normal(size=(n, 2)).astype(np.float32),
+    }, ends=[4, 9, 12])
+
+
+def test_import_splits_episodes_at_episode_ends_and_keeps_values(store, tmp_path):
+    ds = import_dataset(store, tmp_path / "out", obs_keys=["state"], action_key="action", fps=10)
+    src = zarr.open_group(str(store), mode="r")
+    assert ds.episode_lengths.tolist() == [4, 5, 3]
+    loaded = load_dataset(tmp_path / "out")
+    np.testing.assert_array_equal(loaded.observation, src["data/state"][:])
+    np.testing.assert_array_equal(loaded.action, src["data/action"][:])
+    assert loaded.fps == 10 and not loaded.success.any() and not loaded.reward.any()
+
+
+def test_several_obs_keys_are_flattened_and_concatenated_in_order(store, tmp_path):
+    ds = import_dataset(store, tmp_path / "out", obs_keys=["keypoint", "state"], action_key="action")
+    src = zarr.open_group(str(store), mode="r")
+    want = np.concatenate([src["data/keypoint"][:].reshape(12, 4), src["data/state"][:]], axis=1)
+    np.testing.assert_array_equal(ds.observation, want)
+
+
+def test_episode_selection_imports_only_those_episodes(store, tmp_path):
+    ds = import_dataset(store, tmp_path / "out", episodes=[2, 0])
+    assert ds.episode_lengths.tolist() == [3, 4]
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(meta=False), "needs groups 'data' and 'meta'"),
+    (dict(ends=[4, 4, 12]), "episode 1 is empty or out of order"),
+    (dict(ends=[4, 9, 11]), "ends at frame 11, but the data arrays hold 12 frames"),
+])
+def test_a_store_that_is_not_a_replay_buffer_is_refused_with_the_reason(tmp_path, change, message):
+    arrays = {"state": np.zeros((12, 3), np.float32), "action": np.zeros((12, 2), np.float32)}
+    src = write_store(tmp_path / "bad.zarr", arrays, ends=change.get("ends", [4, 9, 12]), meta=change.get("meta", True))
+    with pytest.raises(DatasetError, match=message):
+        import_dataset(src, tmp_path / "out")
+
+
+def test_missing_key_non_finite_action_and_non_zarr_directory_name_the_problem(store, tmp_path):
+    with pytest.raises(DatasetError, match=r"no data/obs for the observation \(found: action, keypoint, state\)"):
+        import_dataset(store, tmp_path / "out", obs_keys=["obs"])
+    action = np.zeros((12, 2), np.float32)
+    action[6, 1] = np.nan
+    bad = write_store(tmp_path / "nan.zarr", {"state": np.zeros((12, 3), np.float32), "action": action}, [4, 9, 12])
+    with pytest.raises(DatasetError, match="episode 1 has a non-finite action at step 2, dimension 1"):
+        import_dataset(bad, tmp_path / "out")
+    (tmp_path / "plain").mkdir()
+    with pytest.raises(DatasetError, match="is not a zarr store"):
+        import_dataset(tmp_path / "plain", tmp_path / "out")
+
+
+def test_train_split_holds_out_two_percent_then_draws_at_most_max_train():
+    train = diffusion_policy_train_episodes(206, 90)
+    assert len(train) == 90 and len(set(train.tolist())) == 90 and train.max() < 206
+    val = np.random.default_rng(42).choice(206, size=4, replace=False)  # round(206 * 0.02) = 4 held out
+    assert not set(val.tolist()) & set(train.tolist())
+    np.testing.assert_array_equal(train, diffusion_policy_train_episodes(206, 90))  # deterministic
+    assert len(diffusion_policy_train_episodes(206, None)) == 202
+
+
+@needs_pusht
+def test_pusht_import_round_trips_206_episodes_and_the_readme_statistics(tmp_path):
+    import_dataset(PUSHT, tmp_path / "pusht", obs_keys=["state"], action_key="action", env="pusht", fps=10)
+    ds = load_dataset(tmp_path / "pusht")
+    assert ds.info["robot_type"] == "pusht" and ds.info["features"]["observation.state"]["names"][4] == "block_angle"
+    assert (ds.num_episodes, ds.num_frames, ds.fps) == (206, 25650, 10)
+    assert (ds.episode_lengths.min(), ds.episode_lengths.max()) == (49, 246)
+    state, action = ds.stats["observation.state"], ds.stats["action"]
+    np.testing.assert_allclose(state["min"][:2], [13.456424, 32.938293], rtol=1e-6)
+    np.testing.assert_allclose(state["max"][:2], [496.14618, 510.9579], rtol=1e-6)
+    np.testing.assert_array_equal(action["min"], [12, 25])
+    np.testing.assert_array_equal(action["max"], [511, 511])
+    src = zarr.open_group(str(PUSHT), mode="r")
+    np.testing.assert_array_equal(ds.observation, src["data/state"][:])
+    np.testing.assert_array_equal(ds.episode_ends, src["meta/episode_ends"][:])
+
+
+def test_cli_import_writes_the_dataset_and_reports_a_bad_store_without_traceback(store, tmp_path, capsys):
+    from imitlab.cli import main
+
+    main(["import", str(store), "--out", str(tmp_path / "out"), "--obs-key", "state", "--fps", "5"])
+    assert "imported 3 episodes, 12 frames (obs_dim 3, act_dim 2)" in capsys.readouterr().out
+    assert load_dataset(tmp_path / "out").fps == 5
+    with pytest.raises(SystemExit) as exit_info:
+        main(["import", str(tmp_path / "out"), "--out", str(tmp_path / "again")])
+    assert exit_info.value.code == 2 and "is not a zarr store" in capsys.readouterr().err

@@ -1,0 +1,105 @@
+"""PushT on gym-pusht: the paper's seeding and placement, exact resets, open-loop replay, success and score."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from imitlab.envs import pusht
+from imitlab.envs.pusht import SUCCESS_COVERAGE, episode_score, paper_initial_state, pusht_eval_seeds
+
+PUSHT = Path(__file__).resolve().parents[3] / "shared" / "data" / "pusht" / "pusht_cchi_v7_replay.zarr"
+
+
+def test_paper_initial_state_draws_randint_randint_randint_randint_randn_from_randomstate():
+    rs = np.random.RandomState(100000)
+    want = [rs.randint(50, 450), rs.randint(50, 450), rs.randint(100, 400), rs.randint(100, 400),
+            rs.randn() * 2 * np.pi - np.pi]
+    np.testing.assert_array_equal(paper_initial_state(100000), want)
+
+
+def test_eval_seeds_are_the_papers_test_seeds_for_seed_zero():
+    np.testing.assert_array_equal(pusht_eval_seeds(0, 50), np.arange(100000, 100050))
+    assert pusht_eval_seeds(1, 3).tolist() == [200000, 200001, 200002]
+
+
+def test_score_is_the_maximum_clipped_coverage_reward():
+    assert episode_score(pusht.coverage_reward([0.1, 0.5, 0.3])) == pytest.approx(0.5 / SUCCESS_COVERAGE)
+    assert episode_score(pusht.coverage_reward([0.2, 0.97])) == 1.0
+
+
+needs_sim = pytest.mark.skipif(importlib.util.find_spec("gym_pusht") is None,
+                               reason="the pusht env needs the optional extra: pip install 'imitlab[pusht]'")
+
+
+def rotate(v, angle):
+    c, s = np.cos(angle), np.sin(angle)
+    return np.array([c * v[0] - s * v[1], s * v[0] + c * v[1]])
+
+
+@needs_sim
+def test_seeded_reset_places_the_papers_state_in_the_legacy_order():
+    env = pusht.PushTEnv()
+    obs, _ = env.reset(seed=100000)
+    drawn = paper_initial_state(100000)
+    np.testing.assert_allclose(obs[:2], drawn[:2], atol=1e-3)
+    assert obs[4] == pytest.approx(drawn[4] % (2 * np.pi), abs=1e-5)
+    # legacy: position set at angle 0, then the block turns about its centre of gravity c
+    cog = np.array(env.sim.block.center_of_gravity)
+    np.testing.assert_allclose(obs[2:4], drawn[2:4] + cog - rotate(cog, drawn[4]), atol=1e-3)
+
+
+@needs_sim
+def test_exact_reset_puts_the_block_at_the_given_pose_where_gym_pushts_order_moves_it():
+    state = np.array([100.0, 100.0, 300.0, 250.0, 1.0])
+    env = pusht.PushTEnv()
+    exact, _ = env.reset(options={"state": state})
+    np.testing.assert_allclose(exact, state, atol=1e-3)
+    legacy, _ = env.reset(options={"state": state, "legacy": True})
+    assert np.linalg.norm(legacy[2:4] - state[2:4]) > 20  # the pitfall: the block is ~tens of pixels off
+
+
+@needs_sim
+@pytest.mark.skipif(not PUSHT.is_dir(), reason=f"PushT demonstrations not found at {PUSHT}")
+def test_open_loop_replay_from_the_first_recorded_state_reproduces_the_human_block_trajectories():
+    pytest.importorskip("zarr", reason="reading the demonstrations needs the optional extra 'zarr'")
+    from imitlab.data.importers import READERS, read_episodes
+
+    episodes = read_episodes(READERS["diffusion-policy-zarr"](PUSHT), ["state"], "action", range(4))
+    exact = [np.abs(pusht.replay_episode(ep.observation, ep.action) - ep.observation)[:, 2:4].max()
+             for ep in episodes]
+    legacy = [np.abs(pusht.replay_episode(ep.observation, ep.action, legacy=True) - ep.observation)[:, 2:4].max()
+              for ep in episodes]
+    assert max(exact) < 1e-2, exact  # pixels
+    assert max(legacy) > 10, legacy
+
+
+@needs_sim
+def test_batched_env_succeeds_at_the_goal_pose_then_freezes():
+    env = pusht.BatchedPushT(2)
+    goal = [256.0, 256.0, np.pi / 4]
+    obs, info = env.reset(options={"states": np.array([[50.0, 50.0, *goal], [50.0, 50.0, 300.0, 300.0, 0.0]])})
+    assert not info["success"].any()
+    obs, reward, terminated, truncated, info = env.step(np.array([[50.0, 50.0], [50.0, 50.0]]))
+    assert info["success"].tolist() == [True, False] and terminated.tolist() == [True, False]
+    assert reward[0] == 1.0 and 0 <= reward[1] < 1
+    obs2, reward2, terminated2, _, info2 = env.step(np.array([[256.0, 256.0], [50.0, 50.0]]))
+    np.testing.assert_array_equal(obs2[0], obs[0])  # frozen after the episode ended
+    assert reward2[0] == 0 and terminated2[0] and info2["success"][0]
+
+
+@needs_sim
+def test_evaluate_reports_score_and_success_with_wilson_interval_on_the_papers_seeds():
+    from imitlab.checkpoint import placeholder_stats
+    from imitlab.evaluate import evaluate
+    from imitlab.policies.base import create_policy
+
+    policy = create_policy("chunked-bc", placeholder_stats(5, 2), obs_dim=5, act_dim=2, horizon=8, n_action_steps=8)
+    result = evaluate(policy, "pusht", episodes=2, seed=0)
+    assert result.seeds == [100000, 100001]
+    assert len(result.episode_score) == 2 and 0.0 <= result.mean_score <= 1.0
+    assert result.mean_score == pytest.approx(np.mean(result.episode_score))
+    assert 0.0 <= result.ci_low <= result.success_rate <= result.ci_high <= 1.0
