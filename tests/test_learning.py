@@ -38,7 +38,7 @@ def test_generative_heads_solve_two_path_with_both_detours(root, policy):
         assert 0.25 <= modes.get(side, 0) / row["successes"] <= 0.75, modes
 
 
-@pytest.mark.parametrize("policy, least", [("bc", 0.9), ("chunked-bc", 0.8), ("diffusion", 0.9)])
+@pytest.mark.parametrize("policy, least", [("bc", 0.9), ("chunked-bc", 0.8), ("diffusion", 0.9), ("act", 0.9)])
 def test_pendulum_swing_up_is_imitated(root, policy, least):
     row = train_and_evaluate(root, "pendulum", policy)
     assert row["success_rate"] >= least, row

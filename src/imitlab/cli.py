@@ -365,6 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing dataset at --out")
     p.set_defaults(func=cmd_import)
 
+    from imitlab.experiment import EXECUTORS
     from imitlab.studies import SCALES, STUDIES, get_study
 
     get_study("heads")  # loads the catalogue
@@ -378,8 +379,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", choices=SCALES, default="small",
                    help="small: minutes on a laptop CPU; full: the whole grid")
     p.add_argument("--seeds", type=int, nargs="+", default=[0], help="training seeds (one run per config per seed)")
-    p.add_argument("--executor", choices=["local", "ray"], default="local",
-                   help="local: runs one after another here; ray: one Ray task per run (pip install 'imitlab[ray]')")
+    p.add_argument("--executor", choices=EXECUTORS, default="local",
+                   help="local: runs one after another here; processes: one single-threaded process per core "
+                   "(fastest on a laptop); ray: one Ray task per run (pip install 'imitlab[ray]')")
     p.add_argument("--ray-address", metavar="ADDR",
                    help="Ray cluster to join (e.g. auto, ray://head:10001); default: start a local Ray")
     p.add_argument("--cpus-per-run", type=float, default=1.0, metavar="N", help="CPUs Ray reserves per run")

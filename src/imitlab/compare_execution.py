@@ -55,8 +55,8 @@ def main(argv: list[str] | None = None) -> None:
         for label, r in results:
             rows.append([policy.name, policy.config.horizon, label,
                          format_success(r.success_rate, r.ci_low, r.ci_high, r.successes, r.episodes),
-                         f"{r.mean_return:.1f} ± {r.std_return:.1f}", f"{r.chunk_latency_ms:.1f}"])
-    print(markdown_table(["policy", "H", "execution", "success [95% CI]", "return", "ms/chunk (batch)"], rows))
+                         f"{r.mean_return:.1f} ± {r.std_return:.1f}"])
+    print(markdown_table(["policy", "H", "execution", "success [95% CI]", "return"], rows))
 
 
 if __name__ == "__main__":

@@ -93,5 +93,6 @@ def data_parallel(policy: torch.nn.Module, world: World):
     """The loss function of one step: ``policy.compute_loss`` alone, or wrapped in DDP (gradients averaged)."""
     if world.size == 1:
         return policy.compute_loss
-    # find_unused_parameters: some heads keep parameters that a loss does not touch (e.g. inference-only parts)
-    return torch.nn.parallel.DistributedDataParallel(LossModule(policy), find_unused_parameters=True)
+    # static_graph: the same parameters take part in every step, and a head may leave some out of its loss (the
+    # actor-critic's value net and log_std under the BC loss); DDP learns which on the first step
+    return torch.nn.parallel.DistributedDataParallel(LossModule(policy), static_graph=True)

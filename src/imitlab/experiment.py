@@ -132,7 +132,16 @@ def append_row(csv_path: Path, row: dict[str, Any], columns: list[str]) -> None:
         writer.writerow(row)
 
 
-EXECUTORS = ("local", "ray")  # local: one run after another in this process; ray: imitlab.ray_executor
+# local: one run after another in this process; processes: one single-threaded process per core on this machine
+# (imitlab.process_executor); ray: Ray tasks on a laptop or a cluster (imitlab.ray_executor)
+EXECUTORS = ("local", "processes", "ray")
+
+
+def prepare_datasets(specs: list[RunSpec], root: Path) -> None:
+    """Collect every dataset the specs need (and the held-out demos) before parallel runs race to write them."""
+    for env, demos in sorted({(spec.env, spec.demos) for spec in specs}):
+        dataset_dir(root, env, demos)
+        dataset_dir(root, env, HELD_OUT_DEMOS, seed=1)
 
 
 def run_grid(specs: list[RunSpec], root: Path, csv_path: Path, progress: bool = True, executor: str = "local",
@@ -149,6 +158,10 @@ def run_grid(specs: list[RunSpec], root: Path, csv_path: Path, progress: bool = 
         from imitlab.ray_executor import RayConfig, run_on_ray
 
         run_on_ray(todo, root, csv_path, ray or RayConfig(), progress)
+    elif executor == "processes" and todo:
+        from imitlab.process_executor import run_in_processes
+
+        run_in_processes(todo, root, csv_path, progress=progress)
     elif executor == "local":
         for spec in tqdm(todo, desc="runs", disable=not progress, unit="run"):
             append_row(csv_path, run_one(spec, root), COLUMNS)

@@ -108,7 +108,8 @@ def plot_success_bars(groups: Mapping[str, Mapping[str, tuple[float, float, floa
     for ax, (group, bars) in zip(axes[0], groups.items()):
         labels = list(bars)
         rate = np.array([bars[k][0] for k in labels])
-        err = np.array([[rate[i] - bars[k][1], bars[k][2] - rate[i]] for i, k in enumerate(labels)]).T
+        # clipped at 0: a Wilson bound can sit a rounding error inside the rate (e.g. low = 3e-18 at rate 0)
+        err = np.clip([[rate[i] - bars[k][1], bars[k][2] - rate[i]] for i, k in enumerate(labels)], 0, None).T
         ax.bar(labels, rate, yerr=err, capsize=3, color="tab:blue", alpha=0.8)
         ax.set(title=group, xlabel=xlabel, ylabel="success", ylim=(0, 1.05))
         ax.tick_params(axis="x", rotation=45)

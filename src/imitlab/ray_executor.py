@@ -18,7 +18,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from imitlab.errors import ImitlabError
-from imitlab.experiment import COLUMNS, HELD_OUT_DEMOS, RunSpec, append_row, dataset_dir, run_one
+from imitlab.experiment import COLUMNS, RunSpec, append_row, prepare_datasets, run_one
 
 ERROR_COLUMNS = ["run_id", "env", "policy", "label", "demos", "seed", "attempts", "error", "traceback"]
 ATTEMPTS = 2  # a failed run is retried once
@@ -80,9 +80,7 @@ def run_on_ray(specs: list[RunSpec], root: Path, csv_path: Path, config: RayConf
     ``GridError`` after the grid when runs failed twice (they are in the errors CSV; a rerun retries them)."""
     ray = import_ray()
     root = Path(root).resolve()
-    for env, demos in sorted({(spec.env, spec.demos) for spec in specs}):  # collect once, before tasks race for it
-        dataset_dir(root, env, demos)
-        dataset_dir(root, env, HELD_OUT_DEMOS, seed=1)
+    prepare_datasets(specs, root)  # collect once, before tasks race for it
     started_here = not ray.is_initialized()
     if started_here:
         ray.init(address=config.address, include_dashboard=False, logging_level="WARNING")

@@ -39,6 +39,11 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     # tokens decoded one at a time and sampled (temperature 1): parallel argmax keeps one detour (71 %), parallel
     # sampling mixes detours within a chunk (25 %): docs/heads.md, "tokenized" on two-path
     ("two-path", "tokenized"): ({"autoregressive": True, "temperature": 1.0}, {"steps": 3000, "batch_size": 128}),
+    # ACT on Pendulum needs the L2 reconstruction: with the paper's L1 every run stayed at 0-17 % (docs/heads.md)
+    ("pendulum", "act"): (
+        {"horizon": 8, "n_action_steps": 4, "d_model": 64, "dim_feedforward": 256, "dropout": 0.0, "loss": "l2"},
+        {"steps": 3000, "lr": 1e-3},
+    ),
     # Decision Transformer on mixed-quality data (MIXED_EPSILONS below), context K = 10 steps
     ("pendulum", "dt"): ({"n_obs_steps": 10}, {"steps": 3000}),
 }

@@ -9,6 +9,7 @@ import numpy as np
 
 from imitlab.experiment import RunSpec
 from imitlab.plots import Series
+from imitlab.policies.base import get_policy_class
 from imitlab.recipes import DEMOS, RECIPES, recipe
 from imitlab.stats import wilson_interval
 from imitlab.table import format_success
@@ -18,8 +19,10 @@ EVAL_EPISODES = 100  # evaluation episodes per run
 
 
 def heads_for(env: str) -> list[str]:
-    """Every policy with a tuned recipe on ``env``, in recipe order (a newly tuned head joins the studies)."""
-    return [policy for (e, policy) in RECIPES if e == env]
+    """Every policy with a tuned recipe on ``env``, in recipe order (a newly tuned head joins the studies), except
+    return-conditioned ones (dt), which need mixed-quality data and a target return: see imitlab.return_sweep."""
+    return [policy for (e, policy) in RECIPES
+            if e == env and "history_return_to_go" not in get_policy_class(policy).history_inputs]
 
 
 def recipe_spec(env: str, policy: str, seed: int, label: str = "", demos: int | None = None,

@@ -1,0 +1,59 @@
+"""Run a grid on this machine with one worker process per core, each single-threaded.
+
+The heads here are small: one PyTorch thread per run wastes little, and running as many runs at once as there
+are cores finishes a grid ~1.7x sooner on 2 cores than one run using both. Each run's numbers also stop depending
+on the machine's core count (intra-op threading can change float summation order). Runs that share a training
+are one job, so nothing is trained twice at once; the datasets are collected before any job starts.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from imitlab.errors import ImitlabError
+from imitlab.experiment import COLUMNS, RunSpec, append_row, prepare_datasets
+from imitlab.ray_executor import group_by_training, run_group
+
+
+def _single_threaded() -> None:
+    torch.set_num_threads(1)
+
+
+def run_in_processes(specs: list[RunSpec], root: Path, csv_path: Path, workers: int | None = None,
+                     progress: bool = True) -> None:
+    """Run ``specs`` (none of them in ``csv_path`` yet) in ``workers`` processes (default: the cores), appending
+    each row as its run finishes. A failure cancels the runs not yet started; the runs already going finish and
+    keep their rows; then the failure is raised."""
+    root = Path(root).resolve()
+    prepare_datasets(specs, root)
+    workers = workers or os.cpu_count() or 1
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_single_threaded)
+    bar = tqdm(total=len(specs), desc=f"runs ({workers} processes)", disable=not progress, unit="run")
+    failures = []
+    try:
+        pending = {pool.submit(run_group, group, root) for group in group_by_training(specs)}
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                if future.cancelled():
+                    continue
+                for run_id, row, error in future.result():
+                    if row is None:
+                        failures.append(f"run {run_id} failed:\n{error}")
+                        pending = {f for f in pending if not f.cancel()}  # keep only runs already started
+                    else:
+                        append_row(csv_path, row, COLUMNS)
+                        bar.update(1)
+    finally:
+        bar.close()
+        pool.shutdown(wait=True, cancel_futures=True)
+    if failures:
+        raise ImitlabError(f"{len(failures)} run(s) failed; the runs that finished are in {csv_path} and a rerun "
+                           f"skips them.\n" + "\n".join(failures))
