@@ -45,16 +45,17 @@ class RunSpec:
     def train_id(self) -> str:
         """Where the trained policy lives: the same for every spec with the same training settings."""
         settings = json.dumps([self.policy, self.policy_overrides, self.train_overrides], sort_keys=True)
-        return f"{self.env}/{self.policy}/demos{self.demos}/seed{self.seed}/{_digest(settings)}"
+        return f"{self.env}/{self.policy}/demos{self.demos}/seed{self.seed}/{digest(settings)}"
 
     @property
     def run_id(self) -> str:
         if not self.eval_overrides:
             return self.train_id
-        return f"{self.train_id}/eval-{_digest(json.dumps(self.eval_overrides, sort_keys=True))}"
+        return f"{self.train_id}/eval-{digest(json.dumps(self.eval_overrides, sort_keys=True))}"
 
 
-def _digest(text: str) -> str:
+def digest(text: str) -> str:
+    """A short stable name for a settings string (8 hex digits of its SHA-1)."""
     return hashlib.sha1(text.encode()).hexdigest()[:8]
 
 

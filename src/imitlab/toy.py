@@ -36,4 +36,4 @@ def mode_split(policy: Policy, samples: int = 200, seed: int = 123) -> dict[str,
     means = policy.eval().predict_chunk(obs, generator=torch.Generator().manual_seed(seed)).mean(dim=(1, 2))
     plus = float(((means - 1).abs() < NEAR).float().mean())
     minus = float(((means + 1).abs() < NEAR).float().mean())
-    return {"+1": plus, "-1": minus, "between": 1.0 - plus - minus}
+    return {"+1": plus, "-1": minus, "between": max(0.0, 1.0 - plus - minus)}

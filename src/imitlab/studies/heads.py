@@ -3,6 +3,7 @@ copes with two equally valid actions (``multimodality``: the static toy and the 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Sequence
 
@@ -14,7 +15,7 @@ from imitlab.checkpoint import load_policy
 from imitlab.envs import two_path
 from imitlab.envs.registry import get_env_spec
 from imitlab.execution import ChunkExecutor
-from imitlab.experiment import RunSpec, append_row, read_rows
+from imitlab.experiment import RunSpec, digest, append_row, read_rows
 from imitlab.plots import plot_fork_actions, plot_success_bars
 from imitlab.recipes import DEMOS, recipe
 from imitlab.rollout import rollout
@@ -129,28 +130,35 @@ register_study(Study(
 # multimodality
 
 TOY_STEPS = {"small": 1000, "full": 3000}
-TOY_COLUMNS = ["policy", "seed", "steps", "plus", "minus", "between", "samples"]
+TOY_COLUMNS = ["policy", "seed", "settings", "plus", "minus", "between", "samples"]
 TOY_SAMPLES = 200
 
 
 def _toy_rows(root: Path, out: Path, policies: list[str], seeds: Sequence[int], steps: int) -> Rows:
-    """Train each head on the static toy (resumable: heads already in toy.csv are skipped) and split its samples."""
+    """Train each head on the static toy with its two-path recipe (``steps`` optimizer steps) and split its
+    samples; resumable: (head, seed, settings) already in toy.csv are skipped."""
     data = Path(root) / "data" / "bimodal-toy"
     if not data.exists():
         write_toy_dataset(data)
     csv_path = out / "toy.csv"
-    done = {(r["policy"], r["seed"], r["steps"]) for r in read_rows(csv_path)}
+    done = {(r["policy"], r["seed"], r["settings"]) for r in read_rows(csv_path)}
+    wanted = []
     for policy in policies:
+        policy_overrides, train_overrides = recipe("two-path", policy)
+        train_overrides = {**train_overrides, "steps": steps}
+        settings = json.dumps([policy_overrides, train_overrides], sort_keys=True)
         for seed in seeds:
-            if (policy, str(seed), str(steps)) in done:
+            wanted.append((policy, str(seed), settings))
+            if wanted[-1] in done:
                 continue
-            shape = {k: v for k, v in recipe("two-path", policy)[0].items() if k in ("horizon", "n_action_steps")}
-            trained = train_policy(policy, data, Path(root) / "runs" / "bimodal-toy" / f"{policy}-seed{seed}-{steps}",
-                                   shape, {"steps": steps, "seed": seed}, resume=True, progress=False)
+            run_dir = Path(root) / "runs" / "bimodal-toy" / policy / f"seed{seed}" / digest(settings)
+            trained = train_policy(policy, data, run_dir, policy_overrides, {**train_overrides, "seed": seed},
+                                   resume=True, progress=False)
             split = mode_split(trained, TOY_SAMPLES, seed=seed)
-            append_row(csv_path, {"policy": policy, "seed": seed, "steps": steps, "plus": split["+1"],
-                               "minus": split["-1"], "between": split["between"], "samples": TOY_SAMPLES}, TOY_COLUMNS)
-    return [r for r in read_rows(csv_path) if r["steps"] == str(steps)]
+            append_row(csv_path, {"policy": policy, "seed": seed, "settings": settings, "plus": split["+1"],
+                                  "minus": split["-1"], "between": split["between"], "samples": TOY_SAMPLES},
+                       TOY_COLUMNS)
+    return [r for r in read_rows(csv_path) if (r["policy"], r["seed"], r["settings"]) in wanted]
 
 
 def _multimodality_grid(scale: str, seeds: Sequence[int]) -> list[RunSpec]:
