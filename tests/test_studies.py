@@ -226,12 +226,11 @@ def test_bootstrap_interval_contains_the_iqm_and_narrows_with_more_runs():
 def test_every_study_runs_at_small_scale_with_real_figures(tmp_path, monkeypatch):
     """The whole catalogue on the real recipes (~25 minutes on 2 cores): every run lands in its CSV and every
     still figure has labelled axes, data, and intervals on success."""
-    from imitlab.studies import STUDIES, study_grid_size
+    from imitlab.studies import catalogue, study_grid_size
 
     monkeypatch.setattr(plots, "_save", recording_save)
     DRAWN.clear()
-    get_study("heads")  # loads the catalogue
-    for name in STUDIES:
+    for name in catalogue():
         section = run_study(name, tmp_path, "small", (0,), progress=False, executor="processes")
         assert len(read_rows(tmp_path / name / "results.csv")) == study_grid_size(name, "small", (0,))
         stills = [f.file for f in section.figures if f.file.endswith(".png")]

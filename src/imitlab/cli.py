@@ -1,4 +1,5 @@
-"""Command-line interface: ``imitlab collect | train | eval | dagger | study | report | rl | demo``. Run ``imitlab COMMAND --help``."""
+"""Command-line interface: ``imitlab collect | train | eval | dagger | remedy | compounding | rl | import | study |
+report | demo``. Run ``imitlab COMMAND --help``."""
 
 from __future__ import annotations
 
@@ -159,15 +160,14 @@ def cmd_import(args: argparse.Namespace) -> None:
 
 def cmd_study(args: argparse.Namespace) -> None:
     from imitlab.report import write_report
-    from imitlab.studies import STUDIES, get_study, run_study
+    from imitlab.studies import catalogue, run_study
 
-    get_study("heads")  # loads the catalogue
     ray = None
     if args.executor == "ray":
         from imitlab.ray_executor import RayConfig
 
         ray = RayConfig(args.ray_address, args.cpus_per_run, args.gpus_per_run)
-    names = list(STUDIES) if args.name == "all" else [args.name]
+    names = list(catalogue()) if args.name == "all" else [args.name]
     for name in names:
         section = run_study(name, args.out, args.scale, args.seeds, executor=args.executor, ray=ray)
         print(f"\n## {section.title}\n{section.question}\n")
@@ -366,14 +366,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_import)
 
     from imitlab.experiment import EXECUTORS
-    from imitlab.studies import SCALES, STUDIES, get_study
+    from imitlab.studies import SCALES, catalogue
 
-    get_study("heads")  # loads the catalogue
-    studies = "\n".join(f"  {s.name:15} {s.question}" for s in STUDIES.values())
+    studies = "\n".join(f"  {s.name:15} {s.question}" for s in catalogue().values())
     p = command("study", "run one course experiment (or all) as a grid of configs x training seeds: CSV, figures, "
                 "summary.md and an HTML report; rerunning skips finished runs",
                 f"imitlab study chunk-size --out runs/studies --scale small --seeds 0\n\nstudies:\n{studies}")
-    p.add_argument("name", choices=[*STUDIES, "all"], metavar="NAME", help="study to run, or all")
+    p.add_argument("name", choices=[*catalogue(), "all"], metavar="NAME", help="study to run, or all")
     p.add_argument("--out", type=Path, default=Path("runs/studies"),
                    help="output root shared by studies (data/ and runs/ are reused across them)")
     p.add_argument("--scale", choices=SCALES, default="small",

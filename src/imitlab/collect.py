@@ -9,7 +9,7 @@ from typing import Sequence
 from imitlab.data.dataset import Episode, EpisodeDataset, write_dataset
 from imitlab.envs.registry import get_env_spec
 from imitlab.noisy_expert import Noise, noisy_expert_episodes
-from imitlab.rollout import rollout
+from imitlab.rollout import run_episodes
 from imitlab.seeds import collection_seeds
 
 
@@ -19,15 +19,13 @@ def collect(
     label: str = "executed",
 ) -> EpisodeDataset:
     """Run the env's expert for ``episodes`` episodes (collection seeds of ``seed``) and write them to ``out``.
-    With ``noise`` (one level, or a list cycled over the episodes) the executed action is perturbed; ``label`` says whether the executed or the expert's clean
-    action is recorded (see ``noisy_expert``)."""
+    With ``noise`` (one level, or a list cycled over the episodes) the executed action is perturbed; ``label`` says
+    whether the executed or the expert's clean action is recorded (see ``noisy_expert``)."""
     spec = get_env_spec(env)
     seeds = collection_seeds(seed, episodes)
     levels = [noise] if isinstance(noise, Noise) else list(noise)
     if all(level.is_zero for level in levels) and label == "executed":
-        vec_env = spec.make_vector(episodes)
-        result = rollout(vec_env, spec.make_expert(), seeds, spec.max_steps)
-        vec_env.close()
+        result = run_episodes(spec, spec.make_expert(), seeds)
         recorded = [Episode(**result.episode(i)) for i in range(episodes)]
     else:
         recorded = noisy_expert_episodes(spec, seeds, noise, label, seed)

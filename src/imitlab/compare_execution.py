@@ -16,16 +16,9 @@ from typing import Sequence
 
 from imitlab.checkpoint import load_policy, read_run_config
 from imitlab.evaluate import EvalResult, evaluate
+from imitlab.execution import execution_modes
 from imitlab.policies.base import Policy
 from imitlab.table import format_success, markdown_table
-
-
-def execution_modes(n_action_steps: int, ensemble: Sequence[float]) -> list[tuple[str, dict]]:
-    """(label, evaluate() keyword arguments) for each execution mode compared."""
-    modes = [(f"receding, {n_action_steps} of each chunk", {"n_action_steps": n_action_steps})]
-    if n_action_steps != 1:
-        modes.append(("receding, re-plan every step", {"n_action_steps": 1}))
-    return modes + [(f"temporal ensemble m={m:g}", {"temporal_ensemble": m}) for m in ensemble]
 
 
 def compare_execution(
@@ -37,7 +30,7 @@ def compare_execution(
         raise ValueError(f"{run} does not record its env; pass env")
     policy = load_policy(run)
     return policy, [(label, evaluate(policy, env, episodes, seed, **kwargs))
-                    for label, kwargs in execution_modes(policy.config.n_action_steps, ensemble)]
+                    for label, kwargs in execution_modes([policy.config.n_action_steps, 1], ensemble)]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -20,7 +20,7 @@ from imitlab.envs.registry import get_env_spec
 from imitlab.execution import ChunkExecutor
 from imitlab.plots import Panel, Series, plot_panels
 from imitlab.policies.base import Policy
-from imitlab.rollout import rollout
+from imitlab.rollout import run_episodes
 from imitlab.stats import mean_interval
 
 CSV_COLUMNS = ["label", "step", "mean", "ci_low", "ci_high", "episodes"]
@@ -33,10 +33,8 @@ def trajectory_deviation(policy: Policy, env: str, seeds: np.ndarray) -> np.ndar
     seeds = np.asarray(seeds, dtype=np.int64)
     runs = []
     for agent in (spec.make_expert(), ChunkExecutor(policy)):
-        vec_env = spec.make_vector(len(seeds))
         with torch.inference_mode():
-            runs.append(rollout(vec_env, agent, seeds, spec.max_steps))
-        vec_env.close()
+            runs.append(run_episodes(spec, agent, seeds))
     expert, learner = runs
     steps = min(expert.obs.shape[1], learner.obs.shape[1])
     scale = np.maximum(expert.obs[expert.alive].std(axis=0), 1e-6)

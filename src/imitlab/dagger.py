@@ -31,7 +31,7 @@ from imitlab.envs.registry import EnvSpec, get_env_spec
 from imitlab.evaluate import EvalResult, evaluate
 from imitlab.execution import ChunkExecutor
 from imitlab.policies.base import Policy
-from imitlab.rollout import Rollout, rollout
+from imitlab.rollout import Rollout, run_episodes
 from imitlab.seeds import collection_seeds
 from imitlab.train import train_policy
 
@@ -100,10 +100,8 @@ def collect_round(spec: EnvSpec, policy: Policy, beta_value: float, seeds: np.nd
     """Roll out the beta-mixture on ``seeds`` and return the expert-labelled episodes to aggregate."""
     config = policy.config
     agent = MixtureAgent(ChunkExecutor(policy), spec.make_expert(), beta_value, seed)
-    vec_env = spec.make_vector(len(seeds))
     with torch.inference_mode():
-        result: Rollout = rollout(vec_env, agent, seeds, spec.max_steps, record_state=config.horizon > 1)
-    vec_env.close()
+        result: Rollout = run_episodes(spec, agent, seeds, record_state=config.horizon > 1)
     labels = np.stack(agent.labels, axis=1)
     if config.horizon == 1:
         return [

@@ -12,7 +12,7 @@ from imitlab.envs.registry import get_env_spec
 from imitlab.execution import ChunkExecutor
 from imitlab.metrics import mean_squared_jerk
 from imitlab.policies.base import Policy
-from imitlab.rollout import Rollout, rollout
+from imitlab.rollout import Rollout, run_episodes
 from imitlab.seeds import evaluation_seeds
 from imitlab.stats import wilson_interval
 
@@ -106,17 +106,12 @@ def evaluate(
     spec = get_env_spec(env)
     executor = ChunkExecutor(policy, n_action_steps=n_action_steps, temporal_ensemble=temporal_ensemble,
                              target_return=target_return)
-    vec_env = spec.make_vector(episodes)
     with torch.inference_mode():
-        result = rollout(vec_env, executor, eval_seeds(env, seed, episodes), spec.max_steps)
-    vec_env.close()
+        result = run_episodes(spec, executor, eval_seeds(env, seed, episodes))
     return summarize(env, result, executor.chunk_seconds, executor.chunk_calls)
 
 
 def evaluate_expert(env: str, episodes: int = 100, seed: int = 0) -> EvalResult:
     """The scripted expert on the evaluation seeds: the ceiling every policy is measured against."""
     spec = get_env_spec(env)
-    vec_env = spec.make_vector(episodes)
-    result = rollout(vec_env, spec.make_expert(), eval_seeds(env, seed, episodes), spec.max_steps)
-    vec_env.close()
-    return summarize(env, result)
+    return summarize(env, run_episodes(spec, spec.make_expert(), eval_seeds(env, seed, episodes)))

@@ -13,11 +13,20 @@ at the first step, then decremented by each reward the rollout reports (``observ
 from __future__ import annotations
 
 import time
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 
 from imitlab.policies.base import Policy
+
+
+def execution_modes(receding: Sequence[int], ensemble: Sequence[float]) -> list[tuple[str, dict[str, Any]]]:
+    """(label, ``ChunkExecutor``/``evaluate`` keyword arguments) per execution mode to compare: receding horizon
+    executing n actions of each chunk for each n in ``receding`` (repeats dropped, order kept), then temporal
+    ensembling with each coefficient m in ``ensemble``."""
+    return ([(f"receding, {n} of each chunk", {"n_action_steps": n}) for n in dict.fromkeys(receding)]
+            + [(f"temporal ensemble m={m:g}", {"temporal_ensemble": m}) for m in ensemble])
 
 
 class ChunkExecutor:

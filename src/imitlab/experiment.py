@@ -10,6 +10,8 @@ import csv
 import hashlib
 import json
 import time
+import traceback
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,7 +53,15 @@ class RunSpec:
     def run_id(self) -> str:
         if not self.eval_overrides:
             return self.train_id
-        return f"{self.train_id}/eval-{digest(json.dumps(self.eval_overrides, sort_keys=True))}"
+        return f"{self.train_id}{EVAL_MARK}{digest(json.dumps(self.eval_overrides, sort_keys=True))}"
+
+
+EVAL_MARK = "/eval-"  # run_id = train_id + EVAL_MARK + digest of the evaluation settings, when there are any
+
+
+def trained_run_dir(root: Path, run_id: str) -> Path:
+    """Where the policy of run ``run_id`` (a CSV row's) was trained: shared by runs differing only in evaluation."""
+    return Path(root) / "runs" / run_id.split(EVAL_MARK)[0]
 
 
 def digest(text: str) -> str:
@@ -79,7 +89,7 @@ def dataset_dir(root: Path, env: str, demos: int, seed: int = 0) -> Path:
 def trained_policy(spec: RunSpec, root: Path, progress: bool = False) -> tuple[Policy, float]:
     """Train ``spec``'s policy, or load it when a finished run is on disk (an interrupted one resumes).
     Returns the policy and its training wall-clock in seconds (from its metrics when it was trained before)."""
-    run_dir = Path(root) / "runs" / spec.train_id
+    run_dir = trained_run_dir(root, spec.train_id)
     started = time.perf_counter()
     policy = train_policy(
         spec.policy, dataset_dir(root, spec.env, spec.demos), run_dir, spec.policy_overrides,
@@ -112,6 +122,26 @@ def run_one(spec: RunSpec, root: Path, progress: bool = False) -> dict[str, Any]
         "train_overrides": json.dumps(spec.train_overrides, sort_keys=True),
         "eval_overrides": json.dumps(spec.eval_overrides, sort_keys=True),
     }
+
+
+def group_by_training(specs: list[RunSpec]) -> list[list[RunSpec]]:
+    """Specs sharing a ``train_id`` in one group (trained once, then evaluated in turn), in grid order."""
+    groups: dict[str, list[RunSpec]] = defaultdict(list)
+    for spec in specs:
+        groups[spec.train_id].append(spec)
+    return list(groups.values())
+
+
+def run_group(specs: list[RunSpec], root: Path) -> list[tuple[str, dict[str, Any] | None, str | None]]:
+    """One job of a parallel executor (a Ray task, a worker process): ``run_one`` for each spec, giving
+    (run_id, row, None) or (run_id, None, traceback)."""
+    results = []
+    for spec in specs:
+        try:
+            results.append((spec.run_id, run_one(spec, root), None))
+        except Exception:  # noqa: BLE001  (reported per run, never dropped)
+            results.append((spec.run_id, None, traceback.format_exc()))
+    return results
 
 
 def read_rows(csv_path: Path) -> list[dict[str, str]]:

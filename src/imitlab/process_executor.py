@@ -17,8 +17,7 @@ import torch
 from tqdm.auto import tqdm
 
 from imitlab.errors import ImitlabError
-from imitlab.experiment import COLUMNS, RunSpec, append_row, prepare_datasets
-from imitlab.ray_executor import group_by_training, run_group
+from imitlab.experiment import COLUMNS, RunSpec, append_row, group_by_training, prepare_datasets, run_group
 
 
 def _single_threaded() -> None:

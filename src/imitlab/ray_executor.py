@@ -9,8 +9,6 @@ storage every node sees, and imitlab (with ``imitlab[ray]``) must be installed o
 
 from __future__ import annotations
 
-import traceback
-from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +16,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from imitlab.errors import ImitlabError
-from imitlab.experiment import COLUMNS, RunSpec, append_row, prepare_datasets, run_one
+from imitlab.experiment import COLUMNS, RunSpec, append_row, group_by_training, prepare_datasets, run_group
 
 ERROR_COLUMNS = ["run_id", "env", "policy", "label", "demos", "seed", "attempts", "error", "traceback"]
 ATTEMPTS = 2  # a failed run is retried once
@@ -53,25 +51,6 @@ def import_ray():
     except ImportError as err:
         raise ImitlabError("--executor ray needs Ray, an optional extra: pip install 'imitlab[ray]'") from err
     return ray
-
-
-def group_by_training(specs: list[RunSpec]) -> list[list[RunSpec]]:
-    """Specs sharing a ``train_id`` in one group (trained once, then evaluated in turn), in grid order."""
-    groups: dict[str, list[RunSpec]] = defaultdict(list)
-    for spec in specs:
-        groups[spec.train_id].append(spec)
-    return list(groups.values())
-
-
-def run_group(specs: list[RunSpec], root: Path) -> list[tuple[str, dict[str, Any] | None, str | None]]:
-    """The body of one Ray task: ``run_one`` for each spec; (run_id, row, None) or (run_id, None, traceback)."""
-    results = []
-    for spec in specs:
-        try:
-            results.append((spec.run_id, run_one(spec, root), None))
-        except Exception:  # noqa: BLE001  (reported per run, never dropped)
-            results.append((spec.run_id, None, traceback.format_exc()))
-    return results
 
 
 def run_on_ray(specs: list[RunSpec], root: Path, csv_path: Path, config: RayConfig = RayConfig(),

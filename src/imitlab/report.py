@@ -8,7 +8,7 @@ import html
 from pathlib import Path
 
 from imitlab.checkpoint import atomic_write
-from imitlab.studies import SECTION_FILE, STUDIES, Section, get_study, read_section
+from imitlab.studies import SECTION_FILE, Section, catalogue, read_section
 
 MIME = {".png": "image/png", ".gif": "image/gif"}
 
@@ -61,8 +61,7 @@ def section_html(section: Section, study_dir: Path) -> str:
 
 def find_sections(runs_dir: Path) -> list[tuple[Section, Path]]:
     """The studies under ``runs_dir`` that have been analysed, in the catalogue's order."""
-    get_study("heads")  # loads the catalogue
-    order = {name: i for i, name in enumerate(STUDIES)}
+    order = {name: i for i, name in enumerate(catalogue())}
     dirs = sorted((p.parent for p in Path(runs_dir).glob(f"*/{SECTION_FILE}")),
                   key=lambda d: (order.get(d.name, len(order)), d.name))
     return [(read_section(d), d) for d in dirs]

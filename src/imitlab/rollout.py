@@ -14,6 +14,7 @@ import gymnasium as gym
 import numpy as np
 
 from imitlab.agents import Agent, observe_reward
+from imitlab.envs.registry import EnvSpec
 
 
 @dataclass
@@ -53,6 +54,15 @@ class Rollout:
             "reward": self.reward[i, :n],
             "success": self.success[i, :n],
         }
+
+
+def run_episodes(spec: EnvSpec, agent: Agent, seeds: np.ndarray, record_state: bool = False) -> Rollout:
+    """``rollout`` in a fresh batched env of ``spec`` with one sub-env per seed, closed afterwards."""
+    vec_env = spec.make_vector(len(seeds))
+    try:
+        return rollout(vec_env, agent, seeds, spec.max_steps, record_state)
+    finally:
+        vec_env.close()
 
 
 def rollout(

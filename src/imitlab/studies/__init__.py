@@ -64,14 +64,20 @@ def register_study(study: Study) -> Study:
     return study
 
 
-def get_study(name: str) -> Study:
+def catalogue() -> dict[str, Study]:
+    """Every registered study by name, the built-in ones included."""
     import imitlab.studies.heads  # noqa: F401  (registers the built-in studies)
     import imitlab.studies.sweeps  # noqa: F401  (the sweeps)
     import imitlab.studies.remedies  # noqa: F401  (compounding error and its remedies)
 
-    if name not in STUDIES:
-        raise KeyError(f"unknown study {name!r}; available: {', '.join(STUDIES)}")
-    return STUDIES[name]
+    return STUDIES
+
+
+def get_study(name: str) -> Study:
+    studies = catalogue()
+    if name not in studies:
+        raise KeyError(f"unknown study {name!r}; available: {', '.join(studies)}")
+    return studies[name]
 
 
 def study_grid_size(name: str, scale: str, seeds: Sequence[int]) -> int:

@@ -11,18 +11,17 @@ import numpy as np
 import torch
 
 from imitlab.animation import save_episode_gif
-from imitlab.checkpoint import load_policy
 from imitlab.envs import two_path
 from imitlab.envs.registry import get_env_spec
 from imitlab.execution import ChunkExecutor
-from imitlab.experiment import RunSpec, digest, append_row, read_rows
+from imitlab.experiment import RunSpec, append_row, digest, read_rows
 from imitlab.plots import plot_fork_actions, plot_success_bars
 from imitlab.recipes import DEMOS, recipe
-from imitlab.rollout import rollout
+from imitlab.rollout import run_episodes
 from imitlab.seeds import evaluation_seeds
 from imitlab.stats import bootstrap_iqm_interval, interquartile_mean, mcnemar_exact_p, wilson_interval
 from imitlab.studies import Figure, Study, Table, register_study
-from imitlab.studies.rows import Rows, group, heads_for, pooled, recipe_spec, success_cell
+from imitlab.studies.rows import Rows, group, heads_for, policy_of, pooled, recipe_spec, success_cell
 from imitlab.table import format_modes, format_success, markdown_table
 from imitlab.toy import mode_split, write_toy_dataset
 from imitlab.train import train_policy
@@ -34,10 +33,6 @@ ANIMATED_EPISODES = 10  # evaluation episodes rolled out again to pick the best 
 def outcomes(row: dict[str, str]) -> np.ndarray:
     """(episodes,) bool per-episode success of one run, in evaluation-seed order."""
     return np.array([c == "1" for c in row["outcomes"]])
-
-
-def policy_of(root: Path, row: dict[str, str]):
-    return load_policy(Path(root) / "runs" / row["run_id"])
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -70,11 +65,8 @@ def _animate(root: Path, rows: Rows, out: Path) -> list[Figure]:
         row = rs[0]
         spec = get_env_spec(env)
         executor = ChunkExecutor(policy_of(root, row))
-        vec_env = spec.make_vector(ANIMATED_EPISODES)
         with torch.inference_mode():
-            result = rollout(vec_env, executor, evaluation_seeds(int(row["seed"]), ANIMATED_EPISODES),
-                             spec.max_steps)
-        vec_env.close()
+            result = run_episodes(spec, executor, evaluation_seeds(int(row["seed"]), ANIMATED_EPISODES))
         order = np.argsort(result.returns)
         for which, i in (("best", order[-1]), ("worst", order[0])):
             episode = result.episode(int(i))
@@ -87,7 +79,7 @@ def _animate(root: Path, rows: Rows, out: Path) -> list[Figure]:
 
 
 def _heads_analysis(rows: Rows, root: Path, out: Path, scale: str,
-        seeds: Sequence[int]) -> tuple[list[Table], list[Figure]]:
+                    seeds: Sequence[int]) -> tuple[list[Table], list[Figure]]:
     per_env, bars = [], {}
     for (env,), ers in group(rows, "env").items():
         bars[env] = {}
@@ -113,8 +105,8 @@ def _heads_analysis(rows: Rows, root: Path, out: Path, scale: str,
         Table("aggregate over envs and seeds: interquartile mean of per-run success, with a bootstrap 95% interval "
               "(runs and episodes resampled)", markdown_table(["head", "runs", "IQM success", "95% CI"], aggregate)),
         Table(f"paired against {BASELINE} on the same evaluation seeds (exact McNemar test on the discordant "
-              "episodes)", markdown_table(["env", "head", "head", BASELINE, "difference", "only head", f"only {BASELINE}",
-                                           "p"], paired)),
+              "episodes)", markdown_table(["env", "head", "head", BASELINE, "difference", "only head",
+                                           f"only {BASELINE}", "p"], paired)),
     ]
     figures = [Figure(figure.name, "Every head on every env: pooled success with Wilson 95% whiskers.")]
     return tables, figures + _animate(root, rows, out)
@@ -166,7 +158,7 @@ def _multimodality_grid(scale: str, seeds: Sequence[int]) -> list[RunSpec]:
 
 
 def _multimodality_analysis(rows: Rows, root: Path, out: Path, scale: str,
-        seeds: Sequence[int]) -> tuple[list[Table], list[Figure]]:
+                            seeds: Sequence[int]) -> tuple[list[Table], list[Figure]]:
     policies = list(dict.fromkeys(r["policy"] for r in rows))
     toy = _toy_rows(root, out, policies, seeds, TOY_STEPS[scale])
     toy_lines = []

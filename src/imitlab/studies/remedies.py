@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from imitlab.checkpoint import load_policy
 from imitlab.compounding import compounding_curve, write_curves
 from imitlab.experiment import RunSpec
 from imitlab.plots import plot_success_bars
@@ -15,7 +14,7 @@ from imitlab.remedies import RemedyConfig, compare_remedies, pooled as pooled_re
 from imitlab.seeds import evaluation_seeds
 from imitlab.studies import Figure, Study, Table, register_study
 from imitlab.studies import rows as study_rows
-from imitlab.studies.rows import Rows, group, recipe_spec, success_cell
+from imitlab.studies.rows import Rows, group, policy_of, recipe_spec, success_cell
 from imitlab.table import format_success, markdown_table
 
 ENV = "pendulum"
@@ -34,11 +33,11 @@ def _compounding_grid(scale: str, seeds: Sequence[int]) -> list[RunSpec]:
 
 
 def _compounding_analysis(rows: Rows, root: Path, out: Path, scale: str,
-        seeds: Sequence[int]) -> tuple[list[Table], list[Figure]]:
+                          seeds: Sequence[int]) -> tuple[list[Table], list[Figure]]:
     curves, lines = [], []
     for (label,), rs in group(rows, "label").items():
         row = rs[0]  # the first training seed: one curve per config
-        policy = load_policy(Path(root) / "runs" / row["run_id"])
+        policy = policy_of(root, row)
         curve = compounding_curve(policy, ENV, evaluation_seeds(int(row["seed"]), int(row["episodes"])), label)
         curves.append(curve)
         lines.append([label, success_cell(rs), f"{curve.mean.mean():.3f}", f"{curve.mean[-LATE_STEPS:].mean():.3f}",
@@ -67,7 +66,7 @@ REMEDY_CONFIG = RemedyConfig()  # each method's defaults (see imitlab.remedies)
 
 
 def _remedies_analysis(rows: Rows, root: Path, out: Path, scale: str,
-        seeds: Sequence[int]) -> tuple[list[Table], list[Figure]]:
+                       seeds: Sequence[int]) -> tuple[list[Table], list[Figure]]:
     policy_overrides, train_overrides = recipe(ENV, "bc")
     runs = compare_remedies(METHODS, ENV, "bc", REMEDY_DEMOS, Path(root) / "remedies", list(seeds), REMEDY_CONFIG,
                             eval_episodes=study_rows.EVAL_EPISODES, policy_overrides=policy_overrides,

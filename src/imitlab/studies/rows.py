@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-from imitlab.experiment import RunSpec
+from imitlab.checkpoint import load_policy
+from imitlab.experiment import RunSpec, trained_run_dir
 from imitlab.plots import Series
-from imitlab.policies.base import get_policy_class
+from imitlab.policies.base import Policy, get_policy_class
 from imitlab.recipes import DEMOS, RECIPES, recipe
 from imitlab.stats import wilson_interval
 from imitlab.table import format_success
@@ -71,3 +73,8 @@ def success_cell(rows: Rows) -> str:
 
 def overrides(row: dict[str, str], column: str) -> dict[str, Any]:
     return json.loads(row[column] or "{}")
+
+
+def policy_of(root: Path, row: dict[str, str]) -> Policy:
+    """The trained policy of a CSV row (runs differing only in evaluation settings share it)."""
+    return load_policy(trained_run_dir(root, row["run_id"]))

@@ -4,8 +4,9 @@ execution mode), the rest from the tuned recipes."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
+from imitlab.execution import execution_modes
 from imitlab.experiment import RunSpec
 from imitlab.plots import Panel, plot_panels, plot_success_bars
 from imitlab.recipes import DEMOS, RECIPES, recipe
@@ -30,7 +31,7 @@ def _chunk_size_grid(scale: str, seeds: Sequence[int]) -> list[RunSpec]:
 
 
 def _chunk_size_analysis(rows: Rows, root: Path, out: Path, scale: str,
-        seeds: Sequence[int]) -> tuple[list[Table], list[Figure]]:
+                         seeds: Sequence[int]) -> tuple[list[Table], list[Figure]]:
     horizon = lambda r: overrides(r, "policy_overrides")["horizon"]  # noqa: E731
     by_policy = group(rows, "policy")
     success, jerk, lines = [], [], []
@@ -78,7 +79,7 @@ def _demos_grid(scale: str, seeds: Sequence[int]) -> list[RunSpec]:
 
 
 def _demos_analysis(rows: Rows, root: Path, out: Path, scale: str,
-        seeds: Sequence[int]) -> tuple[list[Table], list[Figure]]:
+                    seeds: Sequence[int]) -> tuple[list[Table], list[Figure]]:
     panels, lines = [], []
     for (env,), ers in group(rows, "env").items():
         series = []
@@ -114,7 +115,7 @@ def _denoise_steps_grid(scale: str, seeds: Sequence[int]) -> list[RunSpec]:
 
 
 def _denoise_steps_analysis(rows: Rows, root: Path, out: Path, scale: str,
-        seeds: Sequence[int]) -> tuple[list[Table], list[Figure]]:
+                            seeds: Sequence[int]) -> tuple[list[Table], list[Figure]]:
     steps = lambda r: overrides(r, "eval_overrides")["num_inference_steps"]  # noqa: E731
     figures, lines = [], []
     for (env,), ers in group(rows, "env").items():
@@ -158,7 +159,7 @@ def _obs_history_grid(scale: str, seeds: Sequence[int]) -> list[RunSpec]:
 
 
 def _obs_history_analysis(rows: Rows, root: Path, out: Path, scale: str,
-        seeds: Sequence[int]) -> tuple[list[Table], list[Figure]]:
+                          seeds: Sequence[int]) -> tuple[list[Table], list[Figure]]:
     t_obs = lambda r: overrides(r, "policy_overrides")["n_obs_steps"]  # noqa: E731
     series, lines = [], []
     for (policy,), prs in group(rows, "policy").items():
@@ -185,12 +186,6 @@ register_study(Study(
 TEMPORAL_ENSEMBLE_M = 0.01  # ACT's default weight decay over chunk age
 
 
-def _execution_modes(horizon: int) -> list[tuple[str, dict[str, Any]]]:
-    steps = sorted({1, max(1, horizon // 2), horizon})
-    return ([(f"receding {n}/{horizon}", {"n_action_steps": n}) for n in steps]
-            + [(f"temporal ensemble m={TEMPORAL_ENSEMBLE_M}", {"temporal_ensemble": TEMPORAL_ENSEMBLE_M})])
-
-
 def _execution_grid(scale: str, seeds: Sequence[int]) -> list[RunSpec]:
     policies = ["chunked-bc"] + ([p for p in ("diffusion", "act") if ("pendulum", p) in RECIPES]
                                  if scale == "full" else [])
@@ -198,12 +193,13 @@ def _execution_grid(scale: str, seeds: Sequence[int]) -> list[RunSpec]:
     for p in policies:
         horizon = recipe("pendulum", p)[0].get("horizon", 1)
         specs += [recipe_spec("pendulum", p, s, f"{p} {mode}", eval_overrides=settings)
-                  for mode, settings in _execution_modes(horizon) for s in seeds]
+                  for mode, settings in execution_modes([1, max(1, horizon // 2), horizon], [TEMPORAL_ENSEMBLE_M])
+                  for s in seeds]
     return specs
 
 
 def _execution_analysis(rows: Rows, root: Path, out: Path, scale: str,
-        seeds: Sequence[int]) -> tuple[list[Table], list[Figure]]:
+                        seeds: Sequence[int]) -> tuple[list[Table], list[Figure]]:
     lines, bars = [], {}
     for (policy,), prs in group(rows, "policy").items():
         bars[policy] = {}
