@@ -16,7 +16,7 @@ from imitlab.checkpoint import load_policy
 from imitlab.collect import collect
 from imitlab.data.dataset import load_dataset
 from imitlab.data.sampler import ChunkSampler
-from imitlab.distributed import World, sample_shard
+from imitlab.distributed import World, resolve_device, sample_shard
 
 TRAIN = {"steps": 300, "batch_size": 32, "save_every": 100, "log_every": 25, "warmup_steps": 20, "seed": 3}
 SCRIPT = textwrap.dedent("""
@@ -57,6 +57,22 @@ def test_a_world_of_one_samples_exactly_what_the_sampler_does(small_dataset_dir)
     sharded = sample_shard(sampler, 8, torch.Generator().manual_seed(0), World())
     for key in alone:
         torch.testing.assert_close(sharded[key], alone[key], rtol=0, atol=0)
+
+
+def test_device_auto_is_the_cpu_without_cuda_and_cuda_without_a_gpu_says_why(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == torch.device("cpu")
+    assert resolve_device("cpu") == torch.device("cpu")
+    with pytest.raises(ValueError, match="no CUDA GPU"):
+        resolve_device("cuda")
+    with pytest.raises(ValueError, match="auto, cpu, cuda"):
+        resolve_device("tpu")
+
+
+def test_device_auto_picks_this_ranks_gpu_under_torchrun(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setenv("LOCAL_RANK", "3")
+    assert resolve_device("auto") == torch.device("cuda", 3)
 
 
 def test_ranks_split_one_step_draws_into_disjoint_shards(small_dataset_dir):

@@ -44,7 +44,7 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
 def save_policy(run_dir: Path, policy: Policy, meta: dict[str, Any]) -> None:
     """Write the acting weights and the config (policy name + policy config + ``meta``)."""
     run_dir = Path(run_dir)
-    tensors = {k: v.detach().contiguous() for k, v in policy.state_dict().items()}
+    tensors = {k: v.detach().cpu().contiguous() for k, v in policy.state_dict().items()}
     atomic_write(run_dir / MODEL_FILE, lambda tmp: save_file(tensors, tmp))
     write_json(run_dir / CONFIG_FILE, {"policy": policy.name, "policy_config": policy.config.to_dict(), **meta})
 

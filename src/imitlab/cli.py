@@ -34,6 +34,12 @@ def parse_assignment(text: str) -> tuple[str, Any]:
         return key.replace("-", "_"), raw
 
 
+def add_device_option(parser: argparse.ArgumentParser, verb: str) -> None:
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+                        help=f"where to {verb}: auto = this process's GPU when CUDA is available (LOCAL_RANK under "
+                             "torchrun), else the CPU")
+
+
 def cmd_collect(args: argparse.Namespace) -> None:
     from imitlab.collect import collect
     from imitlab.noisy_expert import Noise
@@ -68,12 +74,14 @@ def cmd_train(args: argparse.Namespace) -> None:
     for field in ("steps", "batch_size", "lr", "ema_decay"):
         if getattr(args, field) is not None:
             train_overrides[field] = getattr(args, field)
-    train_policy(args.policy, args.data, args.out, policy_overrides, train_overrides, resume=args.resume)
+    train_policy(args.policy, args.data, args.out, policy_overrides, train_overrides, resume=args.resume,
+                 device=args.device)
     print(f"checkpoint written to {args.out}")
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
     from imitlab.checkpoint import load_policy, read_run_config
+    from imitlab.distributed import resolve_device
     from imitlab.evaluate import evaluate, evaluate_expert
 
     if args.expert:
@@ -87,7 +95,7 @@ def cmd_eval(args: argparse.Namespace) -> None:
         env = args.env or read_run_config(args.checkpoint).get("env")
         if not env:
             raise SystemExit(f"error: {args.checkpoint} does not record its env; pass --env")
-        policy = load_policy(args.checkpoint)
+        policy = load_policy(args.checkpoint).to(resolve_device(args.device))
         if args.set:  # inference-time settings, e.g. temperature or inference_z
             policy.config = policy.config.replace(**dict(args.set))
         result = evaluate(policy, env, args.episodes, args.seed, args.n_action_steps, args.temporal_ensemble,
@@ -302,6 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", type=parse_assignment, action="append", default=[], metavar="KEY=VALUE",
                    help="any policy config field, e.g. --set hidden_dim=512 (repeatable)")
     p.add_argument("--resume", action="store_true", help="continue from the run's train_state.pt")
+    add_device_option(p, "train on")
     p.set_defaults(func=cmd_train)
 
     p = command("eval", "evaluate a checkpoint (or the expert) with vectorised rollouts on evaluation seeds",
@@ -319,6 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", type=parse_assignment, action="append", default=[], metavar="KEY=VALUE",
                    help="replace a policy config field at inference, e.g. --set temperature=1.0 (repeatable)")
     p.add_argument("--json", type=Path, help="write the result as JSON here")
+    add_device_option(p, "run the policy")
     p.set_defaults(func=cmd_eval)
 
     p = command("dagger", "DAgger: roll out a beta-mixture of expert and policy, label visited states with the "
@@ -467,13 +477,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its train_state.pt")
     p.set_defaults(func=cmd_rl)
 
-    p = command("demo", "the main job: every head on every env, multimodality, chunk size and number of demos as "
-                "small studies, then an HTML report",
+    p = command("demo", "the main job: the heads compared, multimodality, chunk size and number of demos as small "
+                "studies, then an HTML report",
                 "imitlab demo --out runs/demo")
     p.add_argument("--out", type=Path, default=Path("runs/demo"), help="output directory (rerun to resume)")
     p.add_argument("--scale", choices=SCALES, default="small",
-                   help="small: heads, multimodality, chunk-size and demos in about 15 minutes on 2 cores; "
-                   "full: every study, every value")
+                   help="small: heads (every head on two-path, the regressors on pendulum), multimodality, "
+                   "chunk-size and demos in about 12 minutes on 2 cores; full: every study, every value")
     p.add_argument("--seeds", type=int, nargs="+", default=[0], help="training seeds")
     p.set_defaults(func=cmd_demo)
     return parser

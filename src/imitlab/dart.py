@@ -24,14 +24,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from imitlab.checkpoint import write_json
 from imitlab.data.dataset import EpisodeDataset, append_episodes, load_dataset, write_dataset, write_like
 from imitlab.data.sampler import ChunkSampler
 from imitlab.envs.registry import get_env_spec
 from imitlab.noisy_expert import Noise, noisy_expert_episodes
-from imitlab.policies.base import Policy
+from imitlab.policies.base import Policy, sample_chunks
 from imitlab.seeds import collection_seeds
 from imitlab.train import train_policy
 
@@ -59,8 +58,7 @@ def learner_error_std(policy: Policy, dataset: EpisodeDataset, scale: float = 1.
     dimension) between the policy's first predicted action and the recorded (expert) action at every frame."""
     sampler = ChunkSampler(dataset, policy.config.n_obs_steps, 1)
     batch = sampler.get(np.arange(len(sampler)))
-    with torch.inference_mode():
-        predicted = policy.eval().predict_chunk(batch["obs"], generator=torch.Generator().manual_seed(0))[:, 0]
+    predicted = sample_chunks(policy, batch["obs"])[:, 0]
     error = predicted.double() - batch["action"][:, 0].double()  # (N, act_dim)
     return float(math.sqrt(scale * (error**2).mean().item()))
 

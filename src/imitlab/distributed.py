@@ -19,8 +19,9 @@ import torch.distributed as dist
 
 from imitlab.data.sampler import ChunkSampler
 
-# gloo: the trainer keeps tensors on the CPU (nccl needs every tensor on a GPU); IMITLAB_DIST_BACKEND overrides
+# gloo on the CPU, nccl when the ranks train on GPUs; IMITLAB_DIST_BACKEND overrides
 BACKEND_VARIABLE = "IMITLAB_DIST_BACKEND"
+DEVICES = ("auto", "cpu", "cuda")
 
 
 @dataclass(frozen=True)
@@ -54,14 +55,31 @@ class World:
             dist.barrier()
 
 
-def init_world() -> World:
+def resolve_device(spec: str = "auto") -> torch.device:
+    """The device this process trains on: "auto" is the GPU of this rank (LOCAL_RANK under ``torchrun``) when CUDA
+    is available and the CPU otherwise; "cuda" without a GPU is an error that says so."""
+    if spec not in DEVICES:
+        raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {spec!r}")
+    if spec == "cpu" or (spec == "auto" and not torch.cuda.is_available()):
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise ValueError("device 'cuda' asked for, but torch sees no CUDA GPU (torch.cuda.is_available() is "
+                         "False; the CPU build of torch has none); use --device cpu or auto")
+    return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def init_world(device: torch.device = torch.device("cpu")) -> World:
     """Join the process group that ``torchrun`` describes in the environment (WORLD_SIZE, RANK, MASTER_ADDR,
-    MASTER_PORT); without WORLD_SIZE > 1 this is a world of one and nothing is initialised."""
+    MASTER_PORT), over nccl for GPU ranks and gloo for CPU ones; without WORLD_SIZE > 1 this is a world of one and
+    nothing is initialised."""
     size = int(os.environ.get("WORLD_SIZE", "1"))
     if size <= 1:
         return World()
     if not dist.is_initialized():
-        dist.init_process_group(backend=os.environ.get(BACKEND_VARIABLE, "gloo"))
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        default = "nccl" if device.type == "cuda" else "gloo"
+        dist.init_process_group(backend=os.environ.get(BACKEND_VARIABLE, default))
     return World(dist.get_rank(), dist.get_world_size())
 
 
@@ -89,10 +107,11 @@ class LossModule(torch.nn.Module):
         return self.policy.compute_loss(batch)
 
 
-def data_parallel(policy: torch.nn.Module, world: World):
+def data_parallel(policy: torch.nn.Module, world: World, device: torch.device = torch.device("cpu")):
     """The loss function of one step: ``policy.compute_loss`` alone, or wrapped in DDP (gradients averaged)."""
     if world.size == 1:
         return policy.compute_loss
     # static_graph: the same parameters take part in every step, and a head may leave some out of its loss (the
     # actor-critic's value net and log_std under the BC loss); DDP learns which on the first step
-    return torch.nn.parallel.DistributedDataParallel(LossModule(policy), static_graph=True)
+    device_ids = [device] if device.type == "cuda" else None
+    return torch.nn.parallel.DistributedDataParallel(LossModule(policy), device_ids=device_ids, static_graph=True)

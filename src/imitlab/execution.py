@@ -72,8 +72,9 @@ class ChunkExecutor:
 
     def _predict(self) -> torch.Tensor:
         start = time.perf_counter()
-        context = {name: getattr(self, name) for name in self.conditions}
-        chunk = self.policy.predict_chunk(self.history, generator=self.generator, **context)
+        device = self.policy.device
+        context = {name: getattr(self, name).to(device) for name in self.conditions}
+        chunk = self.policy.predict_chunk(self.history.to(device), generator=self.generator, **context).cpu()
         self.chunk_seconds += time.perf_counter() - start
         self.chunk_calls += 1
         return chunk

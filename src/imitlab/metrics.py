@@ -8,7 +8,7 @@ import torch
 
 from imitlab.data.dataset import EpisodeDataset
 from imitlab.data.sampler import ChunkSampler
-from imitlab.policies.base import Policy
+from imitlab.policies.base import Policy, sample_chunks
 
 
 def mean_squared_jerk(action: np.ndarray, alive: np.ndarray) -> float:
@@ -39,7 +39,7 @@ def chunk_mse(policy: Policy, held_out: EpisodeDataset, chunks: int = 256, seed:
     sampler = ChunkSampler(held_out, policy.config.n_obs_steps, policy.config.horizon)
     rng = np.random.default_rng(seed)
     batch = sampler.get(rng.choice(len(sampler), size=min(chunks, len(sampler)), replace=False))
-    predicted = policy.eval().predict_chunk(batch["obs"], generator=torch.Generator().manual_seed(seed))
+    predicted = sample_chunks(policy, batch["obs"], seed)
     norm = policy.action_normalizer.normalize
     squared = ((norm(predicted) - norm(batch["action"])) ** 2).sum(-1)  # (B, H)
     valid = ~batch["action_is_pad"]

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from imitlab.policies.base import Policy  # noqa: E402
+from imitlab.policies.base import Policy, sample_chunks  # noqa: E402
 
 
 def sample_first_actions(policy: Policy, obs: np.ndarray, samples: int = 200, seed: int = 0) -> np.ndarray:
@@ -21,9 +21,7 @@ def sample_first_actions(policy: Policy, obs: np.ndarray, samples: int = 200, se
     with the history filled by repeating it, as at an episode's start."""
     history = torch.as_tensor(obs, dtype=torch.float32).view(1, 1, -1)
     history = history.repeat(samples, policy.config.n_obs_steps, 1)
-    with torch.inference_mode():
-        chunk = policy.eval().predict_chunk(history, generator=torch.Generator().manual_seed(seed))
-    return chunk[:, 0].numpy()
+    return sample_chunks(policy, history, seed)[:, 0].numpy()
 
 
 def plot_fork_actions(

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from imitlab.data.dataset import Episode, EpisodeDataset, write_dataset
-from imitlab.policies.base import Policy
+from imitlab.policies.base import Policy, sample_chunks
 
 EPISODE_LENGTH = 16  # frames per demonstration: longer than any chunk, so no chunk is padded at its start
 NEAR = 0.5  # a sampled action counts for a mode when it is within this distance of +1 or -1
@@ -28,12 +28,11 @@ def write_toy_dataset(out: Path, episodes: int = 200, seed: int = 0) -> EpisodeD
                          action_names=["a"], robot_type="bimodal-toy", overwrite=True)
 
 
-@torch.no_grad()
 def mode_split(policy: Policy, samples: int = 200, seed: int = 123) -> dict[str, float]:
     """Fractions of ``samples`` chunks, sampled at observation 0, whose mean action is near +1, near -1, or
     neither ("between": the averaged, invalid action)."""
     obs = torch.zeros(samples, policy.config.n_obs_steps, policy.config.obs_dim)
-    means = policy.eval().predict_chunk(obs, generator=torch.Generator().manual_seed(seed)).mean(dim=(1, 2))
+    means = sample_chunks(policy, obs, seed).mean(dim=(1, 2))
     plus = float(((means - 1).abs() < NEAR).float().mean())
     minus = float(((means + 1).abs() < NEAR).float().mean())
     return {"+1": plus, "-1": minus, "between": max(0.0, 1.0 - plus - minus)}

@@ -20,7 +20,7 @@ from imitlab.checkpoint import (
 )
 from imitlab.data.dataset import EpisodeDataset, load_dataset
 from imitlab.data.sampler import ChunkSampler
-from imitlab.distributed import data_parallel, init_world, sample_shard
+from imitlab.distributed import data_parallel, init_world, resolve_device, sample_shard
 from imitlab.policies.base import Policy, create_policy, get_policy_class
 
 METRICS_FILE = "metrics.jsonl"
@@ -63,15 +63,20 @@ def train(
     resume: bool = False,
     meta: dict[str, Any] | None = None,
     progress: bool = True,
+    device: str = "auto",
 ) -> Policy:
     """Train ``policy`` on ``dataset``; write checkpoints and metrics to ``out_dir``. Returns the acting policy
-    (the EMA copy when EMA is on). With ``resume`` it continues from ``out_dir/train_state.pt``.
+    (the EMA copy when EMA is on), on the training device. With ``resume`` it continues from
+    ``out_dir/train_state.pt``. ``device``: "auto" (this rank's GPU when CUDA is available), "cpu" or "cuda";
+    batches are drawn on the CPU and moved there, checkpoints are written from CPU copies.
 
     Under ``torchrun`` (WORLD_SIZE > 1) it trains data-parallel: ``config.batch_size`` is the effective batch,
     split across ranks, gradients are averaged, and only rank 0 writes (see ``imitlab.distributed``)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    world = init_world()
+    target = resolve_device(device)
+    world = init_world(target)
+    policy.to(target)
     meta = {**(meta or {}), "train_config": dataclasses.asdict(config)}
     if world.size > 1:
         meta["data_parallel"] = {"world_size": world.size, "effective_batch_size": config.batch_size,
@@ -92,22 +97,23 @@ def train(
     step = 0
     state_path = out_dir / TRAIN_STATE_FILE
     if resume and state_path.is_file():
-        step = _load_train_state(state_path, policy, optimizer, scheduler, ema, generator, world.rank)
+        step = _load_train_state(state_path, policy, optimizer, scheduler, ema, generator, world.rank, target)
         if world.is_main:
             _truncate_metrics(out_dir / METRICS_FILE, step)
     else:
-        torch.manual_seed(config.seed + world.rank)  # loss noise: rank 0 draws what one process would
+        torch.manual_seed(config.seed + world.rank)  # loss noise (CPU and GPU): rank 0 draws what one process would
         if world.is_main:
             (out_dir / METRICS_FILE).unlink(missing_ok=True)
     acting = ema.module if ema is not None else policy
-    compute_loss = data_parallel(policy, world)  # after resume: DDP broadcasts rank 0's weights
+    compute_loss = data_parallel(policy, world, target)  # after resume: DDP broadcasts rank 0's weights
 
     policy.train()
     bar = tqdm(total=config.steps, initial=step, desc=f"train {policy.name}",
                disable=not (progress and world.is_main), unit="step")
     started = time.perf_counter()
     while step < config.steps:
-        batch = sample_shard(sampler, config.batch_size, generator, world)
+        shard = sample_shard(sampler, config.batch_size, generator, world)
+        batch = {key: value.to(target) for key, value in shard.items()}
         loss, metrics = compute_loss(batch)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -128,16 +134,32 @@ def train(
                     f.write(json.dumps(record) + "\n")
                 bar.set_postfix(loss=f"{record['loss']:.4f}")
         if step % config.save_every == 0 or step == config.steps:
-            rank_rngs = world.gather(torch.get_rng_state())  # each rank's loss noise, for an exact DDP resume
+            rank_rngs = world.gather(_loss_rng_state(target))  # each rank's loss noise, for an exact DDP resume
             if world.is_main:
-                _save_train_state(state_path, step, policy, optimizer, scheduler, ema, generator, rank_rngs)
+                _save_train_state(state_path, step, policy, optimizer, scheduler, ema, generator, target, rank_rngs)
                 save_policy(out_dir, acting, {**meta, "step": step})
     bar.close()
     world.barrier()  # every rank returns once the final checkpoint is on disk
     return acting.eval()
 
 
-def _save_train_state(path, step, policy, optimizer, scheduler, ema, generator, rank_rngs=None) -> None:
+def _loss_rng_state(device: torch.device) -> dict[str, torch.Tensor]:
+    """The generators the loss draws its noise from: the CPU one, and this rank's GPU one when training there."""
+    state = {"cpu": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def _set_loss_rng_state(state: dict[str, torch.Tensor] | torch.Tensor, device: torch.device) -> None:
+    if isinstance(state, torch.Tensor):  # written before GPU training existed: the CPU generator only
+        state = {"cpu": state}
+    torch.set_rng_state(state["cpu"].cpu())
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"].cpu(), device)
+
+
+def _save_train_state(path, step, policy, optimizer, scheduler, ema, generator, device, rank_rngs=None) -> None:
     state = {
         "step": step,
         "model": policy.state_dict(),
@@ -145,15 +167,15 @@ def _save_train_state(path, step, policy, optimizer, scheduler, ema, generator, 
         "scheduler": scheduler.state_dict(),
         "ema": ema.state_dict() if ema is not None else None,
         "sampler_rng": generator.get_state(),
-        "torch_rng": torch.get_rng_state(),
+        "torch_rng": _loss_rng_state(device),
     }
     if rank_rngs is not None:
         state["torch_rng_ranks"] = rank_rngs
     atomic_write(path, lambda tmp: torch.save(state, tmp))
 
 
-def _load_train_state(path, policy, optimizer, scheduler, ema, generator, rank=0) -> int:
-    state = torch.load(path, weights_only=False)
+def _load_train_state(path, policy, optimizer, scheduler, ema, generator, rank, device) -> int:
+    state = torch.load(path, map_location=device, weights_only=False)
     policy.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
@@ -161,9 +183,9 @@ def _load_train_state(path, policy, optimizer, scheduler, ema, generator, rank=0
         if state["ema"] is None:
             raise ValueError(f"{path} was written without EMA; resume with the same --ema as the original run")
         ema.load_state_dict(state["ema"])
-    generator.set_state(state["sampler_rng"])
+    generator.set_state(state["sampler_rng"].cpu())
     rank_rngs = state.get("torch_rng_ranks") or []
-    torch.set_rng_state(rank_rngs[rank] if rank < len(rank_rngs) else state["torch_rng"])
+    _set_loss_rng_state(rank_rngs[rank] if rank < len(rank_rngs) else state["torch_rng"], device)
     return int(state["step"])
 
 
@@ -184,6 +206,7 @@ def train_policy(
     resume: bool = False,
     progress: bool = True,
     init_from: Path | None = None,
+    device: str = "auto",
 ) -> Policy:
     """Create policy ``name`` for the dataset at ``data`` and train it into ``out_dir``; ``init_from`` (a run
     directory of the same policy) warm-starts the network weights, keeping this dataset's normalisation.
@@ -206,4 +229,4 @@ def train_policy(
     if init_from is not None and not resume:
         load_network_weights(policy, Path(init_from))
     meta = {"env": dataset.info.get("robot_type"), "data": str(Path(data).resolve())}
-    return train(policy, dataset, config, out_dir, resume=resume, meta=meta, progress=progress)
+    return train(policy, dataset, config, out_dir, resume=resume, meta=meta, progress=progress, device=device)

@@ -68,6 +68,12 @@ class Policy(nn.Module):
         self.obs_normalizer = Normalizer(stats["observation.state"], config.obs_norm)
         self.action_normalizer = Normalizer(stats["action"], config.action_norm)
 
+    @property
+    def device(self) -> torch.device:
+        """Where the weights live (every policy's normaliser buffers included); callers move observations here and
+        chunks back."""
+        return self.obs_normalizer.shift.device
+
     @classmethod
     def from_config(cls, config: PolicyConfig, dataset_stats: dict[str, dict[str, Any]]) -> "Policy":
         return cls(config, dataset_stats)
@@ -128,6 +134,14 @@ def create_policy(name: str, stats: dict[str, dict[str, Any]], **config_fields: 
     if unknown:
         raise ValueError(f"policy {name!r} has no config field {', '.join(unknown)}; its fields: {', '.join(sorted(known))}")
     return cls.from_config(cls.config_class(**config_fields), stats)
+
+
+@torch.inference_mode()
+def sample_chunks(policy: Policy, obs: torch.Tensor, seed: int = 0) -> torch.Tensor:
+    """Chunks (B, H, act_dim) on the CPU for observation histories ``obs`` (B, T_obs, obs_dim), in eval mode,
+    drawn from a generator seeded with ``seed``, wherever the policy's weights live."""
+    chunk = policy.eval().predict_chunk(obs.to(policy.device), generator=torch.Generator().manual_seed(seed))
+    return chunk.cpu()
 
 
 def masked_mean(values: torch.Tensor, action_is_pad: torch.Tensor) -> torch.Tensor:
