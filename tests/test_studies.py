@@ -14,7 +14,8 @@ import pytest
 
 from matplotlib.collections import LineCollection, PathCollection, PolyCollection
 
-from imitlab import experiment, plots, recipes
+from imitlab import experiment, plots, recipes, train
+from imitlab.demo import DEMO_STUDIES, train_side_by_side
 from imitlab.experiment import read_rows
 from imitlab.report import write_report
 from imitlab.stats import bootstrap_iqm_interval, interquartile_mean
@@ -107,6 +108,18 @@ def test_rerunning_a_study_trains_and_evaluates_nothing_again(studies, monkeypat
     monkeypatch.setattr(experiment, "run_one", no_new_runs)
     run_study("demos", root, "small", (0,), progress=False)
     assert read_rows(root / "demos" / "results.csv") == before
+
+
+def test_the_demo_trains_side_by_side_first_so_its_studies_only_evaluate(tiny, tmp_path, monkeypatch):
+    train_side_by_side(DEMO_STUDIES, tmp_path, "small", (0,))
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a policy was trained after the side-by-side phase")
+
+    monkeypatch.setattr(train, "sample_shard", no_training)  # every optimizer step draws its batch here
+    for name in DEMO_STUDIES:
+        run_study(name, tmp_path, "small", (0,), progress=False)
+    assert len(read_rows(tmp_path / "multimodality" / "toy.csv")) == 2  # the tiny two-path heads: bc, gmm
 
 
 def test_runs_that_differ_only_in_evaluation_share_one_training(studies):

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, as_completed, wait
 from pathlib import Path
+from typing import Any, Callable
 
 import torch
 from tqdm.auto import tqdm
@@ -24,6 +25,29 @@ def _single_threaded() -> None:
     torch.set_num_threads(1)
 
 
+def single_threaded_pool(workers: int) -> ProcessPoolExecutor:
+    """``workers`` fresh single-threaded worker processes."""
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_single_threaded)
+
+
+def call_in_processes(calls: list[Callable[[], Any]], workers: int | None = None, progress: bool = True,
+                      desc: str = "trainings") -> None:
+    """Run picklable no-argument ``calls`` (e.g. ``functools.partial`` of a module-level function) in worker
+    processes, started in the given order (put the longest first so the workers finish together). A failure
+    cancels the calls not yet started; the started ones finish; then the failure is raised."""
+    pool = single_threaded_pool(workers or os.cpu_count() or 1)
+    try:
+        futures = [pool.submit(call) for call in calls]
+        for future in tqdm(as_completed(futures), total=len(futures), desc=desc, disable=not progress,
+                           unit="run"):
+            if future.exception() is not None:
+                for other in futures:
+                    other.cancel()
+                raise future.exception()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def run_in_processes(specs: list[RunSpec], root: Path, csv_path: Path, workers: int | None = None,
                      progress: bool = True) -> None:
     """Run ``specs`` (none of them in ``csv_path`` yet) in ``workers`` processes (default: the cores), appending
@@ -32,8 +56,7 @@ def run_in_processes(specs: list[RunSpec], root: Path, csv_path: Path, workers: 
     root = Path(root).resolve()
     prepare_datasets(specs, root)
     workers = workers or os.cpu_count() or 1
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_single_threaded)
+    pool = single_threaded_pool(workers)
     bar = tqdm(total=len(specs), desc=f"runs ({workers} processes)", disable=not progress, unit="run")
     failures = []
     try:

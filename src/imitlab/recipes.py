@@ -54,7 +54,8 @@ MIXED_EPSILONS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 # PushT on the 90 human training demonstrations (docs/pusht.md), all heads in the paper's set-up: T_obs 2, H 16,
 # 8 actions executed. CPU: sized so training fits in <= 60 min on 2 cores (single-threaded CPU time per step x
-# steps <= ~50 min: `python benchmarks/pusht_table.py --estimate`); not yet run to the end, see docs/pusht.md.
+# steps <= ~50 min: `python benchmarks/pusht_table.py`). Measured (docs/pusht.md): diffusion 0.707, chunked-bc 0.494
+# on the paper's 50 test seeds; flow, gmm and act not yet trained to the end.
 _PUSHT_CHUNK = {"n_obs_steps": 2, "horizon": 16, "n_action_steps": 8}
 _PUSHT_UNET = {**_PUSHT_CHUNK, "down_dims": (32, 64, 128)}
 RECIPES.update({
@@ -66,7 +67,7 @@ RECIPES.update({
 })
 # The paper's scale (Chi et al. 2023, pusht lowdim config): U-Net (256, 512, 1024), time embedding 256, AdamW lr
 # 1e-4, weight decay 1e-6, batch 256, EMA, DDPM with 100 steps in training and at inference; 5000 epochs of the
-# 90-episode split (~45 batches each) = ~225k steps. Needs a GPU (the trainer runs on CPU today).
+# 90-episode split (~45 batches each) = ~225k steps. Needs a GPU (`pusht_table.py --scale full --device cuda`).
 _PAPER_TRAIN = {"steps": 225000, "batch_size": 256, "lr": 1e-4, "weight_decay": 1e-6, "warmup_steps": 500,
                 "ema_decay": 0.9999}
 _PAPER_UNET = {**_PUSHT_CHUNK, "down_dims": (256, 512, 1024), "time_embed_dim": 256}
@@ -77,6 +78,16 @@ FULL_SCALE: dict[tuple[str, str], Recipe] = {
     ("pusht", "gmm"): ({**_PUSHT_CHUNK, "hidden_dim": 1024, "num_layers": 4}, _PAPER_TRAIN),
     ("pusht", "act"): ({**_PUSHT_CHUNK, "d_model": 512, "dim_feedforward": 3200}, _PAPER_TRAIN),
 }
+
+
+# single-threaded CPU milliseconds per training step of each head at its recipe's size (the demo's metrics.jsonl on
+# a 2-core machine; the MLP heads take ~6); used only to start the longest trainings first
+STEP_MILLISECONDS = {"diffusion": 86, "flow": 85, "tokenized": 56, "act": 50}
+
+
+def expected_train_seconds(policy: str, train_overrides: dict[str, Any]) -> float:
+    """A rough single-threaded training time, for ordering runs longest first."""
+    return STEP_MILLISECONDS.get(policy, 6) * train_overrides.get("steps", 3000) / 1000
 
 
 def recipe(env: str, policy: str) -> Recipe:

@@ -4,6 +4,7 @@ copes with two equally valid actions (``multimodality``: the static toy and the 
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 from typing import Sequence
 
@@ -16,7 +17,8 @@ from imitlab.envs.registry import get_env_spec
 from imitlab.execution import ChunkExecutor
 from imitlab.experiment import RunSpec, append_row, digest, read_rows
 from imitlab.plots import plot_fork_actions, plot_success_bars
-from imitlab.recipes import DEMOS, recipe
+from imitlab.process_executor import call_in_processes
+from imitlab.recipes import DEMOS, expected_train_seconds, recipe
 from imitlab.rollout import run_episodes
 from imitlab.seeds import evaluation_seeds
 from imitlab.stats import bootstrap_iqm_interval, interquartile_mean, mcnemar_exact_p, wilson_interval
@@ -39,8 +41,15 @@ def outcomes(row: dict[str, str]) -> np.ndarray:
 # heads
 
 
+# small scale (the demo's, sized to fit its 15 minutes): every head on two-path, where the heads differ, and only the
+# regressors on pendulum, where every head succeeds (the U-Net heads' four trainings would take ~7 of those minutes);
+# full scale: every head on every env
+SMALL_SCALE_HEADS = {"pendulum": ("bc", "chunked-bc")}
+
+
 def _heads_grid(scale: str, seeds: Sequence[int]) -> list[RunSpec]:
-    return [recipe_spec(env, p, s) for env in DEMOS for p in heads_for(env) for s in seeds]
+    return [recipe_spec(env, p, s) for env in DEMOS for p in heads_for(env) for s in seeds
+            if scale == "full" or p in SMALL_SCALE_HEADS.get(env, (p,))]
 
 
 def _paired_lines(env: str, ers: Rows) -> list[list]:
@@ -97,7 +106,7 @@ def _heads_analysis(rows: Rows, root: Path, out: Path, scale: str,
         aggregate.append([policy, len(runs), f"{interquartile_mean([o.mean() for o in runs]):.0%}",
                           f"[{low:.0%}, {high:.0%}]"])
     paired = [line for (env,), ers in group(rows, "env").items() for line in _paired_lines(env, ers)]
-    figure = plot_success_bars(bars, out / "heads.png", "every head on every env: success with 95% interval")
+    figure = plot_success_bars(bars, out / "heads.png", "success per head and env, with 95% interval")
     tables = [
         Table("success per env and head (pooled over training seeds, Wilson 95% interval)",
               markdown_table(["env", "head", "seeds", "success [95% CI]", "mean return", "train s", "ms/step"],
@@ -108,7 +117,7 @@ def _heads_analysis(rows: Rows, root: Path, out: Path, scale: str,
               "episodes)", markdown_table(["env", "head", "head", BASELINE, "difference", "only head",
                                            f"only {BASELINE}", "p"], paired)),
     ]
-    figures = [Figure(figure.name, "Every head on every env: pooled success with Wilson 95% whiskers.")]
+    figures = [Figure(figure.name, "Success per head and env: pooled over training seeds, Wilson 95% whiskers.")]
     return tables, figures + _animate(root, rows, out)
 
 
@@ -126,30 +135,44 @@ TOY_COLUMNS = ["policy", "seed", "settings", "plus", "minus", "between", "sample
 TOY_SAMPLES = 200
 
 
-def _toy_rows(root: Path, out: Path, policies: list[str], seeds: Sequence[int], steps: int) -> Rows:
-    """Train each head on the static toy with its two-path recipe (``steps`` optimizer steps) and split its
-    samples; resumable: (head, seed, settings) already in toy.csv are skipped."""
+def _toy_training(root: Path, policy: str, seed: int, steps: int) -> tuple[str, partial]:
+    """The settings of ``policy``'s static-toy run (its two-path recipe, ``steps`` optimizer steps) and the call
+    that trains it (or loads it once trained)."""
     data = Path(root) / "data" / "bimodal-toy"
     if not data.exists():
         write_toy_dataset(data)
+    policy_overrides, train_overrides = recipe("two-path", policy)
+    train_overrides = {**train_overrides, "steps": steps}
+    settings = json.dumps([policy_overrides, train_overrides], sort_keys=True)
+    run_dir = Path(root) / "runs" / "bimodal-toy" / policy / f"seed{seed}" / digest(settings)
+    return settings, partial(train_policy, policy, data, run_dir, policy_overrides, {**train_overrides, "seed": seed},
+                             resume=True, progress=False)
+
+
+def toy_trainings(root: Path, scale: str, seeds: Sequence[int]) -> list[tuple[float, partial]]:
+    """(expected seconds, training call) of every static-toy run the multimodality study needs."""
+    return [(expected_train_seconds(policy, {"steps": TOY_STEPS[scale]}),
+             _toy_training(root, policy, seed, TOY_STEPS[scale])[1])
+            for policy in heads_for("two-path") for seed in seeds]
+
+
+def _toy_rows(root: Path, out: Path, policies: list[str], seeds: Sequence[int], steps: int) -> Rows:
+    """Train each head on the static toy (side by side, one process per core) and split its samples; resumable:
+    (head, seed, settings) already in toy.csv are skipped."""
     csv_path = out / "toy.csv"
     done = {(r["policy"], r["seed"], r["settings"]) for r in read_rows(csv_path)}
-    wanted = []
+    wanted = {}
     for policy in policies:
-        policy_overrides, train_overrides = recipe("two-path", policy)
-        train_overrides = {**train_overrides, "steps": steps}
-        settings = json.dumps([policy_overrides, train_overrides], sort_keys=True)
         for seed in seeds:
-            wanted.append((policy, str(seed), settings))
-            if wanted[-1] in done:
-                continue
-            run_dir = Path(root) / "runs" / "bimodal-toy" / policy / f"seed{seed}" / digest(settings)
-            trained = train_policy(policy, data, run_dir, policy_overrides, {**train_overrides, "seed": seed},
-                                   resume=True, progress=False)
-            split = mode_split(trained, TOY_SAMPLES, seed=seed)
-            append_row(csv_path, {"policy": policy, "seed": seed, "settings": settings, "plus": split["+1"],
-                                  "minus": split["-1"], "between": split["between"], "samples": TOY_SAMPLES},
-                       TOY_COLUMNS)
+            settings, train = _toy_training(root, policy, seed, steps)
+            wanted[(policy, str(seed), settings)] = train
+    todo = {key: train for key, train in wanted.items() if key not in done}
+    longest_first = sorted(todo, key=lambda key: -expected_train_seconds(key[0], {"steps": steps}))
+    call_in_processes([todo[key] for key in longest_first], progress=False)
+    for (policy, seed, settings), train in todo.items():
+        split = mode_split(train(), TOY_SAMPLES, seed=int(seed))
+        append_row(csv_path, {"policy": policy, "seed": seed, "settings": settings, "plus": split["+1"],
+                              "minus": split["-1"], "between": split["between"], "samples": TOY_SAMPLES}, TOY_COLUMNS)
     return [r for r in read_rows(csv_path) if (r["policy"], r["seed"], r["settings"]) in wanted]
 
 
