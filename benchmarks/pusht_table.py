@@ -16,15 +16,18 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from imitlab.checkpoint import load_policy, read_run_config
 from imitlab.data.dataset import load_dataset
 from imitlab.data.importers import import_dataset, train_split_episodes
 from imitlab.data.sampler import ChunkSampler
+from imitlab.distributed import resolve_device
 from imitlab.evaluate import evaluate
 from imitlab.policies.base import create_policy, get_policy_class
 from imitlab.recipes import FULL_SCALE, recipe
+from imitlab.stats import mean_interval
 from imitlab.train import TrainConfig, train_policy
 
 DEFAULT_ZARR = Path(__file__).resolve().parents[2] / "shared" / "data" / "pusht" / "pusht_cchi_v7_replay.zarr"
@@ -52,15 +55,16 @@ def settings(head: str, scale: str, steps: int | None) -> tuple[dict, dict]:
     return policy_overrides, train_overrides
 
 
-def train_or_load(head: str, data: Path, run_dir: Path, policy_overrides: dict, train_overrides: dict):
-    """(policy, train wall-clock seconds summed over every session that trained this run)."""
+def train_or_load(head: str, data: Path, run_dir: Path, policy_overrides: dict, train_overrides: dict,
+                  device: str):
+    """(policy on ``device``, train wall-clock seconds summed over every session that trained this run)."""
     clock = run_dir / "train_seconds.json"
     spent = json.loads(clock.read_text())["seconds"] if clock.is_file() else 0.0
     config = TrainConfig(**{**get_policy_class(head).train_defaults, **train_overrides})
     if (run_dir / "config.json").is_file() and read_run_config(run_dir).get("step") == config.steps:
-        return load_policy(run_dir), spent
+        return load_policy(run_dir).to(resolve_device(device)), spent
     started = time.perf_counter()
-    policy = train_policy(head, data, run_dir, policy_overrides, train_overrides, resume=True)
+    policy = train_policy(head, data, run_dir, policy_overrides, train_overrides, resume=True, device=device)
     spent += time.perf_counter() - started
     clock.write_text(json.dumps({"seconds": spent}) + "\n")
     return policy, spent
@@ -89,6 +93,13 @@ def estimate(data: Path, scale: str, heads: list[str], steps: int | None) -> Non
         print(f"| {head} | {1000 * per_step:.0f} | {config.steps} | {per_step * config.steps / 60:.0f} |")
 
 
+def score_cell(scores, signed: bool = False) -> str:
+    """Mean of per-episode scores with its normal-approximation 95% interval."""
+    mean, low, high = (float(v[0]) for v in mean_interval(np.asarray(scores, dtype=float)[:, None]))
+    sign = "+" if signed else ""
+    return f"{mean:{sign}.3f} [{low:{sign}.3f}, {high:{sign}.3f}]"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--zarr", type=Path, default=DEFAULT_ZARR, help="the diffusion_policy PushT replay buffer")
@@ -98,6 +109,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, help="override the recipe's training steps (smoke runs)")
     parser.add_argument("--episodes", type=int, default=50, help="test seeds 100000.. (the paper: 50)")
     parser.add_argument("--seed", type=int, default=0, help="training seed; evaluation uses the paper's seeds")
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+                        help="train and act on the GPU when CUDA is available (auto), or force one")
     parser.add_argument("--train", action="store_true",
                         help="train (or load) and evaluate; without it only the training time is estimated")
     args = parser.parse_args()
@@ -117,18 +130,20 @@ def main() -> None:
         train_overrides["seed"] = args.seed
         suffix = f"-steps{args.steps}" if args.steps is not None else ""
         run_dir = args.out / args.scale / f"{head}{suffix}-seed{args.seed}"
-        policy, train_seconds = train_or_load(head, data, run_dir, policy_overrides, train_overrides)
+        policy, train_seconds = train_or_load(head, data, run_dir, policy_overrides, train_overrides, args.device)
         started = time.perf_counter()
         result = evaluate(policy, "pusht", args.episodes, seed=0)
         eval_seconds = time.perf_counter() - started
         record = {**result.to_dict(), "head": head, "scale": args.scale, "train_seconds": train_seconds,
-                  "eval_seconds": eval_seconds, "steps": read_run_config(run_dir)["step"], "data": str(data)}
+                  "eval_seconds": eval_seconds, "steps": read_run_config(run_dir)["step"], "data": str(data),
+                  "device": str(policy.device)}
         (run_dir / "pusht_eval.json").write_text(json.dumps(record, indent=2) + "\n")
         rows.append(record)
 
     lines = [
         f"PushT, state observations, 90 human training demos, {args.episodes} test seeds from 100000 "
-        f"(scale: {args.scale}; training wall-clock on this machine)",
+        f"(scale: {args.scale}; training wall-clock on this machine; score: mean [normal 95% interval] over "
+        "the test seeds)",
         "",
         "| method | source | score (paper: max / mean of last 10 ckpts) | success [95% Wilson] | train steps | "
         "train wall-clock |",
@@ -136,12 +151,18 @@ def main() -> None:
     ]
     for r in rows:
         lines.append(
-            f"| {r['head']} | ours, final EMA/last checkpoint | {r['mean_score']:.3f} | {r['success_rate']:.0%} "
-            f"[{r['ci_low']:.0%}, {r['ci_high']:.0%}] ({r['successes']}/{r['episodes']}) | {r['steps']} | "
-            f"{r['train_seconds'] / 60:.1f} min |"
+            f"| {r['head']} | ours, final EMA/last checkpoint | {score_cell(r['episode_score'])} | "
+            f"{r['success_rate']:.0%} [{r['ci_low']:.0%}, {r['ci_high']:.0%}] ({r['successes']}/{r['episodes']}) "
+            f"| {r['steps']} | {r['train_seconds'] / 60:.1f} min |"
         )
     for name, best, mean in PAPER_ROWS:
         lines.append(f"| {name} | Chi et al. 2023 (keypoint obs, GPU) | {best:.2f} / {mean:.2f} | n/a | | |")
+    scores = {r["head"]: np.asarray(r["episode_score"]) for r in rows}
+    if "chunked-bc" in scores:  # the regressor on the same test seeds: the multimodality gap, paired
+        lines += ["", "paired on the same test seeds, against chunked-bc (MSE): mean score difference [normal 95% "
+                  "interval]", ""]
+        lines += [f"- {head} − chunked-bc: {score_cell(score - scores['chunked-bc'], signed=True)}"
+                  for head, score in scores.items() if head != "chunked-bc"]
     table = "\n".join(lines)
     print(table)
     (args.out / "pusht_table.md").write_text(table + "\n")
