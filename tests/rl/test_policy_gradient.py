@@ -102,10 +102,12 @@ def test_plain_and_reward_to_go_weights_agree_at_the_first_step_and_baseline_sub
     np.testing.assert_allclose(base, rtg - value, rtol=1e-5, atol=1e-5)
 
 
-def test_bc_initialised_actor_acts_exactly_like_the_bc_run(small_dataset_dir, tmp_path):
-    bc = train_policy("bc", small_dataset_dir, tmp_path / "bc", {"hidden_dim": 32, "num_layers": 2},
-                      {"steps": 20, "batch_size": 16, "warmup_steps": 2}, progress=False)
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_bc_initialised_actor_acts_exactly_like_the_bc_run(small_dataset_dir, tmp_path, activation):
+    bc = train_policy("bc", small_dataset_dir, tmp_path / "bc", {"hidden_dim": 32, "num_layers": 2,
+                      "activation": activation}, {"steps": 20, "batch_size": 16, "warmup_steps": 2}, progress=False)
     actor = actor_from_bc(tmp_path / "bc", PGConfig(normalize_obs=False))
+    assert actor.config.activation == activation
     obs = torch.randn(7, 1, 3) * 3
     torch.testing.assert_close(actor.predict_chunk(obs), bc.predict_chunk(obs))
 

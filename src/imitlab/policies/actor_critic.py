@@ -20,10 +20,9 @@ import torch
 from torch import nn
 
 from imitlab.policies.base import Policy, PolicyConfig, register_policy
-from imitlab.policies.mlp import mlp
+from imitlab.policies.mlp import ACTIVATIONS, mlp
 
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
-ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
 
 
 @dataclass(frozen=True)

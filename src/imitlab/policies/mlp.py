@@ -14,16 +14,22 @@ from torch import nn
 from imitlab.policies.base import Policy, PolicyConfig, masked_mean, register_policy
 
 
+ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
+
+
 @dataclass(frozen=True)
 class MLPConfig(PolicyConfig):
     hidden_dim: int = 256  # width of each hidden layer
     num_layers: int = 3  # hidden layers
     dropout: float = 0.0  # dropout after each hidden activation
+    activation: str = "relu"  # hidden activation, "relu" or "tanh" (the PPO actor's, for a bc run to start BC→RL)
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.hidden_dim < 1 or self.num_layers < 1:
             raise ValueError(f"hidden_dim and num_layers must be >= 1, got {self.hidden_dim}, {self.num_layers}")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
 
@@ -59,7 +65,8 @@ class ChunkedBCPolicy(Policy):
     def __init__(self, config: MLPConfig, stats):
         super().__init__(config, stats)
         c = config
-        self.net = mlp(c.n_obs_steps * c.obs_dim, c.horizon * c.act_dim, c.hidden_dim, c.num_layers, c.dropout)
+        self.net = mlp(c.n_obs_steps * c.obs_dim, c.horizon * c.act_dim, c.hidden_dim, c.num_layers, c.dropout,
+                       ACTIVATIONS[c.activation])
 
     def _forward(self, obs: torch.Tensor) -> torch.Tensor:
         """obs (B, T_obs, obs_dim) in env units -> normalised actions (B, H, act_dim)."""

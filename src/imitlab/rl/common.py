@@ -102,7 +102,8 @@ def actor_from_bc(run_dir: Path, config: PGConfig) -> ActorCriticPolicy:
     weights = load_file(run_dir / MODEL_FILE)
     policy = create_policy(
         "actor-critic", placeholder_stats(pc["obs_dim"], pc["act_dim"]), obs_dim=pc["obs_dim"],
-        act_dim=pc["act_dim"], hidden_dim=pc["hidden_dim"], num_layers=pc["num_layers"], activation="relu",
+        act_dim=pc["act_dim"], hidden_dim=pc["hidden_dim"], num_layers=pc["num_layers"],
+        activation=pc.get("activation", "relu"),
         obs_norm=pc["obs_norm"], action_norm=pc["action_norm"], log_std=config.log_std,
         init_log_std=config.init_log_std,
     )
