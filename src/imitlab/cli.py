@@ -156,11 +156,12 @@ def cmd_dagger(args: argparse.Namespace) -> None:
 
 
 def cmd_import(args: argparse.Namespace) -> None:
-    from imitlab.data.importers import import_dataset, train_split_episodes
+    from imitlab.data.importers import DEFAULT_KEYS, import_dataset, train_split_episodes
 
+    obs_keys, action_key = DEFAULT_KEYS[args.format]
     episodes = train_split_episodes(args.format, args.source, args.max_train_episodes)
-    dataset = import_dataset(args.source, args.out, format=args.format, obs_keys=args.obs_key or ["state"],
-                             action_key=args.action_key, env=args.env, fps=args.fps, task=args.task,
+    dataset = import_dataset(args.source, args.out, format=args.format, obs_keys=args.obs_key or obs_keys,
+                             action_key=args.action_key or action_key, env=args.env, fps=args.fps, task=args.task,
                              episodes=episodes, overwrite=args.overwrite)
     print(f"imported {dataset.num_episodes} episodes, {dataset.num_frames} frames "
           f"(obs_dim {dataset.obs_dim}, act_dim {dataset.act_dim}) to {args.out}")
@@ -355,16 +356,19 @@ def build_parser() -> argparse.ArgumentParser:
                    "and test the difference (paired McNemar on the same evaluation seeds)")
     p.set_defaults(func=cmd_dagger)
 
-    p = command("import", "convert another library's demonstrations (diffusion_policy zarr) into a "
+    p = command("import", "convert another library's demonstrations (diffusion_policy zarr, imitation npz) into a "
                 "LeRobot-layout dataset",
                 "imitlab import ../shared/data/pusht/pusht_cchi_v7_replay.zarr --out runs/data/pusht --env pusht "
                 "--obs-key state --action-key action --fps 10")
     p.add_argument("source", type=Path, help="the store to read (e.g. a diffusion_policy replay buffer .zarr)")
     p.add_argument("--out", type=Path, required=True, help="dataset directory to create")
-    p.add_argument("--format", default="diffusion-policy-zarr", help="source format (diffusion-policy-zarr)")
+    p.add_argument("--format", default="diffusion-policy-zarr", choices=["diffusion-policy-zarr", "imitation-npz"],
+                   help="source format: a diffusion_policy replay buffer (.zarr; keys e.g. state, action) or an "
+                   "imitation trajectory archive (.npz; keys obs, acts)")
     p.add_argument("--obs-key", action="append", metavar="KEY",
-                   help="array(s) forming the observation, flattened and concatenated in order (default: state)")
-    p.add_argument("--action-key", default="action", help="array holding the action (default: action)")
+                   help="array(s) forming the observation, flattened and concatenated in order (default: state "
+                   "for zarr, obs for npz)")
+    p.add_argument("--action-key", help="array holding the action (default: action for zarr, acts for npz)")
     p.add_argument("--fps", type=int, help="control frequency to record (default: the env's, else 10)")
     p.add_argument("--env", help="registered env the data belongs to (sets names, task, fps; lets `imitlab eval` "
                    "find the env of a policy trained on it)")

@@ -4,8 +4,8 @@ Each source format is one small *reader*: it opens a store and returns a ``Sourc
 arrays concatenated over time, plus the cumulative end index of every episode (the layout of diffusion_policy's
 ``ReplayBuffer``). Everything after that is shared: the key mapping (observation keys flattened and
 concatenated, one action key), per-episode checks, the choice of episodes, and the atomic ``write_dataset``.
-Adding robomimic's hdf5 (``data/demo_i/obs/<key>``, ``data/demo_i/actions``) or imitation's npz rollouts
-(``obs``, ``acts``, ``indices``) means one more reader that fills a ``SourceStore`` and one ``READERS`` entry.
+Adding robomimic's hdf5 (``data/demo_i/obs/<key>``, ``data/demo_i/actions``) means one more reader that fills a
+``SourceStore`` and one ``READERS`` entry, as imitation's npz archives did.
 
 Formats:
 
@@ -13,6 +13,10 @@ Formats:
   ``zarr`` (optional extra ``imitlab[zarr]``). zarr rather than a hand-written chunk reader: the stores are
   blosc/zstd compressed (numcodecs is needed either way) and zarr also handles the v2/v3 metadata, chunk key
   separators, fill values and memory orders that a 40-line reader would silently get wrong.
+- ``imitation-npz``: trajectories saved by HumanCompatibleAI/imitation's ``types.save`` (versions before its
+  HuggingFace-datasets format): ``obs`` (N + E, ...) holding each trajectory's final observation too, ``acts``
+  (N, ...), ``indices`` (E - 1,) where ``acts`` splits into trajectories, optional ``rews``. Keys: ``obs``,
+  ``acts``, ``rews``; read with numpy alone.
 
 Source stores hold no reward or success flags: imported frames get reward 0 and success False.
 """
@@ -38,6 +42,7 @@ class SourceStore:
     load: Callable[[str], np.ndarray]
     episode_ends: np.ndarray
     describe: str  # how a key is addressed in the store, for messages, e.g. "data/{key}"
+    episode_ends_at: str = "meta/episode_ends"  # where the episode boundaries come from, for messages
 
 
 def read_diffusion_policy_zarr(path: Path) -> SourceStore:
@@ -77,9 +82,40 @@ def read_diffusion_policy_zarr(path: Path) -> SourceStore:
     )
 
 
+def read_imitation_npz(path: Path) -> SourceStore:
+    """An npz archive of imitation's ``types.save``: per-frame ``obs`` without each trajectory's final observation,
+    ``acts`` and (when saved) ``rews``, split where ``indices`` says."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"{path} does not exist or is not a file (an imitation archive is one .npz file)")
+    try:
+        archive = np.load(path, allow_pickle=False)  # object arrays (infos) are never read
+    except (OSError, ValueError) as err:
+        raise DatasetError(f"{path} is not an npz archive: {err}") from None
+    missing = sorted({"obs", "acts", "indices"} - set(archive.files))
+    if missing:
+        raise DatasetError(f"{path} is not an imitation trajectory archive: it lacks {', '.join(missing)} "
+                           f"(found: {', '.join(sorted(archive.files)) or 'nothing'})")
+    n_frames = len(archive["acts"])
+    ends = np.append(archive["indices"], n_frames).astype(np.int64)
+    obs = archive["obs"]
+    if len(obs) != n_frames + len(ends):
+        raise DatasetError(f"{path}: obs has {len(obs)} rows, but {n_frames} actions in {len(ends)} trajectories "
+                           f"need {n_frames + len(ends)} (each trajectory keeps its final observation)")
+    per_frame = np.ones(len(obs), dtype=bool)
+    per_frame[ends + np.arange(len(ends))] = False  # trajectory i's final observation sits i rows after its end
+    loaders = {"obs": lambda: obs[per_frame], "acts": lambda: archive["acts"]}
+    if "rews" in archive.files:
+        loaders["rews"] = lambda: archive["rews"]
+    return SourceStore(path=path, keys=tuple(sorted(loaders)), load=lambda key: loaders[key](), episode_ends=ends,
+                       describe="{key}", episode_ends_at="indices")
+
+
 READERS: dict[str, Callable[[Path], SourceStore]] = {
     "diffusion-policy-zarr": read_diffusion_policy_zarr,
+    "imitation-npz": read_imitation_npz,
 }
+DEFAULT_KEYS = {"diffusion-policy-zarr": (["state"], "action"), "imitation-npz": (["obs"], "acts")}  # obs, action
 
 
 def diffusion_policy_train_episodes(
@@ -102,7 +138,7 @@ def diffusion_policy_train_episodes(
 
 def _check_episode_ends(store: SourceStore, n_frames: int) -> np.ndarray:
     ends = store.episode_ends
-    where = f"{store.path}/meta/episode_ends"
+    where = f"{store.path}/{store.episode_ends_at}"
     if ends.ndim != 1 or len(ends) == 0 or ends.dtype.kind not in "iu":
         raise DatasetError(f"{where} must be a non-empty 1-D integer array, found shape {ends.shape} {ends.dtype}")
     ends = ends.astype(np.int64)
