@@ -24,7 +24,7 @@ from imitlab.checkpoint import load_policy, read_run_config
 from imitlab.data.dataset import load_dataset
 from imitlab.data.importers import import_dataset, train_split_episodes
 from imitlab.data.sampler import ChunkSampler
-from imitlab.distributed import resolve_device
+from imitlab.distributed import DEVICES, resolve_device
 from imitlab.evaluate import evaluate
 from imitlab.policies.base import create_policy, get_policy_class
 from imitlab.recipes import FULL_SCALE, recipe
@@ -114,7 +114,7 @@ def main() -> None:
     parser.add_argument("--n-action-steps", type=int,
                         help="actions executed per chunk at evaluation (default: the recipe's 8)")
     parser.add_argument("--seed", type=int, default=0, help="training seed; evaluation uses the paper's seeds")
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+    parser.add_argument("--device", choices=DEVICES, default="auto",
                         help="train and act on the GPU when CUDA is available (auto), or force one")
     parser.add_argument("--train", action="store_true",
                         help="train (or load) and evaluate; without it only the training time is estimated")
@@ -167,8 +167,8 @@ def main() -> None:
     for name, best, mean in PAPER_ROWS:
         lines.append(f"| {name} | Chi et al. 2023 (keypoint obs, GPU) | {best:.2f} / {mean:.2f} | n/a | | |")
     scores = {r["head"]: np.asarray(r["episode_score"]) for r in rows}
-    if "chunked-bc" in scores:  # the regressor on the same test seeds: the multimodality gap, paired
-        lines += ["", "paired on the same test seeds, against chunked-bc (MSE): mean score difference [normal 95% "
+    if "chunked-bc" in scores:  # the regressor on the same seeds: the multimodality gap, paired
+        lines += ["", "paired on the same seeds, against chunked-bc (MSE): mean score difference [normal 95% "
                   "interval]", ""]
         lines += [f"- {head} − chunked-bc: {score_cell(score - scores['chunked-bc'], signed=True)}"
                   for head, score in scores.items() if head != "chunked-bc"]

@@ -35,7 +35,9 @@ def parse_assignment(text: str) -> tuple[str, Any]:
 
 
 def add_device_option(parser: argparse.ArgumentParser, verb: str) -> None:
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+    from imitlab.distributed import DEVICES
+
+    parser.add_argument("--device", choices=DEVICES, default="auto",
                         help=f"where to {verb}: auto = this process's GPU when CUDA is available (LOCAL_RANK under "
                              "torchrun), else the CPU")
 

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from imitlab.animation import save_episode_gif
+from imitlab.checkpoint import load_policy
 from imitlab.envs import two_path
 from imitlab.envs.registry import get_env_spec
 from imitlab.execution import ChunkExecutor
@@ -135,9 +136,9 @@ TOY_COLUMNS = ["policy", "seed", "settings", "plus", "minus", "between", "sample
 TOY_SAMPLES = 200
 
 
-def _toy_training(root: Path, policy: str, seed: int, steps: int) -> tuple[str, partial]:
-    """The settings of ``policy``'s static-toy run (its two-path recipe, ``steps`` optimizer steps) and the call
-    that trains it (or loads it once trained)."""
+def _toy_training(root: Path, policy: str, seed: int, steps: int) -> tuple[str, Path, partial]:
+    """The settings of ``policy``'s static-toy run (its two-path recipe, ``steps`` optimizer steps), its run
+    directory, and the call that trains it there."""
     data = Path(root) / "data" / "bimodal-toy"
     if not data.exists():
         write_toy_dataset(data)
@@ -145,14 +146,14 @@ def _toy_training(root: Path, policy: str, seed: int, steps: int) -> tuple[str, 
     train_overrides = {**train_overrides, "steps": steps}
     settings = json.dumps([policy_overrides, train_overrides], sort_keys=True)
     run_dir = Path(root) / "runs" / "bimodal-toy" / policy / f"seed{seed}" / digest(settings)
-    return settings, partial(train_policy, policy, data, run_dir, policy_overrides, {**train_overrides, "seed": seed},
-                             resume=True, progress=False)
+    return settings, run_dir, partial(train_policy, policy, data, run_dir, policy_overrides,
+                                      {**train_overrides, "seed": seed}, resume=True, progress=False)
 
 
 def toy_trainings(root: Path, scale: str, seeds: Sequence[int]) -> list[tuple[float, partial]]:
     """(expected seconds, training call) of every static-toy run the multimodality study needs."""
     return [(expected_train_seconds(policy, {"steps": TOY_STEPS[scale]}),
-             _toy_training(root, policy, seed, TOY_STEPS[scale])[1])
+             _toy_training(root, policy, seed, TOY_STEPS[scale])[2])
             for policy in heads_for("two-path") for seed in seeds]
 
 
@@ -164,13 +165,13 @@ def _toy_rows(root: Path, out: Path, policies: list[str], seeds: Sequence[int], 
     wanted = {}
     for policy in policies:
         for seed in seeds:
-            settings, train = _toy_training(root, policy, seed, steps)
-            wanted[(policy, str(seed), settings)] = train
-    todo = {key: train for key, train in wanted.items() if key not in done}
+            settings, run_dir, train = _toy_training(root, policy, seed, steps)
+            wanted[(policy, str(seed), settings)] = run_dir, train
+    todo = {key: run for key, run in wanted.items() if key not in done}
     longest_first = sorted(todo, key=lambda key: -expected_train_seconds(key[0], {"steps": steps}))
-    call_in_processes([todo[key] for key in longest_first], progress=False)
-    for (policy, seed, settings), train in todo.items():
-        split = mode_split(train(), TOY_SAMPLES, seed=int(seed))
+    call_in_processes([todo[key][1] for key in longest_first], progress=False)
+    for (policy, seed, settings), (run_dir, _) in todo.items():
+        split = mode_split(load_policy(run_dir), TOY_SAMPLES, seed=int(seed))
         append_row(csv_path, {"policy": policy, "seed": seed, "settings": settings, "plus": split["+1"],
                               "minus": split["-1"], "between": split["between"], "samples": TOY_SAMPLES}, TOY_COLUMNS)
     return [r for r in read_rows(csv_path) if (r["policy"], r["seed"], r["settings"]) in wanted]
