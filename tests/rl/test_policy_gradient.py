@@ -106,10 +106,37 @@ def test_plain_and_reward_to_go_weights_agree_at_the_first_step_and_baseline_sub
 def test_bc_initialised_actor_acts_exactly_like_the_bc_run(small_dataset_dir, tmp_path, activation):
     bc = train_policy("bc", small_dataset_dir, tmp_path / "bc", {"hidden_dim": 32, "num_layers": 2,
                       "activation": activation}, {"steps": 20, "batch_size": 16, "warmup_steps": 2}, progress=False)
-    actor = actor_from_bc(tmp_path / "bc", PGConfig(normalize_obs=False))
+    actor = actor_from_bc(tmp_path / "bc", PGConfig(normalize_obs=False), get_env_spec("pendulum"))
     assert actor.config.activation == activation
     obs = torch.randn(7, 1, 3) * 3
     torch.testing.assert_close(actor.predict_chunk(obs), bc.predict_chunk(obs))
+
+
+def test_clamped_mean_acts_inside_the_bounds_and_passes_gradients_through():
+    stats = placeholder_stats(3, 1)
+    stats["action"] = {"mean": np.zeros(1), "std": np.full(1, 0.5), "min": -np.ones(1), "max": np.ones(1)}
+    policy = create_policy("actor-critic", stats, obs_dim=3, act_dim=1, mean_low=(-2.0,), mean_high=(2.0,))
+    with torch.no_grad():
+        policy.net[-1].bias.fill_(10.0)  # a mean of 5 env units, far beyond the bound 2
+    assert policy.predict_chunk(torch.zeros(4, 1, 3)).flatten().tolist() == [2.0] * 4
+    u = torch.full((4, 1), 3.0)  # 1.5 env units: below the clamped mean, so log pi grows as the mean falls
+    logp, _ = policy.log_prob_entropy(torch.zeros(4, 3), u)
+    logp.sum().backward()
+    assert policy.net[-1].bias.grad.item() < 0  # the clamp did not cut the gradient
+    assert make_actor(get_env_spec("pendulum"), PGConfig(clamp_mean=True)).config.mean_high == (2.0,)
+    with pytest.raises(ValueError, match="discrete actions"):
+        make_actor(get_env_spec("cartpole"), PGConfig(clamp_mean=True))
+
+
+def test_ppo_gives_the_actor_its_own_learning_rate_and_anneals_both():
+    from imitlab.rl.ppo import PPO, PPOConfig
+
+    policy = make_actor(get_env_spec("pendulum"), PGConfig())
+    learner = PPO(policy, PPOConfig(lr=1e-3, actor_lr=1e-4))
+    actor, critic = learner.optimizer.param_groups
+    assert (actor["lr"], critic["lr"]) == (1e-4, 1e-3)
+    assert {id(p) for p in critic["params"]} == {id(p) for p in policy.value_net.parameters()}
+    assert len(actor["params"]) + len(critic["params"]) == len(list(policy.parameters()))
 
 
 def test_rl_run_resumes_to_the_same_weights_as_an_uninterrupted_run(tmp_path, monkeypatch):

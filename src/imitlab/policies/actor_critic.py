@@ -34,6 +34,10 @@ class ActorCriticConfig(PolicyConfig):
     hidden_dim: int = 64  # actor and critic hidden width
     num_layers: int = 2  # actor and critic hidden layers
     activation: str = "tanh"  # "tanh" (PPO's usual choice) or "relu" (as bc, for BC→RL)
+    # gaussian: when given (env units, one per action dim), the Gaussian is centred at the mean clamped into
+    # [mean_low, mean_high], and gradients pass straight through the clamp
+    mean_low: tuple[float, ...] = ()
+    mean_high: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -50,6 +54,10 @@ class ActorCriticConfig(PolicyConfig):
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
         if self.hidden_dim < 1 or self.num_layers < 1:
             raise ValueError(f"hidden_dim and num_layers must be >= 1, got {self.hidden_dim}, {self.num_layers}")
+        if self.mean_low or self.mean_high:
+            if not len(self.mean_low) == len(self.mean_high) == self.act_dim or self.distribution != "gaussian":
+                raise ValueError(f"mean_low and mean_high clamp a Gaussian's mean: give {self.act_dim} values each, "
+                                 f"got {self.mean_low}, {self.mean_high} for a {self.distribution}")
 
 
 def gaussian_log_prob(u: torch.Tensor, mean: torch.Tensor, log_std: torch.Tensor) -> torch.Tensor:
@@ -57,6 +65,11 @@ def gaussian_log_prob(u: torch.Tensor, mean: torch.Tensor, log_std: torch.Tensor
     sum_j -(u_j - mu_j)^2 / (2 sigma_j^2) - log sigma_j - log(2 pi) / 2."""
     z = (u - mean) * torch.exp(-log_std)
     return (-0.5 * z**2 - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
+
+
+def clamp_straight_through(x: torch.Tensor, low: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
+    """x clamped into [low, high] in the forward pass, with the identity's gradient in the backward pass."""
+    return x + (torch.maximum(torch.minimum(x, high), low) - x).detach()
 
 
 def gaussian_entropy(log_std: torch.Tensor) -> torch.Tensor:
@@ -93,9 +106,15 @@ class ActorCriticPolicy(Policy):
             return self.net(x), None
         if self.config.log_std == "state_independent":
             mean = self.net(x)
-            return mean, self.log_std.clamp(LOG_STD_MIN, LOG_STD_MAX).expand_as(mean)
-        features = self.net[:-1](x)
-        return self.net[-1](features), self.log_std_head(features).clamp(LOG_STD_MIN, LOG_STD_MAX)
+            log_std = self.log_std.clamp(LOG_STD_MIN, LOG_STD_MAX).expand_as(mean)
+        else:
+            features = self.net[:-1](x)
+            mean, log_std = self.net[-1](features), self.log_std_head(features).clamp(LOG_STD_MIN, LOG_STD_MAX)
+        if self.config.mean_low:
+            bound = [self.action_normalizer.normalize(torch.tensor(b, dtype=mean.dtype, device=mean.device))
+                     for b in (self.config.mean_low, self.config.mean_high)]
+            mean = clamp_straight_through(mean, *bound)
+        return mean, log_std
 
     def sample(self, obs: torch.Tensor, generator: torch.Generator | None = None):
         """Draw actions for obs (B, obs_dim): (env action (B, act_dim), u (B, act_dim), log pi(u|s) (B,))."""

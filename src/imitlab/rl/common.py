@@ -44,7 +44,7 @@ class PGConfig:
 
     num_envs: int = 16  # episodes collected per iteration (one per sub-env, in lock-step)
     gamma: float = 0.99  # discount
-    lr: float = 3e-4  # Adam learning rate of the actor (and, in PPO, of the critic)
+    lr: float = 3e-4  # Adam learning rate of the actor and, in PPO, of the critic (PPO's actor_lr can differ)
     reward_scale: float = 1.0  # rewards are multiplied by this before any return is computed
     normalize_obs: bool = True  # running mean/std of observations (off when initialised from a bc run)
     hidden_dim: int = 64  # actor and critic width (a bc init keeps the bc network's)
@@ -52,6 +52,10 @@ class PGConfig:
     activation: str = "tanh"  # "tanh" or "relu" (a bc init uses relu, as bc)
     log_std: str = "state_independent"  # Gaussian log-std: "state_independent" or "state_dependent"
     init_log_std: float = 0.0  # initial log std in normalised action units
+    # Gaussian: centre the distribution at the mean clamped into the action bounds, gradients passing straight
+    # through (BC→RL: where a bc network's mean lies far outside the bounds, every sampled action is clipped to the
+    # same bound, so PPO gets no signal there; the env clips actions anyway, so the deterministic policy is the same)
+    clamp_mean: bool = False
     bc_coef: float = 0.0  # BC→RL: weight of the BC loss on the init run's demonstrations (0 = off)
     bc_batch_size: int = 256  # demonstration frames per BC-regulariser term
     eval_every: int = 10_000  # environment steps between evaluations (deterministic actions)
@@ -71,6 +75,18 @@ class PGConfig:
 
 
 # -- the actor --------------------------------------------------------------------------------------------------
+def mean_bounds(spec: EnvSpec, config: PGConfig) -> dict[str, tuple[float, ...]]:
+    """The actor's ``mean_low``/``mean_high`` fields: the env's action bounds when ``config.clamp_mean``."""
+    if not config.clamp_mean:
+        return {}
+    env = spec.make_vector(1)
+    space = env.single_action_space
+    env.close()
+    if isinstance(space, gym.spaces.Discrete):
+        raise ValueError(f"clamp_mean clamps a Gaussian's mean; {spec.name} has discrete actions")
+    return {"mean_low": tuple(map(float, space.low)), "mean_high": tuple(map(float, space.high))}
+
+
 def make_actor(spec: EnvSpec, config: PGConfig) -> ActorCriticPolicy:
     """A fresh actor-critic for ``spec``'s spaces: categorical for a Discrete action space, else a Gaussian whose
     normalised actions map [-1, 1] onto the action bounds."""
@@ -79,7 +95,7 @@ def make_actor(spec: EnvSpec, config: PGConfig) -> ActorCriticPolicy:
     space = env.single_action_space
     env.close()
     fields = dict(hidden_dim=config.hidden_dim, num_layers=config.num_layers, activation=config.activation,
-                  log_std=config.log_std, init_log_std=config.init_log_std)
+                  log_std=config.log_std, init_log_std=config.init_log_std, **mean_bounds(spec, config))
     if isinstance(space, gym.spaces.Discrete):
         stats = placeholder_stats(obs_dim, 1)
         return create_policy("actor-critic", stats, obs_dim=obs_dim, act_dim=1, distribution="categorical",
@@ -90,9 +106,10 @@ def make_actor(spec: EnvSpec, config: PGConfig) -> ActorCriticPolicy:
     return create_policy("actor-critic", stats, obs_dim=obs_dim, act_dim=len(low), **fields)
 
 
-def actor_from_bc(run_dir: Path, config: PGConfig) -> ActorCriticPolicy:
+def actor_from_bc(run_dir: Path, config: PGConfig, spec: EnvSpec) -> ActorCriticPolicy:
     """A Gaussian actor whose mean is a trained ``bc`` network (or a ``chunked-bc`` network's first action, for
-    one-observation runs), with the bc run's normalisation; the log-std and the critic start fresh."""
+    one-observation runs) for ``spec``'s env, with the bc run's normalisation; the log-std and the critic start
+    fresh."""
     run_dir = Path(run_dir)
     saved = read_run_config(run_dir)
     pc = saved["policy_config"]
@@ -105,7 +122,7 @@ def actor_from_bc(run_dir: Path, config: PGConfig) -> ActorCriticPolicy:
         act_dim=pc["act_dim"], hidden_dim=pc["hidden_dim"], num_layers=pc["num_layers"],
         activation=pc.get("activation", "relu"),
         obs_norm=pc["obs_norm"], action_norm=pc["action_norm"], log_std=config.log_std,
-        init_log_std=config.init_log_std,
+        init_log_std=config.init_log_std, **mean_bounds(spec, config),
     )
     last = f"net.{2 * pc['num_layers']}."
     state = {}
@@ -268,7 +285,7 @@ def train_rl(
         init_config = read_run_config(init_from)
         if init_config.get("env") not in (None, env):
             raise ValueError(f"{init_from} was trained on {init_config.get('env')!r}, not {env!r}")
-        policy = actor_from_bc(init_from, config)
+        policy = actor_from_bc(init_from, config, spec)
         bc_data = Path(init_config["data"]) if init_config.get("data") else None
     else:
         policy = make_actor(spec, config)

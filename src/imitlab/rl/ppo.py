@@ -32,6 +32,7 @@ class PPOConfig(PGConfig):
     target_kl: float = 0.0  # stop this batch's epochs once the approximate KL exceeds it (0 = never)
     anneal_lr: bool = True  # decay the learning rate linearly to 0 over the run's steps
     critic_warmup: int = 0  # first batches train the critic only (a pretrained actor is not moved by a random V)
+    actor_lr: float = 0.0  # the actor's (mean, log-std) learning rate when it differs from the critic's lr; 0 = lr
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -40,6 +41,8 @@ class PPOConfig(PGConfig):
         if self.update_epochs < 1 or self.minibatch_size < 1:
             raise ValueError(f"update_epochs and minibatch_size must be >= 1, got {self.update_epochs}, "
                              f"{self.minibatch_size}")
+        if self.actor_lr < 0:
+            raise ValueError(f"actor_lr must be >= 0 (0 = lr), got {self.actor_lr}")
         if self.clip_coef <= 0 or self.target_kl < 0:
             raise ValueError(f"clip_coef must be > 0 and target_kl >= 0, got {self.clip_coef}, {self.target_kl}")
 
@@ -69,7 +72,11 @@ class PPO(Algorithm):
 
     def __init__(self, policy, config: PPOConfig, bc_data=None):
         super().__init__(policy, config, bc_data)
-        self.optimizer = torch.optim.Adam(policy.parameters(), lr=config.lr, eps=1e-5)
+        critic = list(policy.value_net.parameters())
+        actor = [p for p in policy.parameters() if all(p is not q for q in critic)]
+        self.optimizer = torch.optim.Adam([{"params": actor, "lr": config.actor_lr or config.lr},
+                                           {"params": critic, "lr": config.lr}], eps=1e-5)
+        self.initial_lrs = [group["lr"] for group in self.optimizer.param_groups]
         self.updates = 0
 
     def update(self, batch: Batch, progress: float, generator: torch.Generator) -> dict[str, float]:
@@ -86,7 +93,8 @@ class PPO(Algorithm):
         adv_t = torch.as_tensor(adv[alive], dtype=torch.float32)
         ret_t = torch.as_tensor(ret[alive], dtype=torch.float32)
         if c.anneal_lr:
-            self.optimizer.param_groups[0]["lr"] = c.lr * max(0.0, 1.0 - progress)
+            for group, initial in zip(self.optimizer.param_groups, self.initial_lrs):
+                group["lr"] = initial * max(0.0, 1.0 - progress)
 
         policy.train()
         actor_weight = 0.0 if self.updates < c.critic_warmup else 1.0
@@ -117,7 +125,8 @@ class PPO(Algorithm):
                 break
         explained = 1.0 - np.var(ret[alive] - value[alive]) / max(np.var(ret[alive]), 1e-8)
         return {**{k: float(np.mean(v)) for k, v in stats.items()}, "epochs": epochs,
-                "explained_variance": float(explained), "lr": self.optimizer.param_groups[0]["lr"]}
+                "explained_variance": float(explained), "lr": self.optimizer.param_groups[1]["lr"],
+                "actor_lr": self.optimizer.param_groups[0]["lr"]}
 
     def state_dict(self):
         return {"optimizer": self.optimizer.state_dict(), "updates": self.updates}
