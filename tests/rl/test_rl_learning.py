@@ -27,14 +27,15 @@ def test_ppo_reaches_minus_250_on_pendulum_within_40k_steps(tmp_path):
     assert steps_to_target(tmp_path / "run", -250) is not None
 
 
-@pytest.mark.xfail(reason="measured on seed 0: BC-initialised PPO stays near -600 for 40k steps while PPO from "
-                          "scratch reaches -250 at 16k (docs/rl.md, 'BC→RL: a negative result so far')", strict=False)
+@pytest.mark.xfail(reason="measured with the best of 14 settings chosen on seed 0: on held-out seed 1 "
+                          "BC-initialised PPO does not reach -250 in 24k steps, PPO from scratch does at 19.2k "
+                          "(docs/rl.md, 'BC→RL: a negative result so far')", strict=False)
 def test_bc_initialised_ppo_starts_far_above_random_and_reaches_the_target_sooner(tmp_path):
     collect_demos("pendulum", 1, tmp_path / "data", seed=0)
     train_policy("bc", tmp_path / "data", tmp_path / "bc", train_overrides={"steps": 3000}, progress=False)
-    train_rl("ppo", "pendulum", 30_000, tmp_path / "scratch", seed=0, progress=False)
-    bc_settings = {"lr": 1e-4, "target_kl": 0.02, "critic_warmup": 2, "init_log_std": -0.5}
-    train_rl("ppo", "pendulum", 30_000, tmp_path / "bc-ppo", seed=0, overrides=bc_settings,
+    train_rl("ppo", "pendulum", 24_000, tmp_path / "scratch", seed=1, progress=False)
+    bc_settings = {"critic_warmup": 4, "lr": 1e-3, "actor_lr": 5e-5, "init_log_std": 0.0, "clamp_mean": True}
+    train_rl("ppo", "pendulum", 24_000, tmp_path / "bc-ppo", seed=1, overrides=bc_settings,
              init_from=tmp_path / "bc", progress=False)
     start = {name: read_metrics(tmp_path / name)[0]["eval_return"] for name in ("scratch", "bc-ppo")}
     assert start["bc-ppo"] > start["scratch"] + 300
