@@ -1,6 +1,8 @@
 """Open-loop replay of the PushT human demonstrations in our env: how far the block strays from its recorded
 trajectory when the first recorded state is placed exactly (our reset) vs in gym-pusht's order (position,
-then angle). Prints a markdown table for docs/pusht.md.
+then angle). Prints a markdown table for docs/pusht.md, then how well the state determines the recorded block
+keypoints (``block_keypoints``, the observation of ``pusht-keypoints``) and how much of the data lies near the
+angle's wrap from 2pi to 0.
 
     python benchmarks/pusht_replay.py [--zarr ../shared/data/pusht/pusht_cchi_v7_replay.zarr] [--episodes N]
 """
@@ -14,7 +16,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from imitlab.data.importers import READERS, read_episodes
-from imitlab.envs.pusht import replay_episode
+from imitlab.envs.pusht import block_keypoints, replay_episode
 
 DEFAULT_ZARR = Path(__file__).resolve().parents[2] / "shared" / "data" / "pusht" / "pusht_cchi_v7_replay.zarr"
 
@@ -49,6 +51,15 @@ def main() -> None:
         pos, ang = rows[legacy]
         print(f"| {label} | {np.median(pos):.3g} | {np.percentile(pos, 95):.3g} | {pos.max():.3g} | "
               f"{int((pos > 1).sum())}/{n} | {ang.max():.3g} |")
+
+    state, recorded = store.load("state"), store.load("keypoint")
+    error = np.linalg.norm(block_keypoints(state) - recorded, axis=-1).max(axis=1)  # worst keypoint per frame
+    angle = np.mod(state[:, 4], 2 * np.pi)
+    near_wrap = np.minimum(angle, 2 * np.pi - angle) < np.radians(30)
+    print(f"\nkeypoints from the state vs recorded, worst of 9 per frame ({len(state)} frames): median "
+          f"{np.median(error):.3g} px, 99.9th pct {np.quantile(error, 0.999):.3g} px, max {error.max():.3g} px, "
+          f"{int((error > 0.5).sum())} frames > 0.5 px; block angle within 30 deg of the wrap at 0 = 2pi: "
+          f"{near_wrap.mean():.0%} of frames")
 
 
 if __name__ == "__main__":

@@ -3,11 +3,13 @@ test seeds (100000+), and print our rows beside the published table of Chi et al
 
     python benchmarks/pusht_table.py                                       # only estimate CPU time per head
     python benchmarks/pusht_table.py --train --scale cpu --episodes 50    # the CPU recipes (~1 h per head)
+    python benchmarks/pusht_table.py --train --obs keypoints              # on the paper's keypoint observation
     python benchmarks/pusht_table.py --train --heads diffusion --steps 600 --episodes 5 --out runs/pusht-smoke
 
 A run directory whose final checkpoint is complete is loaded, not retrained; an interrupted one resumes.
-Results (one JSON per head) go to OUT/<scale>/<head>/pusht_eval*.json; the table to OUT/pusht_table.md. Choose
-evaluation settings on the validation seeds (--eval-seed 1), then report the test seeds (--eval-seed 0).
+Results (one JSON per head) go to OUT/<scale>/<head>[-keypoints]-seedN/pusht_eval*.json; the table to
+OUT/pusht_table.md. Choose evaluation settings on the validation seeds (--eval-seed 1), then report the test
+seeds (--eval-seed 0).
 """
 
 from __future__ import annotations
@@ -39,17 +41,22 @@ PAPER_ROWS = [("DP-CNN", 0.95, 0.91), ("DP-T", 0.95, 0.79), ("IBC", 0.90, 0.84),
 MAX_TRAIN_EPISODES = 90
 
 
-def training_data(zarr: Path, out: Path) -> Path:
+# observation -> (env, the zarr keys forming it): the 5-D state, or the paper's 9 block keypoints + agent x, y
+OBSERVATIONS = {"state": ("pusht", ["state"]), "keypoints": ("pusht-keypoints", ["keypoint", "state[:2]"])}
+
+
+def training_data(zarr: Path, out: Path, observation: str) -> Path:
     """The paper's training split (90 of the 206 episodes, diffusion_policy's selection), imported once."""
-    path = out / "data" / f"pusht-train{MAX_TRAIN_EPISODES}"
+    env, obs_keys = OBSERVATIONS[observation]
+    path = out / "data" / f"{env}-train{MAX_TRAIN_EPISODES}"
     if not (path / "meta" / "info.json").is_file():
-        import_dataset(zarr, path, obs_keys=["state"], action_key="action", env="pusht", overwrite=True,
+        import_dataset(zarr, path, obs_keys=obs_keys, action_key="action", env=env, overwrite=True,
                        episodes=train_split_episodes("diffusion-policy-zarr", zarr, MAX_TRAIN_EPISODES))
     return path
 
 
-def settings(head: str, scale: str, steps: int | None) -> tuple[dict, dict]:
-    policy_overrides, train_overrides = FULL_SCALE[("pusht", head)] if scale == "full" else recipe("pusht", head)
+def settings(env: str, head: str, scale: str, steps: int | None) -> tuple[dict, dict]:
+    policy_overrides, train_overrides = FULL_SCALE[(env, head)] if scale == "full" else recipe(env, head)
     policy_overrides, train_overrides = dict(policy_overrides), dict(train_overrides)
     if steps is not None:
         train_overrides["steps"] = steps
@@ -71,12 +78,12 @@ def train_or_load(head: str, data: Path, run_dir: Path, policy_overrides: dict, 
     return policy, spent
 
 
-def estimate(data: Path, scale: str, heads: list[str], steps: int | None) -> None:
+def estimate(data: Path, env: str, scale: str, heads: list[str], steps: int | None) -> None:
     """Single-threaded CPU time of a few training steps per head, times the recipe's steps."""
     dataset = load_dataset(data)
     print("| head | CPU ms/step (1 thread) | recipe steps | estimated CPU minutes |\n|---|---|---|---|")
     for head in heads:
-        policy_overrides, train_overrides = settings(head, scale, steps)
+        policy_overrides, train_overrides = settings(env, head, scale, steps)
         config = TrainConfig(**{**get_policy_class(head).train_defaults, **train_overrides})
         policy = create_policy(head, dataset.stats, obs_dim=dataset.obs_dim, act_dim=dataset.act_dim,
                                **policy_overrides)
@@ -106,6 +113,9 @@ def main() -> None:
     parser.add_argument("--zarr", type=Path, default=DEFAULT_ZARR, help="the diffusion_policy PushT replay buffer")
     parser.add_argument("--out", type=Path, default=Path("runs/pusht"))
     parser.add_argument("--heads", default=",".join(HEADS), help=f"comma-separated, from {', '.join(HEADS)}")
+    parser.add_argument("--obs", choices=sorted(OBSERVATIONS), default="state",
+                        help="state: agent x, y, block x, y, angle (5-D); keypoints: the paper's 9 block keypoints "
+                        "+ agent x, y (20-D), continuous where the angle wraps")
     parser.add_argument("--scale", choices=["cpu", "full"], default="cpu", help="recipes.RECIPES or FULL_SCALE")
     parser.add_argument("--steps", type=int, help="override the recipe's training steps (smoke runs)")
     parser.add_argument("--episodes", type=int, default=50, help="test seeds 100000.. (the paper: 50)")
@@ -123,32 +133,35 @@ def main() -> None:
     if not args.zarr.is_dir():
         print(f"skipped: PushT demonstrations not found at {args.zarr} (pass --zarr)")
         return
-    data = training_data(args.zarr, args.out)
+    env = OBSERVATIONS[args.obs][0]
+    data = training_data(args.zarr, args.out, args.obs)
     if not args.train:
-        estimate(data, args.scale, heads, args.steps)
+        estimate(data, env, args.scale, heads, args.steps)
         print("\nestimate only: pass --train to train (or load) and evaluate each head")
         return
 
     rows = []
     for head in heads:
-        policy_overrides, train_overrides = settings(head, args.scale, args.steps)
+        policy_overrides, train_overrides = settings(env, head, args.scale, args.steps)
         train_overrides["seed"] = args.seed
-        suffix = f"-steps{args.steps}" if args.steps is not None else ""
+        suffix = ("-keypoints" if args.obs == "keypoints" else "") + (
+            f"-steps{args.steps}" if args.steps is not None else "")
         run_dir = args.out / args.scale / f"{head}{suffix}-seed{args.seed}"
         policy, train_seconds = train_or_load(head, data, run_dir, policy_overrides, train_overrides, args.device)
         started = time.perf_counter()
-        result = evaluate(policy, "pusht", args.episodes, seed=args.eval_seed, n_action_steps=args.n_action_steps)
+        result = evaluate(policy, env, args.episodes, seed=args.eval_seed, n_action_steps=args.n_action_steps)
         eval_seconds = time.perf_counter() - started
         record = {**result.to_dict(), "head": head, "scale": args.scale, "train_seconds": train_seconds,
                   "eval_seconds": eval_seconds, "steps": read_run_config(run_dir)["step"], "data": str(data),
-                  "device": str(policy.device), "eval_seed": args.eval_seed, "n_action_steps": args.n_action_steps}
+                  "device": str(policy.device), "obs": args.obs, "eval_seed": args.eval_seed,
+                  "n_action_steps": args.n_action_steps}
         name = "pusht_eval" + (f"-evalseed{args.eval_seed}" if args.eval_seed else "") + (
             f"-act{args.n_action_steps}" if args.n_action_steps else "")
         (run_dir / f"{name}.json").write_text(json.dumps(record, indent=2) + "\n")
         rows.append(record)
 
     lines = [
-        f"PushT, state observations, 90 human training demos, {args.episodes} "
+        f"PushT, {args.obs} observations, 90 human training demos, {args.episodes} "
         f"{'test' if args.eval_seed == 0 else 'validation'} seeds from {100000 * (args.eval_seed + 1)}, "
         f"{args.n_action_steps or 8} actions executed per chunk "
         f"(scale: {args.scale}; training wall-clock on this machine; score: mean [normal 95% interval] over "

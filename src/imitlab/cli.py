@@ -368,8 +368,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="source format: a diffusion_policy replay buffer (.zarr; keys e.g. state, action) or an "
                    "imitation trajectory archive (.npz; keys obs, acts)")
     p.add_argument("--obs-key", action="append", metavar="KEY",
-                   help="array(s) forming the observation, flattened and concatenated in order (default: state "
-                   "for zarr, obs for npz)")
+                   help="array(s) forming the observation, flattened and concatenated in order; KEY[START:STOP] "
+                   "keeps those columns, e.g. --obs-key keypoint --obs-key 'state[:2]' for PushT's keypoint "
+                   "observation (default: state for zarr, obs for npz)")
     p.add_argument("--action-key", help="array holding the action (default: action for zarr, acts for npz)")
     p.add_argument("--fps", type=int, help="control frequency to record (default: the env's, else 10)")
     p.add_argument("--env", help="registered env the data belongs to (sets names, task, fps; lets `imitlab eval` "

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from imitlab.data.dataset import DatasetError, load_dataset
-from imitlab.data.importers import diffusion_policy_train_episodes, import_dataset
+from imitlab.data.importers import diffusion_policy_train_episodes, import_dataset, parse_key
 
 zarr = pytest.importorskip("zarr", reason="the zarr importer needs the optional extra: pip install 'imitlab[zarr]'")
 
@@ -52,6 +52,18 @@ def test_several_obs_keys_are_flattened_and_concatenated_in_order(store, tmp_pat
     src = zarr.open_group(str(store), mode="r")
     want = np.concatenate([src["data/keypoint"][:].reshape(12, 4), src["data/state"][:]], axis=1)
     np.testing.assert_array_equal(ds.observation, want)
+
+
+def test_a_key_can_keep_a_range_of_its_columns(store, tmp_path):
+    ds = import_dataset(store, tmp_path / "out", obs_keys=["keypoint", "state[:2]"], action_key="action")
+    src = zarr.open_group(str(store), mode="r")
+    want = np.concatenate([src["data/keypoint"][:].reshape(12, 4), src["data/state"][:, :2]], axis=1)
+    np.testing.assert_array_equal(ds.observation, want)
+    assert parse_key("state[1:]") == ("state", slice(1, None)) and parse_key("state") == ("state", slice(None))
+    with pytest.raises(DatasetError, match=r"'state\[5:\]' selects no column .* \(3 columns\)"):
+        import_dataset(store, tmp_path / "out2", obs_keys=["state[5:]"])
+    with pytest.raises(ValueError, match=r"give KEY or KEY\[START:STOP\]"):
+        parse_key("state[1]")
 
 
 def test_episode_selection_imports_only_those_episodes(store, tmp_path):

@@ -77,6 +77,37 @@ def test_open_loop_replay_from_the_first_recorded_state_reproduces_the_human_blo
     assert max(legacy) > 10, legacy
 
 
+@pytest.mark.skipif(not PUSHT.is_dir(), reason=f"PushT demonstrations not found at {PUSHT}")
+def test_block_keypoints_from_the_state_reproduce_the_recorded_keypoints():
+    zarr = pytest.importorskip("zarr", reason="reading the demonstrations needs the optional extra 'zarr'")
+    root = zarr.open_group(str(PUSHT), mode="r")
+    state, recorded = root["data/state"][:], root["data/keypoint"][:]
+    error = np.linalg.norm(pusht.block_keypoints(state) - recorded, axis=-1).max(axis=1)  # px, worst keypoint
+    assert np.median(error) < 1e-2 and np.quantile(error, 0.999) < 1.0, np.quantile(error, [0.5, 0.999])
+    obs = pusht.keypoint_observation(state[:3])
+    np.testing.assert_allclose(obs[:, :18], recorded[:3].reshape(3, 18), atol=0.1)
+    np.testing.assert_array_equal(obs[:, 18:], state[:3, :2])
+
+
+def test_keypoint_observation_is_continuous_where_the_angle_wraps():
+    just_below, just_above = [100.0, 100.0, 250.0, 250.0, 2 * np.pi - 1e-6], [100.0, 100.0, 250.0, 250.0, 1e-6]
+    np.testing.assert_allclose(pusht.keypoint_observation(just_below), pusht.keypoint_observation(just_above),
+                               atol=1e-3)
+
+
+@needs_sim
+def test_keypoint_env_observes_the_keypoints_of_its_state():
+    from imitlab.envs.registry import get_env_spec
+
+    env = get_env_spec("pusht-keypoints").make_vector(2)
+    obs, _ = env.reset(seed=[100000, 100001])
+    assert obs.shape == (2, 20) and env.single_observation_space.shape == (20,)
+    states = np.stack([e.state() for e in env.envs])
+    np.testing.assert_allclose(obs, pusht.keypoint_observation(states), atol=1e-3)
+    obs, *_ = env.step(np.array([[300.0, 300.0], [200.0, 200.0]]))
+    np.testing.assert_allclose(obs, pusht.keypoint_observation(np.stack([e.state() for e in env.envs])), atol=1e-3)
+
+
 @needs_sim
 def test_batched_env_succeeds_at_the_goal_pose_then_freezes():
     env = pusht.BatchedPushT(2)

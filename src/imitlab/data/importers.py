@@ -3,7 +3,8 @@
 Each source format is one small *reader*: it opens a store and returns a ``SourceStore`` — named per-frame
 arrays concatenated over time, plus the cumulative end index of every episode (the layout of diffusion_policy's
 ``ReplayBuffer``). Everything after that is shared: the key mapping (observation keys flattened and
-concatenated, one action key), per-episode checks, the choice of episodes, and the atomic ``write_dataset``.
+concatenated, ``KEY[START:STOP]`` keeping a range of columns; one action key), per-episode checks, the choice of
+episodes, and the atomic ``write_dataset``.
 Adding robomimic's hdf5 (``data/demo_i/obs/<key>``, ``data/demo_i/actions``) means one more reader that fills a
 ``SourceStore`` and one ``READERS`` entry, as imitation's npz archives did.
 
@@ -23,6 +24,7 @@ Source stores hold no reward or success flags: imported frames get reward 0 and 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,7 +157,20 @@ def _check_episode_ends(store: SourceStore, n_frames: int) -> np.ndarray:
     return ends
 
 
-def _load_key(store: SourceStore, key: str, role: str) -> np.ndarray:
+_KEY_SPEC = re.compile(r"(?P<key>[^\[\]]+)(\[(?P<start>-?\d*):(?P<stop>-?\d*)\])?")
+
+
+def parse_key(spec: str) -> tuple[str, slice]:
+    """``"state"`` -> ("state", all columns); ``"state[:2]"`` -> ("state", columns 0-1) of the flattened array."""
+    match = _KEY_SPEC.fullmatch(spec)
+    if match is None:
+        raise ValueError(f"bad key {spec!r}: give KEY or KEY[START:STOP] (columns of the flattened array)")
+    start, stop = (int(match[g]) if match[g] else None for g in ("start", "stop"))
+    return match["key"], slice(start, stop)
+
+
+def _load_key(store: SourceStore, spec: str, role: str) -> np.ndarray:
+    key, columns = parse_key(spec)
     if key not in store.keys:
         raise DatasetError(
             f"{store.path} has no {store.describe.format(key=key)} for the {role} "
@@ -164,14 +179,19 @@ def _load_key(store: SourceStore, key: str, role: str) -> np.ndarray:
     x = store.load(key)
     if x.ndim < 1 or x.dtype.kind not in "iuf":
         raise DatasetError(f"{store.path}/{store.describe.format(key=key)} must be numeric, found {x.dtype} {x.shape}")
-    return x.reshape(len(x), -1)  # (N, ...) -> (N, D), e.g. keypoints (N, 9, 2) -> (N, 18)
+    flat = x.reshape(len(x), -1)  # (N, ...) -> (N, D), e.g. keypoints (N, 9, 2) -> (N, 18)
+    if flat[:, columns].shape[1] == 0:
+        raise DatasetError(f"{spec!r} selects no column of {store.path}/{store.describe.format(key=key)} "
+                           f"({flat.shape[1]} columns)")
+    return flat[:, columns]
 
 
 def read_episodes(
     store: SourceStore, obs_keys: Sequence[str], action_key: str, episodes: Sequence[int] | None = None
 ) -> list[Episode]:
-    """Cut the store into episodes: observation = the ``obs_keys`` arrays flattened and concatenated,
-    action = ``action_key``; ``episodes`` selects (and orders) episode indices (default: all)."""
+    """Cut the store into episodes: observation = the ``obs_keys`` arrays flattened and concatenated (a key may
+    select columns, ``KEY[START:STOP]``), action = ``action_key``; ``episodes`` selects (and orders) episode
+    indices (default: all)."""
     if not obs_keys:
         raise ValueError("give at least one observation key")
     obs = np.concatenate([_load_key(store, k, "observation") for k in obs_keys], axis=1)

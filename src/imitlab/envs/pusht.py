@@ -1,7 +1,9 @@
 """PushT (Chi et al. 2023, "Diffusion Policy"): push a T-shaped block into a fixed goal pose with a round pusher,
 simulated by gym-pusht (pymunk, the package LeRobot uses; optional extra ``imitlab[pusht]``).
 
-Observation (5,): agent x, y, block x, y (pixels in a 512 x 512 workspace), block angle in [0, 2pi).
+Observation, env ``pusht`` (5,): agent x, y, block x, y (pixels in a 512 x 512 workspace), block angle in
+[0, 2pi). Env ``pusht-keypoints`` (20,): the paper's state-based observation, 9 keypoints of the block (x0, y0,
+..., x8, y8) then agent x, y; continuous in the block's pose, where the angle wraps from 2pi to 0.
 Action (2,): target position of the pusher (a PD controller tracks it; 10 physics steps per control step).
 Reward: clip(coverage / 0.95, 0, 1), coverage = area of the block inside the goal pose / area of the block.
 Success: coverage > 0.95 at any step (the episode then terminates). Score (the paper's metric): the maximum
@@ -42,6 +44,17 @@ SUCCESS_COVERAGE = 0.95
 PAPER_TEST_START_SEED = 100_000  # diffusion_policy's test_start_seed; 50 test episodes in its configs
 WORKSPACE = 512.0
 OBS_NAMES = ("agent_x", "agent_y", "block_x", "block_y", "block_angle")
+# The 9 block keypoints of diffusion_policy's PushT keypoint env (the demonstrations' ``data/keypoint``), in the
+# block's frame: pixels relative to its position, before rotation by its angle. Recovered from the 25,650 recorded
+# frames as the median of R(-angle) (keypoint - position); they reproduce the recorded keypoints to a median
+# error of 0 px and 0.45 px at the 99.9th percentile (tests/envs/test_pusht.py).
+BLOCK_KEYPOINTS = np.array([
+    [9.2698, 90.041], [-60.9835, -1.1867], [60.9128, -1.3934], [-0.2705, 25.5436], [-14.0649, 122.8159],
+    [39.0027, 32.8574], [-39.9664, 32.7297], [-16.8243, 62.8632], [23.5415, -1.7003],
+])
+KEYPOINT_OBS_NAMES = tuple(f"keypoint{i}_{axis}" for i in range(len(BLOCK_KEYPOINTS)) for axis in "xy") + (
+    "agent_x", "agent_y")
+OBSERVATIONS = ("state", "keypoints")
 GYM_ID = "imitlab/PushT-v0"
 
 
@@ -71,6 +84,24 @@ def pusht_eval_seeds(seed: int, n: int) -> np.ndarray:
     if seed < 0 or not 0 < n <= PAPER_TEST_START_SEED:
         raise ValueError(f"need seed >= 0 and 0 < n <= {PAPER_TEST_START_SEED}, got seed {seed}, n {n}")
     return PAPER_TEST_START_SEED * (seed + 1) + np.arange(n, dtype=np.int64)
+
+
+def block_keypoints(state: np.ndarray) -> np.ndarray:
+    """(..., 5) states -> (..., 9, 2): the block's keypoints in the workspace (``BLOCK_KEYPOINTS`` rotated by the
+    block's angle and moved to its position)."""
+    state = np.asarray(state, dtype=np.float64)
+    cos, sin = np.cos(state[..., 4, None]), np.sin(state[..., 4, None])
+    x, y = BLOCK_KEYPOINTS[:, 0], BLOCK_KEYPOINTS[:, 1]
+    return np.stack([cos * x - sin * y + state[..., 2, None], sin * x + cos * y + state[..., 3, None]], axis=-1)
+
+
+def keypoint_observation(state: np.ndarray) -> np.ndarray:
+    """(..., 5) states -> (..., 20) float32: the 9 block keypoints flattened, then agent x, y (the layout of
+    diffusion_policy's low-dimensional PushT observation, and of ``imitlab import --obs-key keypoint --obs-key
+    'state[:2]'``)."""
+    state = np.asarray(state, dtype=np.float64)
+    keypoints = block_keypoints(state).reshape(*state.shape[:-1], -1)
+    return np.concatenate([keypoints, state[..., :2]], axis=-1).astype(np.float32)
 
 
 def coverage_reward(coverage: np.ndarray | float) -> np.ndarray:
@@ -116,18 +147,28 @@ def place_state(sim: Any, state: np.ndarray, legacy: bool) -> None:
     sim.space.step(sim.dt)
 
 
+def observation_space(observation: str) -> spaces.Box:
+    """The observation space of ``observation`` ("state" or "keypoints")."""
+    if observation == "state":
+        return spaces.Box(low=np.zeros(5, np.float32), high=np.array([WORKSPACE] * 4 + [2 * np.pi], np.float32),
+                          dtype=np.float32)
+    if observation == "keypoints":  # keypoints of a block near the border may lie outside the workspace
+        return spaces.Box(low=-np.inf, high=np.inf, shape=(len(KEYPOINT_OBS_NAMES),), dtype=np.float32)
+    raise ValueError(f"unknown PushT observation {observation!r}; choose from {', '.join(OBSERVATIONS)}")
+
+
 class PushTEnv(gym.Env):
-    """One PushT env with the paper's seeding (see the module docstring). ``info`` holds ``success`` (coverage
-    has exceeded 0.95 at some step of the episode) and ``coverage``."""
+    """One PushT env with the paper's seeding (see the module docstring). ``observation``: "state" (5,) or
+    "keypoints" (20,). ``info`` holds ``success`` (coverage has exceeded 0.95 at some step of the episode) and
+    ``coverage``."""
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": FPS}
 
-    def __init__(self, render_mode: str | None = None):
+    def __init__(self, render_mode: str | None = None, observation: str = "state"):
+        self.observation_space = observation_space(observation)
+        self.observation = observation
         self.sim = _gym_pusht_env_class()(obs_type="state", render_mode="rgb_array")
         self.render_mode = render_mode
-        self.observation_space = spaces.Box(
-            low=np.zeros(5, np.float32), high=np.array([WORKSPACE] * 4 + [2 * np.pi], np.float32), dtype=np.float32
-        )
         self.action_space = spaces.Box(low=0.0, high=WORKSPACE, shape=(2,), dtype=np.float32)
         self.steps = 0
         self.success = False
@@ -149,8 +190,13 @@ class PushTEnv(gym.Env):
         self.success = False
         return self._obs(), {"success": False, "coverage": self.sim._get_coverage()}
 
-    def _obs(self) -> np.ndarray:
+    def state(self) -> np.ndarray:
+        """(5,) agent x, y, block x, y, angle."""
         return self.sim.get_obs().astype(np.float32)
+
+    def _obs(self) -> np.ndarray:
+        state = self.state()
+        return state if self.observation == "state" else keypoint_observation(state)
 
     def step(self, action):
         action = np.asarray(action, dtype=np.float64).reshape(2)
@@ -173,20 +219,21 @@ class PushTEnv(gym.Env):
 class BatchedPushT(gym.vector.VectorEnv):
     """N PushT envs stepped in a loop. No autoreset: a sub-env whose episode has ended stays frozen (same obs,
     reward 0, terminated again, same success flag) until the next ``reset``. ``reset(seed=[s_0, ...])`` gives
-    sub-env i the paper's initial state of ``s_i``; ``reset(options={"states": (N, 5)})`` exact states."""
+    sub-env i the paper's initial state of ``s_i``; ``reset(options={"states": (N, 5)})`` exact states.
+    ``observation``: "state" or "keypoints", as ``PushTEnv``."""
 
     metadata = {"render_modes": [], "autoreset_mode": AutoresetMode.DISABLED, "render_fps": FPS}
 
-    def __init__(self, num_envs: int):
+    def __init__(self, num_envs: int, observation: str = "state"):
         if num_envs < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
         self.num_envs = int(num_envs)
-        self.envs = [PushTEnv() for _ in range(self.num_envs)]
+        self.envs = [PushTEnv(observation=observation) for _ in range(self.num_envs)]
         self.single_observation_space = self.envs[0].observation_space
         self.single_action_space = self.envs[0].action_space
         self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, self.num_envs)
         self.action_space = gym.vector.utils.batch_space(self.single_action_space, self.num_envs)
-        self.obs = np.zeros((self.num_envs, 5), np.float32)
+        self.obs = np.zeros((self.num_envs, *self.single_observation_space.shape), np.float32)
         self.done = np.zeros(self.num_envs, dtype=bool)
 
     def reset(
@@ -201,7 +248,7 @@ class BatchedPushT(gym.vector.VectorEnv):
         return self.obs.copy(), {"success": np.zeros(self.num_envs, dtype=bool)}
 
     def step(self, actions: np.ndarray):
-        """actions (N, 2) target positions -> obs (N, 5), reward (N,), terminated, truncated, info."""
+        """actions (N, 2) target positions -> obs (N, obs_dim), reward (N,), terminated, truncated, info."""
         actions = np.asarray(actions, dtype=np.float64)
         if actions.shape != (self.num_envs, 2):
             raise ValueError(f"actions must have shape ({self.num_envs}, 2), got {actions.shape}")
@@ -235,7 +282,7 @@ def replay_episode(observation: np.ndarray, action: np.ndarray, legacy: bool = F
     faithful simulator equal the recorded ``observation`` (T, 5)."""
     env = PushTEnv()
     env.reset(options={"state": observation[0], "legacy": legacy})
-    seen = [env._obs()]
+    seen = [env.state()]
     for a in action[:-1]:
         seen.append(env.step(a)[0])
     env.close()
@@ -249,20 +296,25 @@ def _no_expert():
     )
 
 
-register_env(
-    EnvSpec(
-        name="pusht",
-        description="Push the T-shaped block into the goal pose.",
-        make_vector=lambda n: BatchedPushT(n),
-        make_single=lambda: PushTEnv(),
-        make_expert=_no_expert,
-        max_steps=MAX_STEPS,
-        fps=FPS,
-        obs_names=OBS_NAMES,
-        action_names=("target_x", "target_y"),
-        success_rule=f"coverage of the goal pose > {SUCCESS_COVERAGE} at any step within {MAX_STEPS} steps",
-        eval_seeds=pusht_eval_seeds,
-        episode_score=episode_score,
-        score_rule="mean over episodes of the maximum of clip(coverage / 0.95, 0, 1) (Chi et al. 2023)",
+for name, observation, obs_names, description in (
+    ("pusht", "state", OBS_NAMES, "Push the T-shaped block into the goal pose."),
+    ("pusht-keypoints", "keypoints", KEYPOINT_OBS_NAMES,
+     "Push the T-shaped block into the goal pose (observation: 9 block keypoints and the agent position)."),
+):
+    register_env(
+        EnvSpec(
+            name=name,
+            description=description,
+            make_vector=lambda n, observation=observation: BatchedPushT(n, observation),
+            make_single=lambda observation=observation: PushTEnv(observation=observation),
+            make_expert=_no_expert,
+            max_steps=MAX_STEPS,
+            fps=FPS,
+            obs_names=obs_names,
+            action_names=("target_x", "target_y"),
+            success_rule=f"coverage of the goal pose > {SUCCESS_COVERAGE} at any step within {MAX_STEPS} steps",
+            eval_seeds=pusht_eval_seeds,
+            episode_score=episode_score,
+            score_rule="mean over episodes of the maximum of clip(coverage / 0.95, 0, 1) (Chi et al. 2023)",
+        )
     )
-)
