@@ -15,9 +15,30 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+import torch
 
+from imitlab.checkpoint import load_policy
+from imitlab.envs.registry import get_env_spec
 from imitlab.rl import train_rl
 from imitlab.rl.common import read_metrics, steps_to_target
+
+
+def describe_failures(bc: Path, episodes: int = 20, seed: int = 1000) -> None:
+    """Where the bc policy fails: the initial angles of its failed episodes and the largest torque its network asks
+    for in each (the env clips to [-2, 2]), from ``episodes`` deterministic rollouts."""
+    policy, env = load_policy(bc), get_env_spec("pendulum").make_vector(episodes)
+    obs, _ = env.reset(seed=list(range(seed, seed + episodes)))
+    start, asked, success = np.arctan2(obs[:, 1], obs[:, 0]), [], np.zeros(episodes, bool)
+    for _ in range(200):
+        action = policy.predict_chunk(torch.as_tensor(obs)[:, None])[:, 0, 0].numpy()
+        asked.append(action)
+        obs, _, _, _, info = env.step(action[:, None])
+        success |= info["success"]
+    peak = np.abs(np.array(asked)).max(axis=0)[~success]  # per failed episode: the largest torque asked for
+    print(f"bc alone, {episodes} episodes: {success.sum()} succeed; the {len(peak)} failures start at |angle| "
+          f"{np.abs(start[~success]).min():.1f}..{np.abs(start[~success]).max():.1f} rad (0 = upright), and "
+          f"their network asks for torques up to {np.median(peak):.1f} (median over failures) and {peak.max():.1f} "
+          f"(the env clips to 2)\n")
 
 
 def main() -> None:
@@ -38,6 +59,7 @@ def main() -> None:
     from imitlab.cli import parse_assignment
 
     bc_overrides = dict(parse_assignment(s) for s in args.set)
+    describe_failures(args.bc)
     rows = []
     for seed in args.seeds:
         row = {"seed": seed}
