@@ -15,30 +15,25 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from imitlab.checkpoint import load_policy
 from imitlab.envs.registry import get_env_spec
+from imitlab.execution import ChunkExecutor
 from imitlab.rl import train_rl
 from imitlab.rl.common import read_metrics, steps_to_target
+from imitlab.rollout import run_episodes
 
 
 def describe_failures(bc: Path, episodes: int = 20, seed: int = 1000) -> None:
     """Where the bc policy fails: the initial angles of its failed episodes and the largest torque its network asks
     for in each (the env clips to [-2, 2]), from ``episodes`` deterministic rollouts."""
-    policy, env = load_policy(bc), get_env_spec("pendulum").make_vector(episodes)
-    obs, _ = env.reset(seed=list(range(seed, seed + episodes)))
-    start, asked, success = np.arctan2(obs[:, 1], obs[:, 0]), [], np.zeros(episodes, bool)
-    for _ in range(200):
-        action = policy.predict_chunk(torch.as_tensor(obs)[:, None])[:, 0, 0].numpy()
-        asked.append(action)
-        obs, _, _, _, info = env.step(action[:, None])
-        success |= info["success"]
-    peak = np.abs(np.array(asked)).max(axis=0)[~success]  # per failed episode: the largest torque asked for
-    print(f"bc alone, {episodes} episodes: {success.sum()} succeed; the {len(peak)} failures start at |angle| "
-          f"{np.abs(start[~success]).min():.1f}..{np.abs(start[~success]).max():.1f} rad (0 = upright), and "
-          f"their network asks for torques up to {np.median(peak):.1f} (median over failures) and {peak.max():.1f} "
-          f"(the env clips to 2)\n")
+    run = run_episodes(get_env_spec("pendulum"), ChunkExecutor(load_policy(bc)), np.arange(seed, seed + episodes))
+    failed = ~run.episode_success
+    start = np.abs(np.arctan2(run.obs[failed, 0, 1], run.obs[failed, 0, 0]))
+    peak = np.abs(np.where(run.alive[..., None], run.action, 0.0)).max(axis=(1, 2))[failed]
+    print(f"bc alone, {episodes} episodes: {episodes - failed.sum()} succeed; the {failed.sum()} failures start at "
+          f"|angle| {start.min():.1f}..{start.max():.1f} rad (0 = upright), and their network asks for torques up to "
+          f"{np.median(peak):.1f} (median over failures) and {peak.max():.1f} (the env clips to 2)\n")
 
 
 def main() -> None:

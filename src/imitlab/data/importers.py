@@ -180,10 +180,11 @@ def _load_key(store: SourceStore, spec: str, role: str) -> np.ndarray:
     if x.ndim < 1 or x.dtype.kind not in "iuf":
         raise DatasetError(f"{store.path}/{store.describe.format(key=key)} must be numeric, found {x.dtype} {x.shape}")
     flat = x.reshape(len(x), -1)  # (N, ...) -> (N, D), e.g. keypoints (N, 9, 2) -> (N, 18)
-    if flat[:, columns].shape[1] == 0:
+    selected = flat[:, columns]
+    if selected.shape[1] == 0:
         raise DatasetError(f"{spec!r} selects no column of {store.path}/{store.describe.format(key=key)} "
                            f"({flat.shape[1]} columns)")
-    return flat[:, columns]
+    return selected
 
 
 def read_episodes(

@@ -95,6 +95,8 @@ class ActorCriticPolicy(Policy):
             self.log_std_head = nn.Linear(c.hidden_dim, c.act_dim)  # on the actor's last hidden features
             nn.init.zeros_(self.log_std_head.weight)
             nn.init.constant_(self.log_std_head.bias, float(c.init_log_std))
+        if c.mean_low:  # env units; normalised per call, as the action normaliser is loaded after construction
+            self.register_buffer("mean_bounds", torch.tensor([c.mean_low, c.mean_high]), persistent=False)
 
     # -- the distribution -------------------------------------------------------------------------------------
     def _heads(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -111,9 +113,7 @@ class ActorCriticPolicy(Policy):
             features = self.net[:-1](x)
             mean, log_std = self.net[-1](features), self.log_std_head(features).clamp(LOG_STD_MIN, LOG_STD_MAX)
         if self.config.mean_low:
-            bound = [self.action_normalizer.normalize(torch.tensor(b, dtype=mean.dtype, device=mean.device))
-                     for b in (self.config.mean_low, self.config.mean_high)]
-            mean = clamp_straight_through(mean, *bound)
+            mean = clamp_straight_through(mean, *self.action_normalizer.normalize(self.mean_bounds))
         return mean, log_std
 
     def sample(self, obs: torch.Tensor, generator: torch.Generator | None = None):

@@ -75,27 +75,31 @@ class PGConfig:
 
 
 # -- the actor --------------------------------------------------------------------------------------------------
-def mean_bounds(spec: EnvSpec, config: PGConfig) -> dict[str, tuple[float, ...]]:
-    """The actor's ``mean_low``/``mean_high`` fields: the env's action bounds when ``config.clamp_mean``."""
+def env_spaces(spec: EnvSpec) -> tuple[gym.spaces.Space, gym.spaces.Space]:
+    """(observation space, action space) of one of ``spec``'s sub-envs."""
+    env = spec.make_vector(1)
+    spaces = env.single_observation_space, env.single_action_space
+    env.close()
+    return spaces
+
+
+def mean_bounds(space: gym.spaces.Space, config: PGConfig, env: str) -> dict[str, tuple[float, ...]]:
+    """The actor's ``mean_low``/``mean_high`` fields: the bounds of action ``space`` when ``config.clamp_mean``."""
     if not config.clamp_mean:
         return {}
-    env = spec.make_vector(1)
-    space = env.single_action_space
-    env.close()
     if isinstance(space, gym.spaces.Discrete):
-        raise ValueError(f"clamp_mean clamps a Gaussian's mean; {spec.name} has discrete actions")
+        raise ValueError(f"clamp_mean clamps a Gaussian's mean; {env} has discrete actions")
     return {"mean_low": tuple(map(float, space.low)), "mean_high": tuple(map(float, space.high))}
 
 
 def make_actor(spec: EnvSpec, config: PGConfig) -> ActorCriticPolicy:
     """A fresh actor-critic for ``spec``'s spaces: categorical for a Discrete action space, else a Gaussian whose
     normalised actions map [-1, 1] onto the action bounds."""
-    env = spec.make_vector(1)
-    obs_dim = int(env.single_observation_space.shape[0])
-    space = env.single_action_space
-    env.close()
+    obs_space, space = env_spaces(spec)
+    obs_dim = int(obs_space.shape[0])
     fields = dict(hidden_dim=config.hidden_dim, num_layers=config.num_layers, activation=config.activation,
-                  log_std=config.log_std, init_log_std=config.init_log_std, **mean_bounds(spec, config))
+                  log_std=config.log_std, init_log_std=config.init_log_std,
+                  **mean_bounds(space, config, spec.name))
     if isinstance(space, gym.spaces.Discrete):
         stats = placeholder_stats(obs_dim, 1)
         return create_policy("actor-critic", stats, obs_dim=obs_dim, act_dim=1, distribution="categorical",
@@ -122,7 +126,7 @@ def actor_from_bc(run_dir: Path, config: PGConfig, spec: EnvSpec) -> ActorCritic
         act_dim=pc["act_dim"], hidden_dim=pc["hidden_dim"], num_layers=pc["num_layers"],
         activation=pc.get("activation", "relu"),
         obs_norm=pc["obs_norm"], action_norm=pc["action_norm"], log_std=config.log_std,
-        init_log_std=config.init_log_std, **mean_bounds(spec, config),
+        init_log_std=config.init_log_std, **mean_bounds(env_spaces(spec)[1], config, spec.name),
     )
     last = f"net.{2 * pc['num_layers']}."
     state = {}

@@ -73,7 +73,8 @@ class PPO(Algorithm):
     def __init__(self, policy, config: PPOConfig, bc_data=None):
         super().__init__(policy, config, bc_data)
         critic = list(policy.value_net.parameters())
-        actor = [p for p in policy.parameters() if all(p is not q for q in critic)]
+        critic_ids = {id(p) for p in critic}
+        actor = [p for p in policy.parameters() if id(p) not in critic_ids]
         self.optimizer = torch.optim.Adam([{"params": actor, "lr": config.actor_lr or config.lr},
                                            {"params": critic, "lr": config.lr}], eps=1e-5)
         self.initial_lrs = [group["lr"] for group in self.optimizer.param_groups]
