@@ -2,11 +2,16 @@
 seeds. Prints, per seed, the evaluation return before any RL update and the environment steps after which the
 periodic evaluation first reached the target.
 
-    imitlab collect --env pendulum --episodes 1 --out runs/rl/data/pendulum-1 --seed 0
-    imitlab train --policy bc --data runs/rl/data/pendulum-1 --out runs/rl/bc-pendulum-1 --steps 3000 --seed 0
-    python benchmarks/bc_to_rl.py --bc runs/rl/bc-pendulum-1 --steps 40000 --seeds 0 1 2
+The bc run learns from 10 demonstrations whose recorded action is, with probability 0.6 per step, uniformly random
+instead of the expert's (a weakened expert: far above random, below the target):
 
-Runs go to RUNS/ppo-pendulum-sSEED and RUNS/ppo-TAG-pendulum-sSEED; finished ones are reused (``--resume``).
+    imitlab collect --env pendulum --episodes 10 --epsilon 0.6 --out runs/rl/data/pendulum-eps0.6-10 --seed 0
+    imitlab train --policy bc --data runs/rl/data/pendulum-eps0.6-10 --out runs/rl/bc-eps0.6-pendulum-10 \
+        --steps 3000 --seed 0
+    python benchmarks/bc_to_rl.py
+
+Runs go to RUNS/ppo-pendulum-STEPS-sSEED and RUNS/ppo-TAG-pendulum-STEPS-sSEED; finished ones are reused
+(``--resume``), so a second tag or more seeds cost only the new runs.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from imitlab.execution import ChunkExecutor
 from imitlab.rl import train_rl
 from imitlab.rl.common import read_metrics, steps_to_target
 from imitlab.rollout import run_episodes
+from imitlab.stats import mcnemar_exact_p
 
 
 def describe_failures(bc: Path, episodes: int = 20, seed: int = 1000) -> None:
@@ -38,15 +44,16 @@ def describe_failures(bc: Path, episodes: int = 20, seed: int = 1000) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--bc", type=Path, default=Path("runs/rl/bc-pendulum-1"),
+    parser.add_argument("--bc", type=Path, default=Path("runs/rl/bc-eps0.6-pendulum-10"),
                         help="the bc run the actor starts from")
-    parser.add_argument("--steps", type=int, default=40_000)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--steps", type=int, default=24_000)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4, 5])
     parser.add_argument("--target", type=float, default=-250.0, help="mean evaluation return to reach")
     parser.add_argument("--runs", type=Path, default=Path("runs/rl"))
-    parser.add_argument("--tag", default="bc", help="bc-initialised runs go to RUNS/ppo-TAG-pendulum-sSEED")
+    parser.add_argument("--tag", default="bc", help="bc-initialised runs go to RUNS/ppo-TAG-pendulum-STEPS-sSEED")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="PPO settings for the bc-initialised runs only, e.g. init_log_std=-1")
+                        help="PPO settings for the bc-initialised runs only, over PPO.init_defaults, e.g. "
+                             "init_log_std=-1")
     args = parser.parse_args()
     if not (args.bc / "config.json").is_file():
         print(f"bc_to_rl: skipped, no bc run at {args.bc}; create it with the commands in this script's docstring")
@@ -59,7 +66,8 @@ def main() -> None:
     for seed in args.seeds:
         row = {"seed": seed}
         for label, init, overrides in (("scratch", None, {}), ("bc", args.bc, bc_overrides)):
-            out = args.runs / (f"ppo-pendulum-s{seed}" if init is None else f"ppo-{args.tag}-pendulum-s{seed}")
+            name = "ppo-pendulum" if init is None else f"ppo-{args.tag}-pendulum"
+            out = args.runs / f"{name}-{args.steps}-s{seed}"
             _, result = train_rl("ppo", "pendulum", args.steps, out, seed=seed, overrides=overrides,
                                  init_from=init, resume=True, progress=False)
             evals = [r for r in read_metrics(out) if "eval_return" in r]
@@ -82,6 +90,15 @@ def main() -> None:
         reached = [r[label][1] for r in rows if r[label][1] is not None]
         if reached:
             print(f"{label}: reached in {len(reached)}/{len(rows)} seeds, median {np.median(reached):.0f} steps")
+    never = float("inf")
+    steps = {label: np.array([never if r[label][1] is None else r[label][1] for r in rows])
+             for label in ("scratch", "bc")}
+    sooner = steps["bc"] < steps["scratch"]
+    later = steps["bc"] > steps["scratch"]
+    print(f"BC init reached the target sooner on {sooner.sum()}/{len(rows)} seeds, later on {later.sum()} "
+          f"(two-sided sign test over seeds, ties dropped: p = {mcnemar_exact_p(sooner, later):.2g})")
+    finals = {label: np.mean([r[label][2] for r in rows]) for label in ("scratch", "bc")}
+    print(f"final return, mean over seeds: scratch {finals['scratch']:.0f}, BC init {finals['bc']:.0f}")
 
 
 if __name__ == "__main__":

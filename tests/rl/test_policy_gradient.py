@@ -112,6 +112,25 @@ def test_bc_initialised_actor_acts_exactly_like_the_bc_run(small_dataset_dir, tm
     torch.testing.assert_close(actor.predict_chunk(obs), bc.predict_chunk(obs))
 
 
+def test_a_bc_initialised_ppo_run_uses_the_fine_tuning_defaults_unless_told_otherwise(tmp_path):
+    from imitlab.collect import collect as collect_demos
+    from imitlab.rl import train_rl
+    from imitlab.rl.ppo import PPO
+
+    collect_demos("pendulum", 1, tmp_path / "data")
+    train_policy("bc", tmp_path / "data", tmp_path / "bc", {"hidden_dim": 16, "num_layers": 1},
+                 {"steps": 2, "batch_size": 8, "warmup_steps": 1}, progress=False)
+    tiny = {"num_envs": 1, "update_epochs": 1, "eval_episodes": 1}
+    for name, overrides in (("defaults", tiny), ("explicit", {**tiny, "actor_lr": 0.0, "critic_warmup": 1})):
+        train_rl("ppo", "pendulum", 1, tmp_path / name, overrides=overrides, init_from=tmp_path / "bc",
+                 progress=False, final_eval_episodes=1)
+    saved = {name: json.loads((tmp_path / name / "config.json").read_text())["rl_config"]
+             for name in ("defaults", "explicit")}
+    assert {k: saved["defaults"][k] for k in PPO.init_defaults} == PPO.init_defaults
+    assert (saved["explicit"]["actor_lr"], saved["explicit"]["critic_warmup"]) == (0.0, 1)
+    assert saved["explicit"]["clamp_mean"] is True and saved["explicit"]["normalize_obs"] is False
+
+
 def test_clamped_mean_acts_inside_the_bounds_and_passes_gradients_through():
     stats = placeholder_stats(3, 1)
     stats["action"] = {"mean": np.zeros(1), "std": np.full(1, 0.5), "min": -np.ones(1), "max": np.ones(1)}
@@ -128,7 +147,7 @@ def test_clamped_mean_acts_inside_the_bounds_and_passes_gradients_through():
         make_actor(get_env_spec("cartpole"), PGConfig(clamp_mean=True))
 
 
-def test_ppo_gives_the_actor_its_own_learning_rate_and_anneals_both():
+def test_ppo_gives_the_actor_and_its_log_std_their_own_learning_rates():
     from imitlab.rl.ppo import PPO, PPOConfig
 
     policy = make_actor(get_env_spec("pendulum"), PGConfig())
@@ -137,6 +156,10 @@ def test_ppo_gives_the_actor_its_own_learning_rate_and_anneals_both():
     assert (actor["lr"], critic["lr"]) == (1e-4, 1e-3)
     assert {id(p) for p in critic["params"]} == {id(p) for p in policy.value_net.parameters()}
     assert len(actor["params"]) + len(critic["params"]) == len(list(policy.parameters()))
+    actor, critic, log_std = PPO(policy, PPOConfig(lr=1e-3, actor_lr=1e-4, log_std_lr=1e-2)).optimizer.param_groups
+    assert (actor["lr"], critic["lr"], log_std["lr"]) == (1e-4, 1e-3, 1e-2)
+    assert [id(p) for p in log_std["params"]] == [id(policy.log_std)]
+    assert not {id(p) for p in actor["params"]} & {id(policy.log_std)}
 
 
 def test_rl_run_resumes_to_the_same_weights_as_an_uninterrupted_run(tmp_path, monkeypatch):

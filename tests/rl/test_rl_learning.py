@@ -6,6 +6,7 @@ import torch
 
 from imitlab.collect import collect as collect_demos
 from imitlab.envs.registry import get_env_spec
+from imitlab.noisy_expert import Noise
 from imitlab.rl import train_rl
 from imitlab.rl.common import PGConfig, make_actor, read_metrics, steps_to_target
 from imitlab.rl.variance import gradient_variance
@@ -27,16 +28,13 @@ def test_ppo_reaches_minus_250_on_pendulum_within_40k_steps(tmp_path):
     assert steps_to_target(tmp_path / "run", -250) is not None
 
 
-@pytest.mark.xfail(reason="measured with the best of 31 settings chosen on seed 0: on held-out seed 1 "
-                          "BC-initialised PPO does not reach -250 in 24k steps, PPO from scratch does at 19.2k "
-                          "(docs/rl.md, 'BC→RL: a negative result so far')", strict=False)
 def test_bc_initialised_ppo_starts_far_above_random_and_reaches_the_target_sooner(tmp_path):
-    collect_demos("pendulum", 1, tmp_path / "data", seed=0)
+    """bc from 10 demonstrations whose recorded action is uniformly random with probability 0.6 (a weakened expert);
+    PPO's fine-tuning defaults (PPO.init_defaults) were chosen on seed 0 before this bc existed; seed 1 is held out."""
+    collect_demos("pendulum", 10, tmp_path / "data", seed=0, noise=Noise(epsilon=0.6))
     train_policy("bc", tmp_path / "data", tmp_path / "bc", train_overrides={"steps": 3000}, progress=False)
     train_rl("ppo", "pendulum", 24_000, tmp_path / "scratch", seed=1, progress=False)
-    bc_settings = {"critic_warmup": 4, "lr": 1e-3, "actor_lr": 5e-5, "init_log_std": 0.0, "clamp_mean": True}
-    train_rl("ppo", "pendulum", 24_000, tmp_path / "bc-ppo", seed=1, overrides=bc_settings,
-             init_from=tmp_path / "bc", progress=False)
+    train_rl("ppo", "pendulum", 24_000, tmp_path / "bc-ppo", seed=1, init_from=tmp_path / "bc", progress=False)
     start = {name: read_metrics(tmp_path / name)[0]["eval_return"] for name in ("scratch", "bc-ppo")}
     assert start["bc-ppo"] > start["scratch"] + 300
     reached = {name: steps_to_target(tmp_path / name, -250) for name in ("scratch", "bc-ppo")}

@@ -200,6 +200,9 @@ class Algorithm:
     name: ClassVar[str]
     config_class: ClassVar[type[PGConfig]]
     env_defaults: ClassVar[dict[str, dict[str, Any]]] = {}  # per-env settings that work (explicit ones win)
+    # settings for an actor that starts from a bc run (--init-from), over env_defaults (explicit ones win); the
+    # bc network computes on inputs normalised with its own statistics, so the running normalisation stays off
+    init_defaults: ClassVar[dict[str, Any]] = {"normalize_obs": False}
 
     def __init__(self, policy: ActorCriticPolicy, config: PGConfig, bc_data: Path | None = None):
         self.policy, self.config = policy, config
@@ -276,9 +279,8 @@ def train_rl(
     cls = get_algo(algo)
     spec = get_env_spec(env)
     if not resuming:
-        fields = {**cls.env_defaults.get(env, {}), **(overrides or {})}
-        if init_from is not None:
-            fields.setdefault("normalize_obs", False)
+        fields = {**cls.env_defaults.get(env, {}), **(cls.init_defaults if init_from is not None else {}),
+                  **(overrides or {})}
     config = cls.config_class(**fields)
     if init_from is not None and config.normalize_obs:
         raise ValueError("--init-from keeps the bc run's observation normalisation: set normalize_obs=false")

@@ -33,6 +33,7 @@ class PPOConfig(PGConfig):
     anneal_lr: bool = True  # decay the learning rate linearly to 0 over the run's steps
     critic_warmup: int = 0  # first batches train the critic only (a pretrained actor is not moved by a random V)
     actor_lr: float = 0.0  # the actor's (mean, log-std) learning rate when it differs from the critic's lr; 0 = lr
+    log_std_lr: float = 0.0  # the log-std's own learning rate when it differs from the actor's; 0 = actor's
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -41,8 +42,9 @@ class PPOConfig(PGConfig):
         if self.update_epochs < 1 or self.minibatch_size < 1:
             raise ValueError(f"update_epochs and minibatch_size must be >= 1, got {self.update_epochs}, "
                              f"{self.minibatch_size}")
-        if self.actor_lr < 0:
-            raise ValueError(f"actor_lr must be >= 0 (0 = lr), got {self.actor_lr}")
+        if self.actor_lr < 0 or self.log_std_lr < 0:
+            raise ValueError(f"actor_lr and log_std_lr must be >= 0 (0 = inherited), got {self.actor_lr}, "
+                             f"{self.log_std_lr}")
         if self.clip_coef <= 0 or self.target_kl < 0:
             raise ValueError(f"clip_coef must be > 0 and target_kl >= 0, got {self.clip_coef}, {self.target_kl}")
 
@@ -69,14 +71,23 @@ class PPO(Algorithm):
         "pendulum": {"num_envs": 8, "gamma": 0.95, "lr": 1e-3, "reward_scale": 0.1, "eval_every": 1_600},
         "cartpole": {"num_envs": 8, "lr": 1e-3},
     }
+    # fine-tuning a bc network: the fresh critic learns alone for 4 batches, the mean moves 20x slower than the
+    # critic while the exploration noise shrinks at the critic's rate, and sampled actions centre on the mean
+    # clamped into the bounds (docs/rl.md, BC->RL)
+    init_defaults = {**Algorithm.init_defaults, "critic_warmup": 4, "actor_lr": 5e-5, "log_std_lr": 1e-3,
+                     "clamp_mean": True}
 
     def __init__(self, policy, config: PPOConfig, bc_data=None):
         super().__init__(policy, config, bc_data)
         critic = list(policy.value_net.parameters())
-        critic_ids = {id(p) for p in critic}
-        actor = [p for p in policy.parameters() if id(p) not in critic_ids]
-        self.optimizer = torch.optim.Adam([{"params": actor, "lr": config.actor_lr or config.lr},
-                                           {"params": critic, "lr": config.lr}], eps=1e-5)
+        log_std = [p for name, p in policy.named_parameters() if config.log_std_lr and name.startswith("log_std")]
+        apart = {id(p) for p in critic + log_std}
+        actor = [p for p in policy.parameters() if id(p) not in apart]
+        actor_lr = config.actor_lr or config.lr
+        groups = [{"params": actor, "lr": actor_lr}, {"params": critic, "lr": config.lr}]
+        if log_std:
+            groups.append({"params": log_std, "lr": config.log_std_lr})
+        self.optimizer = torch.optim.Adam(groups, eps=1e-5)
         self.initial_lrs = [group["lr"] for group in self.optimizer.param_groups]
         self.updates = 0
 
