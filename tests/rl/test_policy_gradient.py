@@ -112,7 +112,7 @@ def test_bc_initialised_actor_acts_exactly_like_the_bc_run(small_dataset_dir, tm
     torch.testing.assert_close(actor.predict_chunk(obs), bc.predict_chunk(obs))
 
 
-def test_a_bc_initialised_ppo_run_uses_the_fine_tuning_defaults_unless_told_otherwise(tmp_path):
+def test_a_bc_initialised_ppo_run_uses_the_fine_tuning_defaults_and_refuses_discrete_actions(tmp_path):
     from imitlab.collect import collect as collect_demos
     from imitlab.rl import train_rl
     from imitlab.rl.ppo import PPO
@@ -129,6 +129,8 @@ def test_a_bc_initialised_ppo_run_uses_the_fine_tuning_defaults_unless_told_othe
     assert {k: saved["defaults"][k] for k in PPO.init_defaults} == PPO.init_defaults
     assert (saved["explicit"]["actor_lr"], saved["explicit"]["critic_warmup"]) == (0.0, 1)
     assert saved["explicit"]["clamp_mean"] is True and saved["explicit"]["normalize_obs"] is False
+    with pytest.raises(ValueError, match="cartpole has discrete actions"):
+        actor_from_bc(tmp_path / "bc", PGConfig(normalize_obs=False), get_env_spec("cartpole"))
 
 
 def test_clamped_mean_acts_inside_the_bounds_and_passes_gradients_through():

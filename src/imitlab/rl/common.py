@@ -120,13 +120,17 @@ def actor_from_bc(run_dir: Path, config: PGConfig, spec: EnvSpec) -> ActorCritic
     if saved["policy"] not in ("bc", "chunked-bc") or pc.get("n_obs_steps", 1) != 1 or pc.get("dropout", 0):
         raise CheckpointError(f"{run_dir / CONFIG_FILE}: --init-from needs a bc or chunked-bc run with "
                               f"n_obs_steps 1 and no dropout, got {saved['policy']!r} with {pc}")
+    action_space = env_spaces(spec)[1]
+    if not isinstance(action_space, gym.spaces.Box):
+        raise ValueError(f"--init-from starts a Gaussian actor from a bc network that regresses actions; {spec.name} "
+                         f"has discrete actions ({action_space}), so train its actor from scratch")
     weights = load_file(run_dir / MODEL_FILE)
     policy = create_policy(
         "actor-critic", placeholder_stats(pc["obs_dim"], pc["act_dim"]), obs_dim=pc["obs_dim"],
         act_dim=pc["act_dim"], hidden_dim=pc["hidden_dim"], num_layers=pc["num_layers"],
         activation=pc.get("activation", "relu"),
         obs_norm=pc["obs_norm"], action_norm=pc["action_norm"], log_std=config.log_std,
-        init_log_std=config.init_log_std, **mean_bounds(env_spaces(spec)[1], config, spec.name),
+        init_log_std=config.init_log_std, **mean_bounds(action_space, config, spec.name),
     )
     last = f"net.{2 * pc['num_layers']}."
     state = {}
