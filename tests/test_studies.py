@@ -132,6 +132,19 @@ def test_runs_that_differ_only_in_evaluation_share_one_training(studies):
                      '{"temporal_ensemble": 0.01}'}
 
 
+def test_guidance_study_trains_one_guided_model_per_head_and_samples_it_at_every_scale():
+    grid = get_study("guidance").grid("small", (0,))
+    guided = [r for r in grid if r.policy_overrides.get("cond_dropout")]
+    assert {r.policy for r in guided} == {"diffusion", "flow"}
+    for policy in ("diffusion", "flow"):
+        runs = [r for r in guided if r.policy == policy]
+        assert len({r.train_id for r in runs}) == 1
+        assert sorted(r.eval_overrides["guidance_scale"] for r in runs) == sorted(sweeps.GUIDANCE_SCALES)
+    reference = [r for r in grid if r not in guided]
+    assert sorted(r.policy for r in reference) == ["diffusion", "flow"]
+    assert all(not r.eval_overrides and "cond_dropout" not in r.policy_overrides for r in reference)
+
+
 def test_heads_study_compares_every_head_with_bc_and_animates_rollouts(studies):
     sections, root = studies
     per_env, aggregate, paired = sections["heads"].tables

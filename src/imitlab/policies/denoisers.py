@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -40,6 +41,10 @@ class DenoiserConfig(PolicyConfig):
     n_heads: int = 4  # transformer attention heads; must divide d_model
     n_layers: int = 2  # transformer layers
     dropout: float = 0.1  # transformer dropout (attention and feed-forward)
+    # classifier-free guidance (Ho & Salimans 2022): train with the observation replaced by a learned null
+    # condition with probability cond_dropout; sample with out_null + guidance_scale * (out_obs - out_null)
+    cond_dropout: float = 0.0  # 0 = no null condition (guidance_scale must stay 1)
+    guidance_scale: float = 1.0  # inference: 1 = conditional only, 0 = unconditional, > 1 = guided
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -62,18 +67,48 @@ class DenoiserConfig(PolicyConfig):
             raise ValueError(f"n_layers must be >= 1, got {self.n_layers}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if not 0.0 <= self.cond_dropout < 1.0:
+            raise ValueError(f"cond_dropout must be in [0, 1), got {self.cond_dropout}")
+        if self.guidance_scale != 1.0 and self.cond_dropout == 0.0:
+            raise ValueError(f"guidance_scale={self.guidance_scale} needs the null condition of a model trained with "
+                             "cond_dropout > 0 (e.g. --set cond_dropout=0.1 at training)")
 
 
 class DenoisingPolicy(Policy):
-    """Shared by the diffusion and flow heads: CPU-sized training defaults and the observation condition."""
+    """Shared by the diffusion and flow heads: CPU-sized training defaults, the observation condition and
+    classifier-free guidance."""
 
     # Chi et al.: EMA, AdamW weight decay 1e-6, lr 1e-4 at batch 256 for far longer runs; sized here for a CPU
     train_defaults = {"ema_decay": 0.995, "batch_size": 64, "lr": 5e-4, "weight_decay": 1e-6}
+
+    def __init__(self, config: DenoiserConfig, stats: dict[str, Any]):
+        super().__init__(config, stats)
+        if config.cond_dropout > 0:  # the learned "no observation" condition, in the normalised obs space
+            self.null_cond = nn.Parameter(torch.zeros(config.n_obs_steps * config.obs_dim))
 
     def _condition(self, obs: torch.Tensor) -> torch.Tensor:
         """obs (B, T_obs, obs_dim) in env units -> flattened normalised history (B, T_obs * obs_dim)."""
         self.check_obs(obs)
         return self.obs_normalizer.normalize(obs).flatten(1)
+
+    def _training_condition(self, obs: torch.Tensor) -> torch.Tensor:
+        """The condition for a training batch: each sample's replaced by the null condition w.p. cond_dropout."""
+        cond = self._condition(obs)
+        if self.config.cond_dropout > 0:
+            drop = torch.rand(len(cond), device=cond.device) < self.config.cond_dropout
+            cond = torch.where(drop[:, None], self.null_cond.expand_as(cond), cond)
+        return cond
+
+    def _guided(self, network: Callable[..., torch.Tensor], x: torch.Tensor, time: torch.Tensor,
+                cond: torch.Tensor) -> torch.Tensor:
+        """network(x, time, cond) under classifier-free guidance: out_null + w (out_cond - out_null) with
+        w = guidance_scale (Ho & Salimans eq. 6 with their w = our w - 1); one batched call for both."""
+        w = self.config.guidance_scale
+        if w == 1.0:
+            return network(x, time, cond)
+        both = network(torch.cat([x, x]), torch.cat([time, time]), torch.cat([cond, self.null_cond.expand_as(cond)]))
+        conditional, unconditional = both.chunk(2)
+        return unconditional + w * (conditional - unconditional)
 
 
 def build_denoiser(config: DenoiserConfig) -> nn.Module:

@@ -5,7 +5,8 @@ Training (DDPM, Ho et al. 2020, Algorithm 1 with the "simple" loss, eq. 14):
     x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps                  (eq. 4, NoiseSchedule.add_noise)
     L   = || eps - eps_theta(x_t, t, obs) ||^2  averaged over the non-padded steps
 Sampling: x_N ~ N(0, I), then ``num_inference_steps`` DDIM (Song et al. eq. 12) or DDPM (Ho et al. eq. 7)
-steps with x_0 clipped to [-1, 1]; the result is un-normalised to environment units.
+steps with x_0 clipped to [-1, 1]; the result is un-normalised to environment units. With classifier-free
+guidance (``cond_dropout`` > 0 at training), eps_theta is replaced by the guided combination of denoisers.py.
 
 The noise schedule is squared-cosine (Nichol & Dhariwal eq. 17) over 100 training steps, so the last step is
 (almost) pure noise; see ``schedules.py`` and docs/heads.md for why not the linear schedule.
@@ -68,7 +69,7 @@ class DiffusionPolicy(DenoisingPolicy):
         cfg = self.config
         action, is_pad = self.chunk_targets(batch)
         B = action.shape[0]
-        cond = self._condition(batch["obs"])
+        cond = self._training_condition(batch["obs"])
         x0 = self.action_normalizer.normalize(hold_last_valid_action(action, is_pad))  # (B, H, act_dim)
         t = torch.randint(0, cfg.num_train_steps, (B,), device=x0.device)
         eps = torch.randn_like(x0)
@@ -86,6 +87,6 @@ class DiffusionPolicy(DenoisingPolicy):
         sampler.set_timesteps(cfg.num_inference_steps)
         x = randn((B, cfg.horizon, cfg.act_dim), generator, cond.device, cond.dtype)  # x_{N-1} ~ N(0, I)
         for t in sampler.timesteps.tolist():
-            eps_pred = self.denoiser(x, torch.full((B,), float(t), device=x.device), cond)
+            eps_pred = self._guided(self.denoiser, x, torch.full((B,), float(t), device=x.device), cond)
             x = sampler.step(eps_pred, t, x, generator)
         return self.action_normalizer.unnormalize(x)

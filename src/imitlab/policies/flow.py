@@ -8,6 +8,7 @@ A velocity field v_theta(x_t, t, obs) carries noise (t = 0) to the action chunk 
 averaged over the non-padded steps. Sampling integrates dx/dt = v_theta from t = 0 to 1 with
 ``num_inference_steps`` Euler or midpoint steps. The denoiser networks are those of the diffusion head; the
 time input is t * time_scale so the sinusoidal embedding sees the same range of values as diffusion steps.
+Classifier-free guidance (``cond_dropout``, ``guidance_scale``) combines velocities as diffusion combines noise.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ class FlowPolicy(DenoisingPolicy):
     def compute_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         action, is_pad = self.chunk_targets(batch)
         B = action.shape[0]
-        cond = self._condition(batch["obs"])
+        cond = self._training_condition(batch["obs"])
         x1 = self.action_normalizer.normalize(hold_last_valid_action(action, is_pad))  # data, (B, H, act_dim)
         x0 = torch.randn_like(x1)  # noise
         t = self._sample_time(B, x1.device)
@@ -90,9 +91,9 @@ class FlowPolicy(DenoisingPolicy):
         dt = 1.0 / cfg.num_inference_steps
         for i in range(cfg.num_inference_steps):
             t = torch.full((B,), i * dt, device=x.device, dtype=x.dtype)
-            v = self._velocity(x, t, cond)
+            v = self._guided(self._velocity, x, t, cond)
             if cfg.integrator == "midpoint":  # x_{t+dt} = x_t + dt v(x_t + dt/2 v(x_t, t), t + dt/2)
-                v = self._velocity(x + 0.5 * dt * v, t + 0.5 * dt, cond)
+                v = self._guided(self._velocity, x + 0.5 * dt * v, t + 0.5 * dt, cond)
             x = x + dt * v  # Euler: x_{t+dt} = x_t + dt v(x_t, t)
         if cfg.clip_sample:
             x = x.clamp(-1.0, 1.0)

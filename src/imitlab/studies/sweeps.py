@@ -1,5 +1,5 @@
-"""Sweeps: one setting varied over a grid (chunk size, demonstrations, inference steps, observation history,
-execution mode), the rest from the tuned recipes."""
+"""Sweeps: one setting varied over a grid (chunk size, demonstrations, inference steps, guidance scale,
+observation history, execution mode), the rest from the tuned recipes."""
 
 from __future__ import annotations
 
@@ -143,6 +143,62 @@ def _denoise_steps_analysis(rows: Rows, root: Path, out: Path, scale: str,
 register_study(Study(
     "denoise-steps", "Denoising steps", "How many DDIM / Euler steps does sampling need, and what do they cost?",
     _denoise_steps_grid, _denoise_steps_analysis,
+))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# guidance
+
+GUIDANCE_SCALES = (0.0, 1.0, 1.5, 2.0, 3.0, 5.0)
+COND_DROPOUT = 0.1  # Ho & Salimans 2022 found 0.1-0.2 best
+
+
+def _guidance_grid(scale: str, seeds: Sequence[int]) -> list[RunSpec]:
+    envs = ["two-path"] + (["pendulum"] if scale == "full" else [])
+    guided = [
+        recipe_spec(env, p, s, f"{p} w={w}", policy_extra={"cond_dropout": COND_DROPOUT},
+                    eval_overrides={"guidance_scale": w})
+        for env in envs for p in ("diffusion", "flow") for w in GUIDANCE_SCALES for s in seeds
+    ]
+    reference = [recipe_spec(env, p, s, f"{p} no dropout") for env in envs for p in ("diffusion", "flow")
+                 for s in seeds]
+    return guided + reference
+
+
+def _guidance_analysis(rows: Rows, root: Path, out: Path, scale: str,
+                       seeds: Sequence[int]) -> tuple[list[Table], list[Figure]]:
+    dropout = lambda r: overrides(r, "policy_overrides").get("cond_dropout", 0.0)  # noqa: E731
+    w_of = lambda r: overrides(r, "eval_overrides").get("guidance_scale", 1.0)  # noqa: E731
+    figures, lines = [], []
+    for (env,), ers in group(rows, "env").items():
+        success, mse, latency = [], [], []
+        for (policy, p), prs in group(ers, "policy", dropout).items():
+            points = [(w, rs) for (w,), rs in sorted(group(prs, w_of).items())]
+            if p > 0:
+                success.append(success_series(policy, points))
+                mse.append(metric_series(policy, points, "chunk_mse"))
+                latency.append(metric_series(policy, points, "chunk_latency_ms"))
+            lines += [[env, policy, p, w, success_cell(rs), f"{mean_of(rs, 'chunk_mse'):.4f}",
+                       f"{mean_of(rs, 'chunk_latency_ms'):.1f}", format_modes(rs[0]["success_modes"])]
+                      for w, rs in points]
+        figure = plot_panels(
+            [Panel("success", "guidance scale w (0 = no observation)", "success", success),
+             Panel("action quality", "guidance scale w", "chunk MSE to expert (held-out)", mse),
+             Panel("latency", "guidance scale w", "ms per chunk (batch of envs)", latency)],
+            out / f"guidance-{env}.png", f"{env}: classifier-free guidance on the observation",
+        )
+        figures.append(Figure(figure.name, f"{env}: one model per head trained with the observation dropped "
+                              f"{COND_DROPOUT:.0%} of the time, sampled with out_null + w (out_obs - out_null)."))
+    table = markdown_table(["env", "policy", "cond dropout", "w", "success [95% CI]", "chunk MSE", "ms/chunk",
+                            "modes"], lines)
+    return [Table("guidance scale vs success, action quality and latency (same trained weights per head; "
+                  "cond dropout 0 = the recipe, sampled without guidance)", table)], figures
+
+
+register_study(Study(
+    "guidance", "Classifier-free guidance",
+    "Does guiding a diffusion or flow head toward its observation (w > 1) help, and what does w = 0 forget?",
+    _guidance_grid, _guidance_analysis,
 ))
 
 
