@@ -1,5 +1,5 @@
-"""Classifier-free guidance of the diffusion and flow heads (DenoisingPolicy): the null condition, its training
-dropout and the guided combination."""
+"""Classifier-free guidance of the diffusion and flow heads (DenoisingPolicy): the observed flag, the null
+condition's training dropout and the guided combination."""
 
 import pytest
 import torch
@@ -29,21 +29,23 @@ def test_guidance_needs_a_model_trained_with_condition_dropout(name):
 
 
 @pytest.mark.parametrize("name", HEADS)
-def test_the_null_condition_exists_only_when_trained_for(name):
-    assert "null_cond" not in policy_with(name).state_dict()  # checkpoints without guidance keep their keys
-    assert policy_with(name, cond_dropout=0.1).state_dict()["null_cond"].shape == (2 * 3,)
+def test_a_model_trained_for_guidance_sees_an_observed_flag_after_the_observation(name):
+    obs = torch.randn(4, 2, 3)
+    plain, guided = policy_with(name), policy_with(name, cond_dropout=0.1)
+    assert plain._condition(obs).shape == (4, 6)  # models without guidance keep their inputs and weights
+    torch.testing.assert_close(guided._condition(obs), torch.cat([plain._condition(obs), torch.ones(4, 1)], dim=1))
+    assert guided.predict_chunk(obs, generator=torch.Generator().manual_seed(0)).shape == (4, 4, 2)
 
 
 @pytest.mark.parametrize("name", HEADS)
 def test_training_replaces_the_condition_by_the_null_one_at_the_dropout_rate(name):
     policy = policy_with(name, cond_dropout=0.3)
-    with torch.no_grad():
-        policy.null_cond.fill_(7.0)  # normalised observations of randn inputs never reach 7
     obs = torch.randn(4000, 2, 3)
     torch.manual_seed(1)
     cond = policy._training_condition(obs)
-    dropped = (cond == 7.0).all(dim=1)
+    dropped = cond[:, -1] == 0  # the observed flag
     assert 0.27 < dropped.float().mean() < 0.33
+    assert (cond[dropped] == 0).all()  # the null condition: everything zero
     torch.testing.assert_close(cond[~dropped], policy._condition(obs)[~dropped])
 
 
@@ -51,17 +53,15 @@ def test_training_replaces_the_condition_by_the_null_one_at_the_dropout_rate(nam
 @pytest.mark.parametrize("w", [0.0, 1.0, 2.5])
 def test_guided_output_is_the_null_output_plus_w_times_the_difference(name, w):
     policy = policy_with(name, cond_dropout=0.1, guidance_scale=w)
-    with torch.no_grad():
-        policy.null_cond.fill_(-1.0)
     calls = []
 
-    def network(x, time, cond):  # an output that is the mean of the condition, so both branches are known
+    def network(x, time, cond):  # an output that is the mean of the condition plus 1: 4 with it, 1 without
         calls.append(len(x))
-        return x * 0 + cond.mean(dim=1)[:, None, None]
+        return x * 0 + cond.mean(dim=1)[:, None, None] + 1.0
 
-    cond = torch.full((5, 6), 3.0)
+    cond = torch.full((5, 7), 3.0)
     out = policy._guided(network, torch.zeros(5, 4, 2), torch.zeros(5), cond)
-    torch.testing.assert_close(out, torch.full((5, 4, 2), -1.0 + w * (3.0 - -1.0)))
+    torch.testing.assert_close(out, torch.full((5, 4, 2), 1.0 + w * (4.0 - 1.0)))
     assert calls == ([5] if w == 1.0 else [10])  # one batched call for both branches
 
 

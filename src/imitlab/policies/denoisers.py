@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Callable
 
 import torch
 from torch import nn
@@ -41,8 +41,8 @@ class DenoiserConfig(PolicyConfig):
     n_heads: int = 4  # transformer attention heads; must divide d_model
     n_layers: int = 2  # transformer layers
     dropout: float = 0.1  # transformer dropout (attention and feed-forward)
-    # classifier-free guidance (Ho & Salimans 2022): train with the observation replaced by a learned null
-    # condition with probability cond_dropout; sample with out_null + guidance_scale * (out_obs - out_null)
+    # classifier-free guidance (Ho & Salimans 2022): train with the observation replaced by the null condition
+    # with probability cond_dropout; sample with out_null + guidance_scale * (out_obs - out_null)
     cond_dropout: float = 0.0  # 0 = no null condition (guidance_scale must stay 1)
     guidance_scale: float = 1.0  # inference: 1 = conditional only, 0 = unconditional, > 1 = guided
 
@@ -81,22 +81,23 @@ class DenoisingPolicy(Policy):
     # Chi et al.: EMA, AdamW weight decay 1e-6, lr 1e-4 at batch 256 for far longer runs; sized here for a CPU
     train_defaults = {"ema_decay": 0.995, "batch_size": 64, "lr": 5e-4, "weight_decay": 1e-6}
 
-    def __init__(self, config: DenoiserConfig, stats: dict[str, Any]):
-        super().__init__(config, stats)
-        if config.cond_dropout > 0:  # the learned "no observation" condition, in the normalised obs space
-            self.null_cond = nn.Parameter(torch.zeros(config.n_obs_steps * config.obs_dim))
-
     def _condition(self, obs: torch.Tensor) -> torch.Tensor:
-        """obs (B, T_obs, obs_dim) in env units -> flattened normalised history (B, T_obs * obs_dim)."""
+        """obs (B, T_obs, obs_dim) in env units -> flattened normalised history (B, T_obs * obs_dim), followed,
+        for a model trained for guidance, by an "observed" flag of 1: the null condition is all zeros, flag
+        included. (Without the flag the null condition would be the normalised mean observation, a real state
+        that the network must also answer conditionally.)"""
         self.check_obs(obs)
-        return self.obs_normalizer.normalize(obs).flatten(1)
+        cond = self.obs_normalizer.normalize(obs).flatten(1)
+        if self.config.cond_dropout > 0:
+            cond = torch.cat([cond, torch.ones_like(cond[:, :1])], dim=1)
+        return cond
 
     def _training_condition(self, obs: torch.Tensor) -> torch.Tensor:
         """The condition for a training batch: each sample's replaced by the null condition w.p. cond_dropout."""
         cond = self._condition(obs)
         if self.config.cond_dropout > 0:
-            drop = torch.rand(len(cond), device=cond.device) < self.config.cond_dropout
-            cond = torch.where(drop[:, None], self.null_cond.expand_as(cond), cond)
+            keep = torch.rand(len(cond), device=cond.device) >= self.config.cond_dropout
+            cond = cond * keep[:, None]
         return cond
 
     def _guided(self, network: Callable[..., torch.Tensor], x: torch.Tensor, time: torch.Tensor,
@@ -106,14 +107,15 @@ class DenoisingPolicy(Policy):
         w = self.config.guidance_scale
         if w == 1.0:
             return network(x, time, cond)
-        both = network(torch.cat([x, x]), torch.cat([time, time]), torch.cat([cond, self.null_cond.expand_as(cond)]))
+        both = network(torch.cat([x, x]), torch.cat([time, time]), torch.cat([cond, torch.zeros_like(cond)]))
         conditional, unconditional = both.chunk(2)
         return unconditional + w * (conditional - unconditional)
 
 
 def build_denoiser(config: DenoiserConfig) -> nn.Module:
-    """The network ``config.backbone`` names, conditioned on the flattened obs history (T_obs * obs_dim)."""
-    cond_dim = config.n_obs_steps * config.obs_dim
+    """The network ``config.backbone`` names, conditioned on the flattened obs history (T_obs * obs_dim), plus
+    the "observed" flag of classifier-free guidance when trained for it."""
+    cond_dim = config.n_obs_steps * config.obs_dim + (1 if config.cond_dropout > 0 else 0)
     if config.backbone == "unet":
         return ConditionalUnet1D(
             config.act_dim, cond_dim, config.down_dims, config.kernel_size, config.n_groups, config.time_embed_dim
