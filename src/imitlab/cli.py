@@ -479,7 +479,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="run directory (default runs/rl/ALGO-ENV-sSEED)")
     p.add_argument("--init-from", type=Path, metavar="RUN",
                    help="a bc (or one-observation chunked-bc) run: the PPO actor starts from its network, with "
-                   "fine-tuning defaults under --set (PPO: 4 critic-only batches, actor lr 5e-5, clamped mean)")
+                   "the algorithm's fine-tuning defaults (init_defaults, docs/rl.md) under --set")
     p.add_argument("--set", type=parse_assignment, action="append", default=[], metavar="KEY=VALUE",
                    help="any algorithm config field, e.g. --set estimator=reward_to_go --set bc_coef=0.1")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its train_state.pt")

@@ -56,7 +56,8 @@ MIXED_EPSILONS = (0.0, 0.25, 0.5, 0.75, 1.0)
 # 8 actions executed. CPU: sized so training fits in <= 60 min on 2 cores (single-threaded CPU time per step x
 # steps <= ~50 min: `python benchmarks/pusht_table.py`). Measured on the paper's 50 test seeds (docs/pusht.md), on
 # pusht-keypoints, training seeds 0 / 1: diffusion 0.864 / 0.792, flow 0.778 / 0.825, act 0.781 / 0.741,
-# gmm 0.684 / 0.697, chunked-bc 0.598 / 0.620; on the 5-D state (seed 0): diffusion 0.707, flow 0.697, gmm 0.687, act 0.752, chunked-bc 0.494.
+# gmm 0.684 / 0.697, chunked-bc 0.598 / 0.620; on the 5-D state (seed 0): diffusion 0.707, flow 0.697,
+# gmm 0.687, act 0.752, chunked-bc 0.494.
 _PUSHT_CHUNK = {"n_obs_steps": 2, "horizon": 16, "n_action_steps": 8}
 _PUSHT_UNET = {**_PUSHT_CHUNK, "down_dims": (32, 64, 128)}
 RECIPES.update({

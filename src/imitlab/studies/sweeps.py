@@ -100,6 +100,20 @@ register_study(Study(
 ))
 
 
+def _success_quality_latency(curves: list[tuple[str, list[tuple[float, Rows]]]], xlabel: str, out: Path,
+                             title: str, logx: bool = False) -> Path:
+    """Three panels over one inference setting (same trained weights along x), one line per (label, points):
+    success with its Wilson band, chunk MSE to the expert on held-out demonstrations, and time per chunk."""
+    return plot_panels(
+        [Panel("success", xlabel, "success", [success_series(c, p) for c, p in curves], logx=logx),
+         Panel("action quality", xlabel, "chunk MSE to expert (held-out)",
+               [metric_series(c, p, "chunk_mse") for c, p in curves], logx=logx),
+         Panel("latency", xlabel, "ms per chunk (batch of envs)",
+               [metric_series(c, p, "chunk_latency_ms") for c, p in curves], logx=logx)],
+        out, title,
+    )
+
+
 # --------------------------------------------------------------------------------------------------------------
 # denoise-steps
 
@@ -119,21 +133,15 @@ def _denoise_steps_analysis(rows: Rows, root: Path, out: Path, scale: str,
     steps = lambda r: overrides(r, "eval_overrides")["num_inference_steps"]  # noqa: E731
     figures, lines = [], []
     for (env,), ers in group(rows, "env").items():
-        success, mse, latency = [], [], []
+        curves = []
         for (policy,), prs in group(ers, "policy").items():
             points = [(k, rs) for (k,), rs in sorted(group(prs, steps).items())]
-            success.append(success_series(policy, points))
-            mse.append(metric_series(policy, points, "chunk_mse"))
-            latency.append(metric_series(policy, points, "chunk_latency_ms"))
+            curves.append((policy, points))
             lines += [[env, policy, k, success_cell(rs), f"{mean_of(rs, 'chunk_mse'):.4f}",
                        f"{mean_of(rs, 'chunk_latency_ms'):.1f}", format_modes(rs[0]["success_modes"])]
                       for k, rs in points]
-        figure = plot_panels(
-            [Panel("success", "inference steps", "success", success, logx=True),
-             Panel("action quality", "inference steps", "chunk MSE to expert (held-out)", mse, logx=True),
-             Panel("latency", "inference steps", "ms per chunk (batch of envs)", latency, logx=True)],
-            out / f"denoise-steps-{env}.png", f"{env}: denoising / integration steps at inference",
-        )
+        figure = _success_quality_latency(curves, "inference steps", out / f"denoise-steps-{env}.png",
+                                          f"{env}: denoising / integration steps at inference", logx=True)
         figures.append(Figure(figure.name, f"{env}: one trained model per head, sampled with k steps: success, "
                               "error to the expert's chunk on held-out demonstrations, and time per chunk."))
     table = markdown_table(["env", "policy", "steps", "success [95% CI]", "chunk MSE", "ms/chunk", "modes"], lines)
@@ -171,22 +179,17 @@ def _guidance_analysis(rows: Rows, root: Path, out: Path, scale: str,
     w_of = lambda r: overrides(r, "eval_overrides").get("guidance_scale", 1.0)  # noqa: E731
     figures, lines = [], []
     for (env,), ers in group(rows, "env").items():
-        success, mse, latency = [], [], []
+        curves = []
         for (policy, p), prs in group(ers, "policy", dropout).items():
             points = [(w, rs) for (w,), rs in sorted(group(prs, w_of).items())]
             if p > 0:
-                success.append(success_series(policy, points))
-                mse.append(metric_series(policy, points, "chunk_mse"))
-                latency.append(metric_series(policy, points, "chunk_latency_ms"))
+                curves.append((policy, points))
             lines += [[env, policy, p, w, success_cell(rs), f"{mean_of(rs, 'chunk_mse'):.4f}",
                        f"{mean_of(rs, 'chunk_latency_ms'):.1f}", format_modes(rs[0]["success_modes"])]
                       for w, rs in points]
-        figure = plot_panels(
-            [Panel("success", "guidance scale w (0 = no observation)", "success", success),
-             Panel("action quality", "guidance scale w", "chunk MSE to expert (held-out)", mse),
-             Panel("latency", "guidance scale w", "ms per chunk (batch of envs)", latency)],
-            out / f"guidance-{env}.png", f"{env}: classifier-free guidance on the observation",
-        )
+        figure = _success_quality_latency(curves, "guidance scale w (0 = no observation)",
+                                          out / f"guidance-{env}.png",
+                                          f"{env}: classifier-free guidance on the observation")
         figures.append(Figure(figure.name, f"{env}: one model per head trained with the observation dropped "
                               f"{COND_DROPOUT:.0%} of the time, sampled with out_null + w (out_obs - out_null)."))
     table = markdown_table(["env", "policy", "cond dropout", "w", "success [95% CI]", "chunk MSE", "ms/chunk",
