@@ -21,13 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-from imitlab.checkpoint import load_policy
+from imitlab.training.checkpoint import load_policy
 from imitlab.envs.registry import get_env_spec
-from imitlab.execution import ChunkExecutor
+from imitlab.evaluation.execution import ChunkExecutor
 from imitlab.rl import train_rl
 from imitlab.rl.common import read_metrics, steps_to_target
-from imitlab.rollout import run_episodes
-from imitlab.stats import mcnemar_exact_p
+from imitlab.envs.rollout import run_episodes
+from imitlab.evaluation.stats import mcnemar_exact_p
 
 
 def describe_failures(bc: Path, episodes: int = 20, seed: int = 1000) -> None:

@@ -16,12 +16,12 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from imitlab.checkpoint import placeholder_stats
+from imitlab.training.checkpoint import placeholder_stats
 from imitlab.envs.registry import get_env_spec
-from imitlab.execution import ChunkExecutor
+from imitlab.evaluation.execution import ChunkExecutor
 from imitlab.policies.base import create_policy
-from imitlab.rollout import rollout
-from imitlab.seeds import evaluation_seeds
+from imitlab.envs.rollout import rollout
+from imitlab.core.seeds import evaluation_seeds
 
 
 def serial(policy, env, seeds, max_steps) -> float:

@@ -13,7 +13,7 @@ import argparse
 
 import torch
 
-from imitlab.checkpoint import load_policy
+from imitlab.training.checkpoint import load_policy
 from imitlab.envs.registry import get_env_spec
 from imitlab.rl.common import PGConfig, make_actor
 from imitlab.rl.variance import gradient_variance

@@ -23,8 +23,8 @@ from imitlab.rl import train_rl
 from imitlab.rl.common import read_metrics
 from imitlab.rl.ppo import PPO as OurPPO
 from imitlab.rl.ppo import PPOConfig
-from imitlab.rollout import rollout
-from imitlab.seeds import evaluation_seeds
+from imitlab.envs.rollout import rollout
+from imitlab.core.seeds import evaluation_seeds
 
 
 def ours(steps: int, seed: int, out: Path) -> tuple[dict[int, float], float]:

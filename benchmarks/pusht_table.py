@@ -22,16 +22,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from imitlab.checkpoint import load_policy, read_run_config
+from imitlab.training.checkpoint import load_policy, read_run_config
 from imitlab.data.dataset import load_dataset
 from imitlab.data.importers import import_dataset, train_split_episodes
 from imitlab.data.sampler import ChunkSampler
-from imitlab.distributed import DEVICES, resolve_device
-from imitlab.evaluate import evaluate
+from imitlab.training.distributed import DEVICES, resolve_device
+from imitlab.evaluation.evaluate import evaluate
 from imitlab.policies.base import create_policy, get_policy_class
-from imitlab.recipes import FULL_SCALE, recipe
-from imitlab.stats import mean_interval
-from imitlab.train import TrainConfig, train_policy
+from imitlab.experiments.recipes import FULL_SCALE, recipe
+from imitlab.evaluation.stats import mean_interval
+from imitlab.training.train import TrainConfig, train_policy
 
 DEFAULT_ZARR = Path(__file__).resolve().parents[2] / "shared" / "data" / "pusht" / "pusht_cchi_v7_replay.zarr"
 HEADS = ("diffusion", "chunked-bc", "gmm", "flow", "act")

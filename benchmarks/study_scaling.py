@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from imitlab.experiment import RunSpec, run_grid
+from imitlab.experiments.runs import RunSpec, run_grid
 
 HEADS = [("bc", {"hidden_dim": 64}), ("chunked-bc", {"horizon": 4, "n_action_steps": 2, "hidden_dim": 64})]
 

@@ -2,7 +2,7 @@ import gymnasium as gym
 import numpy as np
 
 from imitlab.envs.cartpole import SOLVED_STEPS, BatchedCartPole, CartPoleExpert
-from imitlab.evaluate import evaluate_expert
+from imitlab.evaluation.evaluate import evaluate_expert
 
 
 def test_batched_cartpole_matches_gymnasium_step_for_step_and_freezes_ended_episodes():

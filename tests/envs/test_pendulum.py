@@ -13,7 +13,7 @@ from imitlab.envs.pendulum import (
     pd_law,
     pendulum_obs,
 )
-from imitlab.rollout import rollout
+from imitlab.envs.rollout import rollout
 
 EVAL_SEEDS = 1_000_000_000 + np.arange(100)
 

@@ -124,8 +124,8 @@ def test_batched_env_succeeds_at_the_goal_pose_then_freezes():
 
 @needs_sim
 def test_evaluate_reports_score_and_success_with_wilson_interval_on_the_papers_seeds():
-    from imitlab.checkpoint import placeholder_stats
-    from imitlab.evaluate import evaluate
+    from imitlab.training.checkpoint import placeholder_stats
+    from imitlab.evaluation.evaluate import evaluate
     from imitlab.policies.base import create_policy
 
     policy = create_policy("chunked-bc", placeholder_stats(5, 2), obs_dim=5, act_dim=2, horizon=8, n_action_steps=8)

@@ -14,7 +14,7 @@ from imitlab.envs.two_path import (
     TwoPathExpert,
     detour_side,
 )
-from imitlab.rollout import rollout
+from imitlab.envs.rollout import rollout
 
 EVAL_SEEDS = 1_000_000_000 + np.arange(200)
 

@@ -12,7 +12,7 @@ import time
 import torch
 
 from imitlab.policies.base import Policy
-from imitlab.toy import mode_split
+from imitlab.studies.toy import mode_split
 
 
 def make_stats(obs_dim: int, act_dim: int, low: float = -2.0, high: float = 2.0) -> dict[str, dict[str, list]]:
@@ -89,7 +89,7 @@ def train_on_bimodal(
 
 
 def bimodal_mode_fractions(policy: Policy, n: int = 200, seed: int = 123) -> tuple[float, float, float]:
-    """Fractions of n sampled chunks near +1, near -1, and in between (see imitlab.toy.mode_split)."""
+    """Fractions of n sampled chunks near +1, near -1, and in between (see imitlab.studies.toy.mode_split)."""
     split = mode_split(policy, n, seed)
     return split["+1"], split["-1"], split["between"]
 

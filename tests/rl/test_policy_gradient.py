@@ -6,14 +6,14 @@ import pytest
 import torch
 from scipy.stats import norm
 
-from imitlab.checkpoint import load_policy, placeholder_stats
+from imitlab.training.checkpoint import load_policy, placeholder_stats
 from imitlab.envs.registry import get_env_spec
 from imitlab.policies.actor_critic import gaussian_entropy, gaussian_log_prob
 from imitlab.policies.base import create_policy
 from imitlab.rl.common import PGConfig, actor_from_bc, collect, make_actor, read_metrics
 from imitlab.rl.ppo import clipped_surrogate
 from imitlab.rl.reinforce import pg_weights
-from imitlab.train import train_policy
+from imitlab.training.train import train_policy
 
 
 def gaussian_actor(**fields):
@@ -113,7 +113,7 @@ def test_bc_initialised_actor_acts_exactly_like_the_bc_run(small_dataset_dir, tm
 
 
 def test_a_bc_initialised_ppo_run_uses_the_fine_tuning_defaults_and_refuses_discrete_actions(tmp_path):
-    from imitlab.collect import collect as collect_demos
+    from imitlab.data.collect import collect as collect_demos
     from imitlab.rl import train_rl
     from imitlab.rl.ppo import PPO
 

@@ -4,13 +4,13 @@ measured runs allow it (docs/rl.md has the measured figures)."""
 import pytest
 import torch
 
-from imitlab.collect import collect as collect_demos
+from imitlab.data.collect import collect as collect_demos
 from imitlab.envs.registry import get_env_spec
-from imitlab.noisy_expert import Noise
+from imitlab.data.noisy_expert import Noise
 from imitlab.rl import train_rl
 from imitlab.rl.common import PGConfig, make_actor, read_metrics, steps_to_target
 from imitlab.rl.variance import gradient_variance
-from imitlab.train import train_policy
+from imitlab.training.train import train_policy
 
 pytestmark = pytest.mark.slow
 

@@ -29,7 +29,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from imitlab.errors import ImitlabError
+from imitlab.core.errors import ImitlabError
 
 CODEBASE_VERSION = "v3.0"
 CHUNKS_SIZE = 1000  # max files per chunk directory (LeRobot's DEFAULT_CHUNK_SIZE)

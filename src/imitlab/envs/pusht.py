@@ -36,7 +36,7 @@ from gymnasium.vector import AutoresetMode
 
 from imitlab.envs.pendulum import normalise_seeds
 from imitlab.envs.registry import EnvSpec, register_env
-from imitlab.errors import ImitlabError
+from imitlab.core.errors import ImitlabError
 
 MAX_STEPS = 300  # the paper's evaluation episode length
 FPS = 10

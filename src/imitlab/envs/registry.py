@@ -14,7 +14,7 @@ import numpy as np
 
 import gymnasium as gym
 
-from imitlab.agents import Agent
+from imitlab.envs.agents import Agent
 
 
 @dataclass(frozen=True)

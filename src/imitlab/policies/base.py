@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from imitlab.data.normalize import Normalizer
+from imitlab.policies.normalize import Normalizer
 
 
 @dataclass(frozen=True)

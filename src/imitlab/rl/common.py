@@ -1,6 +1,6 @@
 """What REINFORCE and PPO share: the config base, the actor for an env (fresh, or from a ``bc`` run), batches of
 episodes sampled from the actor, and the training loop (tqdm, metrics.jsonl, atomic checkpoints, exact resume,
-evaluation through ``imitlab.evaluate``).
+evaluation through ``imitlab.evaluation.evaluate``).
 
 An iteration collects one episode per sub-env of the env's batched implementation (``rollout``, lock-step,
 masked after each episode's end), then hands the batch to the algorithm's ``update``. Every episode starts from a
@@ -22,18 +22,18 @@ import torch
 from safetensors.torch import load_file
 from tqdm.auto import tqdm
 
-from imitlab.checkpoint import (
+from imitlab.training.checkpoint import (
     CONFIG_FILE, MODEL_FILE, TRAIN_STATE_FILE, CheckpointError, atomic_write, placeholder_stats, read_run_config,
     save_policy, write_json,
 )
 from imitlab.envs.registry import EnvSpec, get_env_spec
-from imitlab.evaluate import EvalResult, evaluate
+from imitlab.evaluation.evaluate import EvalResult, evaluate
 from imitlab.policies.actor_critic import ActorCriticPolicy
 from imitlab.policies.base import create_policy
 from imitlab.rl.estimators import RunningMeanStd
-from imitlab.rollout import Rollout, rollout
-from imitlab.seeds import EVAL_OFFSET
-from imitlab.train import METRICS_FILE, _truncate_metrics
+from imitlab.envs.rollout import Rollout, rollout
+from imitlab.core.seeds import EVAL_OFFSET
+from imitlab.training.train import METRICS_FILE, _truncate_metrics
 
 EVAL_FILE = "eval.json"
 

@@ -1,7 +1,7 @@
 """Return and advantage estimators on batches of episodes: pure numpy functions (no torch, no I/O).
 
 Arrays are (N, T): N episodes in lock-step, step t of episode i is real while ``alive[i, t]`` (the layout of
-``imitlab.rollout.Rollout``); values at steps that are not alive are ignored and returned as 0.
+``imitlab.envs.rollout.Rollout``); values at steps that are not alive are ignored and returned as 0.
 """
 
 from __future__ import annotations

@@ -12,8 +12,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from imitlab.checkpoint import write_json
-from imitlab.experiment import RunSpec, run_grid
+from imitlab.training.checkpoint import write_json
+from imitlab.experiments.runs import RunSpec, run_grid
 
 SCALES = ("small", "full")  # small: minutes on 2 cores (the demo and the slow tests); full: the real study
 SECTION_FILE = "section.json"
@@ -68,7 +68,7 @@ def catalogue() -> dict[str, Study]:
     """Every registered study by name, the built-in ones included."""
     import imitlab.studies.heads  # noqa: F401  (registers the built-in studies)
     import imitlab.studies.sweeps  # noqa: F401  (the sweeps)
-    import imitlab.studies.remedies  # noqa: F401  (compounding error and its remedies)
+    import imitlab.studies.compounding_error  # noqa: F401  (compounding error and its remedies)
 
     return STUDIES
 

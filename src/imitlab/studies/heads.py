@@ -11,23 +11,23 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from imitlab.animation import save_episode_gif
-from imitlab.checkpoint import load_policy
+from imitlab.studies.animation import save_episode_gif
+from imitlab.training.checkpoint import load_policy
 from imitlab.envs import two_path
 from imitlab.envs.registry import get_env_spec
-from imitlab.execution import ChunkExecutor
-from imitlab.experiment import RunSpec, append_row, digest, read_rows
-from imitlab.plots import plot_fork_actions, plot_success_bars
-from imitlab.process_executor import call_in_processes
-from imitlab.recipes import DEMOS, expected_train_seconds, recipe
-from imitlab.rollout import run_episodes
-from imitlab.seeds import evaluation_seeds
-from imitlab.stats import bootstrap_iqm_interval, interquartile_mean, mcnemar_exact_p, wilson_interval
+from imitlab.evaluation.execution import ChunkExecutor
+from imitlab.experiments.runs import RunSpec, append_row, digest, read_rows
+from imitlab.studies.plots import plot_fork_actions, plot_success_bars
+from imitlab.experiments.process_executor import call_in_processes
+from imitlab.experiments.recipes import DEMOS, expected_train_seconds, recipe
+from imitlab.envs.rollout import run_episodes
+from imitlab.core.seeds import evaluation_seeds
+from imitlab.evaluation.stats import bootstrap_iqm_interval, interquartile_mean, mcnemar_exact_p, wilson_interval
 from imitlab.studies import Figure, Study, Table, register_study
 from imitlab.studies.rows import Rows, group, heads_for, policy_of, pooled, recipe_spec, success_cell
-from imitlab.table import format_modes, format_success, markdown_table
-from imitlab.toy import mode_split, write_toy_dataset
-from imitlab.train import train_policy
+from imitlab.studies.table import format_modes, format_success, markdown_table
+from imitlab.studies.toy import mode_split, write_toy_dataset
+from imitlab.training.train import train_policy
 
 BASELINE = "bc"
 ANIMATED_EPISODES = 10  # evaluation episodes rolled out again to pick the best and worst one per head

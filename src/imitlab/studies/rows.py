@@ -8,13 +8,13 @@ from typing import Any, Callable
 
 import numpy as np
 
-from imitlab.checkpoint import load_policy
-from imitlab.experiment import RunSpec, trained_run_dir
-from imitlab.plots import Series
+from imitlab.training.checkpoint import load_policy
+from imitlab.experiments.runs import RunSpec, trained_run_dir
+from imitlab.studies.plots import Series
 from imitlab.policies.base import Policy, get_policy_class
-from imitlab.recipes import DEMOS, RECIPES, recipe
-from imitlab.stats import wilson_interval
-from imitlab.table import format_success
+from imitlab.experiments.recipes import DEMOS, RECIPES, recipe
+from imitlab.evaluation.stats import wilson_interval
+from imitlab.studies.table import format_success
 
 Rows = list[dict[str, str]]
 EVAL_EPISODES = 100  # evaluation episodes per run
@@ -22,7 +22,7 @@ EVAL_EPISODES = 100  # evaluation episodes per run
 
 def heads_for(env: str) -> list[str]:
     """Every policy with a tuned recipe on ``env``, in recipe order (a newly tuned head joins the studies), except
-    return-conditioned ones (dt), which need mixed-quality data and a target return: see imitlab.return_sweep."""
+    return-conditioned ones (dt), which need mixed-quality data and a target return: see imitlab.studies.return_sweep."""
     return [policy for (e, policy) in RECIPES
             if e == env and "history_return_to_go" not in get_policy_class(policy).history_inputs]
 

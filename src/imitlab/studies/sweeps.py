@@ -6,15 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from imitlab.execution import execution_modes
-from imitlab.experiment import RunSpec
-from imitlab.plots import Panel, plot_panels, plot_success_bars
-from imitlab.recipes import DEMOS, RECIPES, recipe
+from imitlab.evaluation.execution import execution_modes
+from imitlab.experiments.runs import RunSpec
+from imitlab.studies.plots import Panel, plot_panels, plot_success_bars
+from imitlab.experiments.recipes import DEMOS, RECIPES, recipe
 from imitlab.studies import Figure, Study, Table, register_study
 from imitlab.studies.rows import (
     Rows, group, heads_for, mean_of, metric_series, overrides, pooled, recipe_spec, success_cell, success_series,
 )
-from imitlab.table import format_modes, markdown_table
+from imitlab.studies.table import format_modes, markdown_table
 
 # --------------------------------------------------------------------------------------------------------------
 # chunk-size

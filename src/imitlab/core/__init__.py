@@ -1,0 +1,1 @@
+"""Foundations every layer may use: errors, seed spaces, file helpers, registries, batch keys."""

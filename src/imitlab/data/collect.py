@@ -1,0 +1,41 @@
+"""Record scripted-expert demonstrations (optionally noisy, see ``noisy_expert``) into a LeRobot-layout dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+
+from imitlab.data.dataset import Episode, EpisodeDataset, write_dataset
+from imitlab.envs.registry import get_env_spec
+from imitlab.data.noisy_expert import Noise, noisy_expert_episodes
+from imitlab.envs.rollout import run_episodes
+from imitlab.core.seeds import collection_seeds
+
+
+def collect(
+    env: str, episodes: int, out: Path, seed: int = 0, overwrite: bool = False,
+    noise: Noise | Sequence[Noise] = Noise(),
+    label: str = "executed",
+) -> EpisodeDataset:
+    """Run the env's expert for ``episodes`` episodes (collection seeds of ``seed``) and write them to ``out``.
+    With ``noise`` (one level, or a list cycled over the episodes) the executed action is perturbed; ``label`` says
+    whether the executed or the expert's clean action is recorded (see ``noisy_expert``)."""
+    spec = get_env_spec(env)
+    seeds = collection_seeds(seed, episodes)
+    levels = [noise] if isinstance(noise, Noise) else list(noise)
+    if all(level.is_zero for level in levels) and label == "executed":
+        result = run_episodes(spec, spec.make_expert(), seeds)
+        recorded = [Episode(**result.episode(i)) for i in range(episodes)]
+    else:
+        recorded = noisy_expert_episodes(spec, seeds, noise, label, seed)
+    return write_dataset(
+        Path(out),
+        recorded,
+        fps=spec.fps,
+        task=spec.description,
+        obs_names=spec.obs_names,
+        action_names=spec.action_names,
+        robot_type=spec.name,
+        overwrite=overwrite,
+    )

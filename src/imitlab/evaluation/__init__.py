@@ -1,0 +1,1 @@
+"""Executing chunks, rolling out policies, and the metrics and statistics of what they did."""

@@ -1,0 +1,1 @@
+"""Run specifications, study grids and their executors, and the tuned recipes."""

@@ -1,0 +1,1 @@
+"""Compounding error's remedies: DAgger, DART, noise augmentation, CCIL, and their comparison."""

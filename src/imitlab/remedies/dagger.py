@@ -1,0 +1,219 @@
+"""DAgger (Ross, Gordon & Bagnell 2011): roll out a mixture of expert and learner, label every visited state
+with the expert, aggregate, retrain. Works for every registered policy:
+
+- single-step policies (horizon 1): each visited trajectory becomes one episode whose actions are the expert's
+  labels at the states the mixture visited;
+- chunked policies (horizon H > 1): a chunk label is the expert's own H-step continuation, so from each state
+  where the learner re-plans (every ``n_action_steps``) a copy of the env is rolled forward by the expert and
+  stored as a short episode of at most H steps.
+
+Round 0 trains on ``init_demos`` expert demonstrations; round i >= 1 first collects with
+beta_i = schedule(i), appends to the dataset on disk (atomically), then retrains. Each round's policy is
+evaluated on the same evaluation seeds. Rerunning with the same ``out`` resumes after the last finished round.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from imitlab.training.checkpoint import load_policy, write_json
+from imitlab.data.collect import collect
+from imitlab.data.dataset import Episode, append_episodes, load_dataset
+from imitlab.envs.registry import EnvSpec, get_env_spec
+from imitlab.evaluation.evaluate import EvalResult, evaluate
+from imitlab.evaluation.execution import ChunkExecutor
+from imitlab.policies.base import Policy
+from imitlab.envs.rollout import Rollout, run_episodes
+from imitlab.core.seeds import collection_seeds
+from imitlab.training.train import train_policy
+
+BETA_SCHEDULES = ("constant", "linear", "exponential")
+
+
+def beta(schedule: str, round_index: int, rounds: int, base: float = 0.5) -> float:
+    """Probability of executing the expert's action in round ``round_index`` >= 1 of ``rounds``:
+    constant ``base``; linear ``1 - i / rounds`` (expert-only data is round 0); exponential ``base ** i``."""
+    if schedule == "constant":
+        return base
+    if schedule == "linear":
+        return 1.0 - round_index / rounds
+    if schedule == "exponential":
+        return base**round_index
+    raise ValueError(f"beta schedule must be one of {BETA_SCHEDULES}, got {schedule!r}")
+
+
+class MixtureAgent:
+    """Executes the expert's action with probability beta (per env and step), else the learner's; records the
+    expert's action at every visited observation in ``labels``."""
+
+    def __init__(self, learner: ChunkExecutor, expert, beta: float, seed: int):
+        self.learner, self.expert, self.beta = learner, expert, beta
+        self.rng = np.random.default_rng(seed)
+        self.labels: list[np.ndarray] = []
+
+    def reset(self, seeds: np.ndarray) -> None:
+        self.learner.reset(seeds)
+        self.expert.reset(seeds)
+        self.labels = []
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        expert_action = np.asarray(self.expert.act(obs), dtype=np.float32)
+        learner_action = self.learner.act(obs)  # called every step so its history and chunk queue stay in step
+        self.labels.append(expert_action)
+        use_expert = self.rng.random(len(obs)) < self.beta
+        return np.where(use_expert[:, None], expert_action, learner_action)
+
+
+def expert_continuations(spec: EnvSpec, states: np.ndarray, seeds: np.ndarray, horizon: int) -> list[Episode]:
+    """From each env state (M, state_dim), let the expert act for up to ``horizon`` steps on a copy of the env:
+    one episode per state, holding the expert's chunk label for the state it starts from."""
+    env = spec.make_vector(len(states))
+    env.reset(seed=[int(s) for s in seeds])
+    obs = env.set_state(states)
+    expert = spec.make_expert()
+    expert.reset(seeds)
+    log = {"observation": [], "action": [], "reward": [], "success": [], "alive": []}
+    alive = np.ones(len(states), dtype=bool)
+    for _ in range(horizon):
+        action = np.asarray(expert.act(obs), dtype=np.float32)
+        next_obs, reward, terminated, truncated, info = env.step(action)
+        for key, value in (("observation", obs), ("action", action), ("reward", reward),
+                           ("success", info["success"]), ("alive", alive.copy())):
+            log[key].append(np.asarray(value))
+        alive &= ~(np.asarray(terminated) | np.asarray(truncated))
+        obs = next_obs
+    env.close()
+    arrays = {key: np.stack(values, axis=1) for key, values in log.items()}
+    lengths = arrays.pop("alive").sum(axis=1)
+    return [Episode(**{k: v[i, : lengths[i]] for k, v in arrays.items()}) for i in range(len(states))]
+
+
+def collect_round(spec: EnvSpec, policy: Policy, beta_value: float, seeds: np.ndarray, seed: int) -> list[Episode]:
+    """Roll out the beta-mixture on ``seeds`` and return the expert-labelled episodes to aggregate."""
+    config = policy.config
+    agent = MixtureAgent(ChunkExecutor(policy), spec.make_expert(), beta_value, seed)
+    with torch.inference_mode():
+        result: Rollout = run_episodes(spec, agent, seeds, record_state=config.horizon > 1)
+    labels = np.stack(agent.labels, axis=1)
+    if config.horizon == 1:
+        return [
+            Episode(observation=ep["observation"], action=labels[i, : len(ep["action"])], reward=ep["reward"],
+                    success=ep["success"])
+            for i, ep in ((i, result.episode(i)) for i in range(len(seeds)))
+        ]
+    replan = np.zeros(result.alive.shape, dtype=bool)
+    replan[:, :: config.n_action_steps] = True
+    episode_index, step = np.nonzero(replan & result.alive)
+    return expert_continuations(spec, result.state[episode_index, step], seeds[episode_index], config.horizon)
+
+
+@dataclass
+class RoundResult:
+    round: int
+    beta: float  # the mixture that collected this round's data (1.0: the initial expert demonstrations)
+    episodes: int  # episodes in the aggregated dataset it was trained on
+    expert_labels: int  # frames in that dataset: every one is an expert label
+    successes: int
+    evaluated: int
+    success_rate: float
+    ci_low: float
+    ci_high: float
+    mean_return: float
+    episode_success: list[bool]
+
+
+def run_dagger(
+    env: str,
+    policy: str,
+    out: Path,
+    init_demos: int = 10,
+    rounds: int = 5,
+    episodes_per_round: int = 10,
+    beta_schedule: str = "exponential",
+    warm_start: bool = False,
+    seed: int = 0,
+    eval_episodes: int = 100,
+    policy_overrides: dict[str, Any] | None = None,
+    train_overrides: dict[str, Any] | None = None,
+    progress: bool = True,
+) -> list[RoundResult]:
+    """DAgger on ``env`` with ``policy``; writes ``out/data`` (the aggregated dataset), ``out/round-i`` (each
+    round's run) and ``out/rounds.jsonl`` (one RoundResult per line). Resumes after the last finished round."""
+    spec = get_env_spec(env)
+    beta(beta_schedule, 1, rounds)  # fail early on a bad schedule
+    out = Path(out)
+    data = out / "data"
+    log_path = out / "rounds.jsonl"
+    results = [RoundResult(**json.loads(line)) for line in log_path.read_text().splitlines()] if (
+        log_path.is_file()) else []
+    if not data.exists():
+        collect(env, init_demos, data, seed=seed)
+    train_overrides = {**(train_overrides or {}), "seed": seed}
+    for i in tqdm(range(len(results), rounds + 1), desc=f"dagger {policy}", disable=not progress, unit="round"):
+        beta_value = 1.0 if i == 0 else beta(beta_schedule, i, rounds)
+        if i > 0:
+            _aggregate(spec, data, out, i, beta_value, episodes_per_round, seed)
+        run_dir = out / f"round-{i}"
+        init_from = out / f"round-{i - 1}" if warm_start and i > 0 else None
+        trained = train_policy(policy, data, run_dir, policy_overrides, train_overrides, progress=False,
+                               init_from=init_from)
+        result = evaluate(trained, env, eval_episodes, seed=seed)
+        dataset = load_dataset(data)
+        results.append(RoundResult(
+            round=i, beta=beta_value, episodes=dataset.num_episodes, expert_labels=dataset.num_frames,
+            successes=result.successes, evaluated=result.episodes, success_rate=result.success_rate,
+            ci_low=result.ci_low, ci_high=result.ci_high, mean_return=result.mean_return,
+            episode_success=result.episode_success,
+        ))
+        with open(log_path, "a") as f:
+            f.write(json.dumps(asdict(results[-1])) + "\n")
+    return results
+
+
+def equal_label_baseline(
+    env: str,
+    policy: str,
+    out: Path,
+    expert_labels: int,
+    seed: int = 0,
+    eval_episodes: int = 100,
+    policy_overrides: dict[str, Any] | None = None,
+    train_overrides: dict[str, Any] | None = None,
+) -> EvalResult:
+    """The control for DAgger: ``policy`` trained on plain expert demonstrations holding at least
+    ``expert_labels`` labelled frames (full-length episodes), evaluated on the same seeds as the rounds."""
+    spec = get_env_spec(env)
+    episodes = math.ceil(expert_labels / spec.max_steps)
+    data = Path(out) / f"baseline-data-{episodes}"
+    if not data.exists():
+        collect(env, episodes, data, seed=seed)
+    trained = train_policy(policy, data, Path(out) / f"baseline-{episodes}", policy_overrides,
+                           {**(train_overrides or {}), "seed": seed}, progress=False)
+    return evaluate(trained, env, eval_episodes, seed=seed)
+
+
+def _aggregate(spec: EnvSpec, data: Path, out: Path, i: int, beta_value: float, episodes: int, seed: int) -> None:
+    """Collect round i with the previous round's policy and append it to the dataset exactly once. A marker
+    written before the append records the expected episode count, so a run interrupted around the append
+    resumes correctly: the collection is deterministic and is simply repeated if the append did not land."""
+    marker = out / f"round-{i}" / "aggregated.json"
+    if marker.is_file():
+        expected = json.loads(marker.read_text())
+        if load_dataset(data).num_episodes == expected["episodes_before"] + expected["episodes_added"]:
+            return
+    previous = load_policy(out / f"round-{i - 1}")
+    # round i's rollout seeds: a block of collection seeds of its own, past the initial demonstrations'
+    first = 1_000 + episodes * (i - 1)
+    seeds = collection_seeds(seed, first + episodes)[first:]
+    labelled = collect_round(spec, previous, beta_value, seeds, seed=seed * 1_000 + i)
+    before = load_dataset(data).num_episodes
+    write_json(marker, {"beta": beta_value, "episodes_before": before, "episodes_added": len(labelled)})
+    append_episodes(data, labelled)

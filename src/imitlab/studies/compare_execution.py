@@ -1,0 +1,56 @@
+"""Receding horizon versus temporal ensembling, for any chunked checkpoints, on the same evaluation seeds: one
+markdown table with a row per (checkpoint, execution mode).
+
+    python -m imitlab.studies.compare_execution --checkpoints runs/cbc runs/act --ensemble 0.01 0.1 --episodes 100
+
+Modes: receding horizon with the policy's own ``n_action_steps``; receding horizon re-planning every step
+(``n_action_steps=1``, the newest chunk's first action); temporal ensembling with each coefficient m (a chunk
+every step, overlapping predictions averaged with weights exp(-m*i), i = 0 the oldest; ACT uses m = 0.01).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Sequence
+
+from imitlab.training.checkpoint import load_policy, read_run_config
+from imitlab.evaluation.evaluate import EvalResult, evaluate
+from imitlab.evaluation.execution import execution_modes
+from imitlab.policies.base import Policy
+from imitlab.studies.table import format_success, markdown_table
+
+
+def compare_execution(
+    run: Path, env: str | None = None, ensemble: Sequence[float] = (0.01,), episodes: int = 100, seed: int = 0
+) -> tuple[Policy, list[tuple[str, EvalResult]]]:
+    """Evaluate checkpoint ``run`` under every execution mode: the policy and (mode label, result) per mode."""
+    env = env or read_run_config(run).get("env")
+    if not env:
+        raise ValueError(f"{run} does not record its env; pass env")
+    policy = load_policy(run)
+    return policy, [(label, evaluate(policy, env, episodes, seed, **kwargs))
+                    for label, kwargs in execution_modes([policy.config.n_action_steps, 1], ensemble)]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m imitlab.studies.compare_execution",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--checkpoints", type=Path, nargs="+", required=True, help="run directories")
+    parser.add_argument("--ensemble", type=float, nargs="+", default=[0.01], help="temporal ensembling m values")
+    parser.add_argument("--env", help="environment (default: each checkpoint's own)")
+    parser.add_argument("--episodes", type=int, default=100, help="evaluation episodes per row")
+    parser.add_argument("--seed", type=int, default=0, help="evaluation seed")
+    args = parser.parse_args(argv)
+    rows = []
+    for run in args.checkpoints:
+        policy, results = compare_execution(run, args.env, args.ensemble, args.episodes, args.seed)
+        for label, r in results:
+            rows.append([policy.name, policy.config.horizon, label,
+                         format_success(r.success_rate, r.ci_low, r.ci_high, r.successes, r.episodes),
+                         f"{r.mean_return:.1f} ± {r.std_return:.1f}"])
+    print(markdown_table(["policy", "H", "execution", "success [95% CI]", "return"], rows))
+
+
+if __name__ == "__main__":
+    main()
