@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TORCH := torch==2.13.0
 
-.PHONY: demo test test-slow bench clean browser
+.PHONY: demo test lint test-slow bench clean browser
 
 # The optional extras pusht (gym-pusht, zarr) and ray are installed too, so their tests run instead of skipping.
 $(STAMP): pyproject.toml Makefile
@@ -19,8 +19,14 @@ $(STAMP): pyproject.toml Makefile
 demo: $(STAMP)
 	$(BIN)/imitlab demo --out runs/demo
 
-test: $(STAMP) browser
+test: lint browser
 	$(BIN)/python -m pytest -q -m "not slow"
+
+# ruff (lint + format), import-linter (the layers in pyproject: lower layers never import higher ones).
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/lint-imports
 
 # The report test renders the HTML in headless Chromium; install the Debian package when we can (root + apt),
 # otherwise that one test is skipped and says why.

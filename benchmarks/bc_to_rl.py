@@ -21,13 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-from imitlab.training.checkpoint import load_policy
 from imitlab.envs.registry import get_env_spec
+from imitlab.envs.rollout import run_episodes
 from imitlab.evaluation.execution import ChunkExecutor
+from imitlab.evaluation.stats import mcnemar_exact_p
 from imitlab.rl import train_rl
 from imitlab.rl.common import read_metrics, steps_to_target
-from imitlab.envs.rollout import run_episodes
-from imitlab.evaluation.stats import mcnemar_exact_p
+from imitlab.training.checkpoint import load_policy
 
 
 def describe_failures(bc: Path, episodes: int = 20, seed: int = 1000) -> None:
@@ -37,23 +37,30 @@ def describe_failures(bc: Path, episodes: int = 20, seed: int = 1000) -> None:
     failed = ~run.episode_success
     start = np.abs(np.arctan2(run.obs[failed, 0, 1], run.obs[failed, 0, 0]))
     peak = np.abs(np.where(run.alive[..., None], run.action, 0.0)).max(axis=(1, 2))[failed]
-    print(f"bc alone, {episodes} episodes: {episodes - failed.sum()} succeed; the {failed.sum()} failures start at "
-          f"|angle| {start.min():.1f}..{start.max():.1f} rad (0 = upright), and their network asks for torques up to "
-          f"{np.median(peak):.1f} (median over failures) and {peak.max():.1f} (the env clips to 2)\n")
+    print(
+        f"bc alone, {episodes} episodes: {episodes - failed.sum()} succeed; the {failed.sum()} failures start at "
+        f"|angle| {start.min():.1f}..{start.max():.1f} rad (0 = upright), and their network asks for torques up to "
+        f"{np.median(peak):.1f} (median over failures) and {peak.max():.1f} (the env clips to 2)\n"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--bc", type=Path, default=Path("runs/rl/bc-eps0.6-pendulum-10"),
-                        help="the bc run the actor starts from")
+    parser.add_argument(
+        "--bc", type=Path, default=Path("runs/rl/bc-eps0.6-pendulum-10"), help="the bc run the actor starts from"
+    )
     parser.add_argument("--steps", type=int, default=24_000)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4, 5])
     parser.add_argument("--target", type=float, default=-250.0, help="mean evaluation return to reach")
     parser.add_argument("--runs", type=Path, default=Path("runs/rl"))
     parser.add_argument("--tag", default="bc", help="bc-initialised runs go to RUNS/ppo-TAG-pendulum-STEPS-sSEED")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="PPO settings for the bc-initialised runs only, over PPO.init_defaults, e.g. "
-                             "init_log_std=-1")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="PPO settings for the bc-initialised runs only, over PPO.init_defaults, e.g. init_log_std=-1",
+    )
     args = parser.parse_args()
     if not (args.bc / "config.json").is_file():
         print(f"bc_to_rl: skipped, no bc run at {args.bc}; create it with the commands in this script's docstring")
@@ -68,8 +75,17 @@ def main() -> None:
         for label, init, overrides in (("scratch", None, {}), ("bc", args.bc, bc_overrides)):
             name = "ppo-pendulum" if init is None else f"ppo-{args.tag}-pendulum"
             out = args.runs / f"{name}-{args.steps}-s{seed}"
-            _, result = train_rl("ppo", "pendulum", args.steps, out, seed=seed, overrides=overrides,
-                                 init_from=init, resume=True, progress=False)
+            _, result = train_rl(
+                "ppo",
+                "pendulum",
+                args.steps,
+                out,
+                seed=seed,
+                overrides=overrides,
+                init_from=init,
+                resume=True,
+                progress=False,
+            )
             evals = [r for r in read_metrics(out) if "eval_return" in r]
             row[label] = (evals[0]["eval_return"], steps_to_target(out, args.target), result.mean_return)
         rows.append(row)
@@ -78,10 +94,14 @@ def main() -> None:
     def fmt(steps):
         return "not reached" if steps is None else str(steps)
 
-    print(f"\nPendulum PPO, target mean evaluation return >= {args.target} (20 evaluation episodes, "
-          f"deterministic actions, evaluated before every batch of 1600 steps); final = 100 episodes")
-    print("| seed | start: scratch | start: BC init | steps to target: scratch | steps to target: BC init "
-          "| final: scratch | final: BC init |")
+    print(
+        f"\nPendulum PPO, target mean evaluation return >= {args.target} (20 evaluation episodes, "
+        f"deterministic actions, evaluated before every batch of 1600 steps); final = 100 episodes"
+    )
+    print(
+        "| seed | start: scratch | start: BC init | steps to target: scratch | steps to target: BC init "
+        "| final: scratch | final: BC init |"
+    )
     print("|---|---|---|---|---|---|---|")
     for row in rows:
         s, b = row["scratch"], row["bc"]
@@ -91,12 +111,15 @@ def main() -> None:
         if reached:
             print(f"{label}: reached in {len(reached)}/{len(rows)} seeds, median {np.median(reached):.0f} steps")
     never = float("inf")
-    steps = {label: np.array([never if r[label][1] is None else r[label][1] for r in rows])
-             for label in ("scratch", "bc")}
+    steps = {
+        label: np.array([never if r[label][1] is None else r[label][1] for r in rows]) for label in ("scratch", "bc")
+    }
     sooner = steps["bc"] < steps["scratch"]
     later = steps["bc"] > steps["scratch"]
-    print(f"BC init reached the target sooner on {sooner.sum()}/{len(rows)} seeds, later on {later.sum()} "
-          f"(two-sided sign test over seeds, ties dropped: p = {mcnemar_exact_p(sooner, later):.2g})")
+    print(
+        f"BC init reached the target sooner on {sooner.sum()}/{len(rows)} seeds, later on {later.sum()} "
+        f"(two-sided sign test over seeds, ties dropped: p = {mcnemar_exact_p(sooner, later):.2g})"
+    )
     finals = {label: np.mean([r[label][2] for r in rows]) for label in ("scratch", "bc")}
     print(f"final return, mean over seeds: scratch {finals['scratch']:.0f}, BC init {finals['bc']:.0f}")
 

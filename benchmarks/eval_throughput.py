@@ -16,12 +16,12 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from imitlab.training.checkpoint import placeholder_stats
+from imitlab.core.seeds import evaluation_seeds
 from imitlab.envs.registry import get_env_spec
+from imitlab.envs.rollout import rollout
 from imitlab.evaluation.execution import ChunkExecutor
 from imitlab.policies.base import create_policy
-from imitlab.envs.rollout import rollout
-from imitlab.core.seeds import evaluation_seeds
+from imitlab.training.checkpoint import placeholder_stats
 
 
 def serial(policy, env, seeds, max_steps) -> float:
@@ -53,13 +53,25 @@ def main() -> None:
     seeds = evaluation_seeds(0, args.episodes)
     with torch.inference_mode():
         rows = [
-            ("serial gymnasium, batch-1 policy", serial(policy, spec.make_single(), seeds[: max(10, args.episodes // 10)], spec.max_steps)),
-            (f"gymnasium SyncVectorEnv x{args.episodes}",
-             vectorised(policy, gym.vector.SyncVectorEnv([spec.make_single] * args.episodes,
-                                                         autoreset_mode=gym.vector.AutoresetMode.SAME_STEP),
-                        seeds, spec.max_steps)),
-            (f"imitlab batched env x{args.episodes}",
-             vectorised(policy, spec.make_vector(args.episodes), seeds, spec.max_steps)),
+            (
+                "serial gymnasium, batch-1 policy",
+                serial(policy, spec.make_single(), seeds[: max(10, args.episodes // 10)], spec.max_steps),
+            ),
+            (
+                f"gymnasium SyncVectorEnv x{args.episodes}",
+                vectorised(
+                    policy,
+                    gym.vector.SyncVectorEnv(
+                        [spec.make_single] * args.episodes, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP
+                    ),
+                    seeds,
+                    spec.max_steps,
+                ),
+            ),
+            (
+                f"imitlab batched env x{args.episodes}",
+                vectorised(policy, spec.make_vector(args.episodes), seeds, spec.max_steps),
+            ),
         ]
     base = rows[0][1]
     print(f"{'evaluator':<40} {'env-steps/s':>12} {'vs serial':>10}")

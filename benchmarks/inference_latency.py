@@ -15,9 +15,9 @@ import time
 
 import torch
 
-from imitlab.training.checkpoint import placeholder_stats
-from imitlab.policies.base import Policy, create_policy
 from imitlab.experiments.recipes import recipe
+from imitlab.policies.base import Policy, create_policy
+from imitlab.training.checkpoint import placeholder_stats
 
 HEADS = ("bc", "chunked-bc", "gmm", "diffusion", "flow")
 DENOISE_STEPS = (1, 5, 10, 20, 50, 100)

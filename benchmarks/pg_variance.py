@@ -13,10 +13,10 @@ import argparse
 
 import torch
 
-from imitlab.training.checkpoint import load_policy
 from imitlab.envs.registry import get_env_spec
 from imitlab.rl.common import PGConfig, make_actor
 from imitlab.rl.variance import gradient_variance
+from imitlab.training.checkpoint import load_policy
 
 
 def main() -> None:
@@ -31,8 +31,10 @@ def main() -> None:
     torch.manual_seed(args.seed)
     policy = load_policy(args.checkpoint) if args.checkpoint else make_actor(get_env_spec(args.env), PGConfig())
     rows = gradient_variance(policy, args.env, args.batches, args.episodes_per_batch, args.gamma, seed=args.seed)
-    print(f"{args.env}, policy {args.checkpoint or 'fresh (seed %d)' % args.seed}, {args.batches} batches of "
-          f"{args.episodes_per_batch} episodes, gamma {args.gamma}")
+    print(
+        f"{args.env}, policy {args.checkpoint or f'fresh (seed {args.seed})'}, {args.batches} batches of "
+        f"{args.episodes_per_batch} episodes, gamma {args.gamma}"
+    )
     print("| estimator | tr Cov[g] | relative to plain |\n|---|---|---|")
     for row in rows:
         print(f"| {row.estimator} | {row.total_variance:.4g} | {row.relative:.3f} |")

@@ -18,13 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
+from imitlab.core.seeds import evaluation_seeds
 from imitlab.envs.registry import get_env_spec
+from imitlab.envs.rollout import rollout
 from imitlab.rl import train_rl
 from imitlab.rl.common import read_metrics
 from imitlab.rl.ppo import PPO as OurPPO
 from imitlab.rl.ppo import PPOConfig
-from imitlab.envs.rollout import rollout
-from imitlab.core.seeds import evaluation_seeds
 
 
 def ours(steps: int, seed: int, out: Path) -> tuple[dict[int, float], float]:
@@ -59,17 +59,33 @@ def sb3(steps: int, seed: int, config: PPOConfig, eval_every: int, eval_episodes
     from stable_baselines3.common.vec_env import VecNormalize
 
     scale = config.reward_scale
-    venv = make_vec_env("Pendulum-v1", n_envs=config.num_envs, seed=seed,
-                        wrapper_class=lambda e: gym.wrappers.TransformReward(e, lambda r: r * scale))
+    venv = make_vec_env(
+        "Pendulum-v1",
+        n_envs=config.num_envs,
+        seed=seed,
+        wrapper_class=lambda e: gym.wrappers.TransformReward(e, lambda r: r * scale),
+    )
     venv = VecNormalize(venv, norm_obs=True, norm_reward=False, gamma=config.gamma)
     model = PPO(
-        "MlpPolicy", venv, n_steps=200, batch_size=config.minibatch_size, n_epochs=config.update_epochs,
-        gamma=config.gamma, gae_lambda=config.gae_lambda, learning_rate=lambda f: config.lr * f,
-        clip_range=config.clip_coef, ent_coef=config.ent_coef, vf_coef=config.vf_coef,
-        max_grad_norm=config.max_grad_norm, seed=seed, device="cpu",
-        policy_kwargs={"net_arch": {"pi": [config.hidden_dim] * config.num_layers,
-                                    "vf": [config.hidden_dim] * config.num_layers},
-                       "activation_fn": torch.nn.Tanh, "log_std_init": config.init_log_std},
+        "MlpPolicy",
+        venv,
+        n_steps=200,
+        batch_size=config.minibatch_size,
+        n_epochs=config.update_epochs,
+        gamma=config.gamma,
+        gae_lambda=config.gae_lambda,
+        learning_rate=lambda f: config.lr * f,
+        clip_range=config.clip_coef,
+        ent_coef=config.ent_coef,
+        vf_coef=config.vf_coef,
+        max_grad_norm=config.max_grad_norm,
+        seed=seed,
+        device="cpu",
+        policy_kwargs={
+            "net_arch": {"pi": [config.hidden_dim] * config.num_layers, "vf": [config.hidden_dim] * config.num_layers},
+            "activation_fn": torch.nn.Tanh,
+            "log_std_init": config.init_log_std,
+        },
     )
     spec = get_env_spec("pendulum")
     curve: dict[int, float] = {}
@@ -101,8 +117,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=40_000, help="environment steps per run")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--runs", type=Path, default=Path("runs/rl"),
-                        help="our runs go to RUNS/ppo-pendulum-sSEED (finished ones are reused)")
+    parser.add_argument(
+        "--runs",
+        type=Path,
+        default=Path("runs/rl"),
+        help="our runs go to RUNS/ppo-pendulum-sSEED (finished ones are reused)",
+    )
     args = parser.parse_args()
     if importlib.util.find_spec("stable_baselines3") is None:
         print("ppo_vs_sb3: skipped, Stable-Baselines3 is not installed (pip install -e '.[bench]')")
@@ -120,8 +140,10 @@ def main() -> None:
         return curve[max(keys)] if keys else float("nan")
 
     grid = list(range(0, args.steps + 1, config.eval_every))
-    print(f"\nPendulum, {len(args.seeds)} seeds, mean (min..max) evaluation return over "
-          f"{config.eval_episodes} episodes, deterministic actions")
+    print(
+        f"\nPendulum, {len(args.seeds)} seeds, mean (min..max) evaluation return over "
+        f"{config.eval_episodes} episodes, deterministic actions"
+    )
     print("| env steps | ours | SB3 PPO |\n|---|---|---|")
     for step in grid:
         cells = []

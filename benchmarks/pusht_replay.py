@@ -42,24 +42,32 @@ def main() -> None:
             d = np.abs(seen[:, 4] - rec[:, 4]) % (2 * np.pi)
             ang.append(np.degrees(np.minimum(d, 2 * np.pi - d)).max())
         rows[legacy] = np.array(pos), np.array(ang)
-    print(f"{n} episodes, {sum(len(ep) for ep in episodes)} frames; per episode: max over its steps of the "
-          "block's deviation from the recording\n")
+    print(
+        f"{n} episodes, {sum(len(ep) for ep in episodes)} frames; per episode: max over its steps of the "
+        "block's deviation from the recording\n"
+    )
     print("| first state placed | median px | 95th pct px | max px | episodes > 1 px | max angle deg |")
     print("|---|---|---|---|---|---|")
-    for legacy, label in ((False, "exactly (ours: angle, then position)"),
-                          (True, "gym-pusht `reset_to_state` order (position, then angle)")):
+    for legacy, label in (
+        (False, "exactly (ours: angle, then position)"),
+        (True, "gym-pusht `reset_to_state` order (position, then angle)"),
+    ):
         pos, ang = rows[legacy]
-        print(f"| {label} | {np.median(pos):.3g} | {np.percentile(pos, 95):.3g} | {pos.max():.3g} | "
-              f"{int((pos > 1).sum())}/{n} | {ang.max():.3g} |")
+        print(
+            f"| {label} | {np.median(pos):.3g} | {np.percentile(pos, 95):.3g} | {pos.max():.3g} | "
+            f"{int((pos > 1).sum())}/{n} | {ang.max():.3g} |"
+        )
 
     state, recorded = store.load("state"), store.load("keypoint")
     error = np.linalg.norm(block_keypoints(state) - recorded, axis=-1).max(axis=1)  # worst keypoint per frame
     angle = np.mod(state[:, 4], 2 * np.pi)
     near_wrap = np.minimum(angle, 2 * np.pi - angle) < np.radians(30)
-    print(f"\nkeypoints from the state vs recorded, worst of 9 per frame ({len(state)} frames): median "
-          f"{np.median(error):.3g} px, 99.9th pct {np.quantile(error, 0.999):.3g} px, max {error.max():.3g} px, "
-          f"{int((error > 0.5).sum())} frames > 0.5 px; block angle within 30 deg of the wrap at 0 = 2pi: "
-          f"{near_wrap.mean():.0%} of frames")
+    print(
+        f"\nkeypoints from the state vs recorded, worst of 9 per frame ({len(state)} frames): median "
+        f"{np.median(error):.3g} px, 99.9th pct {np.quantile(error, 0.999):.3g} px, max {error.max():.3g} px, "
+        f"{int((error > 0.5).sum())} frames > 0.5 px; block angle within 30 deg of the wrap at 0 = 2pi: "
+        f"{near_wrap.mean():.0%} of frames"
+    )
 
 
 if __name__ == "__main__":

@@ -22,22 +22,27 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from imitlab.training.checkpoint import load_policy, read_run_config
 from imitlab.data.dataset import load_dataset
 from imitlab.data.importers import import_dataset, train_split_episodes
 from imitlab.data.sampler import ChunkSampler
-from imitlab.training.distributed import DEVICES, resolve_device
 from imitlab.evaluation.evaluate import evaluate
-from imitlab.policies.base import create_policy, get_policy_class
-from imitlab.experiments.recipes import FULL_SCALE, recipe
 from imitlab.evaluation.stats import mean_interval
+from imitlab.experiments.recipes import FULL_SCALE, recipe
+from imitlab.policies.base import create_policy, get_policy_class
+from imitlab.training.checkpoint import load_policy, read_run_config
+from imitlab.training.distributed import DEVICES, resolve_device
 from imitlab.training.train import TrainConfig, train_policy
 
 DEFAULT_ZARR = Path(__file__).resolve().parents[2] / "shared" / "data" / "pusht" / "pusht_cchi_v7_replay.zarr"
 HEADS = ("diffusion", "chunked-bc", "gmm", "flow", "act")
 # Chi et al. 2023, Table 1, PushT state-based (keypoint observations): max / mean of the last 10 checkpoints
-PAPER_ROWS = [("DP-CNN", 0.95, 0.91), ("DP-T", 0.95, 0.79), ("IBC", 0.90, 0.84), ("BET", 0.79, 0.70),
-              ("LSTM-GMM", 0.67, 0.61)]
+PAPER_ROWS = [
+    ("DP-CNN", 0.95, 0.91),
+    ("DP-T", 0.95, 0.79),
+    ("IBC", 0.90, 0.84),
+    ("BET", 0.79, 0.70),
+    ("LSTM-GMM", 0.67, 0.61),
+]
 MAX_TRAIN_EPISODES = 90
 
 
@@ -50,8 +55,15 @@ def training_data(zarr: Path, out: Path, observation: str) -> Path:
     env, obs_keys = OBSERVATIONS[observation]
     path = out / "data" / f"{env}-train{MAX_TRAIN_EPISODES}"
     if not (path / "meta" / "info.json").is_file():
-        import_dataset(zarr, path, obs_keys=obs_keys, action_key="action", env=env, overwrite=True,
-                       episodes=train_split_episodes("diffusion-policy-zarr", zarr, MAX_TRAIN_EPISODES))
+        import_dataset(
+            zarr,
+            path,
+            obs_keys=obs_keys,
+            action_key="action",
+            env=env,
+            overwrite=True,
+            episodes=train_split_episodes("diffusion-policy-zarr", zarr, MAX_TRAIN_EPISODES),
+        )
     return path
 
 
@@ -63,8 +75,7 @@ def settings(env: str, head: str, scale: str, steps: int | None) -> tuple[dict, 
     return policy_overrides, train_overrides
 
 
-def train_or_load(head: str, data: Path, run_dir: Path, policy_overrides: dict, train_overrides: dict,
-                  device: str):
+def train_or_load(head: str, data: Path, run_dir: Path, policy_overrides: dict, train_overrides: dict, device: str):
     """(policy on ``device``, train wall-clock seconds summed over every session that trained this run)."""
     clock = run_dir / "train_seconds.json"
     spent = json.loads(clock.read_text())["seconds"] if clock.is_file() else 0.0
@@ -85,8 +96,9 @@ def estimate(data: Path, env: str, scale: str, heads: list[str], steps: int | No
     for head in heads:
         policy_overrides, train_overrides = settings(env, head, scale, steps)
         config = TrainConfig(**{**get_policy_class(head).train_defaults, **train_overrides})
-        policy = create_policy(head, dataset.stats, obs_dim=dataset.obs_dim, act_dim=dataset.act_dim,
-                               **policy_overrides)
+        policy = create_policy(
+            head, dataset.stats, obs_dim=dataset.obs_dim, act_dim=dataset.act_dim, **policy_overrides
+        )
         optimizer = torch.optim.AdamW(policy.parameters(), lr=config.lr)
         sampler = ChunkSampler(dataset, policy.config.n_obs_steps, policy.config.horizon)
         generator = torch.Generator().manual_seed(0)
@@ -113,21 +125,37 @@ def main() -> None:
     parser.add_argument("--zarr", type=Path, default=DEFAULT_ZARR, help="the diffusion_policy PushT replay buffer")
     parser.add_argument("--out", type=Path, default=Path("runs/pusht"))
     parser.add_argument("--heads", default=",".join(HEADS), help=f"comma-separated, from {', '.join(HEADS)}")
-    parser.add_argument("--obs", choices=sorted(OBSERVATIONS), default="state",
-                        help="state: agent x, y, block x, y, angle (5-D); keypoints: the paper's 9 block keypoints "
-                        "+ agent x, y (20-D), continuous where the angle wraps")
+    parser.add_argument(
+        "--obs",
+        choices=sorted(OBSERVATIONS),
+        default="state",
+        help="state: agent x, y, block x, y, angle (5-D); keypoints: the paper's 9 block keypoints "
+        "+ agent x, y (20-D), continuous where the angle wraps",
+    )
     parser.add_argument("--scale", choices=["cpu", "full"], default="cpu", help="recipes.RECIPES or FULL_SCALE")
     parser.add_argument("--steps", type=int, help="override the recipe's training steps (smoke runs)")
     parser.add_argument("--episodes", type=int, default=50, help="test seeds 100000.. (the paper: 50)")
-    parser.add_argument("--eval-seed", type=int, default=0,
-                        help="0: the paper's test seeds 100000..; 1: validation seeds 200000.. (choose settings there)")
-    parser.add_argument("--n-action-steps", type=int,
-                        help="actions executed per chunk at evaluation (default: the recipe's 8)")
+    parser.add_argument(
+        "--eval-seed",
+        type=int,
+        default=0,
+        help="0: the paper's test seeds 100000..; 1: validation seeds 200000.. (choose settings there)",
+    )
+    parser.add_argument(
+        "--n-action-steps", type=int, help="actions executed per chunk at evaluation (default: the recipe's 8)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="training seed; evaluation uses the paper's seeds")
-    parser.add_argument("--device", choices=DEVICES, default="auto",
-                        help="train and act on the GPU when CUDA is available (auto), or force one")
-    parser.add_argument("--train", action="store_true",
-                        help="train (or load) and evaluate; without it only the training time is estimated")
+    parser.add_argument(
+        "--device",
+        choices=DEVICES,
+        default="auto",
+        help="train and act on the GPU when CUDA is available (auto), or force one",
+    )
+    parser.add_argument(
+        "--train",
+        action="store_true",
+        help="train (or load) and evaluate; without it only the training time is estimated",
+    )
     args = parser.parse_args()
     heads = [h for h in args.heads.split(",") if h]
     if not args.zarr.is_dir():
@@ -145,18 +173,31 @@ def main() -> None:
         policy_overrides, train_overrides = settings(env, head, args.scale, args.steps)
         train_overrides["seed"] = args.seed
         suffix = ("-keypoints" if args.obs == "keypoints" else "") + (
-            f"-steps{args.steps}" if args.steps is not None else "")
+            f"-steps{args.steps}" if args.steps is not None else ""
+        )
         run_dir = args.out / args.scale / f"{head}{suffix}-seed{args.seed}"
         policy, train_seconds = train_or_load(head, data, run_dir, policy_overrides, train_overrides, args.device)
         started = time.perf_counter()
         result = evaluate(policy, env, args.episodes, seed=args.eval_seed, n_action_steps=args.n_action_steps)
         eval_seconds = time.perf_counter() - started
-        record = {**result.to_dict(), "head": head, "scale": args.scale, "train_seconds": train_seconds,
-                  "eval_seconds": eval_seconds, "steps": read_run_config(run_dir)["step"], "data": str(data),
-                  "device": str(policy.device), "obs": args.obs, "eval_seed": args.eval_seed,
-                  "n_action_steps": args.n_action_steps}
-        name = "pusht_eval" + (f"-evalseed{args.eval_seed}" if args.eval_seed else "") + (
-            f"-act{args.n_action_steps}" if args.n_action_steps else "")
+        record = {
+            **result.to_dict(),
+            "head": head,
+            "scale": args.scale,
+            "train_seconds": train_seconds,
+            "eval_seconds": eval_seconds,
+            "steps": read_run_config(run_dir)["step"],
+            "data": str(data),
+            "device": str(policy.device),
+            "obs": args.obs,
+            "eval_seed": args.eval_seed,
+            "n_action_steps": args.n_action_steps,
+        }
+        name = (
+            "pusht_eval"
+            + (f"-evalseed{args.eval_seed}" if args.eval_seed else "")
+            + (f"-act{args.n_action_steps}" if args.n_action_steps else "")
+        )
         (run_dir / f"{name}.json").write_text(json.dumps(record, indent=2) + "\n")
         rows.append(record)
 
@@ -181,10 +222,16 @@ def main() -> None:
         lines.append(f"| {name} | Chi et al. 2023 (keypoint obs, GPU) | {best:.2f} / {mean:.2f} | n/a | | |")
     scores = {r["head"]: np.asarray(r["episode_score"]) for r in rows}
     if "chunked-bc" in scores:  # the regressor on the same seeds: the multimodality gap, paired
-        lines += ["", "paired on the same seeds, against chunked-bc (MSE): mean score difference [normal 95% "
-                  "interval]", ""]
-        lines += [f"- {head} − chunked-bc: {score_cell(score - scores['chunked-bc'], signed=True)}"
-                  for head, score in scores.items() if head != "chunked-bc"]
+        lines += [
+            "",
+            "paired on the same seeds, against chunked-bc (MSE): mean score difference [normal 95% interval]",
+            "",
+        ]
+        lines += [
+            f"- {head} − chunked-bc: {score_cell(score - scores['chunked-bc'], signed=True)}"
+            for head, score in scores.items()
+            if head != "chunked-bc"
+        ]
     table = "\n".join(lines)
     print(table)
     (args.out / "pusht_table.md").write_text(table + "\n")

@@ -24,9 +24,19 @@ HEADS = [("bc", {"hidden_dim": 64}), ("chunked-bc", {"horizon": 4, "n_action_ste
 
 
 def grid(seeds: int, steps: int, demos: int, episodes: int) -> list[RunSpec]:
-    return [RunSpec("pendulum", policy, demos=demos, seed=seed, policy_overrides=fields,
-                    train_overrides={"steps": steps}, eval_episodes=episodes)
-            for policy, fields in HEADS for seed in range(seeds)]
+    return [
+        RunSpec(
+            "pendulum",
+            policy,
+            demos=demos,
+            seed=seed,
+            policy_overrides=fields,
+            train_overrides={"steps": steps},
+            eval_episodes=episodes,
+        )
+        for policy, fields in HEADS
+        for seed in range(seeds)
+    ]
 
 
 def timed_grid(specs: list[RunSpec], root: Path, executor: str) -> float:
@@ -55,8 +65,10 @@ def main() -> None:
             on_ray = timed_grid(specs, Path(tmp) / "ray", "ray")
         finally:
             ray.shutdown()
-    print(f"grid: {len(specs)} runs (2 heads x {args.seeds} seeds), {args.steps} steps, {args.demos} demos, "
-          f"{args.episodes} eval episodes each")
+    print(
+        f"grid: {len(specs)} runs (2 heads x {args.seeds} seeds), {args.steps} steps, {args.demos} demos, "
+        f"{args.episodes} eval episodes each"
+    )
     print("| executor | wall-clock (s) |\n|---|---|")
     print(f"| local (one after another) | {local:.1f} |")
     print(f"| ray, {args.cpus} CPUs: start-up | {startup:.1f} |")

@@ -24,6 +24,13 @@ def random_episodes(n_episodes=6, obs_dim=3, act_dim=2, seed=0, min_len=5, max_l
 def small_dataset_dir(tmp_path):
     """A 6-episode random dataset on disk (obs_dim 3, act_dim 2), tagged with the pendulum env."""
     root = tmp_path / "data"
-    write_dataset(root, random_episodes(), fps=10, task="random", obs_names=["a", "b", "c"],
-                  action_names=["u", "v"], robot_type="pendulum")
+    write_dataset(
+        root,
+        random_episodes(),
+        fps=10,
+        task="random",
+        obs_names=["a", "b", "c"],
+        action_names=["u", "v"],
+        robot_type="pendulum",
+    )
     return root

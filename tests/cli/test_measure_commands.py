@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from imitlab.evaluation.execution import execution_modes
 from imitlab.data.dataset import load_dataset
+from imitlab.evaluation.execution import execution_modes
 from imitlab.studies.quantization import quantization_table
 
 
@@ -19,6 +19,10 @@ def test_quantization_table_reports_bin_width_and_a_round_trip_error_within_half
 
 def test_execution_modes_cover_receding_horizon_replanning_and_each_ensemble_coefficient():
     modes = execution_modes([4, 1], [0.01, 0.1])
-    assert [kwargs for _, kwargs in modes] == [{"n_action_steps": 4}, {"n_action_steps": 1},
-                                              {"temporal_ensemble": 0.01}, {"temporal_ensemble": 0.1}]
+    assert [kwargs for _, kwargs in modes] == [
+        {"n_action_steps": 4},
+        {"n_action_steps": 1},
+        {"temporal_ensemble": 0.01},
+        {"temporal_ensemble": 0.1},
+    ]
     assert len(execution_modes([1, 1], [0.01])) == 2  # re-planning every step is the policy's own mode

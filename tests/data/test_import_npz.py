@@ -15,10 +15,16 @@ def save_like_imitation(path, lengths=LENGTHS, rews=True):
     """What imitation's ``types.save`` writes: obs with one final observation per trajectory, acts, indices of the
     splits in acts, terminal, object infos. Observation row k of trajectory i holds [i, k]."""
     obs = np.concatenate([np.array([[i, k] for k in range(n + 1)], dtype=np.float32) for i, n in enumerate(lengths)])
-    acts = np.concatenate([np.full((n, 1), 10.0 * i, dtype=np.float32) + np.arange(n)[:, None] for i, n in
-                           enumerate(lengths)])
-    arrays = {"obs": obs, "acts": acts, "indices": np.cumsum(lengths[:-1]), "terminal": np.ones(len(lengths), bool),
-              "infos": np.array([{} for _ in range(sum(lengths))], dtype=object)}
+    acts = np.concatenate(
+        [np.full((n, 1), 10.0 * i, dtype=np.float32) + np.arange(n)[:, None] for i, n in enumerate(lengths)]
+    )
+    arrays = {
+        "obs": obs,
+        "acts": acts,
+        "indices": np.cumsum(lengths[:-1]),
+        "terminal": np.ones(len(lengths), bool),
+        "infos": np.array([{} for _ in range(sum(lengths))], dtype=object),
+    }
     if rews:
         arrays["rews"] = np.ones(sum(lengths), dtype=np.float32)
     np.savez_compressed(path, **arrays)
@@ -38,16 +44,19 @@ def test_trajectories_split_at_indices_without_their_final_observations(tmp_path
 def test_an_archive_that_is_not_imitations_names_what_is_missing_or_inconsistent(tmp_path):
     np.savez(tmp_path / "other.npz", observations=np.zeros((3, 2)))
     with pytest.raises(DatasetError, match="lacks acts, indices, obs"):
-        import_dataset(tmp_path / "other.npz", tmp_path / "a", format="imitation-npz", obs_keys=["obs"],
-                       action_key="acts")
+        import_dataset(
+            tmp_path / "other.npz", tmp_path / "a", format="imitation-npz", obs_keys=["obs"], action_key="acts"
+        )
     np.savez(tmp_path / "short.npz", obs=np.zeros((5, 2)), acts=np.zeros((4, 1)), indices=np.array([2]))
     with pytest.raises(DatasetError, match="obs has 5 rows, but 4 actions in 2 trajectories need 6"):
-        import_dataset(tmp_path / "short.npz", tmp_path / "b", format="imitation-npz", obs_keys=["obs"],
-                       action_key="acts")
+        import_dataset(
+            tmp_path / "short.npz", tmp_path / "b", format="imitation-npz", obs_keys=["obs"], action_key="acts"
+        )
     (tmp_path / "text.npz").write_text("not a zip")
     with pytest.raises(DatasetError, match="is not an npz archive"):
-        import_dataset(tmp_path / "text.npz", tmp_path / "c", format="imitation-npz", obs_keys=["obs"],
-                       action_key="acts")
+        import_dataset(
+            tmp_path / "text.npz", tmp_path / "c", format="imitation-npz", obs_keys=["obs"], action_key="acts"
+        )
 
 
 def test_cli_defaults_to_imitations_keys(tmp_path, capsys):

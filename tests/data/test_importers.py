@@ -30,11 +30,15 @@ def write_store(path, arrays: dict, ends, meta=True):
 def store(tmp_path):
     rng = np.random.default_rng(0)
     n = 12
-    return write_store(tmp_path / "s.zarr", {
-        "state": rng.normal(size=(n, 3)).astype(np.float32),
-        "keypoint": rng.normal(size=(n, 2, 2)).astype(np.float32),
-        "action": rng.normal(size=(n, 2)).astype(np.float32),
-    }, ends=[4, 9, 12])
+    return write_store(
+        tmp_path / "s.zarr",
+        {
+            "state": rng.normal(size=(n, 3)).astype(np.float32),
+            "keypoint": rng.normal(size=(n, 2, 2)).astype(np.float32),
+            "action": rng.normal(size=(n, 2)).astype(np.float32),
+        },
+        ends=[4, 9, 12],
+    )
 
 
 def test_import_splits_episodes_at_episode_ends_and_keeps_values(store, tmp_path):
@@ -71,11 +75,14 @@ def test_episode_selection_imports_only_those_episodes(store, tmp_path):
     assert ds.episode_lengths.tolist() == [3, 4]
 
 
-@pytest.mark.parametrize("change, message", [
-    (dict(meta=False), "needs groups 'data' and 'meta'"),
-    (dict(ends=[4, 4, 12]), "episode 1 is empty or out of order"),
-    (dict(ends=[4, 9, 11]), "ends at frame 11, but the data arrays hold 12 frames"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (dict(meta=False), "needs groups 'data' and 'meta'"),
+        (dict(ends=[4, 4, 12]), "episode 1 is empty or out of order"),
+        (dict(ends=[4, 9, 11]), "ends at frame 11, but the data arrays hold 12 frames"),
+    ],
+)
 def test_a_store_that_is_not_a_replay_buffer_is_refused_with_the_reason(tmp_path, change, message):
     arrays = {"state": np.zeros((12, 3), np.float32), "action": np.zeros((12, 2), np.float32)}
     src = write_store(tmp_path / "bad.zarr", arrays, ends=change.get("ends", [4, 9, 12]), meta=change.get("meta", True))

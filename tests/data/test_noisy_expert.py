@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 
+from imitlab.core.seeds import collection_seeds
 from imitlab.data.collect import collect
 from imitlab.data.dataset import load_dataset
-from imitlab.envs.registry import get_env_spec
 from imitlab.data.noisy_expert import Noise, NoisyExpert, noisy_expert_episodes
-from imitlab.core.seeds import collection_seeds
+from imitlab.envs.registry import get_env_spec
 
 
 class ConstantExpert:

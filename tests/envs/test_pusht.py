@@ -16,8 +16,13 @@ PUSHT = Path(__file__).resolve().parents[3] / "shared" / "data" / "pusht" / "pus
 
 def test_paper_initial_state_draws_randint_randint_randint_randint_randn_from_randomstate():
     rs = np.random.RandomState(100000)
-    want = [rs.randint(50, 450), rs.randint(50, 450), rs.randint(100, 400), rs.randint(100, 400),
-            rs.randn() * 2 * np.pi - np.pi]
+    want = [
+        rs.randint(50, 450),
+        rs.randint(50, 450),
+        rs.randint(100, 400),
+        rs.randint(100, 400),
+        rs.randn() * 2 * np.pi - np.pi,
+    ]
     np.testing.assert_array_equal(paper_initial_state(100000), want)
 
 
@@ -31,8 +36,10 @@ def test_score_is_the_maximum_clipped_coverage_reward():
     assert episode_score(pusht.coverage_reward([0.2, 0.97])) == 1.0
 
 
-needs_sim = pytest.mark.skipif(importlib.util.find_spec("gym_pusht") is None,
-                               reason="the pusht env needs the optional extra: pip install 'imitlab[pusht]'")
+needs_sim = pytest.mark.skipif(
+    importlib.util.find_spec("gym_pusht") is None,
+    reason="the pusht env needs the optional extra: pip install 'imitlab[pusht]'",
+)
 
 
 def rotate(v, angle):
@@ -69,10 +76,11 @@ def test_open_loop_replay_from_the_first_recorded_state_reproduces_the_human_blo
     from imitlab.data.importers import READERS, read_episodes
 
     episodes = read_episodes(READERS["diffusion-policy-zarr"](PUSHT), ["state"], "action", range(4))
-    exact = [np.abs(pusht.replay_episode(ep.observation, ep.action) - ep.observation)[:, 2:4].max()
-             for ep in episodes]
-    legacy = [np.abs(pusht.replay_episode(ep.observation, ep.action, legacy=True) - ep.observation)[:, 2:4].max()
-              for ep in episodes]
+    exact = [np.abs(pusht.replay_episode(ep.observation, ep.action) - ep.observation)[:, 2:4].max() for ep in episodes]
+    legacy = [
+        np.abs(pusht.replay_episode(ep.observation, ep.action, legacy=True) - ep.observation)[:, 2:4].max()
+        for ep in episodes
+    ]
     assert max(exact) < 1e-2, exact  # pixels
     assert max(legacy) > 10, legacy
 
@@ -91,8 +99,9 @@ def test_block_keypoints_from_the_state_reproduce_the_recorded_keypoints():
 
 def test_keypoint_observation_is_continuous_where_the_angle_wraps():
     just_below, just_above = [100.0, 100.0, 250.0, 250.0, 2 * np.pi - 1e-6], [100.0, 100.0, 250.0, 250.0, 1e-6]
-    np.testing.assert_allclose(pusht.keypoint_observation(just_below), pusht.keypoint_observation(just_above),
-                               atol=1e-3)
+    np.testing.assert_allclose(
+        pusht.keypoint_observation(just_below), pusht.keypoint_observation(just_above), atol=1e-3
+    )
 
 
 @needs_sim
@@ -124,9 +133,9 @@ def test_batched_env_succeeds_at_the_goal_pose_then_freezes():
 
 @needs_sim
 def test_evaluate_reports_score_and_success_with_wilson_interval_on_the_papers_seeds():
-    from imitlab.training.checkpoint import placeholder_stats
     from imitlab.evaluation.evaluate import evaluate
     from imitlab.policies.base import create_policy
+    from imitlab.training.checkpoint import placeholder_stats
 
     policy = create_policy("chunked-bc", placeholder_stats(5, 2), obs_dim=5, act_dim=2, horizon=8, n_action_steps=8)
     result = evaluate(policy, "pusht", episodes=2, seed=0)

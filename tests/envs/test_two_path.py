@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from imitlab.envs import get_env_spec
+from imitlab.envs.rollout import rollout
 from imitlab.envs.two_path import (
     GOAL,
     GYM_ID,
@@ -14,7 +15,6 @@ from imitlab.envs.two_path import (
     TwoPathExpert,
     detour_side,
 )
-from imitlab.envs.rollout import rollout
 
 EVAL_SEEDS = 1_000_000_000 + np.arange(200)
 

@@ -2,12 +2,12 @@ import json
 
 import numpy as np
 
-from imitlab.training.checkpoint import placeholder_stats
 from imitlab.envs import two_path
 from imitlab.evaluation.evaluate import evaluate_expert
-from imitlab.studies.plots import plot_fork_actions, sample_first_actions
 from imitlab.policies.base import create_policy
+from imitlab.studies.plots import plot_fork_actions, sample_first_actions
 from imitlab.studies.table import format_modes
+from imitlab.training.checkpoint import placeholder_stats
 
 
 def test_expert_success_modes_count_both_detours_among_successes():

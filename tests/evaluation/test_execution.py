@@ -30,13 +30,16 @@ class CountingPolicy(Policy):
         return chunk.view(1, -1, 1).repeat(len(obs), 1, 1)
 
 
-STATS = {k: {"mean": np.zeros(1), "std": np.ones(1), "min": -np.ones(1), "max": np.ones(1)}
-         for k in ("observation.state", "action")}
+STATS = {
+    k: {"mean": np.zeros(1), "std": np.ones(1), "min": -np.ones(1), "max": np.ones(1)}
+    for k in ("observation.state", "action")
+}
 
 
 def make(horizon=4, n_action_steps=2, n_obs_steps=2, cls=CountingPolicy):
-    config = CountingConfig(obs_dim=1, act_dim=1, horizon=horizon, n_action_steps=n_action_steps,
-                            n_obs_steps=n_obs_steps)
+    config = CountingConfig(
+        obs_dim=1, act_dim=1, horizon=horizon, n_action_steps=n_action_steps, n_obs_steps=n_obs_steps
+    )
     return cls(config, STATS)
 
 

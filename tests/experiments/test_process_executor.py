@@ -16,8 +16,7 @@ def without_timings(rows):
 
 def test_worker_processes_write_the_same_rows_as_the_local_executor(tmp_path):
     local = run_grid(GRID, tmp_path / "local", tmp_path / "local" / "results.csv", progress=False)
-    pooled = run_grid(GRID, tmp_path / "pool", tmp_path / "pool" / "results.csv", progress=False,
-                      executor="processes")
+    pooled = run_grid(GRID, tmp_path / "pool", tmp_path / "pool" / "results.csv", progress=False, executor="processes")
     assert [row["run_id"] for row in pooled] == [spec.run_id for spec in GRID]
     assert without_timings(pooled) == without_timings(local)
     assert sum(int(row["successes"]) for row in pooled) > 0  # equal success counts are not all zeros

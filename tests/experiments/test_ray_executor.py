@@ -9,13 +9,16 @@ import sys
 import pytest
 
 from imitlab.core.errors import ImitlabError
-from imitlab.experiments.runs import RunSpec, group_by_training, read_rows, run_grid
 from imitlab.experiments.ray_executor import GridError, RayConfig, errors_path, import_ray
+from imitlab.experiments.runs import RunSpec, group_by_training, read_rows, run_grid
 
 TINY = {"demos": 20, "eval_episodes": 20, "train_overrides": {"steps": 200, "lr": 3e-3}}
 CONFIGS = [("gmm", {"hidden_dim": 64}), ("chunked-bc", {"horizon": 4, "n_action_steps": 2, "hidden_dim": 64})]
-GRID = [RunSpec("two-path", policy, seed=seed, policy_overrides=fields, **TINY)
-        for policy, fields in CONFIGS for seed in (0, 1)]
+GRID = [
+    RunSpec("two-path", policy, seed=seed, policy_overrides=fields, **TINY)
+    for policy, fields in CONFIGS
+    for seed in (0, 1)
+]
 TIMINGS = ("train_seconds", "step_latency_ms", "chunk_latency_ms")  # wall-clock, different on every run
 
 
@@ -29,8 +32,9 @@ def local_ray():
 
 def test_specs_sharing_a_training_form_one_task():
     a, b = GRID[0], GRID[1]
-    a_exec = RunSpec(a.env, a.policy, seed=a.seed, policy_overrides=a.policy_overrides,
-                     eval_overrides={"n_action_steps": 1}, **TINY)
+    a_exec = RunSpec(
+        a.env, a.policy, seed=a.seed, policy_overrides=a.policy_overrides, eval_overrides={"n_action_steps": 1}, **TINY
+    )
     assert group_by_training([a, b, a_exec]) == [[a, a_exec], [b]]
 
 
@@ -43,8 +47,20 @@ def test_missing_ray_says_how_to_install_it(monkeypatch):
 def test_study_command_takes_the_executor_flags():
     from imitlab.cli import build_parser
 
-    args = build_parser().parse_args(["study", "chunk-size", "--executor", "ray", "--ray-address", "auto",
-                                      "--cpus-per-run", "2", "--gpus-per-run", "0.5"])
+    args = build_parser().parse_args(
+        [
+            "study",
+            "chunk-size",
+            "--executor",
+            "ray",
+            "--ray-address",
+            "auto",
+            "--cpus-per-run",
+            "2",
+            "--gpus-per-run",
+            "0.5",
+        ]
+    )
     assert (args.executor, args.ray_address, args.cpus_per_run, args.gpus_per_run) == ("ray", "auto", 2.0, 0.5)
     assert build_parser().parse_args(["study", "chunk-size"]).executor == "local"
 
@@ -62,11 +78,13 @@ def test_ray_grid_writes_the_same_rows_as_the_local_executor(local_ray, tmp_path
     assert [row["run_id"] for row in on_ray] == [spec.run_id for spec in GRID]  # grid order, whatever finished first
     for mine, theirs in zip(local, on_ray):
         assert {k: v for k, v in theirs.items() if k not in TIMINGS} == {
-            k: v for k, v in mine.items() if k not in TIMINGS}
+            k: v for k, v in mine.items() if k not in TIMINGS
+        }
     assert len({row["mean_return"] for row in on_ray}) == len(GRID)  # the rows differ between configs and seeds
     assert sum(int(row["successes"]) for row in on_ray) > 0  # so equal success counts are not all zeros
-    assert run_grid(GRID, tmp_path / "ray", tmp_path / "ray" / "results.csv", progress=False,
-                    executor="ray") == on_ray  # resume: nothing left to run
+    assert (
+        run_grid(GRID, tmp_path / "ray", tmp_path / "ray" / "results.csv", progress=False, executor="ray") == on_ray
+    )  # resume: nothing left to run
     assert len(read_rows(tmp_path / "ray" / "results.csv")) == len(GRID)
 
 

@@ -26,7 +26,9 @@ def make_stats(obs_dim: int, act_dim: int, low: float = -2.0, high: float = 2.0)
 
 def small_policy(cls: type[Policy], T_obs=2, H=4, obs_dim=3, act_dim=2, **fields) -> Policy:
     """A seeded, small ``cls`` in eval mode for shape and behaviour tests (fields override the config)."""
-    config = cls.config_class(obs_dim=obs_dim, act_dim=act_dim, n_obs_steps=T_obs, horizon=H, n_action_steps=1, **fields)
+    config = cls.config_class(
+        obs_dim=obs_dim, act_dim=act_dim, n_obs_steps=T_obs, horizon=H, n_action_steps=1, **fields
+    )
     torch.manual_seed(0)
     return cls(config, make_stats(obs_dim, act_dim)).eval()
 
@@ -64,7 +66,11 @@ def depth_batch(B: int, T_obs: int, H: int, generator: torch.Generator) -> dict[
     to the raw observation first cannot tell the two apart.)"""
     obs = torch.rand(B, 1, 1, generator=generator) * 4 - 3
     action = torch.where(obs > -1.5, 0.5, -0.5).expand(B, H, 1).clone()
-    return {"obs": obs.expand(B, T_obs, 1).clone(), "action": action, "action_is_pad": torch.zeros(B, H, dtype=torch.bool)}
+    return {
+        "obs": obs.expand(B, T_obs, 1).clone(),
+        "action": action,
+        "action_is_pad": torch.zeros(B, H, dtype=torch.bool),
+    }
 
 
 def train_on_bimodal(
@@ -98,8 +104,9 @@ def loss_with_padded_values(policy: Policy, batch: dict[str, torch.Tensor], fill
     """compute_loss on ``batch`` with every padded action replaced by ``fill``, under a fixed torch seed (the
     heads draw noise and times from the global generator during training)."""
     changed = dict(batch)
-    changed["action"] = torch.where(batch["action_is_pad"][..., None], torch.full_like(batch["action"], fill),
-                                    batch["action"])
+    changed["action"] = torch.where(
+        batch["action_is_pad"][..., None], torch.full_like(batch["action"], fill), batch["action"]
+    )
     torch.manual_seed(seed)
     loss, metrics = policy.compute_loss(changed)
     assert loss.ndim == 0 and torch.isfinite(loss), f"loss must be a finite scalar, got {loss}"

@@ -1,13 +1,20 @@
+import head_training
 import pytest
 import torch
-import head_training
 from head_training import loss_with_padded_values, make_stats, random_batch, train_on_bimodal
 
 from imitlab.policies import get_policy_class
 from imitlab.policies.act import ACTConfig, ACTPolicy, kl_to_standard_normal
 
-SMALL = dict(d_model=32, n_heads=2, dim_feedforward=64, latent_dim=8, n_vae_encoder_layers=1, n_encoder_layers=1,
-             n_decoder_layers=1)
+SMALL = dict(
+    d_model=32,
+    n_heads=2,
+    dim_feedforward=64,
+    latent_dim=8,
+    n_vae_encoder_layers=1,
+    n_encoder_layers=1,
+    n_decoder_layers=1,
+)
 
 
 def small_policy(T_obs=2, H=4, obs_dim=3, act_dim=2, **overrides) -> ACTPolicy:
@@ -29,7 +36,13 @@ def test_registered_under_the_name_act():
 def test_defaults_follow_zhao_et_al_sized_for_cpu():
     c = ACTConfig(obs_dim=2, act_dim=2)
     assert (c.horizon, c.n_action_steps, c.action_norm, c.latent_dim, c.kl_weight, c.loss) == (
-        16, 8, "mean_std", 32, 10.0, "l1")
+        16,
+        8,
+        "mean_std",
+        32,
+        10.0,
+        "l1",
+    )
     assert (c.d_model, c.n_heads, c.n_encoder_layers, c.n_decoder_layers, c.dropout) == (128, 4, 2, 2, 0.1)
     assert ACTPolicy.train_defaults == {"lr": 3e-4, "batch_size": 64, "weight_decay": 1e-4}
 
@@ -54,9 +67,17 @@ def test_loss_ignores_padded_steps(loss):
 
 @pytest.mark.parametrize(
     "field,value",
-    [("latent_dim", 0), ("d_model", 30), ("n_encoder_layers", 0), ("n_decoder_layers", 0),
-     ("n_vae_encoder_layers", 0), ("dropout", 1.0), ("kl_weight", -1.0), ("loss", "huber"),
-     ("inference_z", "mean")],
+    [
+        ("latent_dim", 0),
+        ("d_model", 30),
+        ("n_encoder_layers", 0),
+        ("n_decoder_layers", 0),
+        ("n_vae_encoder_layers", 0),
+        ("dropout", 1.0),
+        ("kl_weight", -1.0),
+        ("loss", "huber"),
+        ("inference_z", "mean"),
+    ],
 )
 def test_config_rejects_bad_values_naming_the_field(field, value):
     with pytest.raises(ValueError, match=field):

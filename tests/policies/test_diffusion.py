@@ -1,8 +1,8 @@
 import math
 
+import head_training
 import pytest
 import torch
-import head_training
 from head_training import (
     BIMODAL_STATS,
     bimodal_mode_fractions,
@@ -107,27 +107,31 @@ def test_predict_chunk_with_the_exact_denoiser_returns_the_demonstrated_chunk(sa
     torch.testing.assert_close(chunk, expected, atol=1e-4, rtol=0)
 
 
-@pytest.mark.parametrize("changes,match", [
-    (dict(num_inference_steps=101), "num_inference_steps"),
-    (dict(sampler="euler"), "sampler"),
-    (dict(backbone="mlp"), "backbone"),
-    (dict(down_dims=(12, 24)), "n_groups"),
-    (dict(action_norm="mean_std"), "min_max"),
-    (dict(beta_schedule="cosine"), "beta_schedule"),
-])
+@pytest.mark.parametrize(
+    "changes,match",
+    [
+        (dict(num_inference_steps=101), "num_inference_steps"),
+        (dict(sampler="euler"), "sampler"),
+        (dict(backbone="mlp"), "backbone"),
+        (dict(down_dims=(12, 24)), "n_groups"),
+        (dict(action_norm="mean_std"), "min_max"),
+        (dict(beta_schedule="cosine"), "beta_schedule"),
+    ],
+)
 def test_config_rejects_bad_values_with_a_message_naming_the_field(changes, match):
     with pytest.raises(ValueError, match=match):
         DiffusionConfig(obs_dim=2, act_dim=2, **changes)
 
 
-@pytest.mark.parametrize("backbone,net", [
-    ("unet", dict(down_dims=(16,), kernel_size=3, n_groups=4, time_embed_dim=16)),
-    ("transformer", dict(d_model=32, n_heads=2, n_layers=1, dropout=0.0, time_embed_dim=16)),
-])
+@pytest.mark.parametrize(
+    "backbone,net",
+    [
+        ("unet", dict(down_dims=(16,), kernel_size=3, n_groups=4, time_embed_dim=16)),
+        ("transformer", dict(d_model=32, n_heads=2, n_layers=1, dropout=0.0, time_embed_dim=16)),
+    ],
+)
 def test_learns_both_modes_of_the_static_bimodal_toy(backbone, net):
-    config = DiffusionConfig(
-        obs_dim=1, act_dim=1, n_obs_steps=1, horizon=2, n_action_steps=1, backbone=backbone, **net
-    )
+    config = DiffusionConfig(obs_dim=1, act_dim=1, n_obs_steps=1, horizon=2, n_action_steps=1, backbone=backbone, **net)
     torch.manual_seed(0)
     policy = DiffusionPolicy(config, BIMODAL_STATS)
     losses, _ = train_on_bimodal(policy, steps=200, batch_size=64, lr=3e-3)

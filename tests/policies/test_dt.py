@@ -46,8 +46,9 @@ def test_an_action_prediction_never_sees_its_own_or_later_steps():
 
 def test_predict_chunk_gives_one_action_in_env_units_and_needs_the_histories():
     policy, batch = small_policy(), history_batch()
-    chunk = policy.predict_chunk(batch["obs"], history_action=batch["history_action"],
-                                 history_return_to_go=batch["history_return_to_go"])
+    chunk = policy.predict_chunk(
+        batch["obs"], history_action=batch["history_action"], history_return_to_go=batch["history_return_to_go"]
+    )
     assert chunk.shape == (6, 1, 2) and chunk.abs().max() <= 2.0  # the action range of make_stats
     with pytest.raises(ValueError, match="return-conditioned"):
         policy.predict_chunk(batch["obs"])
@@ -62,8 +63,17 @@ def test_loss_counts_only_history_steps_inside_the_episode():
     torch.testing.assert_close(loss, expected)
 
 
-@pytest.mark.parametrize("field,value", [("horizon", 2), ("action_norm", "mean_std"), ("return_scale", 0.0),
-                                         ("d_model", 30), ("n_layers", 0), ("dropout", 1.0)])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("horizon", 2),
+        ("action_norm", "mean_std"),
+        ("return_scale", 0.0),
+        ("d_model", 30),
+        ("n_layers", 0),
+        ("dropout", 1.0),
+    ],
+)
 def test_config_rejects_bad_values_naming_the_field(field, value):
     with pytest.raises(ValueError, match=field):
         DTConfig(obs_dim=2, act_dim=1, **{field: value})
@@ -78,11 +88,14 @@ def test_learns_to_act_on_the_prompted_return():
     policy.train()
     for _ in range(150):
         sign = torch.randint(0, 2, (64, 1), generator=g).float() * 2 - 1
-        batch = {"obs": torch.zeros(64, 2, 1), "action": sign[:, None].clone(),
-                 "action_is_pad": torch.zeros(64, 1, dtype=torch.bool),
-                 "history_action": sign[:, None].expand(64, 2, 1).clone(),
-                 "history_return_to_go": 5 * sign.expand(64, 2).clone(),
-                 "history_is_pad": torch.zeros(64, 2, dtype=torch.bool)}
+        batch = {
+            "obs": torch.zeros(64, 2, 1),
+            "action": sign[:, None].clone(),
+            "action_is_pad": torch.zeros(64, 1, dtype=torch.bool),
+            "history_action": sign[:, None].expand(64, 2, 1).clone(),
+            "history_return_to_go": 5 * sign.expand(64, 2).clone(),
+            "history_is_pad": torch.zeros(64, 2, dtype=torch.bool),
+        }
         loss, _ = policy.compute_loss(batch)
         optimizer.zero_grad()
         loss.backward()

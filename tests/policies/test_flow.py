@@ -1,8 +1,8 @@
 import math
 
+import head_training
 import pytest
 import torch
-import head_training
 from head_training import (
     BIMODAL_STATS,
     bimodal_mode_fractions,
@@ -106,21 +106,27 @@ def test_midpoint_is_exact_for_a_linear_in_time_velocity_where_euler_is_not():
     torch.testing.assert_close(outs["euler"], torch.zeros(3, 4, 2))
 
 
-@pytest.mark.parametrize("changes,match", [
-    (dict(integrator="rk4"), "integrator"),
-    (dict(time_sampling="logit"), "time_sampling"),
-    (dict(num_inference_steps=0), "num_inference_steps"),
-    (dict(action_norm="mean_std"), "min_max"),
-])
+@pytest.mark.parametrize(
+    "changes,match",
+    [
+        (dict(integrator="rk4"), "integrator"),
+        (dict(time_sampling="logit"), "time_sampling"),
+        (dict(num_inference_steps=0), "num_inference_steps"),
+        (dict(action_norm="mean_std"), "min_max"),
+    ],
+)
 def test_config_rejects_bad_values_with_a_message_naming_the_field(changes, match):
     with pytest.raises(ValueError, match=match):
         FlowConfig(obs_dim=2, act_dim=2, **changes)
 
 
-@pytest.mark.parametrize("backbone,net", [
-    ("unet", dict(down_dims=(16,), kernel_size=3, n_groups=4, time_embed_dim=16)),
-    ("transformer", dict(d_model=32, n_heads=2, n_layers=1, dropout=0.0, time_embed_dim=16)),
-])
+@pytest.mark.parametrize(
+    "backbone,net",
+    [
+        ("unet", dict(down_dims=(16,), kernel_size=3, n_groups=4, time_embed_dim=16)),
+        ("transformer", dict(d_model=32, n_heads=2, n_layers=1, dropout=0.0, time_embed_dim=16)),
+    ],
+)
 def test_learns_both_modes_of_the_static_bimodal_toy(backbone, net):
     config = FlowConfig(obs_dim=1, act_dim=1, n_obs_steps=1, horizon=2, n_action_steps=1, backbone=backbone, **net)
     torch.manual_seed(0)

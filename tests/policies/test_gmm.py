@@ -1,8 +1,8 @@
 import math
 
+import head_training
 import pytest
 import torch
-import head_training
 from head_training import (
     BIMODAL_STATS,
     bimodal_mode_fractions,

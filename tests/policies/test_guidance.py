@@ -70,8 +70,9 @@ def test_unguided_samples_follow_the_marginal_and_guided_ones_the_observation(na
     """The depth task: the chunk is -0.5 for obs < -1.5 (3/8 of the data), else +0.5. With the observation the
     head answers -0.5 at obs -2.5; with the null condition (w = 0) it samples both modes of the marginal."""
     cls = get_policy_class(name)
-    config = cls.config_class(obs_dim=1, act_dim=1, n_obs_steps=1, horizon=4, n_action_steps=1, cond_dropout=0.3,
-                              **SMALL)
+    config = cls.config_class(
+        obs_dim=1, act_dim=1, n_obs_steps=1, horizon=4, n_action_steps=1, cond_dropout=0.3, **SMALL
+    )
     torch.manual_seed(0)
     policy = cls(config, BIMODAL_STATS)
     train_on_bimodal(policy, steps=400, batch_size=64, lr=3e-3, task=depth_batch)

@@ -1,7 +1,7 @@
+import head_training
 import numpy as np
 import pytest
 import torch
-import head_training
 from head_training import (
     BIMODAL_STATS,
     bimodal_mode_fractions,
@@ -58,8 +58,14 @@ def test_loss_ignores_padded_steps(autoregressive):
 
 @pytest.mark.parametrize(
     "field,value",
-    [("n_bins", 1), ("temperature", -0.5), ("action_norm", "mean_std"), ("hidden_dim", 0), ("d_model", 30),
-     ("dropout", 1.0)],
+    [
+        ("n_bins", 1),
+        ("temperature", -0.5),
+        ("action_norm", "mean_std"),
+        ("hidden_dim", 0),
+        ("d_model", 30),
+        ("dropout", 1.0),
+    ],
 )
 def test_config_rejects_bad_values_naming_the_field(field, value):
     with pytest.raises(ValueError, match=field):
@@ -116,8 +122,9 @@ def test_samples_are_bin_centres():
 
 
 def test_learns_both_modes_of_the_static_bimodal_toy():
-    config = TokenizedConfig(obs_dim=1, act_dim=1, n_obs_steps=1, horizon=1, n_action_steps=1, hidden_dim=64,
-                             temperature=1.0)
+    config = TokenizedConfig(
+        obs_dim=1, act_dim=1, n_obs_steps=1, horizon=1, n_action_steps=1, hidden_dim=64, temperature=1.0
+    )
     torch.manual_seed(0)
     policy = TokenizedPolicy(config, BIMODAL_STATS)
     train_on_bimodal(policy, steps=200, batch_size=64, lr=3e-3)
@@ -131,8 +138,16 @@ def test_parallel_tokens_mix_modes_within_a_chunk_where_autoregressive_tokens_do
     (mean 0); the autoregressive head sees its first token before choosing the second and keeps the chunk whole."""
     fractions = {}
     for autoregressive in (False, True):
-        config = TokenizedConfig(obs_dim=1, act_dim=1, n_obs_steps=1, horizon=2, n_action_steps=1, hidden_dim=64,
-                                 temperature=1.0, **dict(SMALL_AR, autoregressive=autoregressive))
+        config = TokenizedConfig(
+            obs_dim=1,
+            act_dim=1,
+            n_obs_steps=1,
+            horizon=2,
+            n_action_steps=1,
+            hidden_dim=64,
+            temperature=1.0,
+            **dict(SMALL_AR, autoregressive=autoregressive),
+        )
         torch.manual_seed(0)
         policy = TokenizedPolicy(config, BIMODAL_STATS)
         train_on_bimodal(policy, steps=200, batch_size=64, lr=3e-3)

@@ -3,11 +3,11 @@ import json
 import numpy as np
 import pytest
 
-from imitlab.remedies.dagger import BETA_SCHEDULES, MixtureAgent, beta, expert_continuations, run_dagger
+from imitlab.core.seeds import collection_seeds
 from imitlab.data.dataset import load_dataset
 from imitlab.envs.registry import get_env_spec
 from imitlab.envs.rollout import rollout
-from imitlab.core.seeds import collection_seeds
+from imitlab.remedies.dagger import BETA_SCHEDULES, MixtureAgent, beta, expert_continuations, run_dagger
 
 TINY = {"steps": 30, "batch_size": 32, "log_every": 10, "save_every": 30}
 
@@ -59,8 +59,7 @@ def test_expert_continuation_from_a_visited_state_is_the_experts_own_chunk():
 
 
 def test_dagger_aggregates_each_round_once_and_resumes(tmp_path):
-    kwargs = dict(init_demos=2, rounds=2, episodes_per_round=2, eval_episodes=4, train_overrides=TINY,
-                  progress=False)
+    kwargs = dict(init_demos=2, rounds=2, episodes_per_round=2, eval_episodes=4, train_overrides=TINY, progress=False)
     results = run_dagger("pendulum", "bc", tmp_path, **kwargs)
     assert [r.round for r in results] == [0, 1, 2]
     assert [r.episodes for r in results] == [2, 4, 6]
@@ -72,21 +71,30 @@ def test_dagger_aggregates_each_round_once_and_resumes(tmp_path):
 
 
 def test_dagger_resumes_after_a_crash_between_marker_and_append(tmp_path):
-    kwargs = dict(init_demos=2, rounds=1, episodes_per_round=2, eval_episodes=4, train_overrides=TINY,
-                  progress=False)
+    kwargs = dict(init_demos=2, rounds=1, episodes_per_round=2, eval_episodes=4, train_overrides=TINY, progress=False)
     run_dagger("pendulum", "bc", tmp_path, **{**kwargs, "rounds": 0})
     # a marker promising an append that never landed (the process died in between)
     (tmp_path / "round-1").mkdir()
-    (tmp_path / "round-1" / "aggregated.json").write_text(json.dumps(
-        {"beta": 0.5, "episodes_before": 2, "episodes_added": 2}))
+    (tmp_path / "round-1" / "aggregated.json").write_text(
+        json.dumps({"beta": 0.5, "episodes_before": 2, "episodes_added": 2})
+    )
     results = run_dagger("pendulum", "bc", tmp_path, **kwargs)
     assert [r.episodes for r in results] == [2, 4]
 
 
 def test_dagger_with_a_chunked_policy_adds_expert_chunks(tmp_path):
-    results = run_dagger("pendulum", "chunked-bc", tmp_path, init_demos=2, rounds=1, episodes_per_round=1,
-                         eval_episodes=2, train_overrides=TINY, progress=False,
-                         policy_overrides={"horizon": 8, "n_action_steps": 4})
+    results = run_dagger(
+        "pendulum",
+        "chunked-bc",
+        tmp_path,
+        init_demos=2,
+        rounds=1,
+        episodes_per_round=1,
+        eval_episodes=2,
+        train_overrides=TINY,
+        progress=False,
+        policy_overrides={"horizon": 8, "n_action_steps": 4},
+    )
     data = load_dataset(tmp_path / "data")
     # one 200-step rollout re-plans 50 times: 50 expert continuations of 8 steps, the last one cut to 4 by
     # the episode's step limit (the copied env state carries the step count)
@@ -95,13 +103,33 @@ def test_dagger_with_a_chunked_policy_adds_expert_chunks(tmp_path):
 
 
 def test_warm_start_loads_the_previous_rounds_weights(tmp_path):
-    results = run_dagger("pendulum", "bc", tmp_path, init_demos=2, rounds=1, episodes_per_round=1,
-                         eval_episodes=2, train_overrides=TINY, warm_start=True, progress=False)
+    results = run_dagger(
+        "pendulum",
+        "bc",
+        tmp_path,
+        init_demos=2,
+        rounds=1,
+        episodes_per_round=1,
+        eval_episodes=2,
+        train_overrides=TINY,
+        warm_start=True,
+        progress=False,
+    )
     assert len(results) == 2
 
 
 def test_dagger_runs_unchanged_with_diffusion(tmp_path):
     small = {"horizon": 8, "n_action_steps": 4, "down_dims": [16, 32], "num_inference_steps": 2}
-    results = run_dagger("pendulum", "diffusion", tmp_path, init_demos=1, rounds=1, episodes_per_round=1,
-                         eval_episodes=2, train_overrides=TINY, policy_overrides=small, progress=False)
+    results = run_dagger(
+        "pendulum",
+        "diffusion",
+        tmp_path,
+        init_demos=1,
+        rounds=1,
+        episodes_per_round=1,
+        eval_episodes=2,
+        train_overrides=TINY,
+        policy_overrides=small,
+        progress=False,
+    )
     assert [r.episodes for r in results] == [1, 1 + 50]

@@ -7,16 +7,16 @@ import numpy as np
 import pytest
 import torch
 
-from imitlab.remedies.augment import AugmentConfig, expert_augmentation, project_to_env
-from imitlab.remedies.ccil import CCILConfig, corrective_labels, fit_dynamics, label_episodes, synthesize
 from imitlab.data.collect import collect
-from imitlab.evaluation.compounding import CompoundingCurve, compounding_curve, trajectory_deviation
-from imitlab.studies.compounding_error import write_curves
-from imitlab.remedies.dart import DartConfig, collect_dart, learner_error_std
 from imitlab.data.dataset import load_dataset
 from imitlab.envs.registry import get_env_spec
-from imitlab.remedies.compare import RemedyConfig, compare_remedies
+from imitlab.evaluation.compounding import CompoundingCurve, compounding_curve, trajectory_deviation
 from imitlab.evaluation.stats import mean_interval
+from imitlab.remedies.augment import AugmentConfig, expert_augmentation, project_to_env
+from imitlab.remedies.ccil import CCILConfig, corrective_labels, fit_dynamics, label_episodes, synthesize
+from imitlab.remedies.compare import RemedyConfig, compare_remedies
+from imitlab.remedies.dart import DartConfig, collect_dart, learner_error_std
+from imitlab.studies.compounding_error import write_curves
 from imitlab.training.train import train_policy
 
 TINY = {"steps": 30, "batch_size": 32, "log_every": 10, "save_every": 30}
@@ -91,8 +91,9 @@ def test_ccil_solves_the_returning_action_and_drops_labels_with_large_model_erro
     obs = np.array([[-0.5], [-0.2], [0.3], [0.6]], dtype=np.float32)
     target = np.zeros((4, 1), dtype=np.float32)
     config = CCILConfig(solve_steps=300, solve_lr=0.05, max_error=0.05)
-    action, error = corrective_labels(LinearEnsemble(spread=0.5), obs, target, np.zeros((4, 1)), [-1.0], [1.0],
-                                      np.ones(1), config)
+    action, error = corrective_labels(
+        LinearEnsemble(spread=0.5), obs, target, np.zeros((4, 1)), [-1.0], [1.0], np.ones(1), config
+    )
     np.testing.assert_allclose(action, -obs, atol=0.02)  # the action that returns to the target
     kept = error <= config.max_error
     assert kept.tolist() == [True, True, False, False]  # the members disagree (model error) where o > 0
@@ -136,10 +137,10 @@ def test_mean_interval_matches_the_normal_approximation():
 
 
 def test_compare_remedies_pairs_every_method_with_bc_of_the_same_seed(tmp_path):
-    config = RemedyConfig(dart=DartConfig(noise_std=0.3), ccil=CCILConfig(model_steps=20, ensemble=2,
-                                                                          solve_steps=5))
-    rows = compare_remedies(["dart", "augment", "ccil"], "pendulum", "bc", 2, tmp_path, [0], config,
-                            eval_episodes=4, train_overrides=TINY)
+    config = RemedyConfig(dart=DartConfig(noise_std=0.3), ccil=CCILConfig(model_steps=20, ensemble=2, solve_steps=5))
+    rows = compare_remedies(
+        ["dart", "augment", "ccil"], "pendulum", "bc", 2, tmp_path, [0], config, eval_episodes=4, train_overrides=TINY
+    )
     by_method = {r["method"]: r for r in rows}
     assert list(by_method) == ["bc", "dart", "augment", "ccil"]
     assert by_method["bc"]["p_vs_bc"] == 1.0

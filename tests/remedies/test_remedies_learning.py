@@ -14,8 +14,18 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def rows(tmp_path_factory):
     policy_overrides, train_overrides = recipe("pendulum", "bc")
-    rows = compare_remedies(["dart", "augment", "ccil"], "pendulum", "bc", 10, tmp_path_factory.mktemp("remedies"),
-                            [0], RemedyConfig(), 100, policy_overrides, train_overrides)
+    rows = compare_remedies(
+        ["dart", "augment", "ccil"],
+        "pendulum",
+        "bc",
+        10,
+        tmp_path_factory.mktemp("remedies"),
+        [0],
+        RemedyConfig(),
+        100,
+        policy_overrides,
+        train_overrides,
+    )
     return {r["method"]: r for r in rows}
 
 

@@ -6,13 +6,13 @@ import pytest
 import torch
 from scipy.stats import norm
 
-from imitlab.training.checkpoint import load_policy, placeholder_stats
 from imitlab.envs.registry import get_env_spec
 from imitlab.policies.actor_critic import gaussian_entropy, gaussian_log_prob
 from imitlab.policies.base import create_policy
 from imitlab.rl.common import PGConfig, actor_from_bc, collect, make_actor, read_metrics
 from imitlab.rl.ppo import clipped_surrogate
 from imitlab.rl.reinforce import pg_weights
+from imitlab.training.checkpoint import load_policy, placeholder_stats
 from imitlab.training.train import train_policy
 
 
@@ -29,8 +29,12 @@ def test_gaussian_log_prob_and_entropy_match_scipy():
 
 def test_sampled_gaussian_actions_carry_their_log_prob_and_map_to_env_units():
     stats = placeholder_stats(3, 1)
-    stats["action"] = {"mean": np.zeros(1, np.float32), "std": np.full(1, 2.0, np.float32),
-                       "min": -np.ones(1, np.float32), "max": np.ones(1, np.float32)}
+    stats["action"] = {
+        "mean": np.zeros(1, np.float32),
+        "std": np.full(1, 2.0, np.float32),
+        "min": -np.ones(1, np.float32),
+        "max": np.ones(1, np.float32),
+    }
     policy = create_policy("actor-critic", stats, obs_dim=3, act_dim=1, init_log_std=-1.0)
     obs = torch.randn(6, 3)
     action, u, logp = policy.sample(obs, torch.Generator().manual_seed(0))
@@ -39,8 +43,9 @@ def test_sampled_gaussian_actions_carry_their_log_prob_and_map_to_env_units():
 
 
 def test_categorical_log_prob_and_entropy_match_torch_distributions():
-    policy = create_policy("actor-critic", placeholder_stats(4, 1), obs_dim=4, act_dim=1,
-                           distribution="categorical", n_actions=3)
+    policy = create_policy(
+        "actor-critic", placeholder_stats(4, 1), obs_dim=4, act_dim=1, distribution="categorical", n_actions=3
+    )
     obs = torch.randn(5, 4)
     _, u, logp = policy.sample(obs, torch.Generator().manual_seed(0))
     dist = torch.distributions.Categorical(logits=policy.net(obs))
@@ -104,8 +109,14 @@ def test_plain_and_reward_to_go_weights_agree_at_the_first_step_and_baseline_sub
 
 @pytest.mark.parametrize("activation", ["relu", "tanh"])
 def test_bc_initialised_actor_acts_exactly_like_the_bc_run(small_dataset_dir, tmp_path, activation):
-    bc = train_policy("bc", small_dataset_dir, tmp_path / "bc", {"hidden_dim": 32, "num_layers": 2,
-                      "activation": activation}, {"steps": 20, "batch_size": 16, "warmup_steps": 2}, progress=False)
+    bc = train_policy(
+        "bc",
+        small_dataset_dir,
+        tmp_path / "bc",
+        {"hidden_dim": 32, "num_layers": 2, "activation": activation},
+        {"steps": 20, "batch_size": 16, "warmup_steps": 2},
+        progress=False,
+    )
     actor = actor_from_bc(tmp_path / "bc", PGConfig(normalize_obs=False), get_env_spec("pendulum"))
     assert actor.config.activation == activation
     obs = torch.randn(7, 1, 3) * 3
@@ -118,14 +129,30 @@ def test_a_bc_initialised_ppo_run_uses_the_fine_tuning_defaults_and_refuses_disc
     from imitlab.rl.ppo import PPO
 
     collect_demos("pendulum", 1, tmp_path / "data")
-    train_policy("bc", tmp_path / "data", tmp_path / "bc", {"hidden_dim": 16, "num_layers": 1},
-                 {"steps": 2, "batch_size": 8, "warmup_steps": 1}, progress=False)
+    train_policy(
+        "bc",
+        tmp_path / "data",
+        tmp_path / "bc",
+        {"hidden_dim": 16, "num_layers": 1},
+        {"steps": 2, "batch_size": 8, "warmup_steps": 1},
+        progress=False,
+    )
     tiny = {"num_envs": 1, "update_epochs": 1, "eval_episodes": 1}
     for name, overrides in (("defaults", tiny), ("explicit", {**tiny, "actor_lr": 0.0, "critic_warmup": 1})):
-        train_rl("ppo", "pendulum", 1, tmp_path / name, overrides=overrides, init_from=tmp_path / "bc",
-                 progress=False, final_eval_episodes=1)
-    saved = {name: json.loads((tmp_path / name / "config.json").read_text())["rl_config"]
-             for name in ("defaults", "explicit")}
+        train_rl(
+            "ppo",
+            "pendulum",
+            1,
+            tmp_path / name,
+            overrides=overrides,
+            init_from=tmp_path / "bc",
+            progress=False,
+            final_eval_episodes=1,
+        )
+    saved = {
+        name: json.loads((tmp_path / name / "config.json").read_text())["rl_config"]
+        for name in ("defaults", "explicit")
+    }
     assert {k: saved["defaults"][k] for k in PPO.init_defaults} == PPO.init_defaults
     assert (saved["explicit"]["actor_lr"], saved["explicit"]["critic_warmup"]) == (0.0, 1)
     assert saved["explicit"]["clamp_mean"] is True and saved["explicit"]["normalize_obs"] is False
@@ -167,10 +194,17 @@ def test_ppo_gives_the_actor_and_its_log_std_their_own_learning_rates():
 def test_rl_run_resumes_to_the_same_weights_as_an_uninterrupted_run(tmp_path, monkeypatch):
     from imitlab.rl import common, train_rl
 
-    settings = {"num_envs": 2, "update_epochs": 2, "minibatch_size": 128, "eval_every": 800, "eval_episodes": 2,
-                "save_every": 1}
-    full, _ = train_rl("ppo", "pendulum", 1600, tmp_path / "full", overrides=settings, progress=False,
-                       final_eval_episodes=2)
+    settings = {
+        "num_envs": 2,
+        "update_epochs": 2,
+        "minibatch_size": 128,
+        "eval_every": 800,
+        "eval_episodes": 2,
+        "save_every": 1,
+    }
+    full, _ = train_rl(
+        "ppo", "pendulum", 1600, tmp_path / "full", overrides=settings, progress=False, final_eval_episodes=2
+    )
     original = common.collect
     calls = {"n": 0}
 
@@ -184,8 +218,7 @@ def test_rl_run_resumes_to_the_same_weights_as_an_uninterrupted_run(tmp_path, mo
     with pytest.raises(KeyboardInterrupt):
         train_rl("ppo", "pendulum", 1600, tmp_path / "cut", overrides=settings, progress=False)
     monkeypatch.setattr(common, "collect", original)
-    resumed, _ = train_rl("ppo", "pendulum", 1600, tmp_path / "cut", resume=True, progress=False,
-                          final_eval_episodes=2)
+    resumed, _ = train_rl("ppo", "pendulum", 1600, tmp_path / "cut", resume=True, progress=False, final_eval_episodes=2)
     for key, value in full.state_dict().items():
         torch.testing.assert_close(resumed.state_dict()[key], value, rtol=0, atol=0, msg=key)
     assert [r["step"] for r in read_metrics(tmp_path / "cut")] == [r["step"] for r in read_metrics(tmp_path / "full")]

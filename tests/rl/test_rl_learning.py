@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from imitlab.data.collect import collect as collect_demos
-from imitlab.envs.registry import get_env_spec
 from imitlab.data.noisy_expert import Noise
+from imitlab.envs.registry import get_env_spec
 from imitlab.rl import train_rl
 from imitlab.rl.common import PGConfig, make_actor, read_metrics, steps_to_target
 from imitlab.rl.variance import gradient_variance

@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from imitlab.experiments.runs import RunSpec, run_one
 from imitlab.experiments.recipes import DEMOS, recipe
+from imitlab.experiments.runs import RunSpec, run_one
 
 pytestmark = pytest.mark.slow
 
@@ -45,12 +45,20 @@ def test_pendulum_swing_up_is_imitated(root, policy, least):
 
 
 def test_dagger_beats_bc_with_as_many_expert_labels(tmp_path):
-    from imitlab.remedies.dagger import equal_label_baseline, run_dagger
     from imitlab.evaluation.stats import mcnemar_exact_p
+    from imitlab.remedies.dagger import equal_label_baseline, run_dagger
 
     policy_overrides, train_overrides = recipe("pendulum", "bc")
-    rounds = run_dagger("pendulum", "bc", tmp_path, init_demos=10, rounds=5, episodes_per_round=2,
-                        train_overrides=train_overrides, progress=False)
+    rounds = run_dagger(
+        "pendulum",
+        "bc",
+        tmp_path,
+        init_demos=10,
+        rounds=5,
+        episodes_per_round=2,
+        train_overrides=train_overrides,
+        progress=False,
+    )
     last = rounds[-1]
     baseline = equal_label_baseline("pendulum", "bc", tmp_path, last.expert_labels, train_overrides=train_overrides)
     assert last.success_rate > baseline.success_rate
@@ -59,8 +67,8 @@ def test_dagger_beats_bc_with_as_many_expert_labels(tmp_path):
 
 def test_decision_transformer_return_rises_with_the_prompt_and_beats_bc_on_mixed_data(tmp_path):
     from imitlab.data.collect import collect
-    from imitlab.evaluation.evaluate import evaluate
     from imitlab.data.noisy_expert import Noise
+    from imitlab.evaluation.evaluate import evaluate
     from imitlab.experiments.recipes import MIXED_EPSILONS
     from imitlab.studies.return_sweep import return_sweep
     from imitlab.training.train import train_policy

@@ -11,23 +11,20 @@ import subprocess
 
 import numpy as np
 import pytest
-
 from matplotlib.collections import LineCollection, PathCollection, PolyCollection
 
-from imitlab.experiments import recipes, runs as experiment
-from imitlab.studies import plots
-from imitlab.training import train
-from imitlab.studies.demo import DEMO_STUDIES, train_side_by_side
-from imitlab.experiments.runs import read_rows
-from imitlab.studies.report import write_report
 from imitlab.evaluation.stats import bootstrap_iqm_interval, interquartile_mean
-from imitlab.studies import get_study, read_section, run_study
-from imitlab.studies import heads as heads_study
-from imitlab.studies import compounding_error as remedy_studies
-from imitlab.studies import rows
+from imitlab.experiments import recipes
+from imitlab.experiments import runs as experiment
+from imitlab.experiments.runs import read_rows
 from imitlab.remedies.ccil import CCILConfig
 from imitlab.remedies.compare import RemedyConfig
-from imitlab.studies import sweeps
+from imitlab.studies import compounding_error as remedy_studies
+from imitlab.studies import get_study, plots, read_section, rows, run_study, sweeps
+from imitlab.studies import heads as heads_study
+from imitlab.studies.demo import DEMO_STUDIES, train_side_by_side
+from imitlab.studies.report import write_report
+from imitlab.training import train
 
 SAVE = plots._save
 TINY_RECIPES = {
@@ -44,10 +41,14 @@ DRAWN: dict[str, list[dict]] = {}  # figure file name -> what each of its axes s
 def recording_save(fig, out):
     """plots._save, after noting per axes: labels, points plotted, and interval artists (bands or whiskers)."""
     DRAWN[out.name] = [
-        {"xlabel": ax.get_xlabel(), "ylabel": ax.get_ylabel(),
-         "points": sum(len(line.get_xdata()) for line in ax.get_lines()) + len(ax.patches)
-         + sum(len(c.get_offsets()) for c in ax.collections if isinstance(c, PathCollection)),
-         "intervals": sum(isinstance(c, (PolyCollection, LineCollection)) for c in ax.collections)}
+        {
+            "xlabel": ax.get_xlabel(),
+            "ylabel": ax.get_ylabel(),
+            "points": sum(len(line.get_xdata()) for line in ax.get_lines())
+            + len(ax.patches)
+            + sum(len(c.get_offsets()) for c in ax.collections if isinstance(c, PathCollection)),
+            "intervals": sum(isinstance(c, (PolyCollection, LineCollection)) for c in ax.collections),
+        }
         for ax in fig.axes
     ]
     return SAVE(fig, out)
@@ -71,8 +72,13 @@ def tiny():
         mp.setattr(plots, "_save", recording_save)
         mp.setattr(remedy_studies, "COMPOUNDING_CELLS", (("bc", 2), ("bc", 4), ("chunked-bc", 4)))
         mp.setattr(remedy_studies, "REMEDY_DEMOS", 4)
-        mp.setattr(remedy_studies, "REMEDY_CONFIG", RemedyConfig(
-            ccil=CCILConfig(model_steps=20, ensemble=2, solve_steps=5), dagger_rounds=1, dagger_episodes_per_round=1))
+        mp.setattr(
+            remedy_studies,
+            "REMEDY_CONFIG",
+            RemedyConfig(
+                ccil=CCILConfig(model_steps=20, ensemble=2, solve_steps=5), dagger_rounds=1, dagger_episodes_per_round=1
+            ),
+        )
         yield
     recipes.RECIPES.clear()
     recipes.RECIPES.update(saved)
@@ -82,8 +88,15 @@ def tiny():
 def studies(tiny, tmp_path_factory):
     """One output root with five tiny studies run once: ({name: Section}, root)."""
     root = tmp_path_factory.mktemp("studies")
-    grid = {"chunk-size": (0, 1), "demos": (0,), "execution": (0,), "heads": (0,), "multimodality": (0,),
-            "compounding-error": (0,), "dagger": (0,)}
+    grid = {
+        "chunk-size": (0, 1),
+        "demos": (0,),
+        "execution": (0,),
+        "heads": (0,),
+        "multimodality": (0,),
+        "compounding-error": (0,),
+        "dagger": (0,),
+    }
     return {name: run_study(name, root, "small", seeds, progress=False) for name, seeds in grid.items()}, root
 
 
@@ -92,7 +105,11 @@ def test_chunk_size_study_writes_one_row_per_run_a_figure_and_a_section(studies)
     section = sections["chunk-size"]
     rows = read_rows(root / "chunk-size" / "results.csv")
     assert sorted((json.loads(r["policy_overrides"])["horizon"], r["seed"]) for r in rows) == [
-        (1, "0"), (1, "1"), (4, "0"), (4, "1")]
+        (1, "0"),
+        (1, "1"),
+        (4, "0"),
+        (4, "1"),
+    ]
     assert all(r["episodes"] == "20" and len(r["outcomes"]) == 20 for r in rows)
     png = root / "chunk-size" / section.figures[0].file
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
@@ -130,8 +147,12 @@ def test_runs_that_differ_only_in_evaluation_share_one_training(studies):
     assert len(rows) == 4 and len({r["run_id"] for r in rows}) == 4
     assert len({r["run_id"].split("/eval-")[0] for r in rows}) == 1
     modes = {json.dumps(json.loads(r["eval_overrides"]), sort_keys=True) for r in rows}
-    assert modes == {'{"n_action_steps": 1}', '{"n_action_steps": 2}', '{"n_action_steps": 4}',
-                     '{"temporal_ensemble": 0.01}'}
+    assert modes == {
+        '{"n_action_steps": 1}',
+        '{"n_action_steps": 2}',
+        '{"n_action_steps": 4}',
+        '{"temporal_ensemble": 0.01}',
+    }
 
 
 def test_guidance_study_trains_one_guided_model_per_head_and_samples_it_at_every_scale():
@@ -211,13 +232,26 @@ def test_report_renders_in_headless_chromium_with_every_image_loaded(studies, tm
         pytest.skip("chromium is not installed (`make test` installs the Debian package when run as root)")
     _, root = studies
     page = write_report(root, tmp_path / "report.html").read_text()
-    probe = ("<script>window.addEventListener('load', () => document.body.setAttribute('data-loaded', "
-             "[...document.images].filter(i => i.complete && i.naturalWidth > 0).length));</script>")
+    probe = (
+        "<script>window.addEventListener('load', () => document.body.setAttribute('data-loaded', "
+        "[...document.images].filter(i => i.complete && i.naturalWidth > 0).length));</script>"
+    )
     probed = tmp_path / "probed.html"
     probed.write_text(page.replace("</body>", probe + "</body>"))
     dom = subprocess.run(
-        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000", "--dump-dom",
-         probed.as_uri()], capture_output=True, text=True, timeout=120, check=True,
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            probed.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     ).stdout
     n_images = page.count("<img ")
     assert n_images >= 1 and f'data-loaded="{n_images}"' in dom

@@ -12,10 +12,10 @@ import textwrap
 import pytest
 import torch
 
-from imitlab.training.checkpoint import load_policy
 from imitlab.data.collect import collect
 from imitlab.data.dataset import load_dataset
 from imitlab.data.sampler import ChunkSampler
+from imitlab.training.checkpoint import load_policy
 from imitlab.training.distributed import World, resolve_device, sample_shard
 
 TRAIN = {"steps": 300, "batch_size": 32, "save_every": 100, "log_every": 25, "warmup_steps": 20, "seed": 3}
@@ -42,8 +42,16 @@ def torchrun(tmp_path, *args, check=True):
     script = tmp_path / "ddp_train.py"
     script.write_text(SCRIPT)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-               str(script), *map(str, args)]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        str(script),
+        *map(str, args),
+    ]
     return subprocess.run(command, env=env, capture_output=True, text=True, check=check, timeout=300)
 
 
@@ -91,8 +99,12 @@ def test_two_process_ddp_matches_one_process_resumes_exactly_and_evaluates(tmp_p
     data = tmp_path / "data"
     collect("pendulum", 6, data, seed=0)
     one, ddp, cut = tmp_path / "one", tmp_path / "ddp", tmp_path / "cut"
-    subprocess.run([sys.executable, "-c", SCRIPT, str(data), str(one), json.dumps(TRAIN), "0", "fresh"],
-                   env={**os.environ, "OMP_NUM_THREADS": "1"}, check=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(data), str(one), json.dumps(TRAIN), "0", "fresh"],
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        check=True,
+        timeout=300,
+    )
     log = torchrun(tmp_path, data, ddp, json.dumps(TRAIN), 0, "fresh").stdout
 
     assert "effective batch 32 = 2 x 16 per rank" in log
@@ -115,7 +127,23 @@ def test_two_process_ddp_matches_one_process_resumes_exactly_and_evaluates(tmp_p
         torch.testing.assert_close(cut_w[key], ddp_w[key], rtol=0, atol=0, msg=key)
     assert losses(cut) == pytest.approx(parallel, rel=0, abs=0)
 
-    result = subprocess.run([sys.executable, "-m", "imitlab.cli", "eval", "--checkpoint", str(ddp), "--episodes",
-                             "4", "--json", str(tmp_path / "eval.json")], check=True, capture_output=True, text=True,
-                            timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "imitlab.cli",
+            "eval",
+            "--checkpoint",
+            str(ddp),
+            "--episodes",
+            "4",
+            "--json",
+            str(tmp_path / "eval.json"),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     assert json.loads((tmp_path / "eval.json").read_text())["episodes"] == 4, result.stdout

@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from conftest import random_episodes
-from imitlab.training.checkpoint import CheckpointError, load_policy
 from imitlab.data.dataset import write_dataset
 from imitlab.data.sampler import ChunkSampler
+from imitlab.training.checkpoint import CheckpointError, load_policy
 from imitlab.training.train import lr_factor, train_policy
 
 TRAIN = {"steps": 40, "batch_size": 16, "save_every": 10, "log_every": 5, "warmup_steps": 5}
@@ -17,8 +17,16 @@ def weights(policy):
 
 
 def test_resumed_training_matches_an_uninterrupted_run(small_dataset_dir, tmp_path, monkeypatch):
-    full = weights(train_policy("chunked-bc", small_dataset_dir, tmp_path / "full", {"horizon": 4},
-                                {**TRAIN, "ema_decay": 0.9}, progress=False))
+    full = weights(
+        train_policy(
+            "chunked-bc",
+            small_dataset_dir,
+            tmp_path / "full",
+            {"horizon": 4},
+            {**TRAIN, "ema_decay": 0.9},
+            progress=False,
+        )
+    )
 
     original_sample = ChunkSampler.sample
     calls = {"n": 0}
@@ -31,8 +39,14 @@ def test_resumed_training_matches_an_uninterrupted_run(small_dataset_dir, tmp_pa
 
     monkeypatch.setattr(ChunkSampler, "sample", crash_after_25)
     with pytest.raises(KeyboardInterrupt):
-        train_policy("chunked-bc", small_dataset_dir, tmp_path / "cut", {"horizon": 4},
-                     {**TRAIN, "ema_decay": 0.9}, progress=False)
+        train_policy(
+            "chunked-bc",
+            small_dataset_dir,
+            tmp_path / "cut",
+            {"horizon": 4},
+            {**TRAIN, "ema_decay": 0.9},
+            progress=False,
+        )
     monkeypatch.setattr(ChunkSampler, "sample", original_sample)
     resumed = weights(train_policy("chunked-bc", small_dataset_dir, tmp_path / "cut", resume=True, progress=False))
 
@@ -54,8 +68,15 @@ def test_training_fits_a_learnable_mapping(tmp_path):
     episodes = random_episodes()
     for episode in episodes:
         episode.action[:] = 2 * episode.observation[:, :2] - episode.observation[:, 2:]
-    write_dataset(tmp_path / "data", episodes, fps=10, task="linear", obs_names=["a", "b", "c"],
-                  action_names=["u", "v"], robot_type="pendulum")
+    write_dataset(
+        tmp_path / "data",
+        episodes,
+        fps=10,
+        task="linear",
+        obs_names=["a", "b", "c"],
+        action_names=["u", "v"],
+        robot_type="pendulum",
+    )
     train_policy("bc", tmp_path / "data", tmp_path / "run", train_overrides={**TRAIN, "steps": 300}, progress=False)
     losses = [json.loads(line)["loss"] for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert losses[-1] < 0.05 * losses[0]

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
-
-from imitlab.data.dataset import Episode, EpisodeDataset, write_dataset
-from imitlab.envs.registry import get_env_spec
-from imitlab.data.noisy_expert import Noise, noisy_expert_episodes
-from imitlab.envs.rollout import run_episodes
 from imitlab.core.seeds import collection_seeds
+from imitlab.data.dataset import Episode, EpisodeDataset, write_dataset
+from imitlab.data.noisy_expert import Noise, noisy_expert_episodes
+from imitlab.envs.registry import get_env_spec
+from imitlab.envs.rollout import run_episodes
 
 
 def collect(
-    env: str, episodes: int, out: Path, seed: int = 0, overwrite: bool = False,
+    env: str,
+    episodes: int,
+    out: Path,
+    seed: int = 0,
+    overwrite: bool = False,
     noise: Noise | Sequence[Noise] = Noise(),
     label: str = "executed",
 ) -> EpisodeDataset:

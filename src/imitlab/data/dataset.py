@@ -219,9 +219,7 @@ class EpisodeDataset:
         obs_names = _names(obs_names, obs_dim, "obs_names", "observation")
         action_names = _names(action_names, act_dim, "action_names", "action")
         info = _make_info(fps=fps, robot_type=robot_type, obs_names=obs_names, action_names=action_names)
-        return cls._build(
-            episodes, task_index=[0] * len(episodes), tasks=[task], info=info, root=None
-        )
+        return cls._build(episodes, task_index=[0] * len(episodes), tasks=[task], info=info, root=None)
 
     @classmethod
     def _build(cls, episodes, *, task_index, tasks, info, root) -> EpisodeDataset:
@@ -429,8 +427,13 @@ def write_like(
     (e.g. a subset of ``base``, or ``base``'s episodes plus generated ones)."""
     features = base.info["features"]
     return write_dataset(
-        root, episodes, fps=base.fps, task=base.task, obs_names=features[OBS_KEY]["names"],
-        action_names=features[ACTION_KEY]["names"], robot_type=base.info.get("robot_type", "sim"),
+        root,
+        episodes,
+        fps=base.fps,
+        task=base.task,
+        obs_names=features[OBS_KEY]["names"],
+        action_names=features[ACTION_KEY]["names"],
+        robot_type=base.info.get("robot_type", "sim"),
         overwrite=overwrite,
     )
 
@@ -608,9 +611,7 @@ def _write_tree(ds: EpisodeDataset, dest: Path) -> None:
     for key, ep_stats in per_episode.items():
         for stat in ep_stats[0]:
             value_type = pa.int64() if stat == "count" else pa.float64()
-            ep_cols[f"stats/{key}/{stat}"] = pa.array(
-                [s[stat].tolist() for s in ep_stats], type=pa.list_(value_type)
-            )
+            ep_cols[f"stats/{key}/{stat}"] = pa.array([s[stat].tolist() for s in ep_stats], type=pa.list_(value_type))
     ep_cols["meta/episodes/chunk_index"] = pa.array(np.zeros(e, dtype=np.int64))
     ep_cols["meta/episodes/file_index"] = pa.array(np.zeros(e, dtype=np.int64))
     ep_file = dest / EPISODES_PATH.format(chunk_index=0, file_index=0)

@@ -52,9 +52,7 @@ def read_diffusion_policy_zarr(path: Path) -> SourceStore:
     try:
         import zarr
     except ModuleNotFoundError:
-        raise DatasetError(
-            "reading a zarr store needs the 'zarr' package: pip install 'imitlab[zarr]'"
-        ) from None
+        raise DatasetError("reading a zarr store needs the 'zarr' package: pip install 'imitlab[zarr]'") from None
     path = Path(path)
     if not path.exists():
         raise DatasetError(f"{path} does not exist")
@@ -96,21 +94,31 @@ def read_imitation_npz(path: Path) -> SourceStore:
         raise DatasetError(f"{path} is not an npz archive: {err}") from None
     missing = sorted({"obs", "acts", "indices"} - set(archive.files))
     if missing:
-        raise DatasetError(f"{path} is not an imitation trajectory archive: it lacks {', '.join(missing)} "
-                           f"(found: {', '.join(sorted(archive.files)) or 'nothing'})")
+        raise DatasetError(
+            f"{path} is not an imitation trajectory archive: it lacks {', '.join(missing)} "
+            f"(found: {', '.join(sorted(archive.files)) or 'nothing'})"
+        )
     n_frames = len(archive["acts"])
     ends = np.append(archive["indices"], n_frames).astype(np.int64)
     obs = archive["obs"]
     if len(obs) != n_frames + len(ends):
-        raise DatasetError(f"{path}: obs has {len(obs)} rows, but {n_frames} actions in {len(ends)} trajectories "
-                           f"need {n_frames + len(ends)} (each trajectory keeps its final observation)")
+        raise DatasetError(
+            f"{path}: obs has {len(obs)} rows, but {n_frames} actions in {len(ends)} trajectories "
+            f"need {n_frames + len(ends)} (each trajectory keeps its final observation)"
+        )
     per_frame = np.ones(len(obs), dtype=bool)
     per_frame[ends + np.arange(len(ends))] = False  # trajectory i's final observation sits i rows after its end
     loaders = {"obs": lambda: obs[per_frame], "acts": lambda: archive["acts"]}
     if "rews" in archive.files:
         loaders["rews"] = lambda: archive["rews"]
-    return SourceStore(path=path, keys=tuple(sorted(loaders)), load=lambda key: loaders[key](), episode_ends=ends,
-                       describe="{key}", episode_ends_at="indices")
+    return SourceStore(
+        path=path,
+        keys=tuple(sorted(loaders)),
+        load=lambda key: loaders[key](),
+        episode_ends=ends,
+        describe="{key}",
+        episode_ends_at="indices",
+    )
 
 
 READERS: dict[str, Callable[[Path], SourceStore]] = {
@@ -182,8 +190,9 @@ def _load_key(store: SourceStore, spec: str, role: str) -> np.ndarray:
     flat = x.reshape(len(x), -1)  # (N, ...) -> (N, D), e.g. keypoints (N, 9, 2) -> (N, 18)
     selected = flat[:, columns]
     if selected.shape[1] == 0:
-        raise DatasetError(f"{spec!r} selects no column of {store.path}/{store.describe.format(key=key)} "
-                           f"({flat.shape[1]} columns)")
+        raise DatasetError(
+            f"{spec!r} selects no column of {store.path}/{store.describe.format(key=key)} ({flat.shape[1]} columns)"
+        )
     return selected
 
 
@@ -214,8 +223,14 @@ def read_episodes(
             if not np.isfinite(x).all():
                 t, d = np.argwhere(~np.isfinite(x))[0].tolist()
                 raise DatasetError(f"{store.path}: episode {i} has a non-finite {name} at step {t}, dimension {d}")
-        out.append(Episode(observation=obs[s:e], action=action[s:e], reward=np.zeros(e - s, np.float32),
-                           success=np.zeros(e - s, bool)))
+        out.append(
+            Episode(
+                observation=obs[s:e],
+                action=action[s:e],
+                reward=np.zeros(e - s, np.float32),
+                success=np.zeros(e - s, bool),
+            )
+        )
     return out
 
 
@@ -256,8 +271,16 @@ def import_dataset(
         obs_names = [f"{'+'.join(obs_keys)}_{i}" for i in range(obs_dim)]
     if action_names is None:
         action_names = [f"{action_key}_{i}" for i in range(act_dim)]
-    return write_dataset(out, eps, fps=fps, task=task, obs_names=obs_names, action_names=action_names,
-                         robot_type=robot_type, overwrite=overwrite)
+    return write_dataset(
+        out,
+        eps,
+        fps=fps,
+        task=task,
+        obs_names=obs_names,
+        action_names=action_names,
+        robot_type=robot_type,
+        overwrite=overwrite,
+    )
 
 
 def train_split_episodes(format: str, source: Path, max_train: int | None) -> np.ndarray | None:

@@ -10,13 +10,13 @@ recorded as the label.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
-from imitlab.envs.agents import Agent
 from imitlab.data.dataset import Episode
+from imitlab.envs.agents import Agent
 from imitlab.envs.registry import EnvSpec
 from imitlab.envs.rollout import rollout
 
@@ -61,9 +61,7 @@ class NoisyExpert:
     The noise stream is seeded by ``seed`` and the episode seeds given to ``reset``, so a rollout is
     reproducible."""
 
-    def __init__(
-        self, expert: Agent, noise: Noise | Sequence[Noise], low: np.ndarray, high: np.ndarray, seed: int = 0
-    ):
+    def __init__(self, expert: Agent, noise: Noise | Sequence[Noise], low: np.ndarray, high: np.ndarray, seed: int = 0):
         self.expert, self.noise, self.seed = expert, noise, seed
         self.low, self.high = np.asarray(low, dtype=np.float32), np.asarray(high, dtype=np.float32)
         self.rng = np.random.default_rng(seed)

@@ -99,6 +99,7 @@ class ChunkSampler:
             "history_return_to_go": torch.from_numpy(np.take(self._rtg, obs_rows)),
             "history_is_pad": torch.from_numpy(history_is_pad),
         }
+
     def sample(self, batch_size: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
         """A batch of ``batch_size`` chunks with start frames drawn uniformly (with replacement)."""
         return self.get(torch.randint(len(self), (batch_size,), generator=generator))

@@ -10,7 +10,8 @@ a few microseconds of Python, small beside the policy's batched forward pass.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import gymnasium as gym
 import numpy as np

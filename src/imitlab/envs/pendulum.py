@@ -16,7 +16,8 @@ each of the last 50 steps. Read at step 200 this is the task's success criterion
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -53,9 +54,7 @@ def pendulum_obs(theta: np.ndarray, theta_dot: np.ndarray) -> np.ndarray:
     return np.stack([np.cos(theta), np.sin(theta), theta_dot], axis=-1).astype(np.float32)
 
 
-def pendulum_step(
-    theta: np.ndarray, theta_dot: np.ndarray, u: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def pendulum_step(theta: np.ndarray, theta_dot: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One Pendulum-v1 step for N pendulums: (theta (N,), theta_dot (N,), u (N,)) -> (theta', theta_dot', reward).
 
     ``u`` is kept in float32 like gymnasium's (its action space is float32), so that numpy's promotion rules give
@@ -267,8 +266,7 @@ register_env(
         obs_names=("cos_theta", "sin_theta", "theta_dot"),
         action_names=("torque",),
         success_rule=(
-            f"upright (|theta| < {UPRIGHT_ANGLE} rad) after each of the last {UPRIGHT_STEPS} of the "
-            f"{MAX_STEPS} steps"
+            f"upright (|theta| < {UPRIGHT_ANGLE} rad) after each of the last {UPRIGHT_STEPS} of the {MAX_STEPS} steps"
         ),
     )
 )

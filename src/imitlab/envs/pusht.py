@@ -27,16 +27,17 @@ loop; the policy's forward pass is still one batched call per step.
 from __future__ import annotations
 
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 
+from imitlab.core.errors import ImitlabError
 from imitlab.envs.pendulum import normalise_seeds
 from imitlab.envs.registry import EnvSpec, register_env
-from imitlab.core.errors import ImitlabError
 
 MAX_STEPS = 300  # the paper's evaluation episode length
 FPS = 10
@@ -48,12 +49,23 @@ OBS_NAMES = ("agent_x", "agent_y", "block_x", "block_y", "block_angle")
 # block's frame: pixels relative to its position, before rotation by its angle. Recovered from the 25,650 recorded
 # frames as the median of R(-angle) (keypoint - position); they reproduce the recorded keypoints to a median
 # error of 6e-5 px and 0.45 px at the 99.9th percentile (benchmarks/pusht_replay.py; tests/envs/test_pusht.py).
-BLOCK_KEYPOINTS = np.array([
-    [9.2698, 90.041], [-60.9835, -1.1867], [60.9128, -1.3934], [-0.2705, 25.5436], [-14.0649, 122.8159],
-    [39.0027, 32.8574], [-39.9664, 32.7297], [-16.8243, 62.8632], [23.5415, -1.7003],
-])
+BLOCK_KEYPOINTS = np.array(
+    [
+        [9.2698, 90.041],
+        [-60.9835, -1.1867],
+        [60.9128, -1.3934],
+        [-0.2705, 25.5436],
+        [-14.0649, 122.8159],
+        [39.0027, 32.8574],
+        [-39.9664, 32.7297],
+        [-16.8243, 62.8632],
+        [23.5415, -1.7003],
+    ]
+)
 KEYPOINT_OBS_NAMES = tuple(f"keypoint{i}_{axis}" for i in range(len(BLOCK_KEYPOINTS)) for axis in "xy") + (
-    "agent_x", "agent_y")
+    "agent_x",
+    "agent_y",
+)
 OBSERVATIONS = ("state", "keypoints")
 GYM_ID = "imitlab/PushT-v0"
 
@@ -72,8 +84,13 @@ def paper_initial_state(seed: int) -> np.ndarray:
     that order from ``np.random.RandomState(seed)``."""
     rs = np.random.RandomState(seed=int(seed))
     return np.array(
-        [rs.randint(50, 450), rs.randint(50, 450), rs.randint(100, 400), rs.randint(100, 400),
-         rs.randn() * 2 * np.pi - np.pi],
+        [
+            rs.randint(50, 450),
+            rs.randint(50, 450),
+            rs.randint(100, 400),
+            rs.randint(100, 400),
+            rs.randn() * 2 * np.pi - np.pi,
+        ],
         dtype=np.float64,
     )
 
@@ -150,8 +167,9 @@ def place_state(sim: Any, state: np.ndarray, legacy: bool) -> None:
 def observation_space(observation: str) -> spaces.Box:
     """The observation space of ``observation`` ("state" or "keypoints")."""
     if observation == "state":
-        return spaces.Box(low=np.zeros(5, np.float32), high=np.array([WORKSPACE] * 4 + [2 * np.pi], np.float32),
-                          dtype=np.float32)
+        return spaces.Box(
+            low=np.zeros(5, np.float32), high=np.array([WORKSPACE] * 4 + [2 * np.pi], np.float32), dtype=np.float32
+        )
     if observation == "keypoints":  # keypoints of a block near the border may lie outside the workspace
         return spaces.Box(low=-np.inf, high=np.inf, shape=(len(KEYPOINT_OBS_NAMES),), dtype=np.float32)
     raise ValueError(f"unknown PushT observation {observation!r}; choose from {', '.join(OBSERVATIONS)}")
@@ -205,9 +223,13 @@ class PushTEnv(gym.Env):
         self.success |= bool(info["is_success"])
         terminated = self.success
         truncated = not terminated and self.steps >= MAX_STEPS
-        return self._obs(), float(reward), terminated, truncated, {
-            "success": self.success, "coverage": float(info["coverage"])
-        }
+        return (
+            self._obs(),
+            float(reward),
+            terminated,
+            truncated,
+            {"success": self.success, "coverage": float(info["coverage"])},
+        )
 
     def render(self):
         return self.sim.render()
@@ -298,8 +320,12 @@ def _no_expert():
 
 for name, observation, obs_names, description in (
     ("pusht", "state", OBS_NAMES, "Push the T-shaped block into the goal pose."),
-    ("pusht-keypoints", "keypoints", KEYPOINT_OBS_NAMES,
-     "Push the T-shaped block into the goal pose (observation: 9 block keypoints and the agent position)."),
+    (
+        "pusht-keypoints",
+        "keypoints",
+        KEYPOINT_OBS_NAMES,
+        "Push the T-shaped block into the goal pose (observation: 9 block keypoints and the agent position).",
+    ),
 ):
     register_env(
         EnvSpec(

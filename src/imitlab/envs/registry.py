@@ -7,12 +7,11 @@ a success if it ends now"; the evaluator reads it at each episode's last step.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
-
-import numpy as np
 
 import gymnasium as gym
+import numpy as np
 
 from imitlab.envs.agents import Agent
 

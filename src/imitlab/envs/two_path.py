@@ -19,7 +19,8 @@ so the return of a successful episode is about ``1 + (initial distance - GOAL_RA
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import gymnasium as gym
 import numpy as np

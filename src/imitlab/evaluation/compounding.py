@@ -15,10 +15,10 @@ import numpy as np
 import torch
 
 from imitlab.envs.registry import get_env_spec
-from imitlab.evaluation.execution import ChunkExecutor
-from imitlab.policies.base import Policy
 from imitlab.envs.rollout import run_episodes
+from imitlab.evaluation.execution import ChunkExecutor
 from imitlab.evaluation.stats import mean_interval
+from imitlab.policies.base import Policy
 
 CSV_COLUMNS = ["label", "step", "mean", "ci_low", "ci_high", "episodes"]
 
@@ -48,15 +48,24 @@ class CompoundingCurve:
     episodes: np.ndarray  # (T,) episodes still running at step t
 
     @classmethod
-    def from_deviation(cls, label: str, deviation: np.ndarray) -> "CompoundingCurve":
+    def from_deviation(cls, label: str, deviation: np.ndarray) -> CompoundingCurve:
         running = ~np.isnan(deviation)
         deviation = deviation[:, running.any(axis=0)]  # drop steps past every episode's end
         mean, low, high = mean_interval(deviation)
         return cls(label, mean, low, high, (~np.isnan(deviation)).sum(axis=0))
 
     def rows(self) -> list[dict]:
-        return [{"label": self.label, "step": t, "mean": float(self.mean[t]), "ci_low": float(self.low[t]),
-                 "ci_high": float(self.high[t]), "episodes": int(self.episodes[t])} for t in range(len(self.mean))]
+        return [
+            {
+                "label": self.label,
+                "step": t,
+                "mean": float(self.mean[t]),
+                "ci_low": float(self.low[t]),
+                "ci_high": float(self.high[t]),
+                "episodes": int(self.episodes[t]),
+            }
+            for t in range(len(self.mean))
+        ]
 
 
 def compounding_curve(policy: Policy, env: str, seeds: np.ndarray, label: str) -> CompoundingCurve:

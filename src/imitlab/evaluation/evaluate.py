@@ -8,13 +8,13 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
+from imitlab.core.seeds import evaluation_seeds
 from imitlab.envs.registry import get_env_spec
+from imitlab.envs.rollout import Rollout, run_episodes
 from imitlab.evaluation.execution import ChunkExecutor
 from imitlab.evaluation.metrics import mean_squared_jerk
-from imitlab.policies.base import Policy
-from imitlab.envs.rollout import Rollout, run_episodes
-from imitlab.core.seeds import evaluation_seeds
 from imitlab.evaluation.stats import wilson_interval
+from imitlab.policies.base import Policy
 
 
 @dataclass
@@ -104,8 +104,9 @@ def evaluate(
     """Roll out ``policy`` for ``episodes`` episodes at once (one batched policy call per step);
     ``target_return`` prompts a return-conditioned policy (dt)."""
     spec = get_env_spec(env)
-    executor = ChunkExecutor(policy, n_action_steps=n_action_steps, temporal_ensemble=temporal_ensemble,
-                             target_return=target_return)
+    executor = ChunkExecutor(
+        policy, n_action_steps=n_action_steps, temporal_ensemble=temporal_ensemble, target_return=target_return
+    )
     with torch.inference_mode():
         result = run_episodes(spec, executor, eval_seeds(env, seed, episodes))
     return summarize(env, result, executor.chunk_seconds, executor.chunk_calls)

@@ -13,7 +13,8 @@ at the first step, then decremented by each reward the rollout reports (``observ
 from __future__ import annotations
 
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -25,8 +26,9 @@ def execution_modes(receding: Sequence[int], ensemble: Sequence[float]) -> list[
     """(label, ``ChunkExecutor``/``evaluate`` keyword arguments) per execution mode to compare: receding horizon
     executing n actions of each chunk for each n in ``receding`` (repeats dropped, order kept), then temporal
     ensembling with each coefficient m in ``ensemble``."""
-    return ([(f"receding, {n} of each chunk", {"n_action_steps": n}) for n in dict.fromkeys(receding)]
-            + [(f"temporal ensemble m={m:g}", {"temporal_ensemble": m}) for m in ensemble])
+    return [(f"receding, {n} of each chunk", {"n_action_steps": n}) for n in dict.fromkeys(receding)] + [
+        (f"temporal ensemble m={m:g}", {"temporal_ensemble": m}) for m in ensemble
+    ]
 
 
 class ChunkExecutor:
@@ -49,8 +51,9 @@ class ChunkExecutor:
         self.temporal_ensemble = temporal_ensemble
         self.conditions = set(policy.history_inputs)
         if "history_return_to_go" in self.conditions and target_return is None:
-            raise ValueError(f"policy {policy.name!r} is return-conditioned: give a target return "
-                             "(imitlab eval --target-return R)")
+            raise ValueError(
+                f"policy {policy.name!r} is return-conditioned: give a target return (imitlab eval --target-return R)"
+            )
         self.target_return = target_return
         self.generator = torch.Generator()
         self.chunk_seconds = 0.0
@@ -102,9 +105,7 @@ class ChunkExecutor:
             self.history_return_to_go = self.return_to_go[:, None].repeat(1, c.n_obs_steps)
         else:
             self.history_action = torch.cat([self.history_action[:, 1:], torch.zeros(n, 1, c.act_dim)], dim=1)
-            self.history_return_to_go = torch.cat(
-                [self.history_return_to_go[:, 1:], self.return_to_go[:, None]], dim=1
-            )
+            self.history_return_to_go = torch.cat([self.history_return_to_go[:, 1:], self.return_to_go[:, None]], dim=1)
 
     def _next_action(self) -> np.ndarray:
         if self.temporal_ensemble is None:

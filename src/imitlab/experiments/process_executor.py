@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, as_completed, wait
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from tqdm.auto import tqdm
@@ -30,16 +31,16 @@ def single_threaded_pool(workers: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_single_threaded)
 
 
-def call_in_processes(calls: list[Callable[[], Any]], workers: int | None = None, progress: bool = True,
-                      desc: str = "trainings") -> None:
+def call_in_processes(
+    calls: list[Callable[[], Any]], workers: int | None = None, progress: bool = True, desc: str = "trainings"
+) -> None:
     """Run picklable no-argument ``calls`` (e.g. ``functools.partial`` of a module-level function) in worker
     processes, started in the given order (put the longest first so the workers finish together). A failure
     cancels the calls not yet started; the started ones finish; then the failure is raised."""
     pool = single_threaded_pool(workers or os.cpu_count() or 1)
     try:
         futures = [pool.submit(call) for call in calls]
-        for future in tqdm(as_completed(futures), total=len(futures), desc=desc, disable=not progress,
-                           unit="run"):
+        for future in tqdm(as_completed(futures), total=len(futures), desc=desc, disable=not progress, unit="run"):
             if future.exception() is not None:
                 for other in futures:
                     other.cancel()
@@ -48,8 +49,9 @@ def call_in_processes(calls: list[Callable[[], Any]], workers: int | None = None
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def run_in_processes(specs: list[RunSpec], root: Path, csv_path: Path, workers: int | None = None,
-                     progress: bool = True) -> None:
+def run_in_processes(
+    specs: list[RunSpec], root: Path, csv_path: Path, workers: int | None = None, progress: bool = True
+) -> None:
     """Run ``specs`` (none of them in ``csv_path`` yet) in ``workers`` processes (default: the cores), appending
     each row as its run finishes. A failure cancels the runs not yet started; the runs already going finish and
     keep their rows; then the failure is raised."""
@@ -77,5 +79,7 @@ def run_in_processes(specs: list[RunSpec], root: Path, csv_path: Path, workers: 
         bar.close()
         pool.shutdown(wait=True, cancel_futures=True)
     if failures:
-        raise ImitlabError(f"{len(failures)} run(s) failed; the runs that finished are in {csv_path} and a rerun "
-                           f"skips them.\n" + "\n".join(failures))
+        raise ImitlabError(
+            f"{len(failures)} run(s) failed; the runs that finished are in {csv_path} and a rerun "
+            f"skips them.\n" + "\n".join(failures)
+        )

@@ -53,8 +53,9 @@ def import_ray():
     return ray
 
 
-def run_on_ray(specs: list[RunSpec], root: Path, csv_path: Path, config: RayConfig = RayConfig(),
-               progress: bool = True) -> None:
+def run_on_ray(
+    specs: list[RunSpec], root: Path, csv_path: Path, config: RayConfig = RayConfig(), progress: bool = True
+) -> None:
     """Run ``specs`` (none of them in ``csv_path`` yet) as Ray tasks, appending rows as they finish. Raises
     ``GridError`` after the grid when runs failed twice (they are in the errors CSV; a rerun retries them)."""
     ray = import_ray()
@@ -104,15 +105,27 @@ def run_on_ray(specs: list[RunSpec], root: Path, csv_path: Path, config: RayConf
         if started_here:
             ray.shutdown()
     if failed:
-        raise GridError(f"{failed} of {len(specs)} runs failed after {ATTEMPTS} attempts; their errors are in "
-                        f"{errors_path(csv_path)}; finished runs are in {csv_path}, and running the same command "
-                        "again retries only the failed ones")
+        raise GridError(
+            f"{failed} of {len(specs)} runs failed after {ATTEMPTS} attempts; their errors are in "
+            f"{errors_path(csv_path)}; finished runs are in {csv_path}, and running the same command "
+            "again retries only the failed ones"
+        )
 
 
 def _report_failure(csv_path: Path, spec: RunSpec, attempts: int, error: str) -> None:
     lines = [line for line in error.strip().splitlines() if line.strip()]
-    append_row(errors_path(csv_path), {
-        "run_id": spec.run_id, "env": spec.env, "policy": spec.policy, "label": spec.label or spec.policy,
-        "demos": spec.demos, "seed": spec.seed, "attempts": attempts, "error": lines[-1] if lines else "",
-        "traceback": "\n".join(lines[-15:]),
-    }, ERROR_COLUMNS)
+    append_row(
+        errors_path(csv_path),
+        {
+            "run_id": spec.run_id,
+            "env": spec.env,
+            "policy": spec.policy,
+            "label": spec.label or spec.policy,
+            "demos": spec.demos,
+            "seed": spec.seed,
+            "attempts": attempts,
+            "error": lines[-1] if lines else "",
+            "traceback": "\n".join(lines[-15:]),
+        },
+        ERROR_COLUMNS,
+    )

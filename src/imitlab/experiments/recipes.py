@@ -32,8 +32,15 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     # collapses below 0.001 and every rollout takes one detour) and z drawn from the prior at inference (z = 0
     # decodes one detour for every start): docs/heads.md, "act" on two-path
     ("two-path", "act"): (
-        {"n_obs_steps": 2, "horizon": 8, "n_action_steps": 4, "d_model": 64, "dim_feedforward": 256,
-         "kl_weight": 0.1, "inference_z": "prior"},
+        {
+            "n_obs_steps": 2,
+            "horizon": 8,
+            "n_action_steps": 4,
+            "d_model": 64,
+            "dim_feedforward": 256,
+            "kl_weight": 0.1,
+            "inference_z": "prior",
+        },
         {"steps": 2000},
     ),
     # tokens decoded one at a time and sampled (temperature 1): parallel argmax keeps one detour (71 %), parallel
@@ -60,18 +67,29 @@ MIXED_EPSILONS = (0.0, 0.25, 0.5, 0.75, 1.0)
 # gmm 0.687, act 0.752, chunked-bc 0.494.
 _PUSHT_CHUNK = {"n_obs_steps": 2, "horizon": 16, "n_action_steps": 8}
 _PUSHT_UNET = {**_PUSHT_CHUNK, "down_dims": (32, 64, 128)}
-RECIPES.update({
-    ("pusht", "diffusion"): (_PUSHT_UNET, {"steps": 20000, "batch_size": 64, "warmup_steps": 500, "ema_decay": 0.999}),
-    ("pusht", "flow"): (_PUSHT_UNET, {"steps": 20000, "batch_size": 64, "warmup_steps": 500, "ema_decay": 0.999}),
-    ("pusht", "chunked-bc"): ({**_PUSHT_CHUNK, "hidden_dim": 512}, {"steps": 30000, "batch_size": 256}),
-    ("pusht", "gmm"): ({**_PUSHT_CHUNK, "hidden_dim": 512}, {"steps": 30000, "batch_size": 256}),
-    ("pusht", "act"): (_PUSHT_CHUNK, {"steps": 12000, "batch_size": 64}),
-})
+RECIPES.update(
+    {
+        ("pusht", "diffusion"): (
+            _PUSHT_UNET,
+            {"steps": 20000, "batch_size": 64, "warmup_steps": 500, "ema_decay": 0.999},
+        ),
+        ("pusht", "flow"): (_PUSHT_UNET, {"steps": 20000, "batch_size": 64, "warmup_steps": 500, "ema_decay": 0.999}),
+        ("pusht", "chunked-bc"): ({**_PUSHT_CHUNK, "hidden_dim": 512}, {"steps": 30000, "batch_size": 256}),
+        ("pusht", "gmm"): ({**_PUSHT_CHUNK, "hidden_dim": 512}, {"steps": 30000, "batch_size": 256}),
+        ("pusht", "act"): (_PUSHT_CHUNK, {"steps": 12000, "batch_size": 64}),
+    }
+)
 # The paper's scale (Chi et al. 2023, pusht lowdim config): U-Net (256, 512, 1024), time embedding 256, AdamW lr
 # 1e-4, weight decay 1e-6, batch 256, EMA, DDPM with 100 steps in training and at inference; 5000 epochs of the
 # 90-episode split (~45 batches each) = ~225k steps. Needs a GPU (`pusht_table.py --scale full --device cuda`).
-_PAPER_TRAIN = {"steps": 225000, "batch_size": 256, "lr": 1e-4, "weight_decay": 1e-6, "warmup_steps": 500,
-                "ema_decay": 0.9999}
+_PAPER_TRAIN = {
+    "steps": 225000,
+    "batch_size": 256,
+    "lr": 1e-4,
+    "weight_decay": 1e-6,
+    "warmup_steps": 500,
+    "ema_decay": 0.9999,
+}
 _PAPER_UNET = {**_PUSHT_CHUNK, "down_dims": (256, 512, 1024), "time_embed_dim": 256}
 FULL_SCALE: dict[tuple[str, str], Recipe] = {
     ("pusht", "diffusion"): ({**_PAPER_UNET, "sampler": "ddpm", "num_inference_steps": 100}, _PAPER_TRAIN),

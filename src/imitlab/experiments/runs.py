@@ -25,7 +25,6 @@ from imitlab.evaluation.metrics import chunk_mse
 from imitlab.policies.base import Policy
 from imitlab.training.train import METRICS_FILE, train_policy
 
-
 EXECUTION_FIELDS = ("n_action_steps", "temporal_ensemble")  # eval settings the executor takes
 
 
@@ -70,10 +69,30 @@ def digest(text: str) -> str:
 
 
 COLUMNS = [
-    "run_id", "env", "policy", "label", "demos", "seed", "successes", "episodes", "success_rate", "ci_low",
-    "ci_high", "mean_return", "std_return", "mean_length", "train_seconds", "step_latency_ms",
-    "chunk_latency_ms", "action_jerk", "chunk_mse", "success_modes", "outcomes", "policy_overrides",
-    "train_overrides", "eval_overrides",
+    "run_id",
+    "env",
+    "policy",
+    "label",
+    "demos",
+    "seed",
+    "successes",
+    "episodes",
+    "success_rate",
+    "ci_low",
+    "ci_high",
+    "mean_return",
+    "std_return",
+    "mean_length",
+    "train_seconds",
+    "step_latency_ms",
+    "chunk_latency_ms",
+    "action_jerk",
+    "chunk_mse",
+    "success_modes",
+    "outcomes",
+    "policy_overrides",
+    "train_overrides",
+    "eval_overrides",
 ]
 HELD_OUT_DEMOS = 20  # demonstrations of collection seed 1 (never trained on) for chunk_mse
 
@@ -92,8 +111,13 @@ def trained_policy(spec: RunSpec, root: Path, progress: bool = False) -> tuple[P
     run_dir = trained_run_dir(root, spec.train_id)
     started = time.perf_counter()
     policy = train_policy(
-        spec.policy, dataset_dir(root, spec.env, spec.demos), run_dir, spec.policy_overrides,
-        {**spec.train_overrides, "seed": spec.seed}, resume=True, progress=progress,
+        spec.policy,
+        dataset_dir(root, spec.env, spec.demos),
+        run_dir,
+        spec.policy_overrides,
+        {**spec.train_overrides, "seed": spec.seed},
+        resume=True,
+        progress=progress,
     )
     logged = [json.loads(line) for line in (run_dir / METRICS_FILE).read_text().splitlines() if line]
     return policy, max(time.perf_counter() - started, logged[-1]["seconds"] if logged else 0.0)
@@ -109,12 +133,24 @@ def run_one(spec: RunSpec, root: Path, progress: bool = False) -> dict[str, Any]
     result = evaluate(policy, spec.env, spec.eval_episodes, seed=spec.seed, **execution)
     held_out = load_dataset(dataset_dir(root, spec.env, HELD_OUT_DEMOS, seed=1))
     return {
-        "run_id": spec.run_id, "env": spec.env, "policy": spec.policy, "label": spec.label or spec.policy,
-        "demos": spec.demos, "seed": spec.seed, "successes": result.successes, "episodes": result.episodes,
-        "success_rate": result.success_rate, "ci_low": result.ci_low, "ci_high": result.ci_high,
-        "mean_return": result.mean_return, "std_return": result.std_return, "mean_length": result.mean_length,
-        "train_seconds": train_seconds, "step_latency_ms": result.step_latency_ms,
-        "chunk_latency_ms": result.chunk_latency_ms, "action_jerk": result.action_jerk,
+        "run_id": spec.run_id,
+        "env": spec.env,
+        "policy": spec.policy,
+        "label": spec.label or spec.policy,
+        "demos": spec.demos,
+        "seed": spec.seed,
+        "successes": result.successes,
+        "episodes": result.episodes,
+        "success_rate": result.success_rate,
+        "ci_low": result.ci_low,
+        "ci_high": result.ci_high,
+        "mean_return": result.mean_return,
+        "std_return": result.std_return,
+        "mean_length": result.mean_length,
+        "train_seconds": train_seconds,
+        "step_latency_ms": result.step_latency_ms,
+        "chunk_latency_ms": result.chunk_latency_ms,
+        "action_jerk": result.action_jerk,
         "chunk_mse": chunk_mse(policy, held_out, seed=spec.seed),
         "success_modes": json.dumps(result.success_modes, sort_keys=True),
         "outcomes": "".join("1" if s else "0" for s in result.episode_success),
@@ -175,8 +211,9 @@ def prepare_datasets(specs: list[RunSpec], root: Path) -> None:
         dataset_dir(root, env, HELD_OUT_DEMOS, seed=1)
 
 
-def run_grid(specs: list[RunSpec], root: Path, csv_path: Path, progress: bool = True, executor: str = "local",
-             ray: Any = None) -> list[dict[str, str]]:
+def run_grid(
+    specs: list[RunSpec], root: Path, csv_path: Path, progress: bool = True, executor: str = "local", ray: Any = None
+) -> list[dict[str, str]]:
     """Run every spec not already in ``csv_path``, appending one row per finished run. Returns all rows, in grid
     order. ``executor="ray"`` runs them as Ray tasks (``ray``: a ``ray_executor.RayConfig``, default local Ray)."""
     if executor not in EXECUTORS:

@@ -50,8 +50,9 @@ class ACTConfig(PolicyConfig):
         if self.latent_dim < 1:
             raise ValueError(f"latent_dim must be >= 1, got {self.latent_dim}")
         if self.d_model < 1 or self.n_heads < 1 or self.d_model % self.n_heads:
-            raise ValueError(f"d_model must be a positive multiple of n_heads, got d_model {self.d_model}, "
-                             f"n_heads {self.n_heads}")
+            raise ValueError(
+                f"d_model must be a positive multiple of n_heads, got d_model {self.d_model}, n_heads {self.n_heads}"
+            )
         if self.dim_feedforward < 1:
             raise ValueError(f"dim_feedforward must be >= 1, got {self.dim_feedforward}")
         for field in ("n_vae_encoder_layers", "n_encoder_layers", "n_decoder_layers"):

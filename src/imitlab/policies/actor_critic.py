@@ -42,8 +42,10 @@ class ActorCriticConfig(PolicyConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.horizon != 1 or self.n_obs_steps != 1:
-            raise ValueError(f"actor-critic acts on one observation, one action: got n_obs_steps "
-                             f"{self.n_obs_steps}, horizon {self.horizon}")
+            raise ValueError(
+                f"actor-critic acts on one observation, one action: got n_obs_steps "
+                f"{self.n_obs_steps}, horizon {self.horizon}"
+            )
         if self.distribution not in ("gaussian", "categorical"):
             raise ValueError(f"distribution must be 'gaussian' or 'categorical', got {self.distribution!r}")
         if self.distribution == "categorical" and (self.n_actions < 2 or self.act_dim != 1):
@@ -56,8 +58,10 @@ class ActorCriticConfig(PolicyConfig):
             raise ValueError(f"hidden_dim and num_layers must be >= 1, got {self.hidden_dim}, {self.num_layers}")
         if self.mean_low or self.mean_high:
             if not len(self.mean_low) == len(self.mean_high) == self.act_dim or self.distribution != "gaussian":
-                raise ValueError(f"mean_low and mean_high clamp a Gaussian's mean: give {self.act_dim} values each, "
-                                 f"got {self.mean_low}, {self.mean_high} for a {self.distribution}")
+                raise ValueError(
+                    f"mean_low and mean_high clamp a Gaussian's mean: give {self.act_dim} values each, "
+                    f"got {self.mean_low}, {self.mean_high} for a {self.distribution}"
+                )
 
 
 def gaussian_log_prob(u: torch.Tensor, mean: torch.Tensor, log_std: torch.Tensor) -> torch.Tensor:

@@ -42,7 +42,7 @@ class PolicyConfig:
             if value not in ("mean_std", "min_max"):
                 raise ValueError(f"{field} must be 'mean_std' or 'min_max', got {value!r}")
 
-    def replace(self, **changes: Any) -> "PolicyConfig":
+    def replace(self, **changes: Any) -> PolicyConfig:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
@@ -75,7 +75,7 @@ class Policy(nn.Module):
         return self.obs_normalizer.shift.device
 
     @classmethod
-    def from_config(cls, config: PolicyConfig, dataset_stats: dict[str, dict[str, Any]]) -> "Policy":
+    def from_config(cls, config: PolicyConfig, dataset_stats: dict[str, dict[str, Any]]) -> Policy:
         return cls(config, dataset_stats)
 
     def compute_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
@@ -83,9 +83,7 @@ class Policy(nn.Module):
         action_is_pad (B, H). Padded steps must not contribute. Returns (loss, metrics)."""
         raise NotImplementedError
 
-    def predict_chunk(
-        self, obs: torch.Tensor, generator: torch.Generator | None = None
-    ) -> torch.Tensor:
+    def predict_chunk(self, obs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Action chunk (B, H, act_dim) in environment units for observation history obs (B, T_obs, obs_dim);
         stochastic policies draw from ``generator`` so a seeded generator makes sampling reproducible."""
         raise NotImplementedError
@@ -132,7 +130,9 @@ def create_policy(name: str, stats: dict[str, dict[str, Any]], **config_fields: 
     known = {f.name for f in dataclasses.fields(cls.config_class)}
     unknown = sorted(set(config_fields) - known)
     if unknown:
-        raise ValueError(f"policy {name!r} has no config field {', '.join(unknown)}; its fields: {', '.join(sorted(known))}")
+        raise ValueError(
+            f"policy {name!r} has no config field {', '.join(unknown)}; its fields: {', '.join(sorted(known))}"
+        )
     return cls.from_config(cls.config_class(**config_fields), stats)
 
 

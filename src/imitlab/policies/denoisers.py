@@ -15,8 +15,8 @@ output as the noise epsilon (time = the integer step as a float); flow matching 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch import nn
@@ -70,8 +70,10 @@ class DenoiserConfig(PolicyConfig):
         if not 0.0 <= self.cond_dropout < 1.0:
             raise ValueError(f"cond_dropout must be in [0, 1), got {self.cond_dropout}")
         if self.guidance_scale != 1.0 and self.cond_dropout == 0.0:
-            raise ValueError(f"guidance_scale={self.guidance_scale} needs the null condition of a model trained with "
-                             "cond_dropout > 0 (e.g. --set cond_dropout=0.1 at training)")
+            raise ValueError(
+                f"guidance_scale={self.guidance_scale} needs the null condition of a model trained with "
+                "cond_dropout > 0 (e.g. --set cond_dropout=0.1 at training)"
+            )
 
 
 class DenoisingPolicy(Policy):
@@ -100,8 +102,9 @@ class DenoisingPolicy(Policy):
             cond = cond * keep[:, None]
         return cond
 
-    def _guided(self, network: Callable[..., torch.Tensor], x: torch.Tensor, time: torch.Tensor,
-                cond: torch.Tensor) -> torch.Tensor:
+    def _guided(
+        self, network: Callable[..., torch.Tensor], x: torch.Tensor, time: torch.Tensor, cond: torch.Tensor
+    ) -> torch.Tensor:
         """network(x, time, cond) under classifier-free guidance: out_null + w (out_cond - out_null) with
         w = guidance_scale (Ho & Salimans eq. 6 with their w = our w - 1); one batched call for both."""
         w = self.config.guidance_scale

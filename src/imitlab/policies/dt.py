@@ -41,15 +41,19 @@ class DTConfig(PolicyConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.horizon != 1 or self.n_action_steps != 1:
-            raise ValueError(f"dt predicts one action per step: horizon and n_action_steps must be 1, got "
-                             f"{self.horizon}, {self.n_action_steps}")
+            raise ValueError(
+                f"dt predicts one action per step: horizon and n_action_steps must be 1, got "
+                f"{self.horizon}, {self.n_action_steps}"
+            )
         if self.action_norm != "min_max":
             raise ValueError(f"action_norm must be 'min_max' for dt (tanh output), got {self.action_norm!r}")
         if not self.return_scale > 0:
             raise ValueError(f"return_scale must be > 0, got {self.return_scale}")
         if self.d_model < 1 or self.n_layers < 1 or self.n_heads < 1 or self.d_model % self.n_heads:
-            raise ValueError(f"d_model must be a multiple of n_heads and n_layers >= 1, got d_model {self.d_model}, "
-                             f"n_heads {self.n_heads}, n_layers {self.n_layers}")
+            raise ValueError(
+                f"d_model must be a multiple of n_heads and n_layers >= 1, got d_model {self.d_model}, "
+                f"n_heads {self.n_heads}, n_layers {self.n_layers}"
+            )
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
 
@@ -70,8 +74,9 @@ class DecisionTransformerPolicy(Policy):
         self.embed_action = nn.Linear(c.act_dim, d)
         self.pos = nn.Parameter(torch.zeros(1, 3 * c.n_obs_steps, d))
         nn.init.normal_(self.pos, std=0.02)
-        layer = nn.TransformerEncoderLayer(d, c.n_heads, 4 * d, c.dropout, activation="gelu", batch_first=True,
-                                           norm_first=True)
+        layer = nn.TransformerEncoderLayer(
+            d, c.n_heads, 4 * d, c.dropout, activation="gelu", batch_first=True, norm_first=True
+        )
         self.blocks = nn.TransformerEncoder(layer, c.n_layers, norm=nn.LayerNorm(d), enable_nested_tensor=False)
         self.action_head = nn.Sequential(nn.Linear(d, c.act_dim), nn.Tanh())
         mask = nn.Transformer.generate_square_subsequent_mask(3 * c.n_obs_steps)
@@ -81,8 +86,10 @@ class DecisionTransformerPolicy(Policy):
         self.check_obs(obs)
         B, K = obs.shape[:2]
         if tuple(action.shape) != (B, K, self.config.act_dim) or tuple(return_to_go.shape) != (B, K):
-            raise ValueError(f"dt: history_action must be (B, {K}, {self.config.act_dim}) and history_return_to_go "
-                             f"(B, {K}), got {tuple(action.shape)} and {tuple(return_to_go.shape)}")
+            raise ValueError(
+                f"dt: history_action must be (B, {K}, {self.config.act_dim}) and history_return_to_go "
+                f"(B, {K}), got {tuple(action.shape)} and {tuple(return_to_go.shape)}"
+            )
 
     def forward(self, obs: torch.Tensor, action: torch.Tensor, return_to_go: torch.Tensor) -> torch.Tensor:
         """obs (B, K, obs_dim), action (B, K, act_dim) in env units (the action at step K is never seen by its
@@ -117,7 +124,9 @@ class DecisionTransformerPolicy(Policy):
         (B, K, act_dim) holds the actions executed at the earlier steps (its last row is ignored) and
         ``history_return_to_go`` (B, K) the return still wanted at each step."""
         if history_action is None or history_return_to_go is None:
-            raise ValueError("dt is return-conditioned: predict_chunk needs history_action and history_return_to_go "
-                             "(evaluate with a target return, e.g. `imitlab eval --target-return R`)")
+            raise ValueError(
+                "dt is return-conditioned: predict_chunk needs history_action and history_return_to_go "
+                "(evaluate with a target return, e.g. `imitlab eval --target-return R`)"
+            )
         predicted = self(obs, history_action, history_return_to_go)[:, -1:]
         return self.action_normalizer.unnormalize(predicted)

@@ -13,7 +13,6 @@ from torch import nn
 
 from imitlab.policies.base import Policy, PolicyConfig, masked_mean, register_policy
 
-
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
 
 
@@ -41,7 +40,11 @@ class ChunkedMLPConfig(MLPConfig):
 
 
 def mlp(
-    in_dim: int, out_dim: int, hidden_dim: int, num_layers: int, dropout: float = 0.0,
+    in_dim: int,
+    out_dim: int,
+    hidden_dim: int,
+    num_layers: int,
+    dropout: float = 0.0,
     activation: type[nn.Module] = nn.ReLU,
 ) -> nn.Sequential:
     """in_dim -> num_layers x (Linear, activation, Dropout) -> Linear out_dim. The parameter names (``0.weight``,
@@ -65,8 +68,14 @@ class ChunkedBCPolicy(Policy):
     def __init__(self, config: MLPConfig, stats):
         super().__init__(config, stats)
         c = config
-        self.net = mlp(c.n_obs_steps * c.obs_dim, c.horizon * c.act_dim, c.hidden_dim, c.num_layers, c.dropout,
-                       ACTIVATIONS[c.activation])
+        self.net = mlp(
+            c.n_obs_steps * c.obs_dim,
+            c.horizon * c.act_dim,
+            c.hidden_dim,
+            c.num_layers,
+            c.dropout,
+            ACTIVATIONS[c.activation],
+        )
 
     def _forward(self, obs: torch.Tensor) -> torch.Tensor:
         """obs (B, T_obs, obs_dim) in env units -> normalised actions (B, H, act_dim)."""

@@ -133,9 +133,7 @@ class DDPMSampler(_Sampler):
         beta_t = 1 - alpha_t
         x0 = self.predict_x0(eps, t, x_t)
         # DDPM eq. 7: posterior mean mu~(x_t, x_0) and variance beta~_t
-        mean = (math.sqrt(ab_prev) * beta_t / (1 - ab_t)) * x0 + (
-            math.sqrt(alpha_t) * (1 - ab_prev) / (1 - ab_t)
-        ) * x_t
+        mean = (math.sqrt(ab_prev) * beta_t / (1 - ab_t)) * x0 + (math.sqrt(alpha_t) * (1 - ab_prev) / (1 - ab_t)) * x_t
         if prev < 0:
             return mean  # beta~ = 0 at the last step: no noise
         var = (1 - ab_prev) / (1 - ab_t) * beta_t
@@ -173,9 +171,7 @@ class DDIMSampler(_Sampler):
         return x_prev
 
 
-def make_sampler(
-    sampler: str, schedule: NoiseSchedule, clip_sample: float | None = 1.0, eta: float = 0.0
-) -> _Sampler:
+def make_sampler(sampler: str, schedule: NoiseSchedule, clip_sample: float | None = 1.0, eta: float = 0.0) -> _Sampler:
     """``"ddim"`` or ``"ddpm"`` over ``schedule``."""
     if sampler == "ddim":
         return DDIMSampler(schedule, clip_sample, eta)

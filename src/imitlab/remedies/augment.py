@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from imitlab.remedies.dagger import expert_continuations
 from imitlab.data.dataset import Episode, EpisodeDataset
 from imitlab.envs.registry import get_env_spec
+from imitlab.remedies.dagger import expert_continuations
 
 
 @dataclass(frozen=True)
@@ -46,8 +46,10 @@ def env_states(env: str, observation: np.ndarray) -> np.ndarray:
     ``observation`` (M, obs_dim)."""
     spec = get_env_spec(env)
     if spec.state_from_obs is None:
-        raise ValueError(f"env {env!r} has no state_from_obs: a perturbed observation cannot be turned into a "
-                         "state to label (noise augmentation needs an env whose observation is its state)")
+        raise ValueError(
+            f"env {env!r} has no state_from_obs: a perturbed observation cannot be turned into a "
+            "state to label (noise augmentation needs an env whose observation is its state)"
+        )
     return spec.state_from_obs(np.asarray(observation))
 
 
@@ -61,8 +63,9 @@ def project_to_env(env: str, observation: np.ndarray) -> np.ndarray:
     return np.asarray(projected, dtype=np.float32)
 
 
-def expert_augmentation(env: str, dataset: EpisodeDataset, config: AugmentConfig = AugmentConfig(),
-                        horizon: int = 1, seed: int = 0) -> list[Episode]:
+def expert_augmentation(
+    env: str, dataset: EpisodeDataset, config: AugmentConfig = AugmentConfig(), horizon: int = 1, seed: int = 0
+) -> list[Episode]:
     """Expert-labelled episodes (one per perturbed state, at most ``horizon`` steps) around every frame of
     ``dataset``; ``len(dataset) * config.copies`` of them."""
     rng = np.random.default_rng(seed)

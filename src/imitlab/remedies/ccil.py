@@ -22,16 +22,16 @@ demonstration, which the expert then continues), observations likewise.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
 from torch import nn
 
-from imitlab.remedies.augment import perturb
 from imitlab.data.dataset import Episode, EpisodeDataset
 from imitlab.policies.mlp import mlp
+from imitlab.remedies.augment import perturb
 
 
 @dataclass(frozen=True)
@@ -64,13 +64,20 @@ class DynamicsEnsemble(nn.Module):
 
     def __init__(self, obs_mean, obs_std, act_mean, act_std, delta_std, config: CCILConfig):
         super().__init__()
-        for name, value in (("obs_mean", obs_mean), ("obs_std", obs_std), ("act_mean", act_mean),
-                            ("act_std", act_std), ("delta_std", delta_std)):
-            self.register_buffer(name, torch.as_tensor(np.maximum(value, 1e-6) if "std" in name else value,
-                                                       dtype=torch.float32))
+        for name, value in (
+            ("obs_mean", obs_mean),
+            ("obs_std", obs_std),
+            ("act_mean", act_mean),
+            ("act_std", act_std),
+            ("delta_std", delta_std),
+        ):
+            self.register_buffer(
+                name, torch.as_tensor(np.maximum(value, 1e-6) if "std" in name else value, dtype=torch.float32)
+            )
         obs_dim, act_dim = len(obs_mean), len(act_mean)
-        self.nets = nn.ModuleList(mlp(obs_dim + act_dim, obs_dim, config.hidden_dim, config.num_layers)
-                                  for _ in range(config.ensemble))
+        self.nets = nn.ModuleList(
+            mlp(obs_dim + act_dim, obs_dim, config.hidden_dim, config.num_layers) for _ in range(config.ensemble)
+        )
 
     def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         x = torch.cat([(obs - self.obs_mean) / self.obs_std, (action - self.act_mean) / self.act_std], dim=-1)
@@ -93,7 +100,7 @@ def fit_dynamics(dataset: EpisodeDataset, config: CCILConfig = CCILConfig(), see
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     data = [torch.as_tensor(x) for x in (obs, action, next_obs)]
-    for member, net in enumerate(model.nets):
+    for net in model.nets:
         optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=1e-4)
         for _ in range(config.model_steps):
             idx = torch.randint(len(t), (config.batch_size,), generator=generator)
@@ -115,9 +122,16 @@ class CorrectiveLabels:
     source: np.ndarray  # (M,) global frame index t of the demonstrated transition each label corrects towards
 
 
-def corrective_labels(model: nn.Module, obs: np.ndarray, target: np.ndarray, init_action: np.ndarray,
-                      action_low: np.ndarray, action_high: np.ndarray, obs_std: np.ndarray,
-                      config: CCILConfig = CCILConfig()) -> tuple[np.ndarray, np.ndarray]:
+def corrective_labels(
+    model: nn.Module,
+    obs: np.ndarray,
+    target: np.ndarray,
+    init_action: np.ndarray,
+    action_low: np.ndarray,
+    action_high: np.ndarray,
+    obs_std: np.ndarray,
+    config: CCILConfig = CCILConfig(),
+) -> tuple[np.ndarray, np.ndarray]:
     """Solve a~ = argmin ||mean_k f_k(obs, a) - target||^2 over the box [action_low, action_high] (from
     ``init_action``); ``model(obs, action)`` -> (K, B, obs_dim). Returns a~ (B, act_dim) and the error
     residual + disagreement (B,) in units of ``obs_std``."""
@@ -143,8 +157,13 @@ def corrective_labels(model: nn.Module, obs: np.ndarray, target: np.ndarray, ini
     return action.numpy(), (residual + disagreement).numpy()
 
 
-def synthesize(dataset: EpisodeDataset, model: nn.Module, config: CCILConfig = CCILConfig(), seed: int = 0,
-               project: Callable[[np.ndarray], np.ndarray] | None = None) -> CorrectiveLabels:
+def synthesize(
+    dataset: EpisodeDataset,
+    model: nn.Module,
+    config: CCILConfig = CCILConfig(),
+    seed: int = 0,
+    project: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> CorrectiveLabels:
     """Perturb every demonstrated transition ``config.copies`` times and solve and score its corrective label.
     ``project`` maps perturbed observations onto ones the env can show (``augment.project_to_env``); it uses
     the env's observation geometry, not its expert or dynamics."""
@@ -156,8 +175,9 @@ def synthesize(dataset: EpisodeDataset, model: nn.Module, config: CCILConfig = C
     if project is not None:
         perturbed = project(perturbed)
     action_stats = dataset.stats["action"]
-    action, error = corrective_labels(model, perturbed, next_obs, dataset.action[t], action_stats["min"],
-                                      action_stats["max"], obs_std, config)
+    action, error = corrective_labels(
+        model, perturbed, next_obs, dataset.action[t], action_stats["min"], action_stats["max"], obs_std, config
+    )
     return CorrectiveLabels(perturbed, action, error, error <= config.max_error, t)
 
 
@@ -170,6 +190,12 @@ def label_episodes(dataset: EpisodeDataset, labels: CorrectiveLabels, horizon: i
         end = min(t + horizon, int(dataset.episode_ends[dataset.episode_index[t]]))
         observation = np.concatenate([labels.observation[i : i + 1], dataset.observation[t + 1 : end]])
         action = np.concatenate([labels.action[i : i + 1], dataset.action[t + 1 : end]])
-        episodes.append(Episode(observation=observation, action=action, reward=np.zeros(len(action)),
-                                success=np.zeros(len(action), dtype=bool)))
+        episodes.append(
+            Episode(
+                observation=observation,
+                action=action,
+                reward=np.zeros(len(action)),
+                success=np.zeros(len(action), dtype=bool),
+            )
+        )
     return episodes

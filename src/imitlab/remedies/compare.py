@@ -18,24 +18,25 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from imitlab.remedies.augment import AugmentConfig, expert_augmentation, project_to_env
-from imitlab.remedies.ccil import CCILConfig, fit_dynamics, label_episodes, synthesize
-from imitlab.training.checkpoint import write_json
 from imitlab.data.collect import collect
-from imitlab.remedies.dagger import equal_label_baseline, run_dagger
-from imitlab.remedies.dart import DartConfig, collect_dart
 from imitlab.data.dataset import load_dataset, write_like
 from imitlab.envs.registry import get_env_spec
 from imitlab.evaluation.evaluate import evaluate
-from imitlab.policies.base import get_policy_class
 from imitlab.evaluation.stats import mcnemar_exact_p, wilson_interval
+from imitlab.policies.base import get_policy_class
+from imitlab.remedies.augment import AugmentConfig, expert_augmentation, project_to_env
+from imitlab.remedies.ccil import CCILConfig, fit_dynamics, label_episodes, synthesize
+from imitlab.remedies.dagger import equal_label_baseline, run_dagger
+from imitlab.remedies.dart import DartConfig, collect_dart
+from imitlab.training.checkpoint import write_json
 from imitlab.training.train import train_policy
 
 
@@ -72,8 +73,11 @@ def method_label(method: str, config: RemedyConfig) -> str:
     """The method with the settings that define it, for tables and run directories."""
     if method == "dart":
         d = config.dart
-        return f"dart(noise {d.noise_std:g})" if d.noise_std is not None else (
-            f"dart(estimated x{d.scale:g}, {d.rounds} rounds)")
+        return (
+            f"dart(noise {d.noise_std:g})"
+            if d.noise_std is not None
+            else (f"dart(estimated x{d.scale:g}, {d.rounds} rounds)")
+        )
     if method == "augment":
         return f"augment(scale {config.augment.scale:g}, x{config.augment.copies})"
     if method == "ccil":
@@ -106,8 +110,16 @@ def _bc_data(ctx: dict) -> _Data:
 
 def _dart_data(ctx: dict) -> _Data:
     run = ctx["run_dir"]
-    stds = collect_dart(ctx["env"], ctx["demos"], run / "dart", ctx["config"].dart, ctx["policy"], ctx["seed"],
-                        ctx["policy_overrides"], ctx["train_overrides"])
+    stds = collect_dart(
+        ctx["env"],
+        ctx["demos"],
+        run / "dart",
+        ctx["config"].dart,
+        ctx["policy"],
+        ctx["seed"],
+        ctx["policy_overrides"],
+        ctx["train_overrides"],
+    )
     data = run / "dart" / "data"
     return _Data(data, load_dataset(data).num_frames, details={"noise_std": stds})
 
@@ -127,13 +139,23 @@ def _ccil_data(ctx: dict) -> _Data:
     labels = synthesize(base, model, config, seed=ctx["seed"], project=project)
     extra = label_episodes(base, labels, _horizon(ctx))
     data = _write_once(ctx["run_dir"] / "data", base, extra)
-    return _Data(data, base.num_frames, synthetic_labels=len(extra), details={
-        "proposed": len(labels.kept), "kept": int(labels.kept.sum()),
-        "median_error": float(np.median(labels.error))})
+    return _Data(
+        data,
+        base.num_frames,
+        synthetic_labels=len(extra),
+        details={
+            "proposed": len(labels.kept),
+            "kept": int(labels.kept.sum()),
+            "median_error": float(np.median(labels.error)),
+        },
+    )
 
 
 METHODS: dict[str, Callable[[dict], _Data]] = {
-    "bc": _bc_data, "dart": _dart_data, "augment": _augment_data, "ccil": _ccil_data,
+    "bc": _bc_data,
+    "dart": _dart_data,
+    "augment": _augment_data,
+    "ccil": _ccil_data,
     "dagger": lambda ctx: None,  # runs its own loop, see run_remedy
 }
 
@@ -174,21 +196,46 @@ def run_remedy(
         return RemedyResult(**json.loads(record.read_text()))
     train_overrides = {**(train_overrides or {}), "seed": seed}
     if method == "dagger":
-        rounds = run_dagger(env, policy, run_dir, demos, config.dagger_rounds, config.dagger_episodes_per_round,
-                            seed=seed, eval_episodes=eval_episodes, policy_overrides=policy_overrides,
-                            train_overrides=train_overrides, progress=False)
+        rounds = run_dagger(
+            env,
+            policy,
+            run_dir,
+            demos,
+            config.dagger_rounds,
+            config.dagger_episodes_per_round,
+            seed=seed,
+            eval_episodes=eval_episodes,
+            policy_overrides=policy_overrides,
+            train_overrides=train_overrides,
+            progress=False,
+        )
         last = rounds[-1]
-        data = _Data(run_dir / "data", last.expert_labels,
-                     details={"success_per_round": [r.success_rate for r in rounds]})
-        result = SimpleNamespace(successes=last.successes, episodes=last.evaluated, success_rate=last.success_rate,
-                                 ci_low=last.ci_low, ci_high=last.ci_high, mean_return=last.mean_return,
-                                 episode_success=last.episode_success)
+        data = _Data(
+            run_dir / "data", last.expert_labels, details={"success_per_round": [r.success_rate for r in rounds]}
+        )
+        result = SimpleNamespace(
+            successes=last.successes,
+            episodes=last.evaluated,
+            success_rate=last.success_rate,
+            ci_low=last.ci_low,
+            ci_high=last.ci_high,
+            mean_return=last.mean_return,
+            episode_success=last.episode_success,
+        )
     else:
-        ctx = dict(env=env, policy=policy, demos=demos, seed=seed, out=out, run_dir=run_dir, config=config,
-                   policy_overrides=policy_overrides, train_overrides=train_overrides)
+        ctx = dict(
+            env=env,
+            policy=policy,
+            demos=demos,
+            seed=seed,
+            out=out,
+            run_dir=run_dir,
+            config=config,
+            policy_overrides=policy_overrides,
+            train_overrides=train_overrides,
+        )
         data = METHODS[method](ctx)
-        trained = train_policy(policy, data.path, run_dir / "run", policy_overrides, train_overrides,
-                               progress=False)
+        trained = train_policy(policy, data.path, run_dir / "run", policy_overrides, train_overrides, progress=False)
         result = evaluate(trained, env, eval_episodes, seed=seed)
     remedy = _result(method, label, env, policy, demos, seed, data, result)
     write_json(record, asdict(remedy))
@@ -198,24 +245,45 @@ def run_remedy(
 def _result(method, label, env, policy, demos, seed, data: _Data, result) -> RemedyResult:
     """``result``: an EvalResult (or anything with its success fields)."""
     return RemedyResult(
-        method=method, label=label, env=env, policy=policy, demos=demos, seed=seed,
-        expert_labels=data.expert_labels, synthetic_labels=data.synthetic_labels, successes=result.successes,
-        episodes=result.episodes, success_rate=result.success_rate, ci_low=result.ci_low, ci_high=result.ci_high,
-        mean_return=result.mean_return, details=data.details, episode_success=list(result.episode_success),
+        method=method,
+        label=label,
+        env=env,
+        policy=policy,
+        demos=demos,
+        seed=seed,
+        expert_labels=data.expert_labels,
+        synthetic_labels=data.synthetic_labels,
+        successes=result.successes,
+        episodes=result.episodes,
+        success_rate=result.success_rate,
+        ci_low=result.ci_low,
+        ci_high=result.ci_high,
+        mean_return=result.mean_return,
+        details=data.details,
+        episode_success=list(result.episode_success),
     )
 
 
-def equal_label_control(env: str, policy: str, demos: int, out: Path, expert_labels: int, seed: int = 0,
-                        eval_episodes: int = 100, policy_overrides: dict[str, Any] | None = None,
-                        train_overrides: dict[str, Any] | None = None) -> RemedyResult:
+def equal_label_control(
+    env: str,
+    policy: str,
+    demos: int,
+    out: Path,
+    expert_labels: int,
+    seed: int = 0,
+    eval_episodes: int = 100,
+    policy_overrides: dict[str, Any] | None = None,
+    train_overrides: dict[str, Any] | None = None,
+) -> RemedyResult:
     """Plain BC on as many expert demonstrations as hold ``expert_labels`` labels (the control for remedies
     that spend extra expert labels: augment, DAgger)."""
     run_dir = Path(out) / f"bc-labels{expert_labels}" / f"seed{seed}"
     record = run_dir / "result.json"
     if record.is_file():
         return RemedyResult(**json.loads(record.read_text()))
-    result = equal_label_baseline(env, policy, run_dir, expert_labels, seed, eval_episodes, policy_overrides,
-                                  train_overrides)
+    result = equal_label_baseline(
+        env, policy, run_dir, expert_labels, seed, eval_episodes, policy_overrides, train_overrides
+    )
     episodes = math.ceil(expert_labels / get_env_spec(env).max_steps)
     data = _Data(run_dir, episodes * get_env_spec(env).max_steps, details={"demos": episodes})
     remedy = _result("bc", f"bc({episodes} demos)", env, policy, demos, seed, data, result)
@@ -242,12 +310,16 @@ def compare_remedies(
     methods = ["bc"] + [m for m in methods if m != "bc"]
     rows = []
     for seed in seeds:
-        results = [run_remedy(m, env, policy, demos, out, seed, config, eval_episodes, policy_overrides,
-                              train_overrides) for m in methods]
+        results = [
+            run_remedy(m, env, policy, demos, out, seed, config, eval_episodes, policy_overrides, train_overrides)
+            for m in methods
+        ]
         if equal_label_controls:
             extra = sorted({r.expert_labels for r in results if r.expert_labels > results[0].expert_labels})
-            results += [equal_label_control(env, policy, demos, out, n, seed, eval_episodes, policy_overrides,
-                                            train_overrides) for n in extra]
+            results += [
+                equal_label_control(env, policy, demos, out, n, seed, eval_episodes, policy_overrides, train_overrides)
+                for n in extra
+            ]
         for r in results:
             row = asdict(r)
             row["p_vs_bc"] = mcnemar_exact_p(r.episode_success, results[0].episode_success)
@@ -265,8 +337,18 @@ def pooled(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for label, group in by_label.items():
         successes, episodes = sum(r["successes"] for r in group), sum(r["episodes"] for r in group)
         low, high = wilson_interval(successes, episodes)
-        table.append({"label": label, "expert_labels": group[0]["expert_labels"],
-                      "synthetic_labels": group[0]["synthetic_labels"], "successes": successes,
-                      "episodes": episodes, "success_rate": successes / episodes, "ci_low": low, "ci_high": high,
-                      "per_seed": [r["success_rate"] for r in group], "p_vs_bc": [r["p_vs_bc"] for r in group]})
+        table.append(
+            {
+                "label": label,
+                "expert_labels": group[0]["expert_labels"],
+                "synthetic_labels": group[0]["synthetic_labels"],
+                "successes": successes,
+                "episodes": episodes,
+                "success_rate": successes / episodes,
+                "ci_low": low,
+                "ci_high": high,
+                "per_seed": [r["success_rate"] for r in group],
+                "p_vs_bc": [r["p_vs_bc"] for r in group],
+            }
+        )
     return table

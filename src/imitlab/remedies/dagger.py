@@ -24,15 +24,15 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from imitlab.training.checkpoint import load_policy, write_json
+from imitlab.core.seeds import collection_seeds
 from imitlab.data.collect import collect
 from imitlab.data.dataset import Episode, append_episodes, load_dataset
 from imitlab.envs.registry import EnvSpec, get_env_spec
+from imitlab.envs.rollout import Rollout, run_episodes
 from imitlab.evaluation.evaluate import EvalResult, evaluate
 from imitlab.evaluation.execution import ChunkExecutor
 from imitlab.policies.base import Policy
-from imitlab.envs.rollout import Rollout, run_episodes
-from imitlab.core.seeds import collection_seeds
+from imitlab.training.checkpoint import load_policy, write_json
 from imitlab.training.train import train_policy
 
 BETA_SCHEDULES = ("constant", "linear", "exponential")
@@ -85,8 +85,13 @@ def expert_continuations(spec: EnvSpec, states: np.ndarray, seeds: np.ndarray, h
     for _ in range(horizon):
         action = np.asarray(expert.act(obs), dtype=np.float32)
         next_obs, reward, terminated, truncated, info = env.step(action)
-        for key, value in (("observation", obs), ("action", action), ("reward", reward),
-                           ("success", info["success"]), ("alive", alive.copy())):
+        for key, value in (
+            ("observation", obs),
+            ("action", action),
+            ("reward", reward),
+            ("success", info["success"]),
+            ("alive", alive.copy()),
+        ):
             log[key].append(np.asarray(value))
         alive &= ~(np.asarray(terminated) | np.asarray(truncated))
         obs = next_obs
@@ -105,8 +110,12 @@ def collect_round(spec: EnvSpec, policy: Policy, beta_value: float, seeds: np.nd
     labels = np.stack(agent.labels, axis=1)
     if config.horizon == 1:
         return [
-            Episode(observation=ep["observation"], action=labels[i, : len(ep["action"])], reward=ep["reward"],
-                    success=ep["success"])
+            Episode(
+                observation=ep["observation"],
+                action=labels[i, : len(ep["action"])],
+                reward=ep["reward"],
+                success=ep["success"],
+            )
             for i, ep in ((i, result.episode(i)) for i in range(len(seeds)))
         ]
     replan = np.zeros(result.alive.shape, dtype=bool)
@@ -152,8 +161,9 @@ def run_dagger(
     out = Path(out)
     data = out / "data"
     log_path = out / "rounds.jsonl"
-    results = [RoundResult(**json.loads(line)) for line in log_path.read_text().splitlines()] if (
-        log_path.is_file()) else []
+    results = (
+        [RoundResult(**json.loads(line)) for line in log_path.read_text().splitlines()] if (log_path.is_file()) else []
+    )
     if not data.exists():
         collect(env, init_demos, data, seed=seed)
     train_overrides = {**(train_overrides or {}), "seed": seed}
@@ -163,16 +173,26 @@ def run_dagger(
             _aggregate(spec, data, out, i, beta_value, episodes_per_round, seed)
         run_dir = out / f"round-{i}"
         init_from = out / f"round-{i - 1}" if warm_start and i > 0 else None
-        trained = train_policy(policy, data, run_dir, policy_overrides, train_overrides, progress=False,
-                               init_from=init_from)
+        trained = train_policy(
+            policy, data, run_dir, policy_overrides, train_overrides, progress=False, init_from=init_from
+        )
         result = evaluate(trained, env, eval_episodes, seed=seed)
         dataset = load_dataset(data)
-        results.append(RoundResult(
-            round=i, beta=beta_value, episodes=dataset.num_episodes, expert_labels=dataset.num_frames,
-            successes=result.successes, evaluated=result.episodes, success_rate=result.success_rate,
-            ci_low=result.ci_low, ci_high=result.ci_high, mean_return=result.mean_return,
-            episode_success=result.episode_success,
-        ))
+        results.append(
+            RoundResult(
+                round=i,
+                beta=beta_value,
+                episodes=dataset.num_episodes,
+                expert_labels=dataset.num_frames,
+                successes=result.successes,
+                evaluated=result.episodes,
+                success_rate=result.success_rate,
+                ci_low=result.ci_low,
+                ci_high=result.ci_high,
+                mean_return=result.mean_return,
+                episode_success=result.episode_success,
+            )
+        )
         with open(log_path, "a") as f:
             f.write(json.dumps(asdict(results[-1])) + "\n")
     return results
@@ -195,8 +215,14 @@ def equal_label_baseline(
     data = Path(out) / f"baseline-data-{episodes}"
     if not data.exists():
         collect(env, episodes, data, seed=seed)
-    trained = train_policy(policy, data, Path(out) / f"baseline-{episodes}", policy_overrides,
-                           {**(train_overrides or {}), "seed": seed}, progress=False)
+    trained = train_policy(
+        policy,
+        data,
+        Path(out) / f"baseline-{episodes}",
+        policy_overrides,
+        {**(train_overrides or {}), "seed": seed},
+        progress=False,
+    )
     return evaluate(trained, env, eval_episodes, seed=seed)
 
 

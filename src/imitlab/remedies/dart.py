@@ -25,13 +25,13 @@ from typing import Any
 
 import numpy as np
 
-from imitlab.training.checkpoint import write_json
+from imitlab.core.seeds import collection_seeds
 from imitlab.data.dataset import EpisodeDataset, append_episodes, load_dataset, write_dataset, write_like
+from imitlab.data.noisy_expert import Noise, noisy_expert_episodes
 from imitlab.data.sampler import ChunkSampler
 from imitlab.envs.registry import get_env_spec
-from imitlab.data.noisy_expert import Noise, noisy_expert_episodes
 from imitlab.policies.base import Policy, sample_chunks
-from imitlab.core.seeds import collection_seeds
+from imitlab.training.checkpoint import write_json
 from imitlab.training.train import train_policy
 
 
@@ -93,13 +93,19 @@ def collect_dart(
         elif k == 0:
             std = 0.0
         else:
-            std = _estimate_noise(policy, data, out / f"estimate-{k}", config, seed, policy_overrides,
-                                  train_overrides)
+            std = _estimate_noise(policy, data, out / f"estimate-{k}", config, seed, policy_overrides, train_overrides)
         stds.append(std)
         episodes = noisy_expert_episodes(spec, seeds, Noise(std=std), label="expert", seed=seed * 1_000 + k)
         if k == 0:
-            write_dataset(data, episodes, fps=spec.fps, task=spec.description, obs_names=spec.obs_names,
-                          action_names=spec.action_names, robot_type=spec.name)
+            write_dataset(
+                data,
+                episodes,
+                fps=spec.fps,
+                task=spec.description,
+                obs_names=spec.obs_names,
+                action_names=spec.action_names,
+                robot_type=spec.name,
+            )
         else:
             append_episodes(data, episodes)
     write_json(record, {"noise_std": stds, "config": asdict(config), "demos": demos, "seed": seed})
@@ -111,12 +117,20 @@ def _estimate_noise(policy, data, run_dir, config, seed, policy_overrides, train
     dataset = load_dataset(data)
     held = max(1, math.ceil(config.holdout * dataset.num_episodes))
     if held >= dataset.num_episodes:
-        raise ValueError(f"dart needs at least 2 episodes before estimating the noise, got {dataset.num_episodes} "
-                         f"in {data}: use more demos or fewer rounds")
+        raise ValueError(
+            f"dart needs at least 2 episodes before estimating the noise, got {dataset.num_episodes} "
+            f"in {data}: use more demos or fewer rounds"
+        )
     keep = dataset.num_episodes - held
     train_dir, held_dir = Path(run_dir) / "train-data", Path(run_dir) / "held-out"
     for target, indices in ((train_dir, range(keep)), (held_dir, range(keep, dataset.num_episodes))):
         write_like(dataset, target, [dataset.episode(i) for i in indices], overwrite=True)
-    trained = train_policy(policy, train_dir, Path(run_dir) / "run", policy_overrides,
-                           {**(train_overrides or {}), "seed": seed}, progress=False)
+    trained = train_policy(
+        policy,
+        train_dir,
+        Path(run_dir) / "run",
+        policy_overrides,
+        {**(train_overrides or {}), "seed": seed},
+        progress=False,
+    )
     return learner_error_std(trained, load_dataset(held_dir), config.scale)

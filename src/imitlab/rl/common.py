@@ -13,6 +13,7 @@ import dataclasses
 import json
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -22,17 +23,24 @@ import torch
 from safetensors.torch import load_file
 from tqdm.auto import tqdm
 
-from imitlab.training.checkpoint import (
-    CONFIG_FILE, MODEL_FILE, TRAIN_STATE_FILE, CheckpointError, atomic_write, placeholder_stats, read_run_config,
-    save_policy, write_json,
-)
+from imitlab.core.seeds import EVAL_OFFSET
 from imitlab.envs.registry import EnvSpec, get_env_spec
+from imitlab.envs.rollout import Rollout, rollout
 from imitlab.evaluation.evaluate import EvalResult, evaluate
 from imitlab.policies.actor_critic import ActorCriticPolicy
 from imitlab.policies.base import create_policy
 from imitlab.rl.estimators import RunningMeanStd
-from imitlab.envs.rollout import Rollout, rollout
-from imitlab.core.seeds import EVAL_OFFSET
+from imitlab.training.checkpoint import (
+    CONFIG_FILE,
+    MODEL_FILE,
+    TRAIN_STATE_FILE,
+    CheckpointError,
+    atomic_write,
+    placeholder_stats,
+    read_run_config,
+    save_policy,
+    write_json,
+)
 from imitlab.training.train import METRICS_FILE, _truncate_metrics
 
 EVAL_FILE = "eval.json"
@@ -63,15 +71,23 @@ class PGConfig:
     save_every: int = 10  # iterations between checkpoints (a final one is always written)
 
     def __post_init__(self) -> None:
-        for name in ("num_envs", "hidden_dim", "num_layers", "bc_batch_size", "eval_every", "eval_episodes",
-                     "save_every"):
+        for name in (
+            "num_envs",
+            "hidden_dim",
+            "num_layers",
+            "bc_batch_size",
+            "eval_every",
+            "eval_episodes",
+            "save_every",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0.0 < self.gamma <= 1.0:
             raise ValueError(f"gamma must be in (0, 1], got {self.gamma}")
         if self.lr <= 0 or self.reward_scale <= 0 or self.bc_coef < 0:
-            raise ValueError(f"lr and reward_scale must be > 0 and bc_coef >= 0, got {self.lr}, "
-                             f"{self.reward_scale}, {self.bc_coef}")
+            raise ValueError(
+                f"lr and reward_scale must be > 0 and bc_coef >= 0, got {self.lr}, {self.reward_scale}, {self.bc_coef}"
+            )
 
 
 # -- the actor --------------------------------------------------------------------------------------------------
@@ -97,13 +113,25 @@ def make_actor(spec: EnvSpec, config: PGConfig) -> ActorCriticPolicy:
     normalised actions map [-1, 1] onto the action bounds."""
     obs_space, space = env_spaces(spec)
     obs_dim = int(obs_space.shape[0])
-    fields = dict(hidden_dim=config.hidden_dim, num_layers=config.num_layers, activation=config.activation,
-                  log_std=config.log_std, init_log_std=config.init_log_std,
-                  **mean_bounds(space, config, spec.name))
+    fields = dict(
+        hidden_dim=config.hidden_dim,
+        num_layers=config.num_layers,
+        activation=config.activation,
+        log_std=config.log_std,
+        init_log_std=config.init_log_std,
+        **mean_bounds(space, config, spec.name),
+    )
     if isinstance(space, gym.spaces.Discrete):
         stats = placeholder_stats(obs_dim, 1)
-        return create_policy("actor-critic", stats, obs_dim=obs_dim, act_dim=1, distribution="categorical",
-                             n_actions=int(space.n), **fields)
+        return create_policy(
+            "actor-critic",
+            stats,
+            obs_dim=obs_dim,
+            act_dim=1,
+            distribution="categorical",
+            n_actions=int(space.n),
+            **fields,
+        )
     low, high = np.asarray(space.low, np.float32), np.asarray(space.high, np.float32)
     stats = placeholder_stats(obs_dim, len(low))
     stats["action"] = {"mean": (high + low) / 2, "std": (high - low) / 2, "min": low, "max": high}
@@ -118,19 +146,30 @@ def actor_from_bc(run_dir: Path, config: PGConfig, spec: EnvSpec) -> ActorCritic
     saved = read_run_config(run_dir)
     pc = saved["policy_config"]
     if saved["policy"] not in ("bc", "chunked-bc") or pc.get("n_obs_steps", 1) != 1 or pc.get("dropout", 0):
-        raise CheckpointError(f"{run_dir / CONFIG_FILE}: --init-from needs a bc or chunked-bc run with "
-                              f"n_obs_steps 1 and no dropout, got {saved['policy']!r} with {pc}")
+        raise CheckpointError(
+            f"{run_dir / CONFIG_FILE}: --init-from needs a bc or chunked-bc run with "
+            f"n_obs_steps 1 and no dropout, got {saved['policy']!r} with {pc}"
+        )
     action_space = env_spaces(spec)[1]
     if not isinstance(action_space, gym.spaces.Box):
-        raise ValueError(f"--init-from starts a Gaussian actor from a bc network that regresses actions; {spec.name} "
-                         f"has discrete actions ({action_space}), so train its actor from scratch")
+        raise ValueError(
+            f"--init-from starts a Gaussian actor from a bc network that regresses actions; {spec.name} "
+            f"has discrete actions ({action_space}), so train its actor from scratch"
+        )
     weights = load_file(run_dir / MODEL_FILE)
     policy = create_policy(
-        "actor-critic", placeholder_stats(pc["obs_dim"], pc["act_dim"]), obs_dim=pc["obs_dim"],
-        act_dim=pc["act_dim"], hidden_dim=pc["hidden_dim"], num_layers=pc["num_layers"],
+        "actor-critic",
+        placeholder_stats(pc["obs_dim"], pc["act_dim"]),
+        obs_dim=pc["obs_dim"],
+        act_dim=pc["act_dim"],
+        hidden_dim=pc["hidden_dim"],
+        num_layers=pc["num_layers"],
         activation=pc.get("activation", "relu"),
-        obs_norm=pc["obs_norm"], action_norm=pc["action_norm"], log_std=config.log_std,
-        init_log_std=config.init_log_std, **mean_bounds(action_space, config, spec.name),
+        obs_norm=pc["obs_norm"],
+        action_norm=pc["action_norm"],
+        log_std=config.log_std,
+        init_log_std=config.init_log_std,
+        **mean_bounds(action_space, config, spec.name),
     )
     last = f"net.{2 * pc['num_layers']}."
     state = {}
@@ -142,8 +181,9 @@ def actor_from_bc(run_dir: Path, config: PGConfig, spec: EnvSpec) -> ActorCritic
     missing, unexpected = policy.load_state_dict(state, strict=False)
     missing = [k for k in missing if k.startswith(("net.", "obs_normalizer.", "action_normalizer."))]
     if missing or unexpected:
-        raise CheckpointError(f"{run_dir / MODEL_FILE} does not fit the actor: missing {missing}, "
-                              f"unexpected {unexpected}")
+        raise CheckpointError(
+            f"{run_dir / MODEL_FILE} does not fit the actor: missing {missing}, unexpected {unexpected}"
+        )
     return policy
 
 
@@ -188,7 +228,10 @@ class Batch:
 
 @torch.no_grad()
 def collect(
-    policy: ActorCriticPolicy, env: gym.vector.VectorEnv, seeds: np.ndarray, max_steps: int,
+    policy: ActorCriticPolicy,
+    env: gym.vector.VectorEnv,
+    seeds: np.ndarray,
+    max_steps: int,
     generator: torch.Generator,
 ) -> Batch:
     """One episode per sub-env with actions sampled from ``policy`` (one batched forward pass per step)."""
@@ -221,8 +264,10 @@ class Algorithm:
         """BC regulariser: the actor's BC loss on demonstration frames (0 when off)."""
         if self.bc_sampler is None:
             return torch.zeros(())
-        return self.config.bc_coef * self.policy.compute_loss(
-            self.bc_sampler.sample(self.config.bc_batch_size, generator))[0]
+        return (
+            self.config.bc_coef
+            * self.policy.compute_loss(self.bc_sampler.sample(self.config.bc_batch_size, generator))[0]
+        )
 
     def update(self, batch: Batch, progress: float, generator: torch.Generator) -> dict[str, float]:
         raise NotImplementedError
@@ -283,8 +328,11 @@ def train_rl(
     cls = get_algo(algo)
     spec = get_env_spec(env)
     if not resuming:
-        fields = {**cls.env_defaults.get(env, {}), **(cls.init_defaults if init_from is not None else {}),
-                  **(overrides or {})}
+        fields = {
+            **cls.env_defaults.get(env, {}),
+            **(cls.init_defaults if init_from is not None else {}),
+            **(overrides or {}),
+        }
     config = cls.config_class(**fields)
     if init_from is not None and config.normalize_obs:
         raise ValueError("--init-from keeps the bc run's observation normalisation: set normalize_obs=false")
@@ -304,8 +352,14 @@ def train_rl(
     rng = np.random.default_rng(seed)  # training episode seeds, in [0, EVAL_OFFSET): never an evaluation seed
     rms = RunningMeanStd(policy.config.obs_dim)
     iteration, env_steps, next_eval = 0, 0, 0
-    meta = {"env": env, "algo": algo, "seed": seed, "total_steps": steps, "rl_config": dataclasses.asdict(config),
-            "init_from": str(Path(init_from).resolve()) if init_from else None}
+    meta = {
+        "env": env,
+        "algo": algo,
+        "seed": seed,
+        "total_steps": steps,
+        "rl_config": dataclasses.asdict(config),
+        "init_from": str(Path(init_from).resolve()) if init_from else None,
+    }
     out_dir.mkdir(parents=True, exist_ok=True)
     if resuming:
         state = torch.load(state_path, weights_only=False)
@@ -341,19 +395,33 @@ def train_rl(
         iteration += 1
         env_steps += batch.steps
         bar.update(batch.steps)
-        record = {"step": env_steps, "iteration": iteration, "eval_at": env_steps - batch.steps, **record,
-                  "train_return": float(batch.rollout.returns.mean()),
-                  "train_length": float(batch.rollout.lengths.mean()),
-                  "seconds": time.perf_counter() - started, "eval_seconds": eval_seconds, **metrics}
+        record = {
+            "step": env_steps,
+            "iteration": iteration,
+            "eval_at": env_steps - batch.steps,
+            **record,
+            "train_return": float(batch.rollout.returns.mean()),
+            "train_length": float(batch.rollout.lengths.mean()),
+            "seconds": time.perf_counter() - started,
+            "eval_seconds": eval_seconds,
+            **metrics,
+        }
         with open(out_dir / METRICS_FILE, "a") as f:
             f.write(json.dumps(record) + "\n")
         bar.set_postfix(ret=f"{record['train_return']:.1f}")
         if iteration % config.save_every == 0 or env_steps >= steps:
-            state = {"iteration": iteration, "env_steps": env_steps, "next_eval": next_eval,
-                     "policy": policy.state_dict(), "learner": learner.state_dict(),
-                     "generator": generator.get_state(), "rng": rng.bit_generator.state, "rms": rms.state_dict(),
-                     "torch_rng": torch.get_rng_state()}
-            atomic_write(state_path, lambda tmp: torch.save(state, tmp))
+            state = {
+                "iteration": iteration,
+                "env_steps": env_steps,
+                "next_eval": next_eval,
+                "policy": policy.state_dict(),
+                "learner": learner.state_dict(),
+                "generator": generator.get_state(),
+                "rng": rng.bit_generator.state,
+                "rms": rms.state_dict(),
+                "torch_rng": torch.get_rng_state(),
+            }
+            atomic_write(state_path, partial(torch.save, state))
             save_policy(out_dir, policy, {**meta, "env_steps": env_steps})
     bar.close()
     vec_env.close()
@@ -362,8 +430,19 @@ def train_rl(
     records = read_metrics(out_dir)
     if not (records and records[-1].get("final")):  # a finished run that is resumed logs its final eval once
         with open(out_dir / METRICS_FILE, "a") as f:
-            f.write(json.dumps({"step": env_steps, "iteration": iteration, "eval_at": env_steps, "final": True,
-                                "eval_return": result.mean_return, "eval_success": result.success_rate}) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "step": env_steps,
+                        "iteration": iteration,
+                        "eval_at": env_steps,
+                        "final": True,
+                        "eval_return": result.mean_return,
+                        "eval_success": result.success_rate,
+                    }
+                )
+                + "\n"
+            )
     return policy, result
 
 

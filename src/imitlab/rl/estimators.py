@@ -44,8 +44,10 @@ def gae(
     """
     _check(reward, alive)
     if value.shape != reward.shape or last_value.shape != reward.shape[:1]:
-        raise ValueError(f"value must be {reward.shape} and last_value ({reward.shape[0]},), "
-                         f"got {value.shape} and {last_value.shape}")
+        raise ValueError(
+            f"value must be {reward.shape} and last_value ({reward.shape[0]},), "
+            f"got {value.shape} and {last_value.shape}"
+        )
     n, horizon = reward.shape
     adv = np.zeros((n, horizon), dtype=np.float64)
     next_adv = np.zeros(n)

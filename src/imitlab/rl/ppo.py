@@ -40,11 +40,13 @@ class PPOConfig(PGConfig):
         if not 0.0 <= self.gae_lambda <= 1.0:
             raise ValueError(f"gae_lambda must be in [0, 1], got {self.gae_lambda}")
         if self.update_epochs < 1 or self.minibatch_size < 1:
-            raise ValueError(f"update_epochs and minibatch_size must be >= 1, got {self.update_epochs}, "
-                             f"{self.minibatch_size}")
+            raise ValueError(
+                f"update_epochs and minibatch_size must be >= 1, got {self.update_epochs}, {self.minibatch_size}"
+            )
         if self.actor_lr < 0 or self.log_std_lr < 0:
-            raise ValueError(f"actor_lr and log_std_lr must be >= 0 (0 = inherited), got {self.actor_lr}, "
-                             f"{self.log_std_lr}")
+            raise ValueError(
+                f"actor_lr and log_std_lr must be >= 0 (0 = inherited), got {self.actor_lr}, {self.log_std_lr}"
+            )
         if self.clip_coef <= 0 or self.target_kl < 0:
             raise ValueError(f"clip_coef must be > 0 and target_kl >= 0, got {self.clip_coef}, {self.target_kl}")
 
@@ -74,8 +76,13 @@ class PPO(Algorithm):
     # fine-tuning a bc network: the fresh critic learns alone for 4 batches, the mean moves 20x slower than the
     # critic while the exploration noise shrinks at the critic's rate, and sampled actions centre on the mean
     # clamped into the bounds (docs/rl.md, BC->RL)
-    init_defaults = {**Algorithm.init_defaults, "critic_warmup": 4, "actor_lr": 5e-5, "log_std_lr": 1e-3,
-                     "clamp_mean": True}
+    init_defaults = {
+        **Algorithm.init_defaults,
+        "critic_warmup": 4,
+        "actor_lr": 5e-5,
+        "log_std_lr": 1e-3,
+        "clamp_mean": True,
+    }
 
     def __init__(self, policy, config: PPOConfig, bc_data=None):
         super().__init__(policy, config, bc_data)
@@ -129,16 +136,24 @@ class PPO(Algorithm):
                 if c.max_grad_norm > 0:
                     torch.nn.utils.clip_grad_norm_(policy.parameters(), c.max_grad_norm)
                 self.optimizer.step()
-                for key, val in (("pg_loss", pg_loss.item()), ("value_loss", value_loss.item()),
-                                 ("entropy", entropy.mean().item()), ("clipfrac", clipfrac),
-                                 ("approx_kl", approx_kl)):
+                for key, val in (
+                    ("pg_loss", pg_loss.item()),
+                    ("value_loss", value_loss.item()),
+                    ("entropy", entropy.mean().item()),
+                    ("clipfrac", clipfrac),
+                    ("approx_kl", approx_kl),
+                ):
                     stats[key].append(val)
             if c.target_kl > 0 and approx_kl > c.target_kl:  # KL early stop (CleanRL checks once per epoch)
                 break
         explained = 1.0 - np.var(ret[alive] - value[alive]) / max(np.var(ret[alive]), 1e-8)
-        return {**{k: float(np.mean(v)) for k, v in stats.items()}, "epochs": epochs,
-                "explained_variance": float(explained), "lr": self.optimizer.param_groups[1]["lr"],
-                "actor_lr": self.optimizer.param_groups[0]["lr"]}
+        return {
+            **{k: float(np.mean(v)) for k, v in stats.items()},
+            "epochs": epochs,
+            "explained_variance": float(explained),
+            "lr": self.optimizer.param_groups[1]["lr"],
+            "actor_lr": self.optimizer.param_groups[0]["lr"],
+        }
 
     def state_dict(self):
         return {"optimizer": self.optimizer.state_dict(), "updates": self.updates}

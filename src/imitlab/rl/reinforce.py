@@ -41,12 +41,14 @@ class ReinforceConfig(PGConfig):
         if self.estimator not in ESTIMATORS:
             raise ValueError(f"estimator must be one of {', '.join(ESTIMATORS)}, got {self.estimator!r}")
         if self.value_epochs < 1 or self.value_minibatch < 1:
-            raise ValueError(f"value_epochs and value_minibatch must be >= 1, got {self.value_epochs}, "
-                             f"{self.value_minibatch}")
+            raise ValueError(
+                f"value_epochs and value_minibatch must be >= 1, got {self.value_epochs}, {self.value_minibatch}"
+            )
 
 
-def pg_weights(policy: ActorCriticPolicy, batch: Batch, estimator: str, gamma: float,
-               reward_scale: float = 1.0) -> np.ndarray:
+def pg_weights(
+    policy: ActorCriticPolicy, batch: Batch, estimator: str, gamma: float, reward_scale: float = 1.0
+) -> np.ndarray:
     """Psi (N, T) of ``estimator`` for each sampled step (0 where not alive)."""
     reward, alive = batch.rollout.reward * reward_scale, batch.alive
     if estimator == "plain":
@@ -69,8 +71,15 @@ def surrogate_loss(policy: ActorCriticPolicy, batch: Batch, weights: np.ndarray)
     return -(logp * psi).sum() / len(batch.alive)
 
 
-def fit_value(policy: ActorCriticPolicy, optimizer: torch.optim.Optimizer, obs: torch.Tensor, target: torch.Tensor,
-              epochs: int, minibatch: int, generator: torch.Generator) -> float:
+def fit_value(
+    policy: ActorCriticPolicy,
+    optimizer: torch.optim.Optimizer,
+    obs: torch.Tensor,
+    target: torch.Tensor,
+    epochs: int,
+    minibatch: int,
+    generator: torch.Generator,
+) -> float:
     """Monte-Carlo regression: minimise (V(s_t) - G_t)^2 over ``epochs`` shuffled passes; returns the last loss."""
     loss = torch.zeros(())
     for _ in range(epochs):
@@ -108,16 +117,25 @@ class Reinforce(Algorithm):
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(
-            self.optimizer.param_groups[0]["params"], c.max_grad_norm if c.max_grad_norm > 0 else float("inf"))
+            self.optimizer.param_groups[0]["params"], c.max_grad_norm if c.max_grad_norm > 0 else float("inf")
+        )
         self.optimizer.step()
         metrics = {"pg_loss": loss.item(), "grad_norm": float(grad_norm)}
         if c.estimator == "baseline":
             alive = torch.from_numpy(batch.alive)
             target = torch.as_tensor(
                 reward_to_go(batch.rollout.reward * c.reward_scale, batch.alive, c.gamma)[batch.alive],
-                dtype=torch.float32)
-            metrics["value_loss"] = fit_value(self.policy, self.value_optimizer, batch.obs[alive], target,
-                                              c.value_epochs, c.value_minibatch, generator)
+                dtype=torch.float32,
+            )
+            metrics["value_loss"] = fit_value(
+                self.policy,
+                self.value_optimizer,
+                batch.obs[alive],
+                target,
+                c.value_epochs,
+                c.value_minibatch,
+                generator,
+            )
         return metrics
 
     def state_dict(self):

@@ -31,9 +31,18 @@ class VarianceRow:
 
 def _subset(batch: Batch, rows: slice) -> Batch:
     r = batch.rollout
-    sub = type(r)(obs=r.obs[rows], action=r.action[rows], reward=r.reward[rows], success=r.success[rows],
-                  alive=r.alive[rows], seeds=r.seeds[rows], act_seconds=0.0, act_calls=0,
-                  final_obs=r.final_obs[rows], terminated=r.terminated[rows])
+    sub = type(r)(
+        obs=r.obs[rows],
+        action=r.action[rows],
+        reward=r.reward[rows],
+        success=r.success[rows],
+        alive=r.alive[rows],
+        seeds=r.seeds[rows],
+        act_seconds=0.0,
+        act_calls=0,
+        final_obs=r.final_obs[rows],
+        terminated=r.terminated[rows],
+    )
     return Batch(sub, batch.u[rows], batch.logp[rows])
 
 

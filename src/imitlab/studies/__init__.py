@@ -8,12 +8,13 @@ figures. Output, under ``OUT/NAME/``: ``results.csv`` (one row per run), PNG/GIF
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
-from imitlab.training.checkpoint import write_json
 from imitlab.experiments.runs import RunSpec, run_grid
+from imitlab.training.checkpoint import write_json
 
 SCALES = ("small", "full")  # small: minutes on 2 cores (the demo and the slow tests); full: the real study
 SECTION_FILE = "section.json"
@@ -66,9 +67,9 @@ def register_study(study: Study) -> Study:
 
 def catalogue() -> dict[str, Study]:
     """Every registered study by name, the built-in ones included."""
+    import imitlab.studies.compounding_error  # noqa: F401  (compounding error and its remedies)
     import imitlab.studies.heads  # noqa: F401  (registers the built-in studies)
     import imitlab.studies.sweeps  # noqa: F401  (the sweeps)
-    import imitlab.studies.compounding_error  # noqa: F401  (compounding error and its remedies)
 
     return STUDIES
 
@@ -89,8 +90,15 @@ def study_command(name: str, out: Path, scale: str, seeds: Sequence[int]) -> str
     return f"imitlab study {name} --out {out} --scale {scale} --seeds {' '.join(map(str, seeds))}"
 
 
-def run_study(name: str, out: Path, scale: str = "small", seeds: Sequence[int] = (0,),
-              progress: bool = True, executor: str = "local", ray: Any = None) -> Section:
+def run_study(
+    name: str,
+    out: Path,
+    scale: str = "small",
+    seeds: Sequence[int] = (0,),
+    progress: bool = True,
+    executor: str = "local",
+    ray: Any = None,
+) -> Section:
     """Run (or resume) study ``name`` under ``out`` and write its CSV, figures, summary.md and section.json.
     ``executor``/``ray``: how the grid's runs are executed (see ``experiment.run_grid``)."""
     if scale not in SCALES:
@@ -98,11 +106,11 @@ def run_study(name: str, out: Path, scale: str = "small", seeds: Sequence[int] =
     study = get_study(name)
     out = Path(out)
     study_dir = out / name
-    rows = run_grid(study.grid(scale, tuple(seeds)), out, study_dir / "results.csv", progress=progress,
-                    executor=executor, ray=ray)
+    rows = run_grid(
+        study.grid(scale, tuple(seeds)), out, study_dir / "results.csv", progress=progress, executor=executor, ray=ray
+    )
     tables, figures = study.analyse(rows, out, study_dir, scale, tuple(seeds))
-    section = Section(study.name, study.title, study.question, study_command(name, out, scale, seeds),
-                      tables, figures)
+    section = Section(study.name, study.title, study.question, study_command(name, out, scale, seeds), tables, figures)
     write_json(study_dir / SECTION_FILE, asdict(section))
     summary = [f"# {section.title}", "", section.question, "", f"`{section.command}`", ""]
     for table in tables:

@@ -11,14 +11,14 @@ every step, overlapping predictions averaged with weights exp(-m*i), i = 0 the o
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
-from imitlab.training.checkpoint import load_policy, read_run_config
 from imitlab.evaluation.evaluate import EvalResult, evaluate
 from imitlab.evaluation.execution import execution_modes
 from imitlab.policies.base import Policy
 from imitlab.studies.table import format_success, markdown_table
+from imitlab.training.checkpoint import load_policy, read_run_config
 
 
 def compare_execution(
@@ -29,13 +29,16 @@ def compare_execution(
     if not env:
         raise ValueError(f"{run} does not record its env; pass env")
     policy = load_policy(run)
-    return policy, [(label, evaluate(policy, env, episodes, seed, **kwargs))
-                    for label, kwargs in execution_modes([policy.config.n_action_steps, 1], ensemble)]
+    return policy, [
+        (label, evaluate(policy, env, episodes, seed, **kwargs))
+        for label, kwargs in execution_modes([policy.config.n_action_steps, 1], ensemble)
+    ]
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m imitlab.studies.compare_execution",
-                                     description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m imitlab.studies.compare_execution", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--checkpoints", type=Path, nargs="+", required=True, help="run directories")
     parser.add_argument("--ensemble", type=float, nargs="+", default=[0.01], help="temporal ensembling m values")
     parser.add_argument("--env", help="environment (default: each checkpoint's own)")
@@ -46,9 +49,15 @@ def main(argv: list[str] | None = None) -> None:
     for run in args.checkpoints:
         policy, results = compare_execution(run, args.env, args.ensemble, args.episodes, args.seed)
         for label, r in results:
-            rows.append([policy.name, policy.config.horizon, label,
-                         format_success(r.success_rate, r.ci_low, r.ci_high, r.successes, r.episodes),
-                         f"{r.mean_return:.1f} ± {r.std_return:.1f}"])
+            rows.append(
+                [
+                    policy.name,
+                    policy.config.horizon,
+                    label,
+                    format_success(r.success_rate, r.ci_low, r.ci_high, r.successes, r.episodes),
+                    f"{r.mean_return:.1f} ± {r.std_return:.1f}",
+                ]
+            )
     print(markdown_table(["policy", "H", "execution", "success [95% CI]", "return"], rows))
 
 

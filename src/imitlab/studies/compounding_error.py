@@ -4,17 +4,18 @@ DAgger vs DART vs noise augmentation vs CCIL at equal expert labels (``imitlab.r
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
-from imitlab.evaluation.compounding import CSV_COLUMNS, CompoundingCurve, compounding_curve
-from imitlab.experiments.runs import RunSpec
-from imitlab.studies.plots import Panel, Series, plot_panels, plot_success_bars
-from imitlab.experiments.recipes import recipe
-from imitlab.remedies.compare import RemedyConfig, compare_remedies, pooled as pooled_remedies
 from imitlab.core.seeds import evaluation_seeds
+from imitlab.evaluation.compounding import CSV_COLUMNS, CompoundingCurve, compounding_curve
+from imitlab.experiments.recipes import recipe
+from imitlab.experiments.runs import RunSpec
+from imitlab.remedies.compare import RemedyConfig, compare_remedies
+from imitlab.remedies.compare import pooled as pooled_remedies
 from imitlab.studies import Figure, Study, Table, register_study
 from imitlab.studies import rows as study_rows
+from imitlab.studies.plots import Panel, Series, plot_panels, plot_success_bars
 from imitlab.studies.rows import Rows, group, policy_of, recipe_spec, success_cell
 from imitlab.studies.table import format_success, markdown_table
 
@@ -31,11 +32,15 @@ def write_curves(curves: list[CompoundingCurve], csv_path: Path, png_path: Path,
         writer.writeheader()
         for curve in curves:
             writer.writerows(curve.rows())
-    series = [Series(c.label, list(range(len(c.mean))), c.mean.tolist(), c.low.tolist(), c.high.tolist(),
-                     marker="")
-              for c in curves]
-    plot_panels([Panel("distance to the expert's trajectory", "step", "normalised distance (mean, 95% CI)",
-                       series)], png_path, title=title)
+    series = [
+        Series(c.label, list(range(len(c.mean))), c.mean.tolist(), c.low.tolist(), c.high.tolist(), marker="")
+        for c in curves
+    ]
+    plot_panels(
+        [Panel("distance to the expert's trajectory", "step", "normalised distance (mean, 95% CI)", series)],
+        png_path,
+        title=title,
+    )
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -49,29 +54,58 @@ def _compounding_grid(scale: str, seeds: Sequence[int]) -> list[RunSpec]:
     return [recipe_spec(ENV, p, s, f"{p}, {n} demos", demos=n) for p, n in COMPOUNDING_CELLS for s in seeds]
 
 
-def _compounding_analysis(rows: Rows, root: Path, out: Path, scale: str,
-                          seeds: Sequence[int]) -> tuple[list[Table], list[Figure]]:
+def _compounding_analysis(
+    rows: Rows, root: Path, out: Path, scale: str, seeds: Sequence[int]
+) -> tuple[list[Table], list[Figure]]:
     curves, lines = [], []
     for (label,), rs in group(rows, "label").items():
         row = rs[0]  # the first training seed: one curve per config
         policy = policy_of(root, row)
         curve = compounding_curve(policy, ENV, evaluation_seeds(int(row["seed"]), int(row["episodes"])), label)
         curves.append(curve)
-        lines.append([label, success_cell(rs), f"{curve.mean.mean():.3f}", f"{curve.mean[-LATE_STEPS:].mean():.3f}",
-                      f"{curve.mean.max():.3f} (step {int(curve.mean.argmax())})"])
-    write_curves(curves, out / "compounding-error.csv", out / "compounding-error.png",
-                 title=f"{ENV}: distance from the expert's trajectory from the same initial state")
+        lines.append(
+            [
+                label,
+                success_cell(rs),
+                f"{curve.mean.mean():.3f}",
+                f"{curve.mean[-LATE_STEPS:].mean():.3f}",
+                f"{curve.mean.max():.3f} (step {int(curve.mean.argmax())})",
+            ]
+        )
+    write_curves(
+        curves,
+        out / "compounding-error.csv",
+        out / "compounding-error.png",
+        title=f"{ENV}: distance from the expert's trajectory from the same initial state",
+    )
     table = markdown_table(["policy", "success [95% CI]", "mean distance", f"last {LATE_STEPS} steps", "peak"], lines)
-    return ([Table(f"{ENV}: state distance to the expert's trajectory (normalised per dimension), from the same "
-                   "evaluation initial states", table)],
-            [Figure("compounding-error.png", "Mean distance between the policy's and the expert's state at each "
-                    "step, with a 95% band over episodes: where errors compound, the curve grows with time.")])
+    return (
+        [
+            Table(
+                f"{ENV}: state distance to the expert's trajectory (normalised per dimension), from the same "
+                "evaluation initial states",
+                table,
+            )
+        ],
+        [
+            Figure(
+                "compounding-error.png",
+                "Mean distance between the policy's and the expert's state at each "
+                "step, with a 95% band over episodes: where errors compound, the curve grows with time.",
+            )
+        ],
+    )
 
 
-register_study(Study(
-    "compounding-error", "Compounding error", "How fast does a cloned policy drift from the expert, and do more "
-    "demonstrations or chunking slow it?", _compounding_grid, _compounding_analysis,
-))
+register_study(
+    Study(
+        "compounding-error",
+        "Compounding error",
+        "How fast does a cloned policy drift from the expert, and do more demonstrations or chunking slow it?",
+        _compounding_grid,
+        _compounding_analysis,
+    )
+)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -82,29 +116,66 @@ METHODS = ["dart", "augment", "ccil", "dagger"]
 REMEDY_CONFIG = RemedyConfig()  # each method's defaults (see imitlab.remedies.compare)
 
 
-def _remedies_analysis(rows: Rows, root: Path, out: Path, scale: str,
-                       seeds: Sequence[int]) -> tuple[list[Table], list[Figure]]:
+def _remedies_analysis(
+    rows: Rows, root: Path, out: Path, scale: str, seeds: Sequence[int]
+) -> tuple[list[Table], list[Figure]]:
     policy_overrides, train_overrides = recipe(ENV, "bc")
-    runs = compare_remedies(METHODS, ENV, "bc", REMEDY_DEMOS, Path(root) / "remedies", list(seeds), REMEDY_CONFIG,
-                            eval_episodes=study_rows.EVAL_EPISODES, policy_overrides=policy_overrides,
-                            train_overrides=train_overrides, equal_label_controls=True)
+    runs = compare_remedies(
+        METHODS,
+        ENV,
+        "bc",
+        REMEDY_DEMOS,
+        Path(root) / "remedies",
+        list(seeds),
+        REMEDY_CONFIG,
+        eval_episodes=study_rows.EVAL_EPISODES,
+        policy_overrides=policy_overrides,
+        train_overrides=train_overrides,
+        equal_label_controls=True,
+    )
     table, bars = [], {}
     for r in pooled_remedies(runs):
         bars[r["label"]] = (r["success_rate"], r["ci_low"], r["ci_high"])
-        table.append([r["label"], r["expert_labels"], r["synthetic_labels"],
-                      format_success(r["success_rate"], r["ci_low"], r["ci_high"], r["successes"], r["episodes"]),
-                      " · ".join(f"{p:.2g}" for p in r["p_vs_bc"])])
-    figure = plot_success_bars({f"{ENV}, bc, {REMEDY_DEMOS} demos": bars}, out / "remedies.png",
-                               "remedies for compounding error", xlabel="method")
-    return ([Table(f"{ENV}, MLP bc from {REMEDY_DEMOS} demonstrations: each remedy vs plain BC on the same evaluation "
-                   "seeds (exact McNemar p per training seed); 'bc(N demos)' rows hold as many expert labels as the "
-                   "remedies that spend more", markdown_table(
-                       ["method", "expert labels", "synthetic labels", "success [95% CI]", "p vs bc"], table))],
-            [Figure(figure.name, "Success with Wilson 95% whiskers per remedy; the equal-label BC controls show "
-                    "whether a gain comes from the method or from more expert labels.")])
+        table.append(
+            [
+                r["label"],
+                r["expert_labels"],
+                r["synthetic_labels"],
+                format_success(r["success_rate"], r["ci_low"], r["ci_high"], r["successes"], r["episodes"]),
+                " · ".join(f"{p:.2g}" for p in r["p_vs_bc"]),
+            ]
+        )
+    figure = plot_success_bars(
+        {f"{ENV}, bc, {REMEDY_DEMOS} demos": bars},
+        out / "remedies.png",
+        "remedies for compounding error",
+        xlabel="method",
+    )
+    return (
+        [
+            Table(
+                f"{ENV}, MLP bc from {REMEDY_DEMOS} demonstrations: each remedy vs plain BC on the same evaluation "
+                "seeds (exact McNemar p per training seed); 'bc(N demos)' rows hold as many expert labels as the "
+                "remedies that spend more",
+                markdown_table(["method", "expert labels", "synthetic labels", "success [95% CI]", "p vs bc"], table),
+            )
+        ],
+        [
+            Figure(
+                figure.name,
+                "Success with Wilson 95% whiskers per remedy; the equal-label BC controls show "
+                "whether a gain comes from the method or from more expert labels.",
+            )
+        ],
+    )
 
 
-register_study(Study(
-    "dagger", "Fixing compounding error", "BC vs DAgger vs DART vs noise augmentation vs CCIL, at equal expert "
-    "labels.", lambda scale, seeds: [], _remedies_analysis,
-))
+register_study(
+    Study(
+        "dagger",
+        "Fixing compounding error",
+        "BC vs DAgger vs DART vs noise augmentation vs CCIL, at equal expert labels.",
+        lambda scale, seeds: [],
+        _remedies_analysis,
+    )
+)

@@ -4,16 +4,16 @@ output directory, so an interrupted demo resumes where it stopped."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
-from typing import Sequence
 
-from imitlab.experiments.runs import prepare_datasets, trained_policy
 from imitlab.experiments.process_executor import call_in_processes
 from imitlab.experiments.recipes import expected_train_seconds
-from imitlab.studies.report import write_report
+from imitlab.experiments.runs import prepare_datasets, trained_policy
 from imitlab.studies import catalogue, get_study, run_study
 from imitlab.studies.heads import toy_trainings
+from imitlab.studies.report import write_report
 
 DEMO_STUDIES = ("heads", "multimodality", "chunk-size", "demos")
 
@@ -25,8 +25,10 @@ def train_side_by_side(names: Sequence[str], out: Path, scale: str, seeds: Seque
     out = Path(out).resolve()
     specs = {spec.train_id: spec for name in names for spec in get_study(name).grid(scale, tuple(seeds))}
     prepare_datasets(list(specs.values()), out)
-    jobs = [(expected_train_seconds(spec.policy, spec.train_overrides), partial(trained_policy, spec, out))
-            for spec in specs.values()]
+    jobs = [
+        (expected_train_seconds(spec.policy, spec.train_overrides), partial(trained_policy, spec, out))
+        for spec in specs.values()
+    ]
     if "multimodality" in names:
         jobs += toy_trainings(out, scale, seeds)
     call_in_processes([call for _, call in sorted(jobs, key=lambda job: -job[0])])

@@ -4,29 +4,29 @@ copes with two equally valid actions (``multimodality``: the static toy and the 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
 
-from imitlab.studies.animation import save_episode_gif
-from imitlab.training.checkpoint import load_policy
+from imitlab.core.seeds import evaluation_seeds
 from imitlab.envs import two_path
 from imitlab.envs.registry import get_env_spec
+from imitlab.envs.rollout import run_episodes
 from imitlab.evaluation.execution import ChunkExecutor
-from imitlab.experiments.runs import RunSpec, append_row, digest, read_rows
-from imitlab.studies.plots import plot_fork_actions, plot_success_bars
+from imitlab.evaluation.stats import bootstrap_iqm_interval, interquartile_mean, mcnemar_exact_p, wilson_interval
 from imitlab.experiments.process_executor import call_in_processes
 from imitlab.experiments.recipes import DEMOS, expected_train_seconds, recipe
-from imitlab.envs.rollout import run_episodes
-from imitlab.core.seeds import evaluation_seeds
-from imitlab.evaluation.stats import bootstrap_iqm_interval, interquartile_mean, mcnemar_exact_p, wilson_interval
+from imitlab.experiments.runs import RunSpec, append_row, digest, read_rows
 from imitlab.studies import Figure, Study, Table, register_study
+from imitlab.studies.animation import save_episode_gif
+from imitlab.studies.plots import plot_fork_actions, plot_success_bars
 from imitlab.studies.rows import Rows, group, heads_for, policy_of, pooled, recipe_spec, success_cell
 from imitlab.studies.table import format_modes, format_success, markdown_table
 from imitlab.studies.toy import mode_split, write_toy_dataset
+from imitlab.training.checkpoint import load_policy
 from imitlab.training.train import train_policy
 
 BASELINE = "bc"
@@ -49,8 +49,13 @@ SMALL_SCALE_HEADS = {"pendulum": ("bc", "chunked-bc")}
 
 
 def _heads_grid(scale: str, seeds: Sequence[int]) -> list[RunSpec]:
-    return [recipe_spec(env, p, s) for env in DEMOS for p in heads_for(env) for s in seeds
-            if scale == "full" or p in SMALL_SCALE_HEADS.get(env, (p,))]
+    return [
+        recipe_spec(env, p, s)
+        for env in DEMOS
+        for p in heads_for(env)
+        for s in seeds
+        if scale == "full" or p in SMALL_SCALE_HEADS.get(env, (p,))
+    ]
 
 
 def _paired_lines(env: str, ers: Rows) -> list[list]:
@@ -63,8 +68,18 @@ def _paired_lines(env: str, ers: Rows) -> list[list]:
             continue
         paired = [(outcomes(r), base[r["seed"]]) for r in rs if r["seed"] in base]
         head, bc = np.concatenate([p[0] for p in paired]), np.concatenate([p[1] for p in paired])
-        lines.append([env, policy, f"{head.mean():.0%}", f"{bc.mean():.0%}", f"{head.mean() - bc.mean():+.0%}",
-                      int((head & ~bc).sum()), int((~head & bc).sum()), f"{mcnemar_exact_p(head, bc):.2g}"])
+        lines.append(
+            [
+                env,
+                policy,
+                f"{head.mean():.0%}",
+                f"{bc.mean():.0%}",
+                f"{head.mean() - bc.mean():+.0%}",
+                int((head & ~bc).sum()),
+                int((~head & bc).sum()),
+                f"{mcnemar_exact_p(head, bc):.2g}",
+            ]
+        )
     return lines
 
 
@@ -83,49 +98,75 @@ def _animate(root: Path, rows: Rows, out: Path) -> list[Figure]:
             verdict = "success" if result.episode_success[i] else "failure"
             gif = save_episode_gif(env, episode["observation"], out / f"{env}-{policy}-{which}.gif", spec.fps)
             if gif is not None:
-                figures.append(Figure(gif.name, f"{env}, {policy}: {which} of {ANIMATED_EPISODES} evaluation "
-                                      f"episodes (return {result.returns[i]:.1f}, {verdict})"))
+                figures.append(
+                    Figure(
+                        gif.name,
+                        f"{env}, {policy}: {which} of {ANIMATED_EPISODES} evaluation "
+                        f"episodes (return {result.returns[i]:.1f}, {verdict})",
+                    )
+                )
     return figures
 
 
-def _heads_analysis(rows: Rows, root: Path, out: Path, scale: str,
-                    seeds: Sequence[int]) -> tuple[list[Table], list[Figure]]:
+def _heads_analysis(
+    rows: Rows, root: Path, out: Path, scale: str, seeds: Sequence[int]
+) -> tuple[list[Table], list[Figure]]:
     per_env, bars = [], {}
     for (env,), ers in group(rows, "env").items():
         bars[env] = {}
         for (policy,), rs in group(ers, "policy").items():
             rate, low, high, *_ = pooled(rs)
             bars[env][policy] = (rate, low, high)
-            per_env.append([env, policy, len(rs), success_cell(rs),
-                            f"{np.mean([float(r['mean_return']) for r in rs]):.1f}",
-                            f"{np.mean([float(r['train_seconds']) for r in rs]):.0f}",
-                            f"{np.mean([float(r['step_latency_ms']) for r in rs]):.2f}"])
+            per_env.append(
+                [
+                    env,
+                    policy,
+                    len(rs),
+                    success_cell(rs),
+                    f"{np.mean([float(r['mean_return']) for r in rs]):.1f}",
+                    f"{np.mean([float(r['train_seconds']) for r in rs]):.0f}",
+                    f"{np.mean([float(r['step_latency_ms']) for r in rs]):.2f}",
+                ]
+            )
     aggregate = []
     for (policy,), rs in group(rows, "policy").items():
         runs = [outcomes(r) for r in rs]
         low, high = bootstrap_iqm_interval(runs)
-        aggregate.append([policy, len(runs), f"{interquartile_mean([o.mean() for o in runs]):.0%}",
-                          f"[{low:.0%}, {high:.0%}]"])
+        aggregate.append(
+            [policy, len(runs), f"{interquartile_mean([o.mean() for o in runs]):.0%}", f"[{low:.0%}, {high:.0%}]"]
+        )
     paired = [line for (env,), ers in group(rows, "env").items() for line in _paired_lines(env, ers)]
     figure = plot_success_bars(bars, out / "heads.png", "success per head and env, with 95% interval")
     tables = [
-        Table("success per env and head (pooled over training seeds, Wilson 95% interval)",
-              markdown_table(["env", "head", "seeds", "success [95% CI]", "mean return", "train s", "ms/step"],
-                             per_env)),
-        Table("aggregate over envs and seeds: interquartile mean of per-run success, with a bootstrap 95% interval "
-              "(runs and episodes resampled)", markdown_table(["head", "runs", "IQM success", "95% CI"], aggregate)),
-        Table(f"paired against {BASELINE} on the same evaluation seeds (exact McNemar test on the discordant "
-              "episodes)", markdown_table(["env", "head", "head", BASELINE, "difference", "only head",
-                                           f"only {BASELINE}", "p"], paired)),
+        Table(
+            "success per env and head (pooled over training seeds, Wilson 95% interval)",
+            markdown_table(["env", "head", "seeds", "success [95% CI]", "mean return", "train s", "ms/step"], per_env),
+        ),
+        Table(
+            "aggregate over envs and seeds: interquartile mean of per-run success, with a bootstrap 95% interval "
+            "(runs and episodes resampled)",
+            markdown_table(["head", "runs", "IQM success", "95% CI"], aggregate),
+        ),
+        Table(
+            f"paired against {BASELINE} on the same evaluation seeds (exact McNemar test on the discordant episodes)",
+            markdown_table(
+                ["env", "head", "head", BASELINE, "difference", "only head", f"only {BASELINE}", "p"], paired
+            ),
+        ),
     ]
     figures = [Figure(figure.name, "Success per head and env: pooled over training seeds, Wilson 95% whiskers.")]
     return tables, figures + _animate(root, rows, out)
 
 
-register_study(Study(
-    "heads", "Every head on every env", "Which way of representing and generating actions works, with what "
-    "confidence?", _heads_grid, _heads_analysis,
-))
+register_study(
+    Study(
+        "heads",
+        "Every head on every env",
+        "Which way of representing and generating actions works, with what confidence?",
+        _heads_grid,
+        _heads_analysis,
+    )
+)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -146,15 +187,32 @@ def _toy_training(root: Path, policy: str, seed: int, steps: int) -> tuple[str, 
     train_overrides = {**train_overrides, "steps": steps}
     settings = json.dumps([policy_overrides, train_overrides], sort_keys=True)
     run_dir = Path(root) / "runs" / "bimodal-toy" / policy / f"seed{seed}" / digest(settings)
-    return settings, run_dir, partial(train_policy, policy, data, run_dir, policy_overrides,
-                                      {**train_overrides, "seed": seed}, resume=True, progress=False)
+    return (
+        settings,
+        run_dir,
+        partial(
+            train_policy,
+            policy,
+            data,
+            run_dir,
+            policy_overrides,
+            {**train_overrides, "seed": seed},
+            resume=True,
+            progress=False,
+        ),
+    )
 
 
 def toy_trainings(root: Path, scale: str, seeds: Sequence[int]) -> list[tuple[float, partial]]:
     """(expected seconds, training call) of every static-toy run the multimodality study needs."""
-    return [(expected_train_seconds(policy, {"steps": TOY_STEPS[scale]}),
-             _toy_training(root, policy, seed, TOY_STEPS[scale])[2])
-            for policy in heads_for("two-path") for seed in seeds]
+    return [
+        (
+            expected_train_seconds(policy, {"steps": TOY_STEPS[scale]}),
+            _toy_training(root, policy, seed, TOY_STEPS[scale])[2],
+        )
+        for policy in heads_for("two-path")
+        for seed in seeds
+    ]
 
 
 def _toy_rows(root: Path, out: Path, policies: list[str], seeds: Sequence[int], steps: int) -> Rows:
@@ -172,8 +230,19 @@ def _toy_rows(root: Path, out: Path, policies: list[str], seeds: Sequence[int], 
     call_in_processes([todo[key][1] for key in longest_first], progress=False)
     for (policy, seed, settings), (run_dir, _) in todo.items():
         split = mode_split(load_policy(run_dir), TOY_SAMPLES, seed=int(seed))
-        append_row(csv_path, {"policy": policy, "seed": seed, "settings": settings, "plus": split["+1"],
-                              "minus": split["-1"], "between": split["between"], "samples": TOY_SAMPLES}, TOY_COLUMNS)
+        append_row(
+            csv_path,
+            {
+                "policy": policy,
+                "seed": seed,
+                "settings": settings,
+                "plus": split["+1"],
+                "minus": split["-1"],
+                "between": split["between"],
+                "samples": TOY_SAMPLES,
+            },
+            TOY_COLUMNS,
+        )
     return [r for r in read_rows(csv_path) if (r["policy"], r["seed"], r["settings"]) in wanted]
 
 
@@ -181,35 +250,65 @@ def _multimodality_grid(scale: str, seeds: Sequence[int]) -> list[RunSpec]:
     return [recipe_spec("two-path", p, s) for p in heads_for("two-path") for s in seeds]
 
 
-def _multimodality_analysis(rows: Rows, root: Path, out: Path, scale: str,
-                            seeds: Sequence[int]) -> tuple[list[Table], list[Figure]]:
+def _multimodality_analysis(
+    rows: Rows, root: Path, out: Path, scale: str, seeds: Sequence[int]
+) -> tuple[list[Table], list[Figure]]:
     policies = list(dict.fromkeys(r["policy"] for r in rows))
     toy = _toy_rows(root, out, policies, seeds, TOY_STEPS[scale])
     toy_lines = []
     for (policy,), rs in group(toy, "policy").items():
         n = sum(int(r["samples"]) for r in rs)
         valid = round(sum((float(r["plus"]) + float(r["minus"])) * int(r["samples"]) for r in rs))
-        share = lambda key: np.mean([float(r[key]) for r in rs])  # noqa: E731
-        toy_lines.append([policy, f"{share('plus'):.0%}", f"{share('minus'):.0%}", f"{share('between'):.0%}",
-                          format_success(valid / n, *wilson_interval(valid, n), valid, n)])
-    closed_loop = [["two-path", policy, success_cell(rs), format_modes(rs[0]["success_modes"])]
-                   for (policy,), rs in group(rows, "policy").items()]
+        share = {key: np.mean([float(r[key]) for r in rs]) for key in ("plus", "minus", "between")}
+        toy_lines.append(
+            [
+                policy,
+                f"{share['plus']:.0%}",
+                f"{share['minus']:.0%}",
+                f"{share['between']:.0%}",
+                format_success(valid / n, *wilson_interval(valid, n), valid, n),
+            ]
+        )
+    closed_loop = [
+        ["two-path", policy, success_cell(rs), format_modes(rs[0]["success_modes"])]
+        for (policy,), rs in group(rows, "policy").items()
+    ]
     trained = {r["policy"]: policy_of(root, r) for r in rows if int(r["seed"]) == seeds[0]}
-    fork = plot_fork_actions(trained, two_path.START, two_path.fork_expert_actions(), out / "fork-actions.png",
-                             title="two-path: first action at the start")
+    fork = plot_fork_actions(
+        trained,
+        two_path.START,
+        two_path.fork_expert_actions(),
+        out / "fork-actions.png",
+        title="two-path: first action at the start",
+    )
     return (
-        [Table(f"static toy (observation 0, actions +1 or -1; {TOY_SAMPLES} sampled chunks per head): where the "
-               "samples fall; 'valid' = near a mode", markdown_table(
-                   ["head", "near +1", "near -1", "between (invalid)", "valid [95% CI]"], toy_lines)),
-         Table("closed loop, two-path: success and the detour taken by successful episodes (seed "
-               f"{seeds[0]}: modes)", markdown_table(["env", "head", "success [95% CI]", "modes of successes"],
-                                                     closed_loop))],
-        [Figure(fork.name, "First actions sampled at the start of two-path, over the expert's two: a regressor "
-                "puts every sample between the modes (into the obstacle); a multimodal head splits them.")],
+        [
+            Table(
+                f"static toy (observation 0, actions +1 or -1; {TOY_SAMPLES} sampled chunks per head): where the "
+                "samples fall; 'valid' = near a mode",
+                markdown_table(["head", "near +1", "near -1", "between (invalid)", "valid [95% CI]"], toy_lines),
+            ),
+            Table(
+                f"closed loop, two-path: success and the detour taken by successful episodes (seed {seeds[0]}: modes)",
+                markdown_table(["env", "head", "success [95% CI]", "modes of successes"], closed_loop),
+            ),
+        ],
+        [
+            Figure(
+                fork.name,
+                "First actions sampled at the start of two-path, over the expert's two: a regressor "
+                "puts every sample between the modes (into the obstacle); a multimodal head splits them.",
+            )
+        ],
     )
 
 
-register_study(Study(
-    "multimodality", "Multimodal actions", "When two actions are equally right, which heads pick one and which "
-    "average them?", _multimodality_grid, _multimodality_analysis,
-))
+register_study(
+    Study(
+        "multimodality",
+        "Multimodal actions",
+        "When two actions are equally right, which heads pick one and which average them?",
+        _multimodality_grid,
+        _multimodality_analysis,
+    )
+)

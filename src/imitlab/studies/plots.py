@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 import matplotlib
 
@@ -85,8 +85,15 @@ def plot_panels(panels: list[Panel], out: Path, title: str = "") -> Path:
                 ax.fill_between(s.x, s.low, s.high, color=line.get_color(), alpha=0.2, lw=0)
         for label, x in panel.marks.items():
             ax.axvline(x, ls="--", c="grey", lw=1)
-            ax.annotate(label, (x, 1), xycoords=("data", "axes fraction"), xytext=(3, -12),
-                        textcoords="offset points", fontsize=8, color="grey")
+            ax.annotate(
+                label,
+                (x, 1),
+                xycoords=("data", "axes fraction"),
+                xytext=(3, -12),
+                textcoords="offset points",
+                fontsize=8,
+                color="grey",
+            )
         if panel.logx:
             ax.set_xscale("log", base=2)
         ax.set(title=panel.title, xlabel=panel.xlabel, ylabel=panel.ylabel)
@@ -98,11 +105,16 @@ def plot_panels(panels: list[Panel], out: Path, title: str = "") -> Path:
     return _save(fig, out)
 
 
-def plot_success_bars(groups: Mapping[str, Mapping[str, tuple[float, float, float]]], out: Path,
-                      title: str = "success rate with 95% interval", xlabel: str = "head") -> Path:
+def plot_success_bars(
+    groups: Mapping[str, Mapping[str, tuple[float, float, float]]],
+    out: Path,
+    title: str = "success rate with 95% interval",
+    xlabel: str = "head",
+) -> Path:
     """One panel per group (e.g. env) of bars (rate, low, high) per label (e.g. head), with interval whiskers."""
-    fig, axes = plt.subplots(1, len(groups), figsize=(0.9 * max(len(g) for g in groups.values()) * len(groups) + 2,
-                                                      3.6), squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(groups), figsize=(0.9 * max(len(g) for g in groups.values()) * len(groups) + 2, 3.6), squeeze=False
+    )
     for ax, (group, bars) in zip(axes[0], groups.items()):
         labels = list(bars)
         rate = np.array([bars[k][0] for k in labels])

@@ -21,17 +21,20 @@ from imitlab.studies.table import markdown_table
 def quantization_table(data: Path, n_bins: int = 256) -> list[list[str]]:
     """One row per action dimension: name, data range, bin width, mean and max round-trip error (env units)."""
     dataset = load_dataset(data)
-    policy = create_policy("tokenized", dataset.stats, obs_dim=dataset.obs_dim, act_dim=dataset.act_dim,
-                           n_bins=n_bins)
+    policy = create_policy("tokenized", dataset.stats, obs_dim=dataset.obs_dim, act_dim=dataset.act_dim, n_bins=n_bins)
     error = np.abs(round_trip(policy, dataset.action) - dataset.action)  # (N, act_dim)
     names = dataset.info["features"]["action"].get("names") or [f"action[{i}]" for i in range(dataset.act_dim)]
     low, high = dataset.action.min(axis=0), dataset.action.max(axis=0)
-    return [[name, f"[{lo:.4g}, {hi:.4g}]", f"{w:.4g}", f"{e.mean():.3g}", f"{e.max():.3g}"]
-            for name, lo, hi, w, e in zip(names, low, high, bin_width(policy), error.T)]
+    return [
+        [name, f"[{lo:.4g}, {hi:.4g}]", f"{w:.4g}", f"{e.mean():.3g}", f"{e.max():.3g}"]
+        for name, lo, hi, w, e in zip(names, low, high, bin_width(policy), error.T)
+    ]
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m imitlab.studies.quantization", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m imitlab.studies.quantization", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--data", type=Path, required=True, help="dataset directory")
     parser.add_argument("--n-bins", type=int, default=256, help="tokens per action dimension")
     args = parser.parse_args(argv)

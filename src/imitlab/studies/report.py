@@ -7,8 +7,8 @@ import base64
 import html
 from pathlib import Path
 
-from imitlab.training.checkpoint import atomic_write
 from imitlab.studies import SECTION_FILE, Section, catalogue, read_section
+from imitlab.training.checkpoint import atomic_write
 
 MIME = {".png": "image/png", ".gif": "image/gif"}
 
@@ -26,8 +26,11 @@ figcaption { color: #555; font-size: 13px; } .gifs { display: flex; flex-wrap: w
 
 def markdown_table_html(markdown: str) -> str:
     """Our markdown tables (``table.markdown_table``) as an HTML table."""
-    rows = [[html.escape(c.strip()) for c in line.strip().strip("|").split("|")]
-            for line in markdown.strip().splitlines() if not line.startswith("|---")]
+    rows = [
+        [html.escape(c.strip()) for c in line.strip().strip("|").split("|")]
+        for line in markdown.strip().splitlines()
+        if not line.startswith("|---")
+    ]
     head = "".join(f"<th>{c}</th>" for c in rows[0])
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows[1:])
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
@@ -41,20 +44,27 @@ def embedded_image(path: Path, alt: str) -> str:
 
 
 def section_html(section: Section, study_dir: Path) -> str:
-    parts = [f'<h2 id="{section.name}">{html.escape(section.title)}</h2>',
-             f'<p class="question">{html.escape(section.question)}</p>',
-             f"<p>Command: <code>{html.escape(section.command)}</code></p>"]
+    parts = [
+        f'<h2 id="{section.name}">{html.escape(section.title)}</h2>',
+        f'<p class="question">{html.escape(section.question)}</p>',
+        f"<p>Command: <code>{html.escape(section.command)}</code></p>",
+    ]
     for table in section.tables:
         parts += [f"<p><b>{html.escape(table.caption)}</b></p>", markdown_table_html(table.markdown)]
     stills = [f for f in section.figures if not f.file.endswith(".gif")]
     gifs = [f for f in section.figures if f.file.endswith(".gif")]
     for fig in stills:
-        parts.append(f"<figure>{embedded_image(study_dir / fig.file, fig.caption)}"
-                     f"<figcaption>{html.escape(fig.caption)}</figcaption></figure>")
+        parts.append(
+            f"<figure>{embedded_image(study_dir / fig.file, fig.caption)}"
+            f"<figcaption>{html.escape(fig.caption)}</figcaption></figure>"
+        )
     if gifs:
         parts.append("<p><b>Rollouts: best and worst evaluation episode per head</b></p><div class='gifs'>")
-        parts += [f"<figure>{embedded_image(study_dir / g.file, g.caption)}"
-                  f"<figcaption>{html.escape(g.caption)}</figcaption></figure>" for g in gifs]
+        parts += [
+            f"<figure>{embedded_image(study_dir / g.file, g.caption)}"
+            f"<figcaption>{html.escape(g.caption)}</figcaption></figure>"
+            for g in gifs
+        ]
         parts.append("</div>")
     return "\n".join(parts)
 
@@ -62,8 +72,10 @@ def section_html(section: Section, study_dir: Path) -> str:
 def find_sections(runs_dir: Path) -> list[tuple[Section, Path]]:
     """The studies under ``runs_dir`` that have been analysed, in the catalogue's order."""
     order = {name: i for i, name in enumerate(catalogue())}
-    dirs = sorted((p.parent for p in Path(runs_dir).glob(f"*/{SECTION_FILE}")),
-                  key=lambda d: (order.get(d.name, len(order)), d.name))
+    dirs = sorted(
+        (p.parent for p in Path(runs_dir).glob(f"*/{SECTION_FILE}")),
+        key=lambda d: (order.get(d.name, len(order)), d.name),
+    )
     return [(read_section(d), d) for d in dirs]
 
 
@@ -74,10 +86,12 @@ def write_report(runs_dir: Path, out: Path, title: str = "imitlab report") -> Pa
         raise FileNotFoundError(f"{runs_dir} holds no study results (no */{SECTION_FILE}); run `imitlab study` first")
     toc = "".join(f'<li><a href="#{s.name}">{html.escape(s.title)}</a></li>' for s, _ in sections)
     body = "\n".join(section_html(s, d) for s, d in sections)
-    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
-            f"<p>Every number below comes from the command shown with it; intervals are 95% (Wilson for success "
-            f"rates).</p><ul>{toc}</ul>{body}</body></html>")
+    page = (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
+        f"<p>Every number below comes from the command shown with it; intervals are 95% (Wilson for success "
+        f"rates).</p><ul>{toc}</ul>{body}</body></html>"
+    )
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(out, lambda tmp: Path(tmp).write_text(page, encoding="utf-8"))

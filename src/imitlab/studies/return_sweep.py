@@ -7,13 +7,13 @@ return on the same evaluation seeds, next to baselines evaluated plainly, and pr
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
-from imitlab.training.checkpoint import load_policy, read_run_config
 from imitlab.evaluation.evaluate import EvalResult, evaluate
 from imitlab.policies.base import Policy
 from imitlab.studies.table import markdown_table
+from imitlab.training.checkpoint import load_policy, read_run_config
 
 
 def return_sweep(
@@ -24,12 +24,17 @@ def return_sweep(
 
 
 def _row(label: str, result: EvalResult) -> list[str]:
-    return [label, f"{result.mean_return:.1f} ± {result.std_return:.1f}",
-            f"{result.success_rate:.0%} [{result.ci_low:.0%}, {result.ci_high:.0%}]"]
+    return [
+        label,
+        f"{result.mean_return:.1f} ± {result.std_return:.1f}",
+        f"{result.success_rate:.0%} [{result.ci_low:.0%}, {result.ci_high:.0%}]",
+    ]
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m imitlab.studies.return_sweep", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m imitlab.studies.return_sweep", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--checkpoint", type=Path, required=True, help="return-conditioned run (e.g. dt)")
     parser.add_argument("--targets", type=float, nargs="+", required=True, help="target returns to prompt")
     parser.add_argument("--baseline", type=Path, nargs="*", default=[], help="runs evaluated without a prompt")
@@ -41,8 +46,10 @@ def main(argv: list[str] | None = None) -> None:
     if not env:
         parser.error(f"{args.checkpoint} does not record its env; pass --env")
     policy = load_policy(args.checkpoint)
-    rows = [_row(f"{policy.name}, target {target:g}", result)
-            for target, result in zip(args.targets, return_sweep(policy, env, args.targets, args.episodes, args.seed))]
+    rows = [
+        _row(f"{policy.name}, target {target:g}", result)
+        for target, result in zip(args.targets, return_sweep(policy, env, args.targets, args.episodes, args.seed))
+    ]
     for run in args.baseline:
         baseline = load_policy(run)
         rows.append(_row(f"{baseline.name} ({run})", evaluate(baseline, env, args.episodes, args.seed)))

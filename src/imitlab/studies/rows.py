@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from imitlab.training.checkpoint import load_policy
-from imitlab.experiments.runs import RunSpec, trained_run_dir
-from imitlab.studies.plots import Series
-from imitlab.policies.base import Policy, get_policy_class
-from imitlab.experiments.recipes import DEMOS, RECIPES, recipe
 from imitlab.evaluation.stats import wilson_interval
+from imitlab.experiments.recipes import DEMOS, RECIPES, recipe
+from imitlab.experiments.runs import RunSpec, trained_run_dir
+from imitlab.policies.base import Policy, get_policy_class
+from imitlab.studies.plots import Series
 from imitlab.studies.table import format_success
+from imitlab.training.checkpoint import load_policy
 
 Rows = list[dict[str, str]]
 EVAL_EPISODES = 100  # evaluation episodes per run
@@ -23,18 +24,36 @@ EVAL_EPISODES = 100  # evaluation episodes per run
 def heads_for(env: str) -> list[str]:
     """Every policy with a tuned recipe on ``env``, in recipe order (a newly tuned head joins the studies), except
     return-conditioned ones (dt), which need mixed-quality data and a target return: see imitlab.studies.return_sweep."""
-    return [policy for (e, policy) in RECIPES
-            if e == env and "history_return_to_go" not in get_policy_class(policy).history_inputs]
+    return [
+        policy
+        for (e, policy) in RECIPES
+        if e == env and "history_return_to_go" not in get_policy_class(policy).history_inputs
+    ]
 
 
-def recipe_spec(env: str, policy: str, seed: int, label: str = "", demos: int | None = None,
-                policy_extra: dict[str, Any] | None = None, train_extra: dict[str, Any] | None = None,
-                eval_overrides: dict[str, Any] | None = None) -> RunSpec:
+def recipe_spec(
+    env: str,
+    policy: str,
+    seed: int,
+    label: str = "",
+    demos: int | None = None,
+    policy_extra: dict[str, Any] | None = None,
+    train_extra: dict[str, Any] | None = None,
+    eval_overrides: dict[str, Any] | None = None,
+) -> RunSpec:
     """A run of ``policy`` on ``env`` with its recipe, changed by the ``*_extra`` settings under study."""
     policy_overrides, train_overrides = recipe(env, policy)
-    return RunSpec(env, policy, demos or DEMOS[env], seed, {**policy_overrides, **(policy_extra or {})},
-                   {**train_overrides, **(train_extra or {})}, eval_episodes=EVAL_EPISODES, label=label or policy,
-                   eval_overrides=dict(eval_overrides or {}))
+    return RunSpec(
+        env,
+        policy,
+        demos or DEMOS[env],
+        seed,
+        {**policy_overrides, **(policy_extra or {})},
+        {**train_overrides, **(train_extra or {})},
+        eval_episodes=EVAL_EPISODES,
+        label=label or policy,
+        eval_overrides=dict(eval_overrides or {}),
+    )
 
 
 def pooled(rows: Rows) -> tuple[float, float, float, int, int]:

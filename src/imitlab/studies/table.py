@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 
 def format_modes(success_modes: str) -> str:
@@ -26,14 +27,35 @@ def format_success(rate: float, low: float, high: float, successes: int, episode
 
 def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
     """One line per run: env, policy, success with its Wilson 95% interval, return, train time, latency."""
-    header = ["env", "policy", "demos", "seed", "success [95% CI]", "return (mean ± std)", "train s", "ms/step",
-              "modes of successes"]
+    header = [
+        "env",
+        "policy",
+        "demos",
+        "seed",
+        "success [95% CI]",
+        "return (mean ± std)",
+        "train s",
+        "ms/step",
+        "modes of successes",
+    ]
     lines = [
-        [r["env"], r["label"], r["demos"], r["seed"],
-         format_success(float(r["success_rate"]), float(r["ci_low"]), float(r["ci_high"]), int(r["successes"]),
-                        int(r["episodes"])),
-         f"{float(r['mean_return']):.1f} ± {float(r['std_return']):.1f}", f"{float(r['train_seconds']):.0f}",
-         f"{float(r['step_latency_ms']):.2f}", format_modes(r.get("success_modes", ""))]
+        [
+            r["env"],
+            r["label"],
+            r["demos"],
+            r["seed"],
+            format_success(
+                float(r["success_rate"]),
+                float(r["ci_low"]),
+                float(r["ci_high"]),
+                int(r["successes"]),
+                int(r["episodes"]),
+            ),
+            f"{float(r['mean_return']):.1f} ± {float(r['std_return']):.1f}",
+            f"{float(r['train_seconds']):.0f}",
+            f"{float(r['step_latency_ms']):.2f}",
+            format_modes(r.get("success_modes", "")),
+        ]
         for r in rows
     ]
     return markdown_table(header, lines)

@@ -20,12 +20,24 @@ def write_toy_dataset(out: Path, episodes: int = 200, seed: int = 0) -> EpisodeD
     signs = np.random.default_rng(seed).choice([-1.0, 1.0], size=episodes)
     zeros = np.zeros((EPISODE_LENGTH, 1), dtype=np.float32)
     recorded = [
-        Episode(observation=zeros, action=np.full((EPISODE_LENGTH, 1), sign, dtype=np.float32),
-                reward=np.zeros(EPISODE_LENGTH, dtype=np.float32), success=np.ones(EPISODE_LENGTH, dtype=bool))
+        Episode(
+            observation=zeros,
+            action=np.full((EPISODE_LENGTH, 1), sign, dtype=np.float32),
+            reward=np.zeros(EPISODE_LENGTH, dtype=np.float32),
+            success=np.ones(EPISODE_LENGTH, dtype=bool),
+        )
         for sign in signs
     ]
-    return write_dataset(Path(out), recorded, fps=10, task="Output +1 or -1.", obs_names=["zero"],
-                         action_names=["a"], robot_type="bimodal-toy", overwrite=True)
+    return write_dataset(
+        Path(out),
+        recorded,
+        fps=10,
+        task="Output +1 or -1.",
+        obs_names=["zero"],
+        action_names=["a"],
+        robot_type="bimodal-toy",
+        overwrite=True,
+    )
 
 
 def mode_split(policy: Policy, samples: int = 200, seed: int = 123) -> dict[str, float]:

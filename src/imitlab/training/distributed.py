@@ -63,8 +63,10 @@ def resolve_device(spec: str = "auto") -> torch.device:
     if spec == "cpu" or (spec == "auto" and not torch.cuda.is_available()):
         return torch.device("cpu")
     if not torch.cuda.is_available():
-        raise ValueError("device 'cuda' asked for, but torch sees no CUDA GPU (torch.cuda.is_available() is "
-                         "False; the CPU build of torch has none); use --device cpu or auto")
+        raise ValueError(
+            "device 'cuda' asked for, but torch sees no CUDA GPU (torch.cuda.is_available() is "
+            "False; the CPU build of torch has none); use --device cpu or auto"
+        )
     return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
 
 
@@ -83,17 +85,20 @@ def init_world(device: torch.device = torch.device("cpu")) -> World:
     return World(dist.get_rank(), dist.get_world_size())
 
 
-def sample_shard(sampler: ChunkSampler, batch_size: int, generator: torch.Generator,
-                 world: World) -> dict[str, torch.Tensor]:
+def sample_shard(
+    sampler: ChunkSampler, batch_size: int, generator: torch.Generator, world: World
+) -> dict[str, torch.Tensor]:
     """This rank's disjoint part of one step's ``batch_size`` draws (all of them in a world of one). The draws are
     exactly ``ChunkSampler.sample``'s, so W ranks together see the batch one process would."""
     if world.size == 1:
         return sampler.sample(batch_size, generator)
     if batch_size % world.size:
-        raise ValueError(f"batch_size {batch_size} (the effective batch per step) must be divisible by the "
-                         f"{world.size} processes of the DDP world; choose a multiple of {world.size}")
+        raise ValueError(
+            f"batch_size {batch_size} (the effective batch per step) must be divisible by the "
+            f"{world.size} processes of the DDP world; choose a multiple of {world.size}"
+        )
     indices = torch.randint(len(sampler), (batch_size,), generator=generator)
-    return sampler.get(indices[world.rank::world.size])
+    return sampler.get(indices[world.rank :: world.size])
 
 
 class LossModule(torch.nn.Module):

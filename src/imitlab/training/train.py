@@ -15,13 +15,18 @@ import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
-from imitlab.training.checkpoint import (
-    CONFIG_FILE, TRAIN_STATE_FILE, atomic_write, load_network_weights, read_run_config, save_policy,
-)
 from imitlab.data.dataset import EpisodeDataset, load_dataset
 from imitlab.data.sampler import ChunkSampler
-from imitlab.training.distributed import data_parallel, init_world, resolve_device, sample_shard
 from imitlab.policies.base import Policy, create_policy, get_policy_class
+from imitlab.training.checkpoint import (
+    CONFIG_FILE,
+    TRAIN_STATE_FILE,
+    atomic_write,
+    load_network_weights,
+    read_run_config,
+    save_policy,
+)
+from imitlab.training.distributed import data_parallel, init_world, resolve_device, sample_shard
 
 METRICS_FILE = "metrics.jsonl"
 
@@ -79,17 +84,21 @@ def train(
     policy.to(target)
     meta = {**(meta or {}), "train_config": dataclasses.asdict(config)}
     if world.size > 1:
-        meta["data_parallel"] = {"world_size": world.size, "effective_batch_size": config.batch_size,
-                                 "per_rank_batch_size": config.batch_size // world.size}
+        meta["data_parallel"] = {
+            "world_size": world.size,
+            "effective_batch_size": config.batch_size,
+            "per_rank_batch_size": config.batch_size // world.size,
+        }
         if world.is_main:
-            print(f"data-parallel training on {world.size} processes: effective batch {config.batch_size} "
-                  f"= {world.size} x {config.batch_size // world.size} per rank", flush=True)
+            print(
+                f"data-parallel training on {world.size} processes: effective batch {config.batch_size} "
+                f"= {world.size} x {config.batch_size // world.size} per rank",
+                flush=True,
+            )
     sampler = ChunkSampler(dataset, policy.config.n_obs_steps, policy.config.horizon)
     # fused: one kernel for the whole update (~15% of a small U-Net step on CPU)
     optimizer = torch.optim.AdamW(policy.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=True)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: lr_factor(s, config.warmup_steps, config.steps)
-    )
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, config.warmup_steps, config.steps))
     ema = None
     if config.ema_decay > 0:
         ema = AveragedModel(policy, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
@@ -108,8 +117,13 @@ def train(
     compute_loss = data_parallel(policy, world, target)  # after resume: DDP broadcasts rank 0's weights
 
     policy.train()
-    bar = tqdm(total=config.steps, initial=step, desc=f"train {policy.name}",
-               disable=not (progress and world.is_main), unit="step")
+    bar = tqdm(
+        total=config.steps,
+        initial=step,
+        desc=f"train {policy.name}",
+        disable=not (progress and world.is_main),
+        unit="step",
+    )
     started = time.perf_counter()
     while step < config.steps:
         shard = sample_shard(sampler, config.batch_size, generator, world)
@@ -127,8 +141,14 @@ def train(
         step += 1
         bar.update(1)
         if step % config.log_every == 0 or step == config.steps:  # world.mean: every rank takes part
-            record = {"step": step, "loss": world.mean(loss), "grad_norm": float(grad_norm),
-                      "lr": scheduler.get_last_lr()[0], "seconds": time.perf_counter() - started, **metrics}
+            record = {
+                "step": step,
+                "loss": world.mean(loss),
+                "grad_norm": float(grad_norm),
+                "lr": scheduler.get_last_lr()[0],
+                "seconds": time.perf_counter() - started,
+                **metrics,
+            }
             if world.is_main:
                 with open(out_dir / METRICS_FILE, "a") as f:
                     f.write(json.dumps(record) + "\n")
