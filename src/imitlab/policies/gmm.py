@@ -64,8 +64,12 @@ class GMMPolicy(Policy):
         """obs (B, T_obs, obs_dim) in env units -> log weights (B, K), means (B, K, D), log-stds (B, K, D),
         over the normalised, flattened chunk (D = H * act_dim)."""
         self.check_obs(obs)
+        return self.mixture_of_condition(self.obs_normalizer.normalize(obs).flatten(1))
+
+    def mixture_of_condition(self, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``mixture`` from the flattened normalised history cond (B, T_obs * obs_dim) (the exported graph)."""
         c, K, D = self.config, self.config.n_components, self.dim
-        out = self.net(self.obs_normalizer.normalize(obs).flatten(1))
+        out = self.net(cond)
         logits, means, raw_log_std = out.split([K, K * D, K * D], dim=-1)
         # soft clamp keeps a gradient at the edges: log sigma = lo + (hi - lo) * (tanh(raw) + 1) / 2
         log_std = c.min_log_std + (c.max_log_std - c.min_log_std) * 0.5 * (torch.tanh(raw_log_std) + 1)

@@ -1,0 +1,194 @@
+"""Export a trained policy for the torch-free runtime: each network as an ONNX graph with a dynamic batch axis,
+beside ``deploy.json`` holding the policy config, the normalisation statistics and the sampler's settings
+(DDIM/DDPM timesteps and alpha_bar, Euler steps, token bins, ...).
+
+Graphs take the flattened *normalised* observation history; normalisation, the sampling loop and
+un-normalisation run in ``runtime.py``. Each head's graphs and their shapes are fixed by
+``manifest.graph_signatures``; the functions here build, per head, the modules with those inputs and outputs
+(one registry entry per head) and the sampler settings the runtime's loop reads.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+import tempfile
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from imitlab.deploy.manifest import (
+    BATCH,
+    FORMAT,
+    FORMAT_VERSION,
+    MANIFEST_FILE,
+    DeployError,
+    graph_file,
+    graph_signatures,
+)
+from imitlab.policies.base import Policy
+from imitlab.policies.schedules import make_sampler
+from imitlab.training.checkpoint import load_policy, read_run_config
+
+OPSET = 17
+EXAMPLE_BATCH = 2  # the traced batch size; the batch axis is exported as dynamic
+
+
+class _Call(nn.Module):
+    """A graph: ``fn(*inputs)`` with ``policy``'s weights registered as a submodule (so export sees them). Build
+    it in eval mode: the exporter restores the wrapper's mode afterwards, recursively, policy included."""
+
+    def __init__(self, policy: Policy, fn: Callable[..., Any]):
+        super().__init__()
+        self.policy, self.fn = policy, fn
+
+    def forward(self, *inputs: torch.Tensor) -> Any:
+        return self.fn(*inputs)
+
+
+def _mlp_graphs(p: Policy) -> dict[str, Callable[..., Any]]:
+    return {"net": p.net}
+
+
+def _gmm_graphs(p: Policy) -> dict[str, Callable[..., Any]]:
+    return {"mixture": p.mixture_of_condition}
+
+
+def _tokenized_graphs(p: Policy) -> dict[str, Callable[..., Any]]:
+    c = p.config
+    if c.autoregressive:
+        return {"decoder": lambda cond, tokens: p.decoder(cond, tokens[:, : p.length - 1])}
+    return {"logits": lambda cond: p.net(cond).view(-1, p.length, c.n_bins)}
+
+
+def _act_graphs(p: Policy) -> dict[str, Callable[..., Any]]:
+    return {"decoder": p.decode}
+
+
+def _diffusion_sampler(p: Policy) -> dict[str, Any]:
+    c = p.config
+    sampler = make_sampler(c.sampler, p.schedule, 1.0 if c.clip_sample else None, c.ddim_eta)
+    sampler.set_timesteps(c.num_inference_steps)
+    return {
+        "kind": c.sampler,  # "ddim" (Song et al. eq. 12) or "ddpm" (Ho et al. eq. 7)
+        "timesteps": sampler.timesteps.tolist(),  # descending, "trailing" spacing
+        "alpha_bars": p.schedule.alpha_bars.tolist(),  # (N,) float64, t = 0..N-1
+        "clip_sample": sampler.clip_sample,
+        "eta": c.ddim_eta,
+        "guidance_scale": c.guidance_scale,
+    }
+
+
+def _flow_sampler(p: Policy) -> dict[str, Any]:
+    c = p.config
+    return {
+        "num_inference_steps": c.num_inference_steps,
+        "integrator": c.integrator,
+        "time_scale": c.time_scale,
+        "clip_sample": c.clip_sample,
+        "guidance_scale": c.guidance_scale,
+    }
+
+
+# head -> (its graphs as callables on the signature's inputs, the settings its sampling loop reads)
+EXPORTERS: dict[str, tuple[Callable[[Policy], dict[str, Callable[..., Any]]], Callable[[Policy], dict[str, Any]]]] = {
+    "bc": (_mlp_graphs, lambda p: {}),
+    "chunked-bc": (_mlp_graphs, lambda p: {}),
+    "gmm": (_gmm_graphs, lambda p: {"sample_from_component": p.config.sample_from_component}),
+    "diffusion": (lambda p: {"denoiser": p.denoiser}, _diffusion_sampler),
+    "flow": (lambda p: {"velocity": p.velocity}, _flow_sampler),
+    "tokenized": (
+        _tokenized_graphs,
+        lambda p: {"temperature": p.config.temperature, "autoregressive": p.config.autoregressive},
+    ),
+    "act": (_act_graphs, lambda p: {"inference_z": p.config.inference_z}),
+}
+
+
+def _example(shape: list[int | str], name: str) -> torch.Tensor:
+    concrete = [EXAMPLE_BATCH if d == BATCH else int(d) for d in shape]
+    if name == "tokens":
+        return torch.zeros(concrete, dtype=torch.long)
+    if name == "time":
+        return torch.full(concrete, 3.0)
+    return torch.randn(concrete, generator=torch.Generator().manual_seed(0))
+
+
+def _normalizer(norm: nn.Module) -> dict[str, list[float]]:
+    return {"shift": norm.shift.detach().cpu().tolist(), "scale": norm.scale.detach().cpu().tolist()}
+
+
+def export_policy(policy: Policy, out_dir: Path, meta: dict[str, Any] | None = None) -> Path:
+    """Write ``policy``'s graphs and ``deploy.json`` to ``out_dir`` (replaced atomically if it exists).
+    ``meta`` (e.g. the env) is stored in the manifest. Returns the manifest's path."""
+    if policy.name not in EXPORTERS:
+        raise DeployError(
+            f"policy {policy.name!r} cannot be exported; exportable heads: {', '.join(sorted(EXPORTERS))}"
+        )
+    policy = copy.deepcopy(policy).cpu().eval()  # the caller's policy keeps its device and mode
+    config = policy.config.to_dict()
+    graphs, sampler = EXPORTERS[policy.name]
+    signatures = graph_signatures(policy.name, config)
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
+    try:
+        for name, fn in graphs(policy).items():
+            _export_graph(_Call(policy, fn).eval(), signatures[name], staging / graph_file(name))
+        manifest = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "policy": policy.name,
+            "policy_config": config,
+            "normalization": {
+                "observation.state": _normalizer(policy.obs_normalizer),
+                "action": _normalizer(policy.action_normalizer),
+            },
+            "sampler": sampler(policy),
+            "graphs": {name: {"file": graph_file(name), **sig} for name, sig in signatures.items()},
+            "exported_with": {"torch": torch.__version__, "opset": OPSET},
+            **(meta or {}),
+        }
+        (staging / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        staging.rename(out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return out_dir / MANIFEST_FILE
+
+
+def _export_graph(module: nn.Module, signature: dict[str, dict[str, list[int | str]]], path: Path) -> None:
+    inputs, outputs = signature["inputs"], signature["outputs"]
+    examples = tuple(_example(shape, name) for name, shape in inputs.items())
+    dynamic = {name: {0: BATCH} for name in [*inputs, *outputs]}
+    # traced with grad enabled: under no_grad, nn.Transformer layers take their fused "fast path", which has no
+    # ONNX form; the shape asserts inside the networks are constants of the trace, checked at the traced shapes
+    with warnings.catch_warnings(), torch.enable_grad():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        torch.onnx.export(
+            module,
+            examples,
+            str(path),
+            dynamo=False,  # the TorchScript exporter: no onnxscript needed, and every head's graph traces
+            input_names=list(inputs),
+            output_names=list(outputs),
+            dynamic_axes=dynamic,
+            opset_version=OPSET,
+        )
+
+
+def export_run(run_dir: Path, out_dir: Path, inference: dict[str, Any] | None = None) -> Path:
+    """Export the policy of run directory ``run_dir`` to ``out_dir``; ``inference`` replaces config fields
+    first (sampler settings such as num_inference_steps or guidance_scale). Returns the manifest's path."""
+    run_config = read_run_config(run_dir)
+    policy = load_policy(run_dir)
+    if inference:
+        policy.config = policy.config.replace(**inference)
+    return export_policy(policy, out_dir, {"env": run_config.get("env"), "source_run": str(run_dir)})
