@@ -1,5 +1,5 @@
-"""Command-line interface: ``imitlab collect | train | eval | dagger | remedy | compounding | rl | import | study |
-report | demo``. Run ``imitlab COMMAND --help``."""
+"""Command-line interface: ``imitlab collect | train | eval | export | dagger | remedy | compounding | rl | import |
+study | report | demo``. Run ``imitlab COMMAND --help``."""
 
 from __future__ import annotations
 
@@ -9,12 +9,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from imitlab.cli import export as export_cli
 from imitlab.core.errors import ImitlabError
 
 EXAMPLES = """examples:
   imitlab collect --env two-path --episodes 100 --out runs/data/two-path --seed 0
   imitlab train --policy chunked-bc --data runs/data/two-path --out runs/cbc --steps 3000 --chunk-size 8
   imitlab eval --checkpoint runs/cbc --episodes 100 --seed 0 --json runs/cbc/eval.json
+  imitlab export --checkpoint runs/cbc --out runs/cbc-onnx
   imitlab dagger --env pendulum --policy bc --init-demos 10 --rounds 5 --out runs/dagger
   imitlab study chunk-size --out runs/studies --scale small
   imitlab report runs/studies --out report.html
@@ -112,6 +114,7 @@ def cmd_eval(args: argparse.Namespace) -> None:
         policy = load_policy(args.checkpoint).to(resolve_device(args.device))
         if args.set:  # inference-time settings, e.g. temperature or inference_z
             policy.config = policy.config.replace(**dict(args.set))
+        policy = export_cli.backend_policy(policy, args)
         result = evaluate(
             policy, env, args.episodes, args.seed, args.n_action_steps, args.temporal_ensemble, args.target_return
         )
@@ -459,7 +462,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", type=Path, help="write the result as JSON here")
     add_device_option(p, "run the policy")
+    export_cli.add_backend_options(p)
     p.set_defaults(func=cmd_eval)
+    export_cli.add_parser(sub)
 
     p = command(
         "dagger",

@@ -172,6 +172,9 @@ def _export_graph(module: nn.Module, signature: dict[str, dict[str, list[int | s
     # ONNX form; the shape asserts inside the networks are constants of the trace, checked at the traced shapes
     with warnings.catch_warnings(), torch.enable_grad():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        # torch 2.13 marks the TorchScript exporter deprecated; the dynamo exporter needs onnxscript on top of onnx
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", FutureWarning)
         torch.onnx.export(
             module,
             examples,

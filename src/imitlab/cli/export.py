@@ -1,0 +1,82 @@
+"""``imitlab export``, and the inference backends of ``imitlab eval`` (``--backend torch|onnx``, ``--compile``)."""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+from typing import Any
+
+FORMATS = ("onnx",)
+BACKENDS = ("torch", "onnx")
+
+EXAMPLE = "imitlab export --checkpoint runs/dp --out runs/dp-onnx"
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    from imitlab.cli import parse_assignment
+
+    help_text = (
+        "export a trained policy for deployment: its networks as ONNX graphs plus deploy.json (config, "
+        "normalisation, sampler settings), run by imitlab.deploy.runtime with numpy and onnxruntime only"
+    )
+    p = subparsers.add_parser(
+        "export",
+        help=help_text,
+        description=help_text,
+        epilog=f"example:\n  {EXAMPLE}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--checkpoint", type=Path, required=True, help="run directory written by `imitlab train`")
+    p.add_argument("--out", type=Path, required=True, help="directory to write (replaced if it exists)")
+    p.add_argument("--format", choices=FORMATS, default="onnx", help="export format")
+    p.add_argument(
+        "--set",
+        type=parse_assignment,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="replace an inference setting before exporting, e.g. --set num_inference_steps=5 (repeatable)",
+    )
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> None:
+    from imitlab.deploy.export import export_run
+
+    manifest = export_run(args.checkpoint, args.out, dict(args.set))
+    files = sorted(f.name for f in manifest.parent.iterdir())
+    print(f"exported {args.checkpoint} to {args.out}: {', '.join(files)}")
+
+
+def add_backend_options(p: argparse.ArgumentParser) -> None:
+    """``imitlab eval``'s --backend and --compile."""
+    p.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="torch",
+        help="torch: the eager policy; onnx: the checkpoint exported (to a temporary directory) and run by the "
+        "torch-free runtime, through the same chunk executor",
+    )
+    p.add_argument(
+        "--compile", action="store_true", help="torch backend: run the networks through torch.compile (CPU/GPU)"
+    )
+
+
+def backend_policy(policy: Any, args: argparse.Namespace) -> Any:
+    """The policy ``imitlab eval`` rolls out for ``args.backend`` / ``args.compile``."""
+    if args.backend == "onnx":
+        if args.compile:
+            raise SystemExit("error: --compile applies to the torch backend only")
+        from imitlab.deploy.adapter import load_for_executor
+        from imitlab.deploy.export import export_policy
+
+        with tempfile.TemporaryDirectory(prefix="imitlab-onnx-") as tmp:  # the sessions hold the graphs once loaded
+            export_policy(policy, Path(tmp) / "export")
+            return load_for_executor(Path(tmp) / "export")
+    if args.compile:
+        from imitlab.deploy.compiled import compile_policy
+
+        return compile_policy(policy)
+    return policy
