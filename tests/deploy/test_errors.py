@@ -1,0 +1,97 @@
+"""Bad input gives one error that names the file at fault."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+import torch
+
+from imitlab.cli import main
+from imitlab.deploy.export import export_policy
+from imitlab.deploy.manifest import MANIFEST_FILE, DeployError
+from imitlab.deploy.runtime import load
+from imitlab.policies.base import create_policy
+from imitlab.training.checkpoint import MODEL_FILE, placeholder_stats, save_policy
+
+
+def small_policy(name: str = "chunked-bc", obs_dim: int = 3, **fields):
+    torch.manual_seed(0)
+    fields = {"horizon": 4, "n_action_steps": 2, "hidden_dim": 16, **fields}
+    return create_policy(name, placeholder_stats(obs_dim, 2), obs_dim=obs_dim, act_dim=2, **fields)
+
+
+@pytest.fixture
+def export_dir(tmp_path):
+    return export_policy(small_policy(), tmp_path / "export").parent
+
+
+def test_exporting_a_run_without_a_checkpoint_names_the_missing_weights_file(tmp_path, capsys):
+    save_policy(tmp_path / "run", small_policy(), {"env": "two-path"})
+    (tmp_path / "run" / MODEL_FILE).unlink()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["export", "--checkpoint", str(tmp_path / "run"), "--out", str(tmp_path / "export")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(tmp_path / "run" / MODEL_FILE) in err
+    assert not (tmp_path / "export").exists()
+
+
+def test_exporting_a_directory_that_is_not_a_run_names_its_missing_config(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["export", "--checkpoint", str(tmp_path), "--out", str(tmp_path / "export")])
+    assert str(tmp_path / "config.json") in capsys.readouterr().err
+
+
+def test_a_head_without_an_exporter_is_refused_with_the_exportable_heads():
+    policy = create_policy("dt", placeholder_stats(3, 2), obs_dim=3, act_dim=2, d_model=16, n_layers=1)
+    with pytest.raises(DeployError, match="'dt' cannot be exported; exportable heads: act, bc, chunked-bc"):
+        export_policy(policy, "unused")
+
+
+def test_loading_a_directory_without_its_manifest_names_the_manifest(tmp_path):
+    with pytest.raises(DeployError, match=re.escape(str(tmp_path / MANIFEST_FILE))):
+        load(tmp_path)
+
+
+def test_loading_an_export_with_a_missing_graph_names_the_graph_file(export_dir):
+    (export_dir / "net.onnx").unlink()
+    with pytest.raises(DeployError, match=re.escape(f"{export_dir / 'net.onnx'} not found")):
+        load(export_dir)
+
+
+def test_a_graph_file_that_is_not_onnx_is_named(export_dir):
+    (export_dir / "net.onnx").write_bytes(b"not a graph")
+    with pytest.raises(DeployError, match=re.escape(f"{export_dir / 'net.onnx'} is not a loadable ONNX graph")):
+        load(export_dir)
+
+
+def test_a_graph_that_does_not_match_its_config_names_the_graph_file(export_dir, tmp_path):
+    other = export_policy(small_policy(obs_dim=5), tmp_path / "other").parent  # a graph for 5-d observations
+    (export_dir / "net.onnx").write_bytes((other / "net.onnx").read_bytes())
+    with pytest.raises(DeployError, match=re.escape(f"{export_dir / 'net.onnx'} does not match its config")):
+        load(export_dir)
+
+
+def test_a_config_edited_after_export_no_longer_matches_its_graph(export_dir):
+    manifest = json.loads((export_dir / MANIFEST_FILE).read_text())
+    manifest["policy_config"]["horizon"] = 5
+    (export_dir / MANIFEST_FILE).write_text(json.dumps(manifest))
+    with pytest.raises(DeployError, match=re.escape(f"{export_dir / 'net.onnx'} does not match its config")):
+        load(export_dir)
+
+
+def test_normalisation_statistics_of_the_wrong_size_are_named(export_dir):
+    manifest = json.loads((export_dir / MANIFEST_FILE).read_text())
+    manifest["normalization"]["action"]["scale"] = [1.0]
+    (export_dir / MANIFEST_FILE).write_text(json.dumps(manifest))
+    with pytest.raises(DeployError, match=r"deploy\.json: normalization\['action'\]\['scale'\] must hold 2 numbers"):
+        load(export_dir)
+
+
+def test_an_observation_history_of_the_wrong_shape_is_refused_with_the_expected_shape(export_dir):
+    import numpy as np
+
+    with pytest.raises(ValueError, match=r"obs must be \(B, 1, 3\), got \(4, 3\)"):
+        load(export_dir).predict_chunk(np.zeros((4, 3), np.float32), np.random.default_rng(0))
