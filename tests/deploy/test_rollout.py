@@ -51,3 +51,28 @@ def test_compile_is_refused_with_the_onnx_backend(tmp_path):
     run = make_run(tmp_path, "two-path", "bc", hidden_dim=16)
     with pytest.raises(SystemExit, match="--compile applies to the torch backend only"):
         evaluate_cli(run, tmp_path / "a.json", "--backend", "onnx", "--compile")
+
+
+def test_the_control_loop_of_docs_deploy_md_drives_a_gymnasium_env_with_the_runtime_alone(tmp_path):
+    from imitlab.deploy.export import export_run
+    from imitlab.deploy.runtime import load
+    from imitlab.envs.registry import get_env_spec
+
+    run = make_run(tmp_path, "two-path", "chunked-bc", horizon=4, n_action_steps=2, n_obs_steps=2, hidden_dim=16)
+    export_run(run, tmp_path / "export")
+    env = get_env_spec("two-path").make_single()
+    obs, _ = env.reset(seed=0)
+    # the loop as docs/deploy.md shows it, with the env standing in for the robot
+    policy = load(tmp_path / "export", threads=2)
+    rng, queue, history = np.random.default_rng(0), [], None
+    for _ in range(10):
+        frame = np.asarray(obs, np.float32)[None, None]  # (1, 1, obs_dim)
+        history = (
+            np.repeat(frame, policy.n_obs_steps, axis=1)
+            if history is None
+            else np.concatenate([history[:, 1:], frame], axis=1)
+        )  # (1, T_obs, obs_dim), newest last
+        if not queue:
+            queue = list(policy.predict_chunk(history, rng)[0, : policy.config["n_action_steps"]])
+        obs, *_ = env.step(queue.pop(0))
+    assert history.shape == (1, 2, 2) and len(queue) == 0
