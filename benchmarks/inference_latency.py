@@ -8,7 +8,8 @@ LeRobot is given, LeRobot's DiffusionPolicy at the same shape (benchmarks/side/l
 Latency does not depend on the weights, so untrained networks of the trained shapes are timed. Median of
 ``--repeats`` calls after warm-up (compiling happens in the warm-up and is reported apart), with ``--threads``
 PyTorch threads and as many ONNX Runtime intra-op threads. Usage:
-    python benchmarks/inference_latency.py [--repeats 20] [--threads 2] [--no-compile] [--lerobot-python PATH]
+    python benchmarks/inference_latency.py [--repeats 20] [--threads 2] [--heads ...] [--no-compile] [--no-ddim]
+        [--lerobot-python PATH]
 
 LeRobot pins its own torch, so it never goes in the project's environment; a side venv (about 8 GB):
     python3 -m venv /opt/lerobot-venv && /opt/lerobot-venv/bin/pip install 'lerobot[diffusion]==0.4.4'
@@ -86,7 +87,7 @@ def head_table(args: argparse.Namespace, root: Path) -> None:
     print("| head | H | " + " | ".join(f"{b}, batch {n}" for n in BATCHES for b in backends) + " | onnx / eager |")
     print("|---|---|" + "---|" * (len(backends) * len(BATCHES) + 1))
     compile_seconds = {}
-    for name in HEADS:
+    for name in args.heads:
         policy = two_path_head(name)
         deployed = deployed_copy(policy, root, name, args.threads)
         compiled = compile_policy(policy) if args.compile else None
@@ -163,6 +164,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--threads", type=int, default=2, help="PyTorch threads and ONNX Runtime intra-op threads")
     parser.add_argument("--no-compile", dest="compile", action="store_false", help="skip the torch.compile column")
+    parser.add_argument("--heads", nargs="+", choices=HEADS, default=list(HEADS), help="heads to time")
     parser.add_argument("--no-ddim", dest="ddim", action="store_false", help="skip the DDIM-steps table")
     parser.add_argument(
         "--lerobot-python",
