@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from imitlab.data.dataset import load_dataset
+from imitlab.data.reader import load_dataset
 from imitlab.evaluation.execution import execution_modes
 from imitlab.studies.quantization import quantization_table
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from imitlab.data.dataset import load_dataset
+from imitlab.data.reader import load_dataset
 from imitlab.policies.base import create_policy
 from imitlab.policies.tokenized import bin_width, round_trip
 from imitlab.studies.table import markdown_table
