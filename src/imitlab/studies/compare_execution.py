@@ -52,3 +52,7 @@ def execution_table(
                 ]
             )
     return markdown_table(["policy", "H", "execution", "success [95% CI]", "return"], rows)
+
+
+if __name__ == "__main__":  # the former `python -m imitlab.studies.compare_execution`
+    raise SystemExit("this is now a command: imitlab compare-execution --help")
