@@ -7,39 +7,27 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from imitlab.cli.options import Subparsers, add_command, add_out, add_set
+
 FORMATS = ("onnx",)
 BACKENDS = ("torch", "onnx")
 
 EXAMPLE = "imitlab export --checkpoint runs/dp --out runs/dp-onnx"
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from imitlab.cli import parse_assignment
-
-    help_text = (
-        "export a trained policy for deployment: its networks as ONNX graphs plus deploy.json (config, "
-        "normalisation, sampler settings), run by imitlab.deploy.runtime with numpy and onnxruntime only"
-    )
-    p = subparsers.add_parser(
+def add_parser(sub: Subparsers) -> None:
+    p = add_command(
+        sub,
         "export",
-        help=help_text,
-        description=help_text,
-        epilog=f"example:\n  {EXAMPLE}",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "export a trained policy for deployment: its networks as ONNX graphs plus deploy.json (config, "
+        "normalisation, sampler settings), run by imitlab.deploy.runtime with numpy and onnxruntime only",
+        EXAMPLE,
     )
     p.add_argument("--checkpoint", type=Path, required=True, help="run directory written by `imitlab train`")
-    p.add_argument("--out", type=Path, required=True, help="directory to write (replaced if it exists)")
+    add_out(p, "directory to write (replaced if it exists)", required=True)
     p.add_argument("--format", choices=FORMATS, default="onnx", help="export format")
-    p.add_argument(
-        "--set",
-        type=parse_assignment,
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="replace an inference setting before exporting, e.g. --set num_inference_steps=5 (repeatable)",
-    )
+    add_set(p, "replace an inference setting before exporting, e.g. --set num_inference_steps=5 (repeatable)")
     p.set_defaults(func=run)
-    return p
 
 
 def run(args: argparse.Namespace) -> None:
