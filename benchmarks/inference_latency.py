@@ -46,15 +46,19 @@ WARMUP = 3
 LEROBOT_SCRIPT = Path(__file__).parent / "side" / "lerobot_diffusion_latency.py"  # not in `make bench`: side venv only
 
 
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+clock = CLOCKS["wall"]  # set from --clock
+
+
 def median_ms(call: Callable[[], object], repeats: int) -> float:
-    """Median milliseconds of ``call()`` over ``repeats`` calls after WARMUP uncounted ones."""
+    """Median milliseconds of ``call()`` over ``repeats`` calls after WARMUP uncounted ones, on ``clock``."""
     for _ in range(WARMUP):
         call()
     times = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = clock()
         call()
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
     return 1000 * statistics.median(times)
 
 
@@ -164,6 +168,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--threads", type=int, default=2, help="PyTorch threads and ONNX Runtime intra-op threads")
     parser.add_argument("--no-compile", dest="compile", action="store_false", help="skip the torch.compile column")
+    parser.add_argument(
+        "--clock",
+        choices=CLOCKS,
+        default="wall",
+        help="wall: elapsed time; cpu: this process's CPU time, which other jobs on a shared machine do not "
+        "inflate (equal to the wall time of a single-threaded call on an idle core; use it with --threads 1)",
+    )
     parser.add_argument("--heads", nargs="+", choices=HEADS, default=list(HEADS), help="heads to time")
     parser.add_argument("--no-ddim", dest="ddim", action="store_false", help="skip the DDIM-steps table")
     parser.add_argument(
@@ -173,9 +184,11 @@ def main() -> None:
         help="python of a side venv with LeRobot (default: $IMITLAB_LEROBOT_PYTHON)",
     )
     args = parser.parse_args()
+    global clock
+    clock = CLOCKS[args.clock]
     torch.set_num_threads(args.threads)
     print(
-        f"per-chunk latency, ms (median of {args.repeats}; {args.threads} PyTorch threads, {args.threads} ONNX "
+        f"per-chunk latency, {args.clock} ms (median of {args.repeats}; {args.threads} PyTorch threads, {args.threads} ONNX "
         f"Runtime intra-op threads; torch {torch.__version__}, python {sys.version.split()[0]})\n"
     )
     with tempfile.TemporaryDirectory() as tmp:
