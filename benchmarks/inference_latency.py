@@ -12,7 +12,7 @@ PyTorch threads and as many ONNX Runtime intra-op threads. Usage:
         [--lerobot-python PATH]
 
 LeRobot pins its own torch, so it never goes in the project's environment; a side venv (about 8 GB):
-    python3 -m venv /opt/lerobot-venv && /opt/lerobot-venv/bin/pip install 'lerobot[diffusion]==0.4.4'
+    python3 -m venv /opt/lerobot-venv && /opt/lerobot-venv/bin/pip install lerobot==0.4.4
 then pass --lerobot-python /opt/lerobot-venv/bin/python (or set IMITLAB_LEROBOT_PYTHON).
 """
 
@@ -129,7 +129,7 @@ def lerobot_rows(args: argparse.Namespace) -> None:
     if not args.lerobot_python:
         print(
             "not run: no side environment with LeRobot. Set one up (LeRobot pins its own torch, ~8 GB):\n"
-            "    python3 -m venv /opt/lerobot-venv && /opt/lerobot-venv/bin/pip install 'lerobot[diffusion]==0.4.4'\n"
+            "    python3 -m venv /opt/lerobot-venv && /opt/lerobot-venv/bin/pip install lerobot==0.4.4\n"
             "and rerun with --lerobot-python /opt/lerobot-venv/bin/python (or IMITLAB_LEROBOT_PYTHON=...)."
         )
         return
