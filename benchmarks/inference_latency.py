@@ -47,11 +47,12 @@ LEROBOT_SCRIPT = Path(__file__).parent / "side" / "lerobot_diffusion_latency.py"
 
 
 CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
-clock = CLOCKS["wall"]  # set from --clock
 
 
-def median_ms(call: Callable[[], object], repeats: int) -> float:
-    """Median milliseconds of ``call()`` over ``repeats`` calls after WARMUP uncounted ones, on ``clock``."""
+def median_ms(call: Callable[[], object], args: argparse.Namespace) -> float:
+    """Median milliseconds of ``call()`` over ``args.repeats`` calls after WARMUP uncounted ones, on the clock
+    ``args.clock`` names."""
+    clock, repeats = CLOCKS[args.clock], args.repeats
     for _ in range(WARMUP):
         call()
     times = []
@@ -62,17 +63,17 @@ def median_ms(call: Callable[[], object], repeats: int) -> float:
     return 1000 * statistics.median(times)
 
 
-def eager_ms(policy: Policy, batch: int, repeats: int) -> float:
+def eager_ms(policy: Policy, batch: int, args: argparse.Namespace) -> float:
     obs = torch.randn(batch, policy.config.n_obs_steps, policy.config.obs_dim)
     generator = torch.Generator().manual_seed(0)
     with torch.inference_mode():
-        return median_ms(lambda: policy.predict_chunk(obs, generator=generator), repeats)
+        return median_ms(lambda: policy.predict_chunk(obs, generator=generator), args)
 
 
-def onnx_ms(deployed, batch: int, repeats: int) -> float:
+def onnx_ms(deployed, batch: int, args: argparse.Namespace) -> float:
     obs = np.random.default_rng(0).standard_normal((batch, deployed.n_obs_steps, deployed.obs_dim), np.float32)
     rng = np.random.default_rng(0)
-    return median_ms(lambda: deployed.predict_chunk(obs, rng), repeats)
+    return median_ms(lambda: deployed.predict_chunk(obs, rng), args)
 
 
 def two_path_head(name: str, **overrides) -> Policy:
@@ -97,13 +98,13 @@ def head_table(args: argparse.Namespace, root: Path) -> None:
         compiled = compile_policy(policy) if args.compile else None
         cells, ratios = [], []
         for batch in BATCHES:
-            eager = eager_ms(policy, batch, args.repeats)
+            eager = eager_ms(policy, batch, args)
             cells.append(f"{eager:.2f}")
             if compiled is not None:
                 start = time.perf_counter()
-                cells.append(f"{eager_ms(compiled, batch, args.repeats):.2f}")
+                cells.append(f"{eager_ms(compiled, batch, args):.2f}")
                 compile_seconds[(name, batch)] = time.perf_counter() - start
-            onnx = onnx_ms(deployed, batch, args.repeats)
+            onnx = onnx_ms(deployed, batch, args)
             cells.append(f"{onnx:.2f}")
             ratios.append(f"{onnx / eager:.2f}×")
         print(f"| {name} | {policy.config.horizon} | {' | '.join(cells)} | {' / '.join(ratios)} |", flush=True)
@@ -119,7 +120,7 @@ def ddim_table(args: argparse.Namespace, root: Path) -> None:
     for steps in DENOISE_STEPS:
         policy = two_path_head("diffusion", num_inference_steps=steps)
         deployed = deployed_copy(policy, root, f"ddim-{steps}", args.threads)
-        cells = [f"{f(m, b, args.repeats):.2f}" for b in BATCHES for f, m in ((eager_ms, policy), (onnx_ms, deployed))]
+        cells = [f"{f(m, b, args):.2f}" for b in BATCHES for f, m in ((eager_ms, policy), (onnx_ms, deployed))]
         print(f"| {steps} | {' | '.join(cells)} |", flush=True)
 
 
@@ -184,8 +185,6 @@ def main() -> None:
         help="python of a side venv with LeRobot (default: $IMITLAB_LEROBOT_PYTHON)",
     )
     args = parser.parse_args()
-    global clock
-    clock = CLOCKS[args.clock]
     torch.set_num_threads(args.threads)
     print(
         f"per-chunk latency, {args.clock} ms (median of {args.repeats}; {args.threads} PyTorch threads, {args.threads} ONNX "
