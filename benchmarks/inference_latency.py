@@ -149,6 +149,7 @@ def lerobot_rows(args: argparse.Namespace) -> None:
         "batches": list(BATCHES),
         "repeats": args.repeats,
         "threads": args.threads,
+        "clock": args.clock,
     }
     out = subprocess.run(
         [args.lerobot_python, str(LEROBOT_SCRIPT), json.dumps(shape)], capture_output=True, text=True, check=False
