@@ -57,12 +57,15 @@ def backend_policy(policy: Any, args: argparse.Namespace) -> Any:
     if args.backend == "onnx":
         if args.compile:
             raise SystemExit("error: --compile applies to the torch backend only")
+        import torch
+
         from imitlab.deploy.adapter import load_for_executor
         from imitlab.deploy.export import export_policy
 
         with tempfile.TemporaryDirectory(prefix="imitlab-onnx-") as tmp:  # the sessions hold the graphs once loaded
             export_policy(policy, Path(tmp) / "export")
-            return load_for_executor(Path(tmp) / "export")
+            # as many intra-op threads as torch uses (OMP_NUM_THREADS / the cores), so the backends compare alike
+            return load_for_executor(Path(tmp) / "export", threads=torch.get_num_threads())
     if args.compile:
         from imitlab.deploy.compiled import compile_policy
 
