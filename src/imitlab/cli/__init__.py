@@ -1,5 +1,5 @@
-"""Command-line interface: ``imitlab collect | train | eval | dagger | remedy | compounding | rl | import | study |
-report | demo``. Run ``imitlab COMMAND --help``."""
+"""Command-line interface: ``imitlab collect | train | recipes | eval | dagger | remedy | compounding | rl | import |
+study | report | demo``. Run ``imitlab COMMAND --help``."""
 
 from __future__ import annotations
 
@@ -73,6 +73,7 @@ def cmd_collect(args: argparse.Namespace) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
+    from imitlab.experiments.recipes import resolve_for_dataset
     from imitlab.training.train import train_policy
 
     policy_overrides = dict(args.set)
@@ -87,10 +88,25 @@ def cmd_train(args: argparse.Namespace) -> None:
     for field in ("steps", "batch_size", "lr", "ema_decay"):
         if getattr(args, field) is not None:
             train_overrides[field] = getattr(args, field)
+    settings = resolve_for_dataset(args.data, args.policy, policy_overrides, train_overrides, not args.no_recipe)
+    print(settings.summary(), flush=True)
     train_policy(
-        args.policy, args.data, args.out, policy_overrides, train_overrides, resume=args.resume, device=args.device
+        args.policy,
+        args.data,
+        args.out,
+        settings.policy_overrides,
+        settings.train_overrides,
+        resume=args.resume,
+        device=args.device,
+        recipe=settings.record(),
     )
     print(f"checkpoint written to {args.out}")
+
+
+def cmd_recipes(args: argparse.Namespace) -> None:
+    from imitlab.experiments.recipes import format_recipes
+
+    print(format_recipes(args.policy, args.env))
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
@@ -406,7 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--policy", required=True, help=f"policy ({policies})")
     p.add_argument("--data", type=Path, required=True, help="dataset directory (from `imitlab collect`)")
     p.add_argument("--out", type=Path, required=True, help="run directory for checkpoints and metrics.jsonl")
-    p.add_argument("--steps", type=int, help="optimizer steps (default: the policy's, else 3000)")
+    p.add_argument("--steps", type=int, help="optimizer steps (default: the recipe's, else the policy's, else 3000)")
     p.add_argument("--seed", type=int, default=0, help="training seed")
     p.add_argument("--chunk-size", type=int, help="H, actions per predicted chunk")
     p.add_argument("--obs-history", type=int, help="T_obs, observations the policy conditions on")
@@ -423,8 +439,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="any policy config field, e.g. --set hidden_dim=512 (repeatable)",
     )
     p.add_argument("--resume", action="store_true", help="continue from the run's train_state.pt")
+    p.add_argument(
+        "--no-recipe",
+        action="store_true",
+        help="train with the policy's defaults instead of the tuned recipe for the dataset's env",
+    )
     add_device_option(p, "train on")
+    p.epilog += (
+        "\n\nsettings: the tuned recipe for the dataset's env and this policy when there is one\n"
+        "(`imitlab recipes --policy NAME` prints them per env), else the policy's defaults;\n"
+        "flags and --set override both, --no-recipe turns the recipe off"
+    )
     p.set_defaults(func=cmd_train)
+
+    p = command(
+        "recipes",
+        "print the tuned settings `imitlab train` applies per policy and env (policy fields; train: training fields)",
+        "imitlab recipes --policy act",
+    )
+    p.add_argument("--policy", help=f"only this policy ({policies})")
+    p.add_argument("--env", help=f"only this environment ({envs})")
+    p.set_defaults(func=cmd_recipes)
 
     p = command(
         "eval",

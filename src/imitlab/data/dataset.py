@@ -667,10 +667,7 @@ def _write_tasks(tasks: Sequence[str], path: Path) -> None:
 def load_dataset(root: str | Path) -> EpisodeDataset:
     """Load and validate the dataset at ``root``; every problem raises DatasetError naming file and field."""
     root = Path(root)
-    _recover_interrupted_swap(root)
-    if not root.is_dir():
-        raise DatasetError(f"{root} is not a dataset directory (it does not exist)")
-    info = _load_info(root)
+    info = read_info(root)
     tasks = _load_tasks(root / TASKS_PATH)
     episodes = _load_episodes_meta(root, info)
     lengths = episodes["length"]
@@ -678,6 +675,16 @@ def load_dataset(root: str | Path) -> EpisodeDataset:
     stats = _load_stats(root / STATS_PATH, info)
     arrays = {k: data[k] for k in ("observation", "action", "reward", "success", "task_index")}
     return EpisodeDataset(**arrays, episode_lengths=lengths, tasks=tasks, info=info, stats=stats, root=root)
+
+
+def read_info(root: str | Path) -> dict:
+    """The validated meta/info.json of the dataset at ``root``, without reading its frames (e.g. its
+    ``robot_type``: the env that `imitlab collect` or `imitlab import --env` recorded it on)."""
+    root = Path(root)
+    _recover_interrupted_swap(root)
+    if not root.is_dir():
+        raise DatasetError(f"{root} is not a dataset directory (it does not exist)")
+    return _load_info(root)
 
 
 def _require_file(path: Path) -> None:

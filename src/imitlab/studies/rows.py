@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from imitlab.evaluation.stats import wilson_interval
-from imitlab.experiments.recipes import DEMOS, RECIPES, recipe
+from imitlab.experiments.recipes import DEMOS, RECIPES, resolve_recipe
 from imitlab.experiments.runs import RunSpec, trained_run_dir
 from imitlab.policies.base import Policy, get_policy_class
 from imitlab.studies.plots import Series
@@ -41,15 +41,16 @@ def recipe_spec(
     train_extra: dict[str, Any] | None = None,
     eval_overrides: dict[str, Any] | None = None,
 ) -> RunSpec:
-    """A run of ``policy`` on ``env`` with its recipe, changed by the ``*_extra`` settings under study."""
-    policy_overrides, train_overrides = recipe(env, policy)
+    """A run of ``policy`` on ``env`` with its recipe, changed by the ``*_extra`` settings under study (the same
+    ``resolve_recipe`` as `imitlab train`)."""
+    settings = resolve_recipe(env, policy, policy_extra, train_extra)
     return RunSpec(
         env,
         policy,
         demos or DEMOS[env],
         seed,
-        {**policy_overrides, **(policy_extra or {})},
-        {**train_overrides, **(train_extra or {})},
+        settings.policy_overrides,
+        settings.train_overrides,
         eval_episodes=EVAL_EPISODES,
         label=label or policy,
         eval_overrides=dict(eval_overrides or {}),
