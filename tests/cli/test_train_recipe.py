@@ -9,7 +9,7 @@ import pytest
 
 from conftest import random_episodes
 from imitlab.cli import main
-from imitlab.data.dataset import write_dataset
+from imitlab.data import write_dataset
 from imitlab.experiments.recipes import RECIPES, recipe
 from imitlab.policies.base import get_policy_class
 from imitlab.training.train import TrainConfig

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from imitlab.core.errors import ImitlabError
-from imitlab.data.dataset import read_info
+from imitlab.data.reader import read_info
 
 Recipe = tuple[dict[str, Any], dict[str, Any]]
 

@@ -122,12 +122,12 @@ def _remedies_analysis(
     policy_overrides, train_overrides = recipe(ENV, "bc")
     runs = compare_remedies(
         METHODS,
-        ENV,
-        "bc",
-        REMEDY_DEMOS,
-        Path(root) / "remedies",
-        list(seeds),
-        REMEDY_CONFIG,
+        env=ENV,
+        policy="bc",
+        demos=REMEDY_DEMOS,
+        out=Path(root) / "remedies",
+        seeds=list(seeds),
+        config=REMEDY_CONFIG,
         eval_episodes=study_rows.EVAL_EPISODES,
         policy_overrides=policy_overrides,
         train_overrides=train_overrides,
