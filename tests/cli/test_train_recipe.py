@@ -104,3 +104,12 @@ def test_recipes_command_names_the_recipes_there_are_when_none_match(capsys):
         main(["recipes", "--env", "cartpole"])
     assert exit_info.value.code == 2
     assert "no recipe for env 'cartpole'; policies with recipes: act" in capsys.readouterr().err
+
+
+def test_dagger_takes_the_same_recipe_with_set_and_steps_on_top():
+    from imitlab.cli import build_parser
+    from imitlab.cli.options import recipe_overrides
+
+    flags = ["--env", "two-path", "--policy", "act", "--out", "o", "--steps", "5", "--set", "kl_weight=1"]
+    policy_overrides, train_overrides = recipe_overrides(build_parser().parse_args(["dagger", *flags]))
+    assert (policy_overrides["kl_weight"], policy_overrides["d_model"], train_overrides["steps"]) == (1, 64, 5)

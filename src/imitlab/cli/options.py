@@ -120,13 +120,10 @@ def add_device(parser: argparse.ArgumentParser, verb: str) -> None:
 
 def recipe_overrides(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
     """The recipe for (--env, --policy), changed by --set KEY=VALUE and --steps: (policy, train) overrides."""
-    from imitlab.experiments.recipes import recipe
+    from imitlab.experiments.recipes import resolve_recipe
 
-    policy_overrides, train_overrides = recipe(args.env, args.policy)
-    policy_overrides.update(dict(args.set))
-    if args.steps:
-        train_overrides["steps"] = args.steps
-    return policy_overrides, train_overrides
+    settings = resolve_recipe(args.env, args.policy, dict(args.set), {"steps": args.steps} if args.steps else {})
+    return settings.policy_overrides, settings.train_overrides
 
 
 def checkpoint_env(checkpoint: Path, env: str | None) -> str:
