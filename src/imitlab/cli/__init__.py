@@ -243,8 +243,9 @@ def cmd_report(args: argparse.Namespace) -> None:
 def cmd_remedy(args: argparse.Namespace) -> None:
     from imitlab.remedies.augment import AugmentConfig
     from imitlab.remedies.ccil import CCILConfig
-    from imitlab.remedies.compare import RemedyConfig, compare_remedies, pooled
+    from imitlab.remedies.compare import RemedyConfig, compare_remedies, summarise
     from imitlab.remedies.dart import DartConfig
+    from imitlab.studies.compounding_error import remedy_caption, remedy_table
 
     policy_overrides, train_overrides = recipe_with_flags(args)
     config = RemedyConfig(
@@ -267,20 +268,10 @@ def cmd_remedy(args: argparse.Namespace) -> None:
         train_overrides,
         args.equal_label_controls,
     )
-    seeds = ", ".join(str(s) for s in args.seeds)
-    print(
-        f"{args.env}, {args.policy}, {args.demos} demos; training seeds {seeds}; success pooled over "
-        f"{len(args.seeds)} x {args.eval_episodes} evaluation episodes; p: exact McNemar vs bc per seed"
-    )
-    print("| method | expert labels | synthetic labels | success [95% CI] | per seed | p vs bc |")
-    print("|---|---|---|---|---|---|")
-    for r in pooled(rows):
-        per_seed = " ".join(f"{x:.0%}" for x in r["per_seed"])
-        p = " ".join(f"{x:.2g}" for x in r["p_vs_bc"])
-        print(
-            f"| {r['label']} | {r['expert_labels']} | {r['synthetic_labels']} | {r['success_rate']:.0%} "
-            f"[{r['ci_low']:.0%}, {r['ci_high']:.0%}] | {per_seed} | {p} |"
-        )
+    summary = summarise(rows)
+    seeds = " ".join(str(s) for s in args.seeds)
+    print(remedy_caption(summary, f"{args.env}, {args.policy} from {args.demos} demos, training seeds {seeds}"))
+    print(remedy_table(summary))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     print(f"\nper-run rows (with DART noise, CCIL kept labels, ...): {args.out / 'results.jsonl'}")
@@ -595,7 +586,7 @@ def build_parser() -> argparse.ArgumentParser:
         "remedy",
         "fix compounding error: train a policy with BC and with each remedy (DART, noise "
         "augmentation, CCIL-style synthetic labels, DAgger) from the same demos, evaluate on the same seeds, "
-        "print success with Wilson intervals and the paired McNemar test against BC",
+        "print success over the training seeds with a seed-aware interval and the per-seed paired differences against BC",
         "imitlab remedy --env pendulum --policy bc --demos 10 --method dart augment ccil dagger "
         "--seeds 0 1 2 --equal-label-controls --out runs/remedies",
     )
