@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from imitlab.cli import build_parser
 from imitlab.evaluation.stats import wilson_interval
+from imitlab.studies import DEFAULT_SEEDS
 from imitlab.studies.rows import seed_count, seed_success, success_cell
 from imitlab.studies.table import seeds_note
 
@@ -28,3 +30,14 @@ def test_several_seeds_cell_shows_the_mean_the_seed_interval_and_the_spread():
 
 def test_seeds_that_agree_say_so_in_the_cell():
     assert success_cell(rows_of([100, 100, 100])).endswith("(300/300; every seed 100%)")
+
+
+def test_full_scale_studies_default_to_at_least_three_training_seeds():
+    assert len(DEFAULT_SEEDS["full"]) >= 3
+    assert DEFAULT_SEEDS["small"] == (0,)
+
+
+def test_study_command_line_leaves_the_seeds_to_the_scale_unless_given():
+    parser = build_parser()
+    assert parser.parse_args(["study", "heads", "--scale", "full"]).seeds is None
+    assert parser.parse_args(["study", "heads", "--seeds", "3", "4"]).seeds == [3, 4]

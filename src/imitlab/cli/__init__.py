@@ -556,7 +556,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--scale", choices=SCALES, default="small", help="small: minutes on a laptop CPU; full: the whole grid"
     )
-    p.add_argument("--seeds", type=int, nargs="+", default=[0], help="training seeds (one run per config per seed)")
+    p.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        help="training seeds, one run per config per seed (default: 0 at small scale, 0 1 2 at full scale)",
+    )
     p.add_argument(
         "--executor",
         choices=EXECUTORS,

@@ -17,6 +17,9 @@ from imitlab.experiments.runs import RunSpec, run_grid
 from imitlab.training.checkpoint import write_json
 
 SCALES = ("small", "full")  # small: minutes on 2 cores (the demo and the slow tests); full: the real study
+# training seeds when none are given: one at small scale (a quick look, its tables say "1 training seed"); at full
+# scale enough seeds for an interval over trained policies (docs/studies.md, Statistics)
+DEFAULT_SEEDS = {"small": (0,), "full": (0, 1, 2)}
 SECTION_FILE = "section.json"
 
 
@@ -94,15 +97,17 @@ def run_study(
     name: str,
     out: Path,
     scale: str = "small",
-    seeds: Sequence[int] = (0,),
+    seeds: Sequence[int] | None = None,
     progress: bool = True,
     executor: str = "local",
     ray: Any = None,
 ) -> Section:
     """Run (or resume) study ``name`` under ``out`` and write its CSV, figures, summary.md and section.json.
-    ``executor``/``ray``: how the grid's runs are executed (see ``experiment.run_grid``)."""
+    ``seeds``: training seeds (default: ``DEFAULT_SEEDS[scale]``); ``executor``/``ray``: how the grid's runs are
+    executed (see ``experiment.run_grid``)."""
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {', '.join(SCALES)}, got {scale!r}")
+    seeds = DEFAULT_SEEDS[scale] if seeds is None else seeds
     study = get_study(name)
     out = Path(out)
     study_dir = out / name
