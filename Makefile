@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TORCH := torch==2.13.0
 
-.PHONY: demo test lint test-slow bench clean browser
+.PHONY: demo test lint test-slow bench clean browser readme-tables
 
 # The optional extras pusht (gym-pusht, zarr) and ray are installed too, so their tests run instead of skipping.
 $(STAMP): pyproject.toml Makefile
@@ -18,6 +18,11 @@ $(STAMP): pyproject.toml Makefile
 
 demo: $(STAMP)
 	$(BIN)/imitlab demo --out runs/demo
+
+# The result tables of README.md and docs/ between <!-- results ... --> markers, refilled from the finished runs they
+# name (runs/demo after `make demo`, ...); a table whose runs are missing is kept and reported.
+readme-tables: $(STAMP)
+	$(BIN)/python -m imitlab.studies.readme README.md docs/dagger.md
 
 test: lint browser
 	$(BIN)/python -m pytest -q -m "not slow"
