@@ -270,7 +270,7 @@ def cmd_remedy(args: argparse.Namespace) -> None:
     )
     summary = summarise(rows)
     seeds = " ".join(str(s) for s in args.seeds)
-    print(remedy_caption(summary, f"{args.env}, {args.policy} from {args.demos} demos, training seeds {seeds}"))
+    print(remedy_caption(summary, f"{args.env}, {args.policy} from {args.demos} demos (seeds {seeds})"))
     print(remedy_table(summary))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
