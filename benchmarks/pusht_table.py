@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from imitlab.data.dataset import load_dataset
 from imitlab.data.importers import import_dataset, train_split_episodes
+from imitlab.data.reader import load_dataset
 from imitlab.data.sampler import ChunkSampler
 from imitlab.evaluation.evaluate import evaluate
 from imitlab.evaluation.stats import mean_interval

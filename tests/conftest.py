@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from imitlab.data.dataset import Episode, write_dataset
+from imitlab.data.model import Episode
+from imitlab.data.writer import write_dataset
 
 
 def random_episodes(n_episodes=6, obs_dim=3, act_dim=2, seed=0, min_len=5, max_len=30):

@@ -10,16 +10,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from imitlab.data import dataset as dsmod
-from imitlab.data.dataset import (
-    DatasetError,
-    Episode,
-    EpisodeDataset,
-    append_episodes,
-    compute_stats,
-    load_dataset,
-    write_dataset,
-)
+from imitlab.data import atomic as dsmod
+from imitlab.data import writer
+from imitlab.data.layout import DatasetError
+from imitlab.data.model import Episode, EpisodeDataset, compute_stats
+from imitlab.data.reader import load_dataset
+from imitlab.data.writer import append_episodes, write_dataset
 
 DATA_FILE = "data/chunk-000/file-000.parquet"
 EPISODES_FILE = "meta/episodes/chunk-000/file-000.parquet"
@@ -310,7 +306,7 @@ def test_crash_while_writing_the_new_version_leaves_the_old_dataset_unchanged(ro
     def crash(*args, **kwargs):
         raise OSError("disk full (simulated)")
 
-    monkeypatch.setattr(dsmod, "_write_tasks", crash)  # data + episodes files already written by then
+    monkeypatch.setattr(writer, "_write_tasks", crash)  # data + episodes files already written by then
     with pytest.raises(OSError, match="simulated"):
         append_episodes(root, make_episodes([4], seed=2))
     assert _snapshot(root) == before

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from imitlab.data.dataset import DatasetError, load_dataset
 from imitlab.data.importers import import_dataset
+from imitlab.data.layout import DatasetError
+from imitlab.data.reader import load_dataset
 
 LENGTHS = (3, 5, 2)  # actions per trajectory
 

@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from imitlab.data.dataset import DatasetError, load_dataset
 from imitlab.data.importers import diffusion_policy_train_episodes, import_dataset, parse_key
+from imitlab.data.layout import DatasetError
+from imitlab.data.reader import load_dataset
 
 zarr = pytest.importorskip("zarr", reason="the zarr importer needs the optional extra: pip install 'imitlab[zarr]'")
 

@@ -3,8 +3,8 @@ import pytest
 
 from imitlab.core.seeds import collection_seeds
 from imitlab.data.collect import collect
-from imitlab.data.dataset import load_dataset
 from imitlab.data.noisy_expert import Noise, NoisyExpert, noisy_expert_episodes
+from imitlab.data.reader import load_dataset
 from imitlab.envs.registry import get_env_spec
 
 

@@ -8,7 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from imitlab.data.dataset import Episode, EpisodeDataset
+from imitlab.data.model import Episode, EpisodeDataset
 from imitlab.data.sampler import ChunkSampler
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from imitlab.core.seeds import collection_seeds
-from imitlab.data.dataset import load_dataset
+from imitlab.data.reader import load_dataset
 from imitlab.envs.registry import get_env_spec
 from imitlab.envs.rollout import rollout
 from imitlab.remedies.dagger import BETA_SCHEDULES, MixtureAgent, beta, expert_continuations, run_dagger

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from imitlab.data.collect import collect
-from imitlab.data.dataset import load_dataset
+from imitlab.data.reader import load_dataset
 from imitlab.envs.registry import get_env_spec
 from imitlab.evaluation.compounding import CompoundingCurve, compounding_curve, trajectory_deviation
 from imitlab.evaluation.stats import mean_interval

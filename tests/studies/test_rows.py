@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from imitlab.cli import build_parser
 from imitlab.evaluation.stats import wilson_interval
-from imitlab.remedies.compare import summarise
 from imitlab.studies import DEFAULT_SEEDS
-from imitlab.studies.compounding_error import remedy_caption, remedy_table
 from imitlab.studies.rows import seed_count, seed_success, success_cell
 from imitlab.studies.table import seeds_note
 
@@ -43,38 +41,3 @@ def test_study_command_line_leaves_the_seeds_to_the_scale_unless_given():
     parser = build_parser()
     assert parser.parse_args(["study", "heads", "--scale", "full"]).seeds is None
     assert parser.parse_args(["study", "heads", "--seeds", "3", "4"]).seeds == [3, 4]
-
-
-def remedy_rows(bc_successes: list[int]) -> list[dict]:
-    """compare_remedies-like rows: bc with the given successes per seed, dagger succeeding every episode."""
-    rows = []
-    for seed, k in enumerate(bc_successes):
-        for method, outcome in (("bc", [i < k for i in range(100)]), ("dagger", [True] * 100)):
-            label = "bc" if method == "bc" else "dagger(5x2)"
-            rows.append(
-                dict(
-                    method=method,
-                    label=label,
-                    seed=seed,
-                    expert_labels=2000,
-                    synthetic_labels=0,
-                    successes=sum(outcome),
-                    episodes=100,
-                    episode_success=outcome,
-                )
-            )
-    return rows
-
-
-def test_remedy_table_over_seeds_shows_each_seed_and_the_seeds_favouring_each_method():
-    summary = summarise(remedy_rows([100, 44, 36, 66]))
-    table = remedy_table(summary)
-    assert "| bc | 2000 | 0 |" in table and "| 100% 44% 36% 66% |" in table
-    assert "| 3 · 0 · 1 |" in table  # dagger better on three seeds, tied on the one where bc succeeds 100/100
-    assert remedy_caption(summary, "pendulum").startswith("pendulum, 4 training seeds")
-
-
-def test_remedy_table_of_one_seed_says_it_describes_one_trained_policy():
-    summary = summarise(remedy_rows([59]))
-    assert "1 training seed (Wilson: this policy only)" in remedy_caption(summary, "pendulum")
-    assert "| +41% |" in remedy_table(summary)

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from imitlab.data.collect import collect
-from imitlab.data.dataset import load_dataset
+from imitlab.data.reader import load_dataset
 from imitlab.data.sampler import ChunkSampler
 from imitlab.training.checkpoint import load_policy
 from imitlab.training.distributed import World, resolve_device, sample_shard

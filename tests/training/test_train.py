@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from conftest import random_episodes
-from imitlab.data.dataset import write_dataset
 from imitlab.data.sampler import ChunkSampler
+from imitlab.data.writer import write_dataset
 from imitlab.training.checkpoint import CheckpointError, load_policy
 from imitlab.training.train import lr_factor, train_policy
 

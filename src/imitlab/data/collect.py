@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from imitlab.core.seeds import collection_seeds
-from imitlab.data.dataset import Episode, EpisodeDataset, write_dataset
+from imitlab.data.model import Episode, EpisodeDataset
 from imitlab.data.noisy_expert import Noise, noisy_expert_episodes
+from imitlab.data.writer import write_dataset
 from imitlab.envs.registry import get_env_spec
 from imitlab.envs.rollout import run_episodes
 

@@ -31,7 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
-from imitlab.data.dataset import DatasetError, Episode, EpisodeDataset, write_dataset
+from imitlab.data.layout import DatasetError
+from imitlab.data.model import Episode, EpisodeDataset
+from imitlab.data.writer import write_dataset
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from imitlab.data.dataset import Episode
+from imitlab.data.model import Episode
 from imitlab.envs.agents import Agent
 from imitlab.envs.registry import EnvSpec
 from imitlab.envs.rollout import rollout

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from imitlab.data.dataset import EpisodeDataset
+from imitlab.data.model import EpisodeDataset
 
 
 class ChunkSampler:

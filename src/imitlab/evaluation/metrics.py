@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from imitlab.data.dataset import EpisodeDataset
+from imitlab.data.model import EpisodeDataset
 from imitlab.data.sampler import ChunkSampler
 from imitlab.policies.base import Policy, sample_chunks
 

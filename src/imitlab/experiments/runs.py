@@ -19,7 +19,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from imitlab.data.collect import collect
-from imitlab.data.dataset import load_dataset
+from imitlab.data.reader import load_dataset
 from imitlab.evaluation.evaluate import evaluate
 from imitlab.evaluation.metrics import chunk_mse
 from imitlab.policies.base import Policy

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from imitlab.data.dataset import Episode, EpisodeDataset
+from imitlab.data.model import Episode, EpisodeDataset
 from imitlab.envs.registry import get_env_spec
 from imitlab.remedies.dagger import expert_continuations
 

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from imitlab.data.dataset import Episode, EpisodeDataset
+from imitlab.data.model import Episode, EpisodeDataset
 from imitlab.policies.mlp import mlp
 from imitlab.remedies.augment import perturb
 

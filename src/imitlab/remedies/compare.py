@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 
 from imitlab.data.collect import collect
-from imitlab.data.dataset import load_dataset, write_like
+from imitlab.data.reader import load_dataset
+from imitlab.data.writer import write_like
 from imitlab.envs.registry import get_env_spec
 from imitlab.evaluation.evaluate import evaluate
 from imitlab.evaluation.stats import PairedSeeds, SeedSuccess, mcnemar_exact_p, paired_over_seeds, success_over_seeds

@@ -26,7 +26,9 @@ from tqdm.auto import tqdm
 
 from imitlab.core.seeds import collection_seeds
 from imitlab.data.collect import collect
-from imitlab.data.dataset import Episode, append_episodes, load_dataset
+from imitlab.data.model import Episode
+from imitlab.data.reader import load_dataset
+from imitlab.data.writer import append_episodes
 from imitlab.envs.registry import EnvSpec, get_env_spec
 from imitlab.envs.rollout import Rollout, run_episodes
 from imitlab.evaluation.evaluate import EvalResult, evaluate

@@ -26,9 +26,11 @@ from typing import Any
 import numpy as np
 
 from imitlab.core.seeds import collection_seeds
-from imitlab.data.dataset import EpisodeDataset, append_episodes, load_dataset, write_dataset, write_like
+from imitlab.data.model import EpisodeDataset
 from imitlab.data.noisy_expert import Noise, noisy_expert_episodes
+from imitlab.data.reader import load_dataset
 from imitlab.data.sampler import ChunkSampler
+from imitlab.data.writer import append_episodes, write_dataset, write_like
 from imitlab.envs.registry import get_env_spec
 from imitlab.policies.base import Policy, sample_chunks
 from imitlab.training.checkpoint import write_json

@@ -255,7 +255,7 @@ class Algorithm:
         self.policy, self.config = policy, config
         self.bc_sampler = None
         if bc_data is not None and config.bc_coef > 0:
-            from imitlab.data.dataset import load_dataset
+            from imitlab.data.reader import load_dataset
             from imitlab.data.sampler import ChunkSampler
 
             self.bc_sampler = ChunkSampler(load_dataset(bc_data), 1, 1)

@@ -11,20 +11,13 @@ from imitlab.core.seeds import evaluation_seeds
 from imitlab.evaluation.compounding import CSV_COLUMNS, CompoundingCurve, compounding_curve
 from imitlab.experiments.recipes import recipe
 from imitlab.experiments.runs import RunSpec
-from imitlab.remedies.compare import MethodSummary, RemedyConfig, compare_remedies, summarise
+from imitlab.remedies.compare import RemedyConfig, compare_remedies, summarise
 from imitlab.studies import Figure, Study, Table, register_study
 from imitlab.studies import rows as study_rows
 from imitlab.studies.plots import Panel, Series, plot_panels, plot_success_bars
 from imitlab.studies.rows import Rows, group, policy_of, recipe_spec, seed_count, success_cell
-from imitlab.studies.table import (
-    band_note,
-    format_difference,
-    format_p_values,
-    format_seed_success,
-    format_seed_votes,
-    markdown_table,
-    seeds_note,
-)
+from imitlab.studies.summaries import remedies_caption, remedies_table
+from imitlab.studies.table import band_note, markdown_table, seeds_note
 
 ENV = "pendulum"
 LATE_STEPS = 50  # the success window of pendulum: the last 50 steps
@@ -123,53 +116,18 @@ METHODS = ["dart", "augment", "ccil", "dagger"]
 REMEDY_CONFIG = RemedyConfig()  # each method's defaults (see imitlab.remedies.compare)
 
 
-def remedy_caption(summary: list[MethodSummary], setting: str) -> str:
-    """What the remedy table of ``summary`` shows, for ``setting`` (e.g. 'pendulum, MLP bc from 10 demonstrations')."""
-    n = max(m.success.seeds for m in summary)
-    versus = (
-        "difference to bc on the same evaluation seeds (one trained policy each)"
-        if n == 1
-        else "vs bc: mean per-seed difference on the same evaluation seeds with its 95% interval (bootstrap of "
-        "seeds, then of episode pairs) and the seeds favouring the method · bc · neither"
-    )
-    controls = any(m.label.startswith("bc(") for m in summary)
-    return f"{setting}, {seeds_note(n)}; {versus}; exact McNemar p per training seed" + (
-        "; 'bc(N demos)' rows hold as many expert labels as the remedies that spend more" if controls else ""
-    )
-
-
-def remedy_table(summary: list[MethodSummary]) -> str:
-    """One markdown line per method: labels spent, success over seeds with its spread, and the paired comparison
-    with bc."""
-    lines = [
-        [
-            m.label,
-            m.expert_labels,
-            m.synthetic_labels,
-            format_seed_success(m.success),
-            " ".join(f"{r:.0%}" for r in m.success.per_seed),
-            format_difference(m.vs_bc) if m.vs_bc else "-",
-            format_seed_votes(m.vs_bc) if m.vs_bc else "-",
-            format_p_values(m.vs_bc) if m.vs_bc else "-",
-        ]
-        for m in summary
-    ]
-    header = ["method", "expert labels", "synthetic labels", "success [95% CI]", "per seed", "vs bc", "seeds"]
-    return markdown_table([*header, "McNemar p per seed"], lines)
-
-
 def _remedies_analysis(
     rows: Rows, root: Path, out: Path, scale: str, seeds: Sequence[int]
 ) -> tuple[list[Table], list[Figure]]:
     policy_overrides, train_overrides = recipe(ENV, "bc")
     runs = compare_remedies(
         METHODS,
-        ENV,
-        "bc",
-        REMEDY_DEMOS,
-        Path(root) / "remedies",
-        list(seeds),
-        REMEDY_CONFIG,
+        env=ENV,
+        policy="bc",
+        demos=REMEDY_DEMOS,
+        out=Path(root) / "remedies",
+        seeds=list(seeds),
+        config=REMEDY_CONFIG,
         eval_episodes=study_rows.EVAL_EPISODES,
         policy_overrides=policy_overrides,
         train_overrides=train_overrides,
@@ -184,7 +142,11 @@ def _remedies_analysis(
         xlabel="method",
     )
     return (
-        [Table(remedy_caption(summary, f"{ENV}, MLP bc from {REMEDY_DEMOS} demonstrations"), remedy_table(summary))],
+        [
+            Table(
+                remedies_caption(summary, f"{ENV}, MLP bc from {REMEDY_DEMOS} demonstrations"), remedies_table(summary)
+            )
+        ],
         [
             Figure(
                 figure.name,

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from imitlab.data.dataset import Episode, EpisodeDataset, write_dataset
+from imitlab.data.model import Episode, EpisodeDataset
+from imitlab.data.writer import write_dataset
 from imitlab.policies.base import Policy, sample_chunks
 
 EPISODE_LENGTH = 16  # frames per demonstration: longer than any chunk, so no chunk is padded at its start

@@ -15,7 +15,8 @@ import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
-from imitlab.data.dataset import EpisodeDataset, load_dataset
+from imitlab.data.model import EpisodeDataset
+from imitlab.data.reader import load_dataset
 from imitlab.data.sampler import ChunkSampler
 from imitlab.policies.base import Policy, create_policy, get_policy_class
 from imitlab.training.checkpoint import (

@@ -1,0 +1,348 @@
+"""Demonstrations in memory: an :class:`Episode` and the flat-array :class:`EpisodeDataset` with its statistics."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from imitlab.data.layout import (
+    ACTION_KEY,
+    CHUNKS_SIZE,
+    CODEBASE_VERSION,
+    DATA_FILES_SIZE_IN_MB,
+    DATA_PATH,
+    DEFAULT_FEATURES,
+    DONE_KEY,
+    OBS_KEY,
+    QUANTILES,
+    REWARD_KEY,
+    SUCCESS_KEY,
+    VIDEO_FILES_SIZE_IN_MB,
+)
+
+# ----------------------------------------------------------------------------------------------------------
+# Episodes in memory
+# ----------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Episode:
+    """One demonstration. observation: (T, obs_dim) float32, action: (T, act_dim) float32,
+    reward: (T,) float32 (reward received after acting at t), success: (T,) bool (task solved after step t)."""
+
+    observation: np.ndarray
+    action: np.ndarray
+    reward: np.ndarray
+    success: np.ndarray
+
+    def __post_init__(self):
+        self.observation = _as_finite_float32(self.observation, "observation", ndim=2)
+        self.action = _as_finite_float32(self.action, "action", ndim=2)
+        self.reward = _as_finite_float32(self.reward, "reward", ndim=1)
+        success = np.asarray(self.success)
+        if success.ndim != 1:
+            raise ValueError(f"Episode.success must be 1-D (T,), got shape {success.shape}")
+        if success.dtype != np.bool_:
+            if success.dtype.kind not in "iuf" or not np.isin(success, (0, 1)).all():
+                raise ValueError(f"Episode.success must be bool (or 0/1), got dtype {success.dtype}")
+            success = success.astype(bool)
+        self.success = success
+        lengths = {
+            "observation": len(self.observation),
+            "action": len(self.action),
+            "reward": len(self.reward),
+            "success": len(self.success),
+        }
+        if len(set(lengths.values())) != 1:
+            raise ValueError(f"Episode fields must share the same length T, got {lengths}")
+        if lengths["observation"] < 1:
+            raise ValueError("Episode is empty (T = 0): an episode needs at least one frame")
+
+    def __len__(self) -> int:
+        return len(self.observation)
+
+
+def _as_finite_float32(x: Any, name: str, ndim: int) -> np.ndarray:
+    arr = np.asarray(x)
+    if arr.ndim != ndim:
+        want = "(T, dim)" if ndim == 2 else "(T,)"
+        raise ValueError(f"Episode.{name} must be {ndim}-D {want}, got shape {arr.shape}")
+    if arr.dtype.kind not in "iuf":
+        raise ValueError(f"Episode.{name} must be numeric, got dtype {arr.dtype}")
+    arr = np.ascontiguousarray(arr, dtype=np.float32)
+    if not np.isfinite(arr).all():
+        bad = np.argwhere(~np.isfinite(arr))[0].tolist()
+        raise ValueError(f"Episode.{name} has a non-finite value (NaN/inf) at {bad}")
+    return arr
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Statistics (pure)
+# ----------------------------------------------------------------------------------------------------------
+
+
+def compute_stats(array: np.ndarray) -> dict[str, np.ndarray]:
+    """Statistics over the first axis of ``array`` (N, D) (or (N,), treated as (N, 1)), LeRobot's keys.
+
+    Returns ``{min, max, mean, std, q01, q10, q50, q90, q99}`` as float64 arrays of shape (D,) and
+    ``count`` = int64 array ``[N]``. ``std`` is the population standard deviation (ddof=0), as in LeRobot.
+    """
+    x = np.asarray(array)
+    if x.ndim == 1:
+        x = x[:, None]
+    if x.ndim != 2:
+        raise ValueError(f"compute_stats expects (N, D) or (N,), got shape {np.shape(array)}")
+    if len(x) == 0:
+        raise ValueError("compute_stats needs at least one row, got N = 0")
+    x = x.astype(np.float64)
+    stats = {
+        "min": x.min(axis=0),
+        "max": x.max(axis=0),
+        "mean": x.mean(axis=0),
+        "std": x.std(axis=0),
+        "count": np.array([len(x)], dtype=np.int64),
+    }
+    qs = np.quantile(x, list(QUANTILES.values()), axis=0)  # (5, D)
+    for key, q in zip(QUANTILES, qs):
+        stats[key] = q
+    return stats
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The dataset
+# ----------------------------------------------------------------------------------------------------------
+
+
+class EpisodeDataset:
+    """All frames of a dataset held in memory as flat arrays, with episode boundaries.
+
+    observation: (N, obs_dim) float32, action: (N, act_dim) float32, reward: (N,) float32,
+    success: (N,) bool, episode_index: (N,) int64, task_index: (N,) int64,
+    episode_starts / episode_ends: (E,) int64, global frame range [start, end) of each episode.
+    ``info`` is the content of meta/info.json; ``stats`` maps feature -> {stat: np.ndarray}.
+    ``root`` is the directory it lives in (None for a dataset built in memory).
+    """
+
+    def __init__(
+        self,
+        *,
+        observation: np.ndarray,
+        action: np.ndarray,
+        reward: np.ndarray,
+        success: np.ndarray,
+        episode_lengths: np.ndarray,
+        task_index: np.ndarray,
+        tasks: Sequence[str],
+        info: dict[str, Any],
+        stats: dict[str, dict[str, np.ndarray]],
+        root: str | Path | None = None,
+    ):
+        lengths = np.asarray(episode_lengths, dtype=np.int64)
+        self.root = Path(root) if root is not None else None
+        self.info = info
+        self.stats = stats
+        self.tasks = list(tasks)
+        self.observation = observation
+        self.action = action
+        self.reward = reward
+        self.success = success
+        self.task_index = task_index
+        self.episode_ends = np.cumsum(lengths)
+        self.episode_starts = self.episode_ends - lengths
+        self.episode_index = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+        self._return_to_go: np.ndarray | None = None
+
+    # --- construction in memory ---
+    @classmethod
+    def from_episodes(
+        cls,
+        episodes: Sequence[Episode],
+        *,
+        fps: int,
+        task: str,
+        obs_names: Sequence[str] | None = None,
+        action_names: Sequence[str] | None = None,
+        robot_type: str = "sim",
+    ) -> EpisodeDataset:
+        """Build a dataset in memory (root None), with the info and stats that writing it would store."""
+        episodes = list(episodes)
+        if not episodes:
+            raise ValueError("a dataset needs at least one episode, got none")
+        for i, ep in enumerate(episodes):
+            if not isinstance(ep, Episode):
+                raise TypeError(f"episodes[{i}] must be an imitlab Episode, got {type(ep).__name__}")
+        if not isinstance(task, str) or not task:
+            raise ValueError(f"task must be a non-empty string, got {task!r}")
+        obs_dim, act_dim = _check_dims(episodes, None, None)
+        obs_names = _names(obs_names, obs_dim, "obs_names", "observation")
+        action_names = _names(action_names, act_dim, "action_names", "action")
+        info = _make_info(fps=fps, robot_type=robot_type, obs_names=obs_names, action_names=action_names)
+        return cls._build(episodes, task_index=[0] * len(episodes), tasks=[task], info=info, root=None)
+
+    @classmethod
+    def _build(cls, episodes, *, task_index, tasks, info, root) -> EpisodeDataset:
+        lengths = np.array([len(ep) for ep in episodes], dtype=np.int64)
+        arrays = dict(
+            observation=np.concatenate([ep.observation for ep in episodes]),
+            action=np.concatenate([ep.action for ep in episodes]),
+            reward=np.concatenate([ep.reward for ep in episodes]),
+            success=np.concatenate([ep.success for ep in episodes]),
+            task_index=np.repeat(np.asarray(task_index, dtype=np.int64), lengths),
+        )
+        return cls._from_arrays(arrays, lengths, tasks=tasks, info=info, root=root)
+
+    @classmethod
+    def _from_arrays(cls, arrays, lengths, *, tasks, info, root) -> EpisodeDataset:
+        info = json.loads(json.dumps(info))  # deep copy
+        n = int(lengths.sum())
+        info["total_episodes"] = len(lengths)
+        info["total_frames"] = n
+        info["total_tasks"] = len(tasks)
+        info["splits"] = {"train": f"0:{len(lengths)}"}
+        ds = cls(**arrays, episode_lengths=lengths, tasks=tasks, info=info, stats={}, root=root)
+        ds.stats = {key: compute_stats(col) for key, col in ds._frame_columns().items()}
+        return ds
+
+    # --- shape and metadata ---
+    @property
+    def num_episodes(self) -> int:
+        return len(self.episode_starts)
+
+    @property
+    def num_frames(self) -> int:
+        return len(self.observation)
+
+    @property
+    def obs_dim(self) -> int:
+        return self.observation.shape[1]
+
+    @property
+    def act_dim(self) -> int:
+        return self.action.shape[1]
+
+    @property
+    def fps(self) -> int:
+        return int(self.info["fps"])
+
+    @property
+    def task(self) -> str:
+        """The task of a single-task dataset (see ``tasks`` for all of them)."""
+        if len(self.tasks) != 1:
+            raise ValueError(f"this dataset has {len(self.tasks)} tasks {self.tasks}; use .tasks instead")
+        return self.tasks[0]
+
+    @property
+    def episode_lengths(self) -> np.ndarray:
+        return self.episode_ends - self.episode_starts
+
+    @property
+    def return_to_go(self) -> np.ndarray:
+        """(N,) float32: undiscounted sum of rewards from each frame to the end of its episode."""
+        if self._return_to_go is None:
+            csum = np.cumsum(self.reward, dtype=np.float64)
+            ep_total_upto_end = csum[self.episode_ends - 1][self.episode_index]
+            self._return_to_go = (ep_total_upto_end - csum + self.reward).astype(np.float32)
+        return self._return_to_go
+
+    def episode(self, i: int) -> Episode:
+        if not -self.num_episodes <= i < self.num_episodes:
+            raise IndexError(f"episode {i} out of range for a dataset of {self.num_episodes} episodes")
+        s, e = self.episode_starts[i], self.episode_ends[i]
+        return Episode(
+            observation=self.observation[s:e].copy(),
+            action=self.action[s:e].copy(),
+            reward=self.reward[s:e].copy(),
+            success=self.success[s:e].copy(),
+        )
+
+    def __len__(self) -> int:
+        return self.num_frames
+
+    def __repr__(self) -> str:
+        return (
+            f"EpisodeDataset(root={str(self.root) if self.root else None!r}, episodes={self.num_episodes}, "
+            f"frames={self.num_frames}, obs_dim={self.obs_dim}, act_dim={self.act_dim}, fps={self.fps})"
+        )
+
+    def _frame_columns(self) -> dict[str, np.ndarray]:
+        """Every per-frame column of the data parquet, in LeRobot feature order."""
+        n = self.num_frames
+        frame_index = np.arange(n, dtype=np.int64) - self.episode_starts[self.episode_index]
+        done = np.zeros(n, dtype=bool)
+        done[self.episode_ends - 1] = True
+        return {
+            OBS_KEY: self.observation,
+            ACTION_KEY: self.action,
+            REWARD_KEY: self.reward,
+            DONE_KEY: done,
+            SUCCESS_KEY: self.success,
+            "timestamp": (frame_index / self.fps).astype(np.float32),
+            "frame_index": frame_index,
+            "episode_index": self.episode_index,
+            "index": np.arange(n, dtype=np.int64),
+            "task_index": self.task_index,
+        }
+
+
+def _check_dims(episodes: Sequence[Episode], obs_dim: int | None, act_dim: int | None) -> tuple[int, int]:
+    obs_dim = episodes[0].observation.shape[1] if obs_dim is None else obs_dim
+    act_dim = episodes[0].action.shape[1] if act_dim is None else act_dim
+    for i, ep in enumerate(episodes):
+        if ep.observation.shape[1] != obs_dim or ep.action.shape[1] != act_dim:
+            raise ValueError(
+                f"episodes[{i}] has obs_dim {ep.observation.shape[1]} and act_dim {ep.action.shape[1]}; "
+                f"the dataset has obs_dim {obs_dim} and act_dim {act_dim}"
+            )
+    return obs_dim, act_dim
+
+
+def _names(names: Sequence[str] | None, dim: int, arg: str, prefix: str) -> list[str]:
+    if names is None:
+        return [f"{prefix}_{i}" for i in range(dim)]
+    names = [str(n) for n in names]
+    if len(names) != dim:
+        raise ValueError(f"{arg} has {len(names)} names but the episodes have dimension {dim}: {names}")
+    return names
+
+
+def _features(obs_feature: dict, action_feature: dict) -> dict[str, dict[str, Any]]:
+    """Every feature we write, in LeRobot's order: ours first, then the five default columns."""
+    features = {
+        OBS_KEY: {**obs_feature, "dtype": "float32"},
+        ACTION_KEY: {**action_feature, "dtype": "float32"},
+        REWARD_KEY: {"dtype": "float32", "shape": [1], "names": None},
+        DONE_KEY: {"dtype": "bool", "shape": [1], "names": None},
+        SUCCESS_KEY: {"dtype": "bool", "shape": [1], "names": None},
+        **DEFAULT_FEATURES,
+    }
+    return json.loads(json.dumps(features))  # deep copy
+
+
+def _make_info(*, fps: int, robot_type: str, obs_names: list[str], action_names: list[str]) -> dict:
+    if isinstance(fps, bool) or not isinstance(fps, (int, np.integer)) or fps <= 0:
+        raise ValueError(f"fps must be a positive int (LeRobot stores an int), got {fps!r}")
+    features = _features(
+        {"dtype": "float32", "shape": [len(obs_names)], "names": list(obs_names)},
+        {"dtype": "float32", "shape": [len(action_names)], "names": list(action_names)},
+    )
+    # Key order follows LeRobot's create_empty_dataset_info.
+    return {
+        "codebase_version": CODEBASE_VERSION,
+        "robot_type": robot_type,
+        "total_episodes": 0,
+        "total_frames": 0,
+        "total_tasks": 0,
+        "chunks_size": CHUNKS_SIZE,
+        "data_files_size_in_mb": DATA_FILES_SIZE_IN_MB,
+        "video_files_size_in_mb": VIDEO_FILES_SIZE_IN_MB,
+        "fps": int(fps),
+        "splits": {},
+        "data_path": DATA_PATH,
+        "video_path": None,
+        "features": features,
+    }

@@ -1,0 +1,328 @@
+"""Reading and validating datasets in the LeRobot v3.0 layout: every inconsistency is one DatasetError that
+names the file and field."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from imitlab.data.atomic import recover_interrupted_swap
+from imitlab.data.layout import (
+    ACTION_KEY,
+    DEFAULT_FEATURES,
+    EPISODES_PATH,
+    INFO_PATH,
+    OBS_KEY,
+    REWARD_KEY,
+    STATS_PATH,
+    SUCCESS_KEY,
+    TASKS_PATH,
+    DatasetError,
+)
+from imitlab.data.model import (
+    EpisodeDataset,
+)
+
+# ----------------------------------------------------------------------------------------------------------
+# Reading and validation
+# ----------------------------------------------------------------------------------------------------------
+
+
+def load_dataset(root: str | Path) -> EpisodeDataset:
+    """Load and validate the dataset at ``root``; every problem raises DatasetError naming file and field."""
+    root = Path(root)
+    recover_interrupted_swap(root)
+    if not root.is_dir():
+        raise DatasetError(f"{root} is not a dataset directory (it does not exist)")
+    info = _load_info(root)
+    tasks = _load_tasks(root / TASKS_PATH)
+    episodes = _load_episodes_meta(root, info)
+    lengths = episodes["length"]
+    data = _load_data(root, info, episodes, num_tasks=len(tasks))
+    stats = _load_stats(root / STATS_PATH, info)
+    arrays = {k: data[k] for k in ("observation", "action", "reward", "success", "task_index")}
+    return EpisodeDataset(**arrays, episode_lengths=lengths, tasks=tasks, info=info, stats=stats, root=root)
+
+
+def _require_file(path: Path) -> None:
+    if not path.is_file():
+        raise DatasetError(f"{path} is missing")
+
+
+def _load_info(root: Path) -> dict:
+    path = root / INFO_PATH
+    _require_file(path)
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise DatasetError(f"{path} is not valid JSON: {err}") from None
+    if not isinstance(info, dict):
+        raise DatasetError(f"{path} must hold a JSON object, found {type(info).__name__}")
+    for key in ("codebase_version", "fps", "features", "data_path", "total_episodes", "total_frames"):
+        if key not in info:
+            raise DatasetError(f"{path} has no key '{key}' (found: {', '.join(info)})")
+    version = str(info["codebase_version"])
+    if not version.startswith("v3."):
+        raise DatasetError(
+            f"{path} has codebase_version '{version}'; only the LeRobot v3.x layout is supported "
+            "(convert older datasets with LeRobot's convert_dataset_v21_to_v30)"
+        )
+    if not isinstance(info["fps"], (int, float)) or info["fps"] <= 0:
+        raise DatasetError(f"{path} key 'fps' must be a positive number, found {info['fps']!r}")
+    features = info["features"]
+    if not isinstance(features, dict):
+        raise DatasetError(f"{path} key 'features' must be an object, found {type(features).__name__}")
+    for key in (OBS_KEY, ACTION_KEY, *DEFAULT_FEATURES):
+        if key not in features:
+            raise DatasetError(f"{path} declares no feature '{key}' (found: {', '.join(features)})")
+    for key in (OBS_KEY, ACTION_KEY):
+        shape = features[key].get("shape") if isinstance(features[key], dict) else None
+        if not isinstance(shape, list) or len(shape) != 1 or not isinstance(shape[0], int) or shape[0] < 1:
+            raise DatasetError(f"{path} feature '{key}' must have a 1-D shape [dim], found {shape!r}")
+    return info
+
+
+def _load_tasks(path: Path) -> list[str]:
+    _require_file(path)
+    table = _read_parquet(path)
+    for col in ("task", "task_index"):
+        if col not in table.column_names:
+            raise DatasetError(f"{path} has no column '{col}' (found: {', '.join(table.column_names)})")
+    tasks = table.column("task").to_pylist()
+    index = table.column("task_index").to_pylist()
+    order = np.argsort(index)
+    if sorted(index) != list(range(len(index))):
+        raise DatasetError(f"{path} column 'task_index' must be 0..{len(index) - 1}, found {index}")
+    return [tasks[i] for i in order]
+
+
+def _read_parquet(path: Path, columns: list[str] | None = None) -> pa.Table:
+    try:
+        return pq.read_table(path, columns=columns)
+    except (pa.ArrowException, OSError) as err:
+        raise DatasetError(f"{path} could not be read as parquet: {err}") from None
+
+
+def _schema_names(path: Path) -> list[str]:
+    try:
+        return pq.read_schema(path).names
+    except (pa.ArrowException, OSError) as err:
+        raise DatasetError(f"{path} could not be read as parquet: {err}") from None
+
+
+def _load_episodes_meta(root: Path, info: dict) -> dict[str, np.ndarray]:
+    ep_dir = root / "meta" / "episodes"
+    paths = sorted(ep_dir.glob("*/*.parquet"))
+    if not paths:
+        raise DatasetError(f"{root / EPISODES_PATH.format(chunk_index=0, file_index=0)} is missing")
+    wanted = ["episode_index", "length", "data/chunk_index", "data/file_index"]
+    wanted += ["dataset_from_index", "dataset_to_index"]
+    parts = []
+    for path in paths:
+        names = _schema_names(path)
+        for col in wanted:
+            if col not in names:
+                raise DatasetError(f"{path} has no column '{col}' (found: {', '.join(names[:12])}, ...)")
+        parts.append(_read_parquet(path, columns=wanted))
+    table = pa.concat_tables(parts)
+    cols = {}
+    for name in wanted:
+        col = table.column(name)
+        if col.null_count:
+            raise DatasetError(f"{paths[0].parent.parent} column '{name}' has {col.null_count} null values")
+        cols[name] = np.asarray(col.to_numpy(), dtype=np.int64)
+    order = np.argsort(cols["episode_index"], kind="stable")
+    cols = {k: v[order] for k, v in cols.items()}
+    where = f"{ep_dir}/*/*.parquet" if len(paths) > 1 else str(paths[0])
+    e = len(order)
+    if e == 0:
+        raise DatasetError(f"{where} lists no episodes")
+    if not np.array_equal(cols["episode_index"], np.arange(e)):
+        raise DatasetError(f"{where} column 'episode_index' must be 0..{e - 1}, found {cols['episode_index'][:20]}")
+    empty = np.flatnonzero(cols["length"] < 1)
+    if len(empty):
+        raise DatasetError(
+            f"{where} column 'length': episode {int(empty[0])} is empty (length {int(cols['length'][empty[0]])})"
+        )
+    ends = np.cumsum(cols["length"])
+    for name, want in (("dataset_from_index", ends - cols["length"]), ("dataset_to_index", ends)):
+        bad = np.flatnonzero(cols[name] != want)
+        if len(bad):
+            i = int(bad[0])
+            raise DatasetError(
+                f"{where} column '{name}' of episode {i} is {int(cols[name][i])}, expected {int(want[i])} "
+                "(episodes must be contiguous and match their lengths)"
+            )
+    info_path = root / INFO_PATH
+    if int(info["total_episodes"]) != e:
+        raise DatasetError(
+            f"{info_path} key 'total_episodes' is {info['total_episodes']}, but {where} lists {e} episodes"
+        )
+    if int(info["total_frames"]) != int(ends[-1]):
+        raise DatasetError(
+            f"{info_path} key 'total_frames' is {info['total_frames']}, "
+            f"but the episodes in {where} add up to {int(ends[-1])} frames"
+        )
+    return cols
+
+
+def _load_data(root: Path, info: dict, episodes: dict[str, np.ndarray], num_tasks: int) -> dict[str, np.ndarray]:
+    features = info["features"]
+    pairs = sorted(set(zip(episodes["data/chunk_index"].tolist(), episodes["data/file_index"].tolist())))
+    needed = [OBS_KEY, ACTION_KEY, "frame_index", "episode_index", "index", "task_index"]
+    needed += [k for k in (REWARD_KEY, SUCCESS_KEY) if k in features]
+    parts = []  # (path, table) in global frame order
+    for chunk, file in pairs:
+        try:
+            rel = info["data_path"].format(chunk_index=chunk, file_index=file)
+        except (KeyError, IndexError, ValueError) as err:
+            raise DatasetError(f"{root / INFO_PATH} key 'data_path' cannot be formatted: {err}") from None
+        path = root / rel
+        _require_file(path)
+        names = _schema_names(path)
+        for col in needed:
+            if col not in names:
+                raise DatasetError(f"{path} has no column '{col}' (found: {', '.join(names)})")
+        parts.append((path, _read_parquet(path, columns=needed)))
+
+    int_keys = ("frame_index", "episode_index", "index", "task_index")
+    out: dict[str, list[np.ndarray]] = {k: [] for k in ("observation", "action", "reward", "success", *int_keys)}
+    obs_dim, act_dim = features[OBS_KEY]["shape"][0], features[ACTION_KEY]["shape"][0]
+    row0 = 0
+    for path, table in parts:
+        n = table.num_rows
+        out["observation"].append(_read_float_column(table, OBS_KEY, obs_dim, path, row0))
+        out["action"].append(_read_float_column(table, ACTION_KEY, act_dim, path, row0))
+        if REWARD_KEY in features:
+            out["reward"].append(_read_float_column(table, REWARD_KEY, 1, path, row0)[:, 0])
+        else:
+            out["reward"].append(np.zeros(n, np.float32))
+        if SUCCESS_KEY in features:
+            out["success"].append(_read_scalar_column(table, SUCCESS_KEY, path).astype(bool))
+        else:
+            out["success"].append(np.zeros(n, bool))
+        for key in int_keys:
+            out[key].append(_read_scalar_column(table, key, path).astype(np.int64))
+        row0 += n
+    data = {k: np.concatenate(v) for k, v in out.items()}
+
+    where = str(parts[0][0]) if len(parts) == 1 else f"{root / 'data'}/*/*.parquet"
+    lengths = episodes["length"]
+    n = int(lengths.sum())
+    if len(data["index"]) != n:
+        raise DatasetError(f"{where} has {len(data['index'])} rows, but the episodes metadata lists {n} frames")
+    # Files may be listed out of order: put rows in global 'index' order before checking it.
+    order = np.argsort(data["index"], kind="stable")
+    if not np.array_equal(order, np.arange(n)):
+        data = {k: v[order] for k, v in data.items()}
+    checks = {
+        "index": np.arange(n, dtype=np.int64),
+        "episode_index": np.repeat(np.arange(len(lengths), dtype=np.int64), lengths),
+        "frame_index": np.arange(n, dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths, lengths),
+    }
+    for key, want in checks.items():
+        bad = np.flatnonzero(data[key] != want)
+        if len(bad):
+            i = int(bad[0])
+            raise DatasetError(
+                f"{where} column '{key}' is inconsistent at row {i}: found {int(data[key][i])}, expected "
+                f"{int(want[i])} (from meta/episodes lengths and a contiguous global index)"
+            )
+    bad = np.flatnonzero((data["task_index"] < 0) | (data["task_index"] >= num_tasks))
+    if len(bad):
+        i = int(bad[0])
+        raise DatasetError(
+            f"{where} column 'task_index' at row {i} is {int(data['task_index'][i])}, "
+            f"but {root / TASKS_PATH} has {num_tasks} tasks"
+        )
+    return data
+
+
+def _column(table: pa.Table, name: str, path: Path) -> pa.Array:
+    col = table.column(name)
+    if col.null_count:
+        raise DatasetError(f"{path} column '{name}' has {col.null_count} null values")
+    return col.combine_chunks()
+
+
+def _read_scalar_column(table: pa.Table, name: str, path: Path) -> np.ndarray:
+    arr = _column(table, name, path)
+    if pa.types.is_list(arr.type) or pa.types.is_fixed_size_list(arr.type) or pa.types.is_large_list(arr.type):
+        arr = _flatten_list(arr, 1, name, path)
+    if not (pa.types.is_integer(arr.type) or pa.types.is_boolean(arr.type) or pa.types.is_floating(arr.type)):
+        raise DatasetError(f"{path} column '{name}' must be numeric, found type {arr.type}")
+    return arr.to_numpy(zero_copy_only=False)
+
+
+def _flatten_list(arr: pa.Array, width: int, name: str, path: Path) -> pa.Array:
+    if pa.types.is_fixed_size_list(arr.type):
+        if arr.type.list_size != width:
+            raise DatasetError(
+                f"{path} column '{name}' holds lists of length {arr.type.list_size}, but "
+                f"meta/info.json declares shape [{width}]"
+            )
+    else:
+        lengths = arr.value_lengths().to_numpy(zero_copy_only=False)
+        bad = np.flatnonzero(lengths != width)
+        if len(bad):
+            raise DatasetError(
+                f"{path} column '{name}' row {int(bad[0])} holds a list of length {int(lengths[bad[0]])}, but "
+                f"meta/info.json declares shape [{width}]"
+            )
+    values = arr.flatten()
+    if values.null_count:
+        raise DatasetError(f"{path} column '{name}' has {values.null_count} null list elements")
+    return values
+
+
+def _read_float_column(table: pa.Table, name: str, width: int, path: Path, row0: int) -> np.ndarray:
+    """(rows, width) float32 from a list column (or a scalar column when width is 1); finite values only."""
+    arr = _column(table, name, path)
+    is_list = pa.types.is_list(arr.type) or pa.types.is_fixed_size_list(arr.type) or pa.types.is_large_list(arr.type)
+    if is_list:
+        arr = _flatten_list(arr, width, name, path)
+    elif width != 1:
+        raise DatasetError(f"{path} column '{name}' has type {arr.type}, expected a list of {width} floats")
+    if not (pa.types.is_floating(arr.type) or pa.types.is_integer(arr.type)):
+        raise DatasetError(f"{path} column '{name}' must hold numbers, found type {arr.type}")
+    x = arr.to_numpy(zero_copy_only=False).astype(np.float32, copy=False).reshape(-1, width)
+    finite = np.isfinite(x)
+    if not finite.all():
+        row, dim = np.argwhere(~finite)[0].tolist()
+        raise DatasetError(
+            f"{path} column '{name}' has a non-finite value ({x[row, dim]}) at row {row} (global index "
+            f"{row0 + row}), dimension {dim}"
+        )
+    return x
+
+
+def _load_stats(path: Path, info: dict) -> dict[str, dict[str, np.ndarray]]:
+    _require_file(path)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise DatasetError(f"{path} is not valid JSON: {err}") from None
+    if not isinstance(raw, dict):
+        raise DatasetError(f"{path} must hold a JSON object, found {type(raw).__name__}")
+    stats: dict[str, dict[str, np.ndarray]] = {}
+    for key, entry in raw.items():
+        if isinstance(entry, dict):
+            stats[key] = {k: np.atleast_1d(np.asarray(v)) for k, v in entry.items()}
+    for key in (OBS_KEY, ACTION_KEY):
+        dim = info["features"][key]["shape"][0]
+        if key not in stats:
+            raise DatasetError(f"{path} has no entry for '{key}' (found: {', '.join(raw)})")
+        for stat in ("mean", "std", "min", "max"):
+            value = stats[key].get(stat)
+            if value is None:
+                raise DatasetError(f"{path} entry '{key}' has no '{stat}' (found: {', '.join(stats[key])})")
+            if value.shape != (dim,) or value.dtype.kind not in "iuf" or not np.isfinite(value).all():
+                raise DatasetError(
+                    f"{path} entry '{key}/{stat}' must be {dim} finite numbers, found {value.tolist()!r}"
+                )
+            stats[key][stat] = value.astype(np.float64)
+    return stats
