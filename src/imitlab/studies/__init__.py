@@ -68,13 +68,30 @@ def register_study(study: Study) -> Study:
     return study
 
 
+# The built-in studies in reading order (the report and `imitlab study --help` list them so): the heads first,
+# then the sweeps, then compounding error and its remedies. Studies registered elsewhere follow, as registered.
+BUILT_IN_ORDER = (
+    "heads",
+    "multimodality",
+    "chunk-size",
+    "demos",
+    "denoise-steps",
+    "guidance",
+    "obs-history",
+    "execution",
+    "compounding-error",
+    "dagger",
+)
+
+
 def catalogue() -> dict[str, Study]:
-    """Every registered study by name, the built-in ones included."""
+    """Every registered study by name, the built-in ones included, in reading order (not import order)."""
     import imitlab.studies.compounding_error  # noqa: F401  (compounding error and its remedies)
     import imitlab.studies.heads  # noqa: F401  (registers the built-in studies)
     import imitlab.studies.sweeps  # noqa: F401  (the sweeps)
 
-    return STUDIES
+    rank = {name: i for i, name in enumerate(BUILT_IN_ORDER)}
+    return dict(sorted(STUDIES.items(), key=lambda item: rank.get(item[0], len(rank))))
 
 
 def get_study(name: str) -> Study:
