@@ -47,6 +47,15 @@ class SourceStore:
     episode_ends: np.ndarray
     describe: str  # how a key is addressed in the store, for messages, e.g. "data/{key}"
     episode_ends_at: str = "meta/episode_ends"  # where the episode boundaries come from, for messages
+    # readers that can read part of a key: (key, start, stop) -> rows [start, stop); large arrays (images) are
+    # then read one episode at a time
+    load_rows: Callable[[str, int, int], np.ndarray] | None = None
+
+    def rows(self, key: str, start: int, stop: int) -> np.ndarray:
+        """Rows [start, stop) of ``key`` (read alone where the reader can, else cut from the whole array)."""
+        if self.load_rows is not None:
+            return self.load_rows(key, start, stop)
+        return self.load(key)[start:stop]
 
 
 def read_diffusion_policy_zarr(path: Path) -> SourceStore:
@@ -81,6 +90,7 @@ def read_diffusion_policy_zarr(path: Path) -> SourceStore:
         load=lambda key: np.asarray(data[key][:]),
         episode_ends=np.asarray(root["meta/episode_ends"][:]),
         describe="data/{key}",
+        load_rows=lambda key, start, stop: np.asarray(data[key][start:stop]),
     )
 
 
