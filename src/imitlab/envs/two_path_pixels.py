@@ -1,11 +1,14 @@
-"""``two-path-pixels``: the two-path task seen through a 64 x 64 top-down camera. The observation vector is empty;
-where the robot is must be read from the image ``observation.images.top`` (the visuomotor setting).
+"""``two-path-pixels``: the two-path task seen through a 64 x 64 top-down camera. The observation vector holds only
+the goal's position, (0, 1) in every episode (datasets and policies need a state vector; this one says nothing
+about the robot); where the robot is must be read from the image ``observation.images.top`` (the visuomotor
+setting).
 
 The render is a pure numpy function of the positions (N, 2), vectorised over the batch: a white square showing the
 whole arena (|x|, |y| <= BOUND, the image border is the wall; +y up), the obstacle as a light-red disc, the goal as
 a gold disc and the robot as a blue disc of radius ``AGENT_DRAW_RADIUS``, each edge anti-aliased by the pixel's
 distance to it. The robot is the only thing drawn with less than full red, so ``255 - red`` is proportional to
-how much of a pixel it covers; ``locate_agent`` reads its position back as the centroid of that weight.
+how much of a pixel it covers; ``locate_agent`` reads its position back as the centroid of that weight (also from
+frames decoded from a dataset's lossy video).
 
 The expert (``TwoPathPixelsExpert``) is ``TwoPathExpert`` acting on the position it locates in the image, so it
 needs nothing the policy does not see.
@@ -40,7 +43,9 @@ BACKGROUND = np.array([255, 255, 255], np.float64)
 OBSTACLE_COLOUR = np.array([255, 110, 110], np.float64)  # full red: only the robot lowers the red channel
 GOAL_COLOUR = np.array([255, 200, 40], np.float64)
 AGENT_COLOUR = np.array([30, 90, 220], np.float64)
-AGENT_RED_DROP = 255.0 - AGENT_COLOUR[0]  # 255 - red of a pixel the robot covers entirely
+# locate_agent ignores the first LOCATE_FLOOR levels of 255 - red (the robot covers less than ~30% of such a
+# pixel): a lossy video codec leaves a few levels of noise all over the background, which would pull the centroid
+LOCATE_FLOOR = 64.0
 
 # World coordinates of the pixel centres: column j -> x, row i -> y (row 0 at the top, y = +BOUND).
 _CENTRES = -BOUND + (np.arange(IMAGE_SIZE) + 0.5) * PIXEL
@@ -94,12 +99,13 @@ def render_top(pos: np.ndarray) -> np.ndarray:
 
 
 def locate_agent(images: np.ndarray) -> np.ndarray:
-    """Robot positions (N, 2) read from top-down images (N, H, W, 3) uint8: the centroid of ``255 - red``, the
-    robot's coverage of each pixel. A robot out of view gives NaN."""
+    """Robot positions (N, 2) read from top-down images (N, H, W, 3) uint8 (rendered, or decoded from a dataset's
+    video): the centroid of ``255 - red`` (the robot's coverage of each pixel) above ``LOCATE_FLOOR``. A robot out
+    of view gives NaN."""
     images = np.asarray(images)
     if images.ndim != 4 or images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE, 3):
         raise ValueError(f"images must have shape (N, {IMAGE_SIZE}, {IMAGE_SIZE}, 3), got {images.shape}")
-    weight = 255.0 - images[..., 0].astype(np.float64)  # (N, H, W)
+    weight = np.maximum(255.0 - LOCATE_FLOOR - images[..., 0].astype(np.float64), 0.0)  # (N, H, W)
     total = weight.sum(axis=(1, 2))
     with np.errstate(invalid="ignore", divide="ignore"):
         x = (weight * _X[None]).sum(axis=(1, 2)) / total
@@ -108,15 +114,16 @@ def locate_agent(images: np.ndarray) -> np.ndarray:
 
 
 class BatchedTwoPathPixels(BatchedTwoPath):
-    """``BatchedTwoPath`` whose observation is empty (N, 0); the robot is seen through ``render_cameras``."""
+    """``BatchedTwoPath`` whose observation (N, 2) is the goal's position; the robot is seen only through
+    ``render_cameras``."""
 
     def __init__(self, num_envs: int):
         super().__init__(num_envs)
-        self.single_observation_space = spaces.Box(low=0.0, high=0.0, shape=(0,), dtype=np.float32)
+        self.single_observation_space = spaces.Box(low=-BOUND, high=BOUND, shape=(2,), dtype=np.float32)
         self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, self.num_envs)
 
     def _observe(self) -> np.ndarray:
-        return np.zeros((self.num_envs, 0), np.float32)
+        return np.tile(GOAL.astype(np.float32), (self.num_envs, 1))
 
     def render_cameras(self) -> dict[str, np.ndarray]:
         """{``CAMERA``: (N, 64, 64, 3) uint8} of the current positions."""
@@ -124,7 +131,8 @@ class BatchedTwoPathPixels(BatchedTwoPath):
 
 
 class TwoPathPixelsEnv(TwoPathEnv):
-    """One ``two-path-pixels`` env: empty observation; ``render()`` returns the camera image (64, 64, 3) uint8."""
+    """One ``two-path-pixels`` env: observation = the goal (2,); ``render()`` returns the camera image (64, 64, 3)
+    uint8."""
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": FPS}
 
@@ -150,7 +158,7 @@ class TwoPathPixelsExpert(TwoPathExpert):
         self.position = locate_agent(images[CAMERA])
 
     def act(self, obs: np.ndarray) -> np.ndarray:
-        """obs (N, 0) -> velocity (N, 2); the position comes from the images of this step."""
+        """obs (N, 2) (the goal) -> velocity (N, 2); the robot's position comes from the images of this step."""
         if self.position is None or len(self.position) != len(obs):
             raise ValueError("TwoPathPixelsExpert.act needs this step's images first (observe_images)")
         # A robot that left the image has crashed into a wall: its episode is over, any action will do.
@@ -166,7 +174,7 @@ register_env(
         make_expert=TwoPathPixelsExpert,
         max_steps=MAX_STEPS,
         fps=FPS,
-        obs_names=(),
+        obs_names=("goal_x", "goal_y"),
         action_names=("vx", "vy"),
         success_rule=(
             f"reach within {GOAL_RADIUS} of the goal within {MAX_STEPS} steps without touching the obstacle "
