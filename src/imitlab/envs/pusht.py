@@ -333,7 +333,8 @@ def replay_episode(observation: np.ndarray, action: np.ndarray, legacy: bool = F
 def _no_expert():
     raise ImitlabError(
         "pusht has no scripted expert: its demonstrations are the 206 human ones of Chi et al. 2023; "
-        "import them with `imitlab import` (see docs/pusht.md)"
+        "import them with `imitlab import` (with their images: --env pusht-pixels --obs-key 'state[:2]' "
+        "--image-key img; see docs/pusht.md)"
     )
 
 
