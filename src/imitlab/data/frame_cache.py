@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-from imitlab.data.layout import DATA_PATH, DatasetError, video_file
+from imitlab.data.layout import DatasetError, video_file
 from imitlab.data.video import decode_frames
 
 CACHE_DIR_ENV = "IMITLAB_CACHE_DIR"
@@ -55,7 +55,7 @@ def cached_frames(
         plan = _video_plan(root, info, key, lengths, segments, fps)
         sources = sorted({path for path, _, _ in plan})
     else:
-        sources = _data_files(root, info)
+        sources = sorted(root.glob("data/*/*.parquet"))
     digest = hashlib.blake2b(digest_size=10)
     digest.update(json.dumps([key, height, width, lengths.tolist(), _segments_json(segments)]).encode())
     for path in sources:
@@ -145,10 +145,6 @@ def _fill_from_videos(out: np.ndarray, plan, fps: float, key: str, shape: tuple[
                 f"{path} holds fewer frames than the episodes metadata of camera '{key}' places in it: decoded "
                 f"{written} of the {want} frames needed (up to frame {needed - 1}); truncated video?"
             )
-
-
-def _data_files(root: Path, info: dict) -> list[Path]:
-    return sorted(root.glob(DATA_PATH.split("/")[0] + "/*/*.parquet"))
 
 
 def _fill_from_parquet(out: np.ndarray, paths: list[Path], key: str, shape: tuple[int, int]) -> None:
