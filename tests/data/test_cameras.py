@@ -330,6 +330,18 @@ def test_crash_during_append_keeps_the_old_video_bytes(root, monkeypatch):
     assert load_dataset(root).num_episodes == 3
 
 
+def test_append_to_a_dataset_with_another_video_path_template_moves_its_videos_to_ours(root):
+    info = json.loads((root / "meta/info.json").read_text())
+    info["video_path"] = "clips/{video_key}/{chunk_index}-{file_index}.mp4"
+    (root / "meta/info.json").write_text(json.dumps(info))
+    (root / f"clips/{CAM}").mkdir(parents=True)
+    (root / VIDEO_0).rename(root / f"clips/{CAM}/0-0.mp4")
+    old_bytes = (root / f"clips/{CAM}/0-0.mp4").read_bytes()
+    append_episodes(root, camera_episodes([2], seed=9))
+    assert (root / VIDEO_0).read_bytes() == old_bytes
+    assert load_dataset(root).frames(CAM).shape[0] == 20
+
+
 def test_append_rejects_other_cameras_and_keeps_the_dataset(root):
     before = (root / "meta/info.json").read_text()
     ep = camera_episodes([3])[0]
