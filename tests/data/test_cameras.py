@@ -294,6 +294,23 @@ def test_append_adds_a_video_file_and_never_rewrites_the_old_one(root, episodes)
     assert seg["from_timestamp"].tolist() == pytest.approx([0.0, 0.6, 0.9, 0.0, 0.5])
 
 
+def test_append_decodes_only_the_new_episodes_when_the_old_cache_exists(root, monkeypatch):
+    old_frames = np.array(load_dataset(root).frames(CAM))
+    decoded = []
+    real = frame_cache.decode_frames
+
+    def counting(path, fps):
+        decoded.append(path.name)
+        return real(path, fps)
+
+    monkeypatch.setattr(frame_cache, "decode_frames", counting)
+    append_episodes(root, camera_episodes([4], seed=8))
+    frames = load_dataset(root).frames(CAM)
+    assert decoded == ["file-001.mp4"]
+    np.testing.assert_array_equal(frames[:18], old_frames)
+    assert len(list((root / ".cache/frames").glob("*.npy"))) == 1
+
+
 def test_append_keeps_old_episode_image_stats_and_pools_them_with_the_new(root, episodes):
     """Image stats come from the recorded frames (as LeRobot computes them before encoding); appending reads
     the old episodes' stats from meta/episodes instead of decoding their videos."""

@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from imitlab.data.atomic import fsync_tree, publish, recover_interrupted_swap
+from imitlab.data.frame_cache import carry_cache
 from imitlab.data.layout import (
     ACTION_KEY,
     CHUNKS_SIZE,
@@ -179,6 +180,8 @@ def _write_atomically(ds: EpisodeDataset, root: Path, video: VideoEncoding, vide
     try:
         segments = _write_videos(ds, tmp, video, videos_from)
         _write_tree(ds, tmp, segments)
+        if videos_from is not None:
+            carry_cache(root, tmp)
         fsync_tree(tmp)
         publish(tmp, root)
     finally:
