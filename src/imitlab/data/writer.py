@@ -164,7 +164,7 @@ def append_episodes(
         tasks=tasks,
         info=info,
         root=None,
-        images_in_memory={key: np.concatenate([ep.images[key] for ep in episodes]) for key in cameras},
+        images_in_memory={key: [ep.images[key] for ep in episodes] for key in cameras},
         video_segments=old.video_segments,
         episode_image_stats={key: old.episode_stats(key) for key in cameras},
     )
@@ -214,20 +214,20 @@ def _write_videos(
             chunk, file = files[-1] if files else (0, -1)
             chunk, file = (chunk + 1, 0) if file + 1 >= CHUNKS_SIZE else (chunk, file + 1)
             path = dest / VIDEO_PATH.format(video_key=key, chunk_index=chunk, file_index=file)
-            held = ds.images_in_memory[key]
-            offset = ds.num_frames - len(held)
-            bounds = [
-                (int(ds.episode_starts[e]) - offset, int(ds.episode_ends[e]) - offset)
-                for e in range(first_new, ds.num_episodes)
-            ]
-            encode_frames(path, (held[s:t] for s, t in bounds), ds.fps, video, key)
+            held = ds.images_in_memory[key]  # (T, H, W, 3) per episode from first_new on
+            if len(held) != ds.num_episodes - first_new:
+                raise ValueError(
+                    f"camera '{key}': {len(held)} episodes of frames in memory for "
+                    f"{ds.num_episodes - first_new} episodes not stored yet"
+                )
+            encode_frames(path, held, ds.fps, video, key)
             t0 = 0
-            for s, t in bounds:
+            for frames in held:
                 stored["chunk_index"].append(chunk)
                 stored["file_index"].append(file)
                 stored["from_timestamp"].append(t0 / ds.fps)
-                stored["to_timestamp"].append((t0 + t - s) / ds.fps)
-                t0 += t - s
+                stored["to_timestamp"].append((t0 + len(frames)) / ds.fps)
+                t0 += len(frames)
             if "info" not in feature:
                 feature["info"] = video_info(path)
         out[key] = {
