@@ -294,6 +294,23 @@ def test_append_adds_a_video_file_and_never_rewrites_the_old_one(root, episodes)
     assert seg["from_timestamp"].tolist() == pytest.approx([0.0, 0.6, 0.9, 0.0, 0.5])
 
 
+def test_append_decodes_only_the_new_episodes_when_the_old_cache_exists(root, monkeypatch):
+    old_frames = np.array(load_dataset(root).frames(CAM))
+    decoded = []
+    real = frame_cache.decode_frames
+
+    def counting(path, fps):
+        decoded.append(path.name)
+        return real(path, fps)
+
+    monkeypatch.setattr(frame_cache, "decode_frames", counting)
+    append_episodes(root, camera_episodes([4], seed=8))
+    frames = load_dataset(root).frames(CAM)
+    assert decoded == ["file-001.mp4"]
+    np.testing.assert_array_equal(frames[:18], old_frames)
+    assert len(list((root / ".cache/frames").glob("*.npy"))) == 1
+
+
 def test_append_keeps_old_episode_image_stats_and_pools_them_with_the_new(root, episodes):
     """Image stats come from the recorded frames (as LeRobot computes them before encoding); appending reads
     the old episodes' stats from meta/episodes instead of decoding their videos."""
@@ -328,6 +345,18 @@ def test_crash_during_append_keeps_the_old_video_bytes(root, monkeypatch):
     after = {p: p.read_bytes() for p in root.rglob("*") if p.is_file() and ".cache" not in p.parts}
     assert after == before
     assert load_dataset(root).num_episodes == 3
+
+
+def test_append_to_a_dataset_with_another_video_path_template_moves_its_videos_to_ours(root):
+    info = json.loads((root / "meta/info.json").read_text())
+    info["video_path"] = "clips/{video_key}/{chunk_index}-{file_index}.mp4"
+    (root / "meta/info.json").write_text(json.dumps(info))
+    (root / f"clips/{CAM}").mkdir(parents=True)
+    (root / VIDEO_0).rename(root / f"clips/{CAM}/0-0.mp4")
+    old_bytes = (root / f"clips/{CAM}/0-0.mp4").read_bytes()
+    append_episodes(root, camera_episodes([2], seed=9))
+    assert (root / VIDEO_0).read_bytes() == old_bytes
+    assert load_dataset(root).frames(CAM).shape[0] == 20
 
 
 def test_append_rejects_other_cameras_and_keeps_the_dataset(root):

@@ -6,7 +6,9 @@ set, e.g. for a read-only dataset) as ``<camera>-<digest>.npy``. The digest cove
 every source file (video files, or the data parquet for dtype image), the episode lengths, the episodes'
 placement in the video files and the frame shape: a file that changes, or metadata that points elsewhere, makes
 a new cache, and stale ones are removed. The file is built under a temporary name and renamed when complete,
-so an interrupted build is never read.
+so an interrupted build is never read. Beside it, ``<camera>-<digest>.json`` lists where each episode's frames
+came from (file digest, first frame in the file, length): a rebuild copies the episodes a previous cache already
+holds (e.g. after ``append_episodes``, which carries the cache into the new version) and decodes only the rest.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-from imitlab.data.layout import DATA_PATH, DatasetError, video_file
+from imitlab.data.layout import DatasetError, video_file
 from imitlab.data.video import decode_frames
 
 CACHE_DIR_ENV = "IMITLAB_CACHE_DIR"
@@ -55,17 +57,22 @@ def cached_frames(
         plan = _video_plan(root, info, key, lengths, segments, fps)
         sources = sorted({path for path, _, _ in plan})
     else:
-        sources = _data_files(root, info)
+        sources = sorted(root.glob("data/*/*.parquet"))
+    file_digests = {path: _file_digest(path) for path in sources}
     digest = hashlib.blake2b(digest_size=10)
     digest.update(json.dumps([key, height, width, lengths.tolist(), _segments_json(segments)]).encode())
     for path in sources:
         digest.update(str(path.relative_to(root)).encode())
-        digest.update(_file_digest(path))
+        digest.update(file_digests[path])
     folder = cache_dir(root)
     stem = key.replace("/", "_")
     final = folder / f"{stem}-{digest.hexdigest()}.npy"
     if final.is_file():
         return np.load(final, mmap_mode="r")
+    # Where each episode's frames come from: (source file digest, first frame in the file, length).
+    origins = []
+    if segments is not None:
+        origins = [[file_digests[p].hex(), first, t] for (p, first, _), t in zip(plan, lengths.tolist())]
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -76,18 +83,64 @@ def cached_frames(
     try:
         out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(n, height, width, 3))
         if segments is not None:
-            _fill_from_videos(out, plan, fps, key, (height, width))
+            reused = _reuse_previous(folder, stem, out, origins, plan)
+            _fill_from_videos(
+                out, [p for p, done in zip(plan, reused) if not done], lengths[~reused], fps, key, (height, width)
+            )
         else:
             _fill_from_parquet(out, sources, key, (height, width))
         out.flush()
         del out
+        final.with_suffix(".json").write_text(json.dumps({"origins": origins}))
         os.replace(tmp, final)
     finally:
         tmp.unlink(missing_ok=True)
-    for stale in folder.glob(f"{stem}-*.npy"):
-        if stale != final:
+    for stale in [*folder.glob(f"{stem}-*.npy"), *folder.glob(f"{stem}-*.json")]:
+        if stale.stem != final.stem:
             stale.unlink(missing_ok=True)
     return np.load(final, mmap_mode="r")
+
+
+def carry_cache(root: Path, new_tree: Path) -> None:
+    """Hard-link the frame cache of the dataset at ``root`` into ``new_tree``, its next version about to be
+    swapped in, so that the next build copies the episodes it holds instead of decoding them (cache files are
+    never written after they are renamed into place). Nothing to do for a cache outside ``root``."""
+    folder = cache_dir(root)
+    try:
+        rel = folder.relative_to(root)
+    except ValueError:
+        return
+    for path in sorted(folder.glob("*")) if folder.is_dir() else []:
+        if path.is_file() and not path.name.startswith("."):
+            dst = new_tree / rel / path.name
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(path, dst)
+            except OSError:  # no hard links here: the cache is rebuilt from the videos instead
+                return
+
+
+def _reuse_previous(folder: Path, stem: str, out: np.ndarray, origins: list, plan: list) -> np.ndarray:
+    """Copy into ``out`` every episode that a previous cache of this camera holds (same file digest, first
+    frame and length); returns (E,) bool, True where copied."""
+    reused = np.zeros(len(origins), dtype=bool)
+    for manifest in folder.glob(f"{stem}-*.json"):
+        old_path = manifest.with_suffix(".npy")
+        try:
+            old_origins = json.loads(manifest.read_text())["origins"]
+            old = np.load(old_path, mmap_mode="r")
+        except (OSError, ValueError, KeyError):
+            continue
+        if old.shape[1:] != out.shape[1:]:
+            continue
+        starts = np.cumsum([o[2] for o in old_origins]) - [o[2] for o in old_origins]
+        where = {tuple(o): int(g) for o, g in zip(old_origins, starts)}
+        for e, (origin, (_, _, g0)) in enumerate(zip(origins, plan)):
+            g_old = where.get(tuple(origin))
+            if not reused[e] and g_old is not None:
+                out[g0 : g0 + origin[2]] = old[g_old : g_old + origin[2]]
+                reused[e] = True
+    return reused
 
 
 def _segments_json(segments: dict[str, np.ndarray] | None) -> dict | None:
@@ -114,11 +167,11 @@ def _video_plan(root, info, key, lengths, segments, fps) -> list[tuple[Path, int
     return plan
 
 
-def _fill_from_videos(out: np.ndarray, plan, fps: float, key: str, shape: tuple[int, int]) -> None:
-    """Decode each video file once, writing every frame an episode uses to its global index."""
-    lengths = np.diff([p[2] for p in plan] + [len(out)])
+def _fill_from_videos(out: np.ndarray, plan, lengths, fps: float, key: str, shape: tuple[int, int]) -> None:
+    """Decode each video file of ``plan`` (the episodes to decode, with their ``lengths``) once, writing every
+    frame an episode uses to its global index."""
     by_file: dict[Path, list[tuple[int, int, int]]] = {}
-    for (path, first, g0), length in zip(plan, lengths.tolist()):
+    for (path, first, g0), length in zip(plan, np.asarray(lengths).tolist()):
         by_file.setdefault(path, []).append((first, g0, length))
     for path, parts in by_file.items():
         needed = max(first + length for first, _, length in parts)
@@ -145,10 +198,6 @@ def _fill_from_videos(out: np.ndarray, plan, fps: float, key: str, shape: tuple[
                 f"{path} holds fewer frames than the episodes metadata of camera '{key}' places in it: decoded "
                 f"{written} of the {want} frames needed (up to frame {needed - 1}); truncated video?"
             )
-
-
-def _data_files(root: Path, info: dict) -> list[Path]:
-    return sorted(root.glob(DATA_PATH.split("/")[0] + "/*/*.parquet"))
 
 
 def _fill_from_parquet(out: np.ndarray, paths: list[Path], key: str, shape: tuple[int, int]) -> None:

@@ -197,7 +197,8 @@ class EpisodeDataset:
     Cameras (``camera_keys``, features of dtype video or image) are not held as arrays: :meth:`frames` gives
     (N, H, W, 3) uint8 frames, from the decoded frame cache for a dataset on disk. ``video_segments`` maps a
     video camera to its per-episode placement in the video files (chunk_index, file_index, from_timestamp,
-    to_timestamp; (E,) arrays) and ``images_in_memory`` holds frames of trailing episodes not yet written.
+    to_timestamp; (E,) arrays) and ``images_in_memory`` maps a camera to the (T, H, W, 3) frames of each of the
+    last episodes, not yet written.
     """
 
     def __init__(
@@ -213,7 +214,7 @@ class EpisodeDataset:
         info: dict[str, Any],
         stats: dict[str, dict[str, np.ndarray]],
         root: str | Path | None = None,
-        images_in_memory: dict[str, np.ndarray] | None = None,
+        images_in_memory: dict[str, list[np.ndarray]] | None = None,
         video_segments: dict[str, dict[str, np.ndarray]] | None = None,
         episode_image_stats: dict[str, list[dict[str, np.ndarray]]] | None = None,
     ):
@@ -272,7 +273,7 @@ class EpisodeDataset:
             success=np.concatenate([ep.success for ep in episodes]),
             task_index=np.zeros(int(lengths.sum()), dtype=np.int64),
         )
-        images = {key: np.concatenate([ep.images[key] for ep in episodes]) for key in cameras}
+        images = {key: [ep.images[key] for ep in episodes] for key in cameras}
         return cls._from_arrays(arrays, lengths, tasks=[task], info=info, root=None, images_in_memory=images)
 
     @classmethod
@@ -338,8 +339,8 @@ class EpisodeDataset:
             raise KeyError(f"this dataset has no camera '{key}' (cameras: {', '.join(self.camera_keys) or 'none'})")
         if key not in self._frames:
             held = self.images_in_memory.get(key)
-            if held is not None and len(held) == self.num_frames:
-                self._frames[key] = held
+            if held is not None and len(held) == self.num_episodes:
+                self._frames[key] = np.concatenate(held)
             elif held is not None or self.root is None:
                 raise ValueError(f"camera '{key}' is partly written and partly in memory: write the dataset first")
             else:
@@ -358,13 +359,14 @@ class EpisodeDataset:
         known = list(self.episode_image_stats.get(key, []))
         if len(known) < self.num_episodes:
             held = self.images_in_memory.get(key)
-            frames = held if held is not None else self.frames(key)
-            offset = self.num_frames - len(frames)  # frames in memory belong to the last episodes
+            first_held = self.num_episodes - len(held) if held is not None else 0  # held: the last episodes
             for e in range(len(known), self.num_episodes):
-                s, t = self.episode_starts[e] - offset, self.episode_ends[e] - offset
-                if s < 0:
+                if held is None:
+                    known.append(compute_image_stats(self.frames(key)[self.episode_starts[e] : self.episode_ends[e]]))
+                elif e >= first_held:
+                    known.append(compute_image_stats(held[e - first_held]))
+                else:
                     raise ValueError(f"camera '{key}': episode {e} has no statistics and no frames in memory")
-                known.append(compute_image_stats(frames[s:t]))
             self.episode_image_stats[key] = known
         return known
 

@@ -7,7 +7,7 @@ For a start frame ``s`` of episode ``[start, end)``:
 - ``action[k]`` (k = 0..horizon-1) is frame ``min(s + k, end - 1)``: the chunk never crosses into another
   episode; past the end it repeats the episode's last action and ``action_is_pad[k]`` is True exactly there.
 - Every camera ``observation.images.<camera>`` gets the same history as state: frames ``obs_index``, returned
-  channel-first (B, n_obs_steps, 3, H, W) uint8, gathered from the decoded frame cache (a memmap).
+  channel-first (B, n_obs_steps, 3, H, W) uint8 (a permuted view), gathered from the decoded frame cache.
 - For sequence policies (Decision Transformer) the history also carries, per history frame, the action taken
   there (``history_action``, zeros before the episode begins), its return-to-go (``history_return_to_go``,
   frame 0's before the episode begins) and ``history_is_pad`` (True before the episode begins). The chunk
@@ -93,8 +93,10 @@ class ChunkSampler:
         history_is_pad = np.take(self.history_is_pad, idx, axis=0)  # (B, n_obs)
         history_action = np.take(self._action, obs_rows, axis=0)
         history_action[history_is_pad] = 0.0
+        # Channel-first as a view: (B, n_obs, H, W, 3) gathered, permuted without a copy (a strided copy costs
+        # more than the gather itself).
         images = {
-            key: torch.from_numpy(np.ascontiguousarray(np.take(frames, obs_rows, axis=0).transpose(0, 1, 4, 2, 3)))
+            key: torch.from_numpy(np.take(frames, obs_rows, axis=0)).permute(0, 1, 4, 2, 3)
             for key, frames in self._images.items()
         }
         return {

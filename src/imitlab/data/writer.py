@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from imitlab.data.atomic import fsync_tree, publish, recover_interrupted_swap
+from imitlab.data.frame_cache import carry_cache
 from imitlab.data.layout import (
     ACTION_KEY,
     CHUNKS_SIZE,
@@ -155,7 +156,7 @@ def append_episodes(
     lengths = np.concatenate([old.episode_lengths, [len(ep) for ep in episodes]]).astype(np.int64)
     info = json.loads(json.dumps(old.info))
     info.update(codebase_version=CODEBASE_VERSION, data_path=DATA_PATH)
-    info["video_path"] = info.get("video_path") if cameras else None
+    info["video_path"] = VIDEO_PATH if cameras else None  # stored videos are linked to our template's paths
     info["features"] = _features(features[OBS_KEY], features[ACTION_KEY], {k: features[k] for k in cameras})
     ds = EpisodeDataset._from_arrays(
         arrays,
@@ -163,15 +164,15 @@ def append_episodes(
         tasks=tasks,
         info=info,
         root=None,
-        images_in_memory={key: np.concatenate([ep.images[key] for ep in episodes]) for key in cameras},
+        images_in_memory={key: [ep.images[key] for ep in episodes] for key in cameras},
         video_segments=old.video_segments,
         episode_image_stats={key: old.episode_stats(key) for key in cameras},
     )
-    _write_atomically(ds, root, video or VideoEncoding(), videos_from=root)
+    _write_atomically(ds, root, video or VideoEncoding(), videos_from=old)
     return ds
 
 
-def _write_atomically(ds: EpisodeDataset, root: Path, video: VideoEncoding, videos_from: Path | None) -> None:
+def _write_atomically(ds: EpisodeDataset, root: Path, video: VideoEncoding, videos_from: EpisodeDataset | None) -> None:
     root.parent.mkdir(parents=True, exist_ok=True)
     for stale in root.parent.glob(f".{root.name}.tmp-*"):  # left by a crash mid-write (one writer at a time)
         shutil.rmtree(stale, ignore_errors=True)
@@ -179,6 +180,8 @@ def _write_atomically(ds: EpisodeDataset, root: Path, video: VideoEncoding, vide
     try:
         segments = _write_videos(ds, tmp, video, videos_from)
         _write_tree(ds, tmp, segments)
+        if videos_from is not None:
+            carry_cache(root, tmp)
         fsync_tree(tmp)
         publish(tmp, root)
     finally:
@@ -190,9 +193,9 @@ def _write_atomically(ds: EpisodeDataset, root: Path, video: VideoEncoding, vide
 
 
 def _write_videos(
-    ds: EpisodeDataset, dest: Path, video: VideoEncoding, videos_from: Path | None
+    ds: EpisodeDataset, dest: Path, video: VideoEncoding, videos_from: EpisodeDataset | None
 ) -> dict[str, dict[str, np.ndarray]]:
-    """Every video camera's files under ``dest``: files already stored (at ``videos_from``) linked unchanged,
+    """Every video camera's files under ``dest``: files already stored (by ``videos_from``) linked unchanged,
     the frames in memory encoded into one new file. Fills each feature's ``info`` block; returns the
     per-episode placement (chunk_index, file_index, from_timestamp, to_timestamp) of every camera."""
     out = {}
@@ -201,29 +204,30 @@ def _write_videos(
         stored = {c: list(np.asarray(v).tolist()) for c, v in ds.video_segments.get(key, {}).items()}
         stored = {c: stored.get(c, []) for c in VIDEO_SEGMENT_COLUMNS}
         files = sorted(set(zip(stored["chunk_index"], stored["file_index"])))
+        if files and (videos_from is None or videos_from.root is None):
+            raise ValueError(f"camera '{key}' has episodes stored in video files but no dataset to take them from")
         for chunk, file in files:
-            assert videos_from is not None
-            src = video_file(videos_from, ds.info, key, chunk, file)
+            src = video_file(videos_from.root, videos_from.info, key, chunk, file)
             _link_or_copy(src, dest / VIDEO_PATH.format(video_key=key, chunk_index=chunk, file_index=file))
         first_new = len(stored["chunk_index"])
         if first_new < ds.num_episodes:
             chunk, file = files[-1] if files else (0, -1)
             chunk, file = (chunk + 1, 0) if file + 1 >= CHUNKS_SIZE else (chunk, file + 1)
             path = dest / VIDEO_PATH.format(video_key=key, chunk_index=chunk, file_index=file)
-            held = ds.images_in_memory[key]
-            offset = ds.num_frames - len(held)
-            bounds = [
-                (int(ds.episode_starts[e]) - offset, int(ds.episode_ends[e]) - offset)
-                for e in range(first_new, ds.num_episodes)
-            ]
-            encode_frames(path, (held[s:t] for s, t in bounds), ds.fps, video, key)
+            held = ds.images_in_memory[key]  # (T, H, W, 3) per episode from first_new on
+            if len(held) != ds.num_episodes - first_new:
+                raise ValueError(
+                    f"camera '{key}': {len(held)} episodes of frames in memory for "
+                    f"{ds.num_episodes - first_new} episodes not stored yet"
+                )
+            encode_frames(path, held, ds.fps, video, key)
             t0 = 0
-            for s, t in bounds:
+            for frames in held:
                 stored["chunk_index"].append(chunk)
                 stored["file_index"].append(file)
                 stored["from_timestamp"].append(t0 / ds.fps)
-                stored["to_timestamp"].append((t0 + t - s) / ds.fps)
-                t0 += t - s
+                stored["to_timestamp"].append((t0 + len(frames)) / ds.fps)
+                t0 += len(frames)
             if "info" not in feature:
                 feature["info"] = video_info(path)
         out[key] = {
