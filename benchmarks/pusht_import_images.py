@@ -8,7 +8,6 @@ from the recorded ones. Prints the lines docs/pusht.md quotes.
 from __future__ import annotations
 
 import argparse
-import resource
 import tempfile
 import time
 from pathlib import Path
@@ -19,6 +18,12 @@ from imitlab.data.importers import READERS, import_dataset
 from imitlab.data.reader import load_dataset
 
 DEFAULT_ZARR = Path(__file__).resolve().parents[2] / "shared" / "data" / "pusht" / "pusht_cchi_v7_replay.zarr"
+
+
+def peak_rss_kib() -> int:
+    """This process's own peak resident set (VmHWM; ru_maxrss would also count what ran before an exec)."""
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
 
 
 def main() -> None:
@@ -34,7 +39,7 @@ def main() -> None:
         wall, cpu = time.perf_counter(), time.process_time()
         ds = import_dataset(args.zarr, out, env="pusht", image_keys=["img"], overwrite=True)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
+        rss_gb = peak_rss_kib() / 2**20
         (camera,) = ds.camera_keys
         video_mb = sum(f.stat().st_size for f in (out / "videos").rglob("*.mp4")) / 2**20
         print(
