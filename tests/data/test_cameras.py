@@ -445,6 +445,15 @@ def test_image_dtype_camera_is_read_from_the_parquet(tmp_path):
     np.testing.assert_array_equal(ds.frames(CAM), frames)  # PNG is lossless
 
 
+def test_image_dtype_camera_without_its_column_is_named(tmp_path):
+    root = tmp_path / "img"
+    write(root, [Episode(e.observation, e.action, e.reward, e.success) for e in camera_episodes([3])])
+    info = json.loads((root / "meta/info.json").read_text())
+    info["features"][CAM] = {"dtype": "image", "shape": [H, W, 3], "names": ["height", "width", "channels"]}
+    (root / "meta/info.json").write_text(json.dumps(info))
+    _raises(lambda: load_dataset(root), "data/chunk-000/file-000.parquet has no column 'observation.images.top'")
+
+
 def test_decode_frames_yields_each_frame_index_once(tmp_path):
     frames = smooth_frames(7, 0)
     encode_frames(tmp_path / "v.mp4", [frames[:3], frames[3:]], 10, VideoEncoding(), CAM)
