@@ -267,6 +267,12 @@ def test_image_stats_of_one_episode_match_numpy_over_the_sample():
     np.testing.assert_allclose(s["max"].ravel(), pixels.max(0))
 
 
+def test_image_stats_of_large_frames_use_a_strided_subsample_as_lerobot():
+    frames = np.random.default_rng(1).integers(0, 256, size=(3, 320, 480, 3), dtype=np.uint8)
+    s = compute_image_stats(frames)
+    np.testing.assert_allclose(s["mean"].ravel(), (frames[:, ::3, ::3].reshape(-1, 3) / 255.0).mean(0))
+
+
 def test_dataset_image_stats_pool_the_episodes(episodes, tmp_path):
     ds = write(tmp_path / "p", episodes)
     pixels = recorded(episodes).reshape(-1, 3) / 255.0  # every frame is in the sample here
