@@ -412,6 +412,25 @@ def test_camera_shape_disagreeing_with_info_is_named(root):
     _raises(lambda: load_dataset(root), re.escape(str(root / VIDEO_0)), f"{H}x{W}", CAM)
 
 
+def test_append_to_a_dataset_with_a_broken_video_is_refused_and_changes_nothing(root):
+    encode_frames(root / VIDEO_0, [smooth_frames(5, 0)], 10, VideoEncoding(), CAM)  # fewer frames than the parquet
+    before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    _raises(lambda: append_episodes(root, camera_episodes([3], seed=4)), re.escape(str(root / VIDEO_0)))
+    assert {p: p.read_bytes() for p in root.rglob("*") if p.is_file()} == before
+    assert sorted(p.name for p in root.parent.iterdir()) == ["cams"]
+
+
+def test_cli_names_a_truncated_video_and_exits_2(root, tmp_path, capsys):
+    from imitlab.cli import main
+
+    data = (root / VIDEO_0).read_bytes()
+    (root / VIDEO_0).write_bytes(data[: len(data) // 3])
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "--policy", "bc", "--data", str(root), "--out", str(tmp_path / "run"), "--steps", "2"])
+    assert exit_.value.code == 2
+    assert str(root / VIDEO_0) in capsys.readouterr().err
+
+
 def test_missing_video_placement_column_is_named(root):
     table = pq.read_table(root / EPISODES_FILE)
     pq.write_table(table.drop_columns([f"videos/{CAM}/file_index"]), root / EPISODES_FILE)
