@@ -48,8 +48,8 @@ def build_pusht_images(zarr_path: Path, out: Path) -> None:
 
 
 PEAK_RSS = """
-def peak_rss_mb():  # VmHWM: this process's own peak (ru_maxrss would include the parent's, kept across exec)
-    for line in open("/proc/self/status"):
+def peak_rss_mb(pid="self"):  # VmHWM: the process's own peak (ru_maxrss would include the parent's, kept across exec)
+    for line in open(f"/proc/{pid}/status"):
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
 """
@@ -112,7 +112,9 @@ while time.perf_counter() - t0 < seconds:
     except StopIteration:
         it = iter(loader); continue
     n += 1
-print(json.dumps(dict(batches_per_s=n / (time.perf_counter() - t0), batches=n, peak_rss_mb=peak_rss_mb())))
+rate = n / (time.perf_counter() - t0)
+workers_mb = sum(peak_rss_mb(w.pid) for w in getattr(it, "_workers", []))  # DataLoader's worker processes
+print(json.dumps(dict(batches_per_s=rate, batches=n, peak_rss_mb=peak_rss_mb(), workers_peak_rss_mb=workers_mb)))
 """
 
 
@@ -164,7 +166,7 @@ def main() -> None:
             if "error" in theirs:
                 rows.append((label, f"failed: {theirs['error']}", ""))
             else:
-                rss = f"{theirs['peak_rss_mb']:.0f} (main process)"
+                rss = f"{theirs['peak_rss_mb']:.0f} + {theirs['workers_peak_rss_mb']:.0f} in its workers"
                 rows.append((label, f"{theirs['batches_per_s']:.2f}", rss))
                 rows.append(("  imitlab / LeRobot", f"{ours['batches_per_s'] / theirs['batches_per_s']:.0f}x", ""))
     else:
