@@ -10,7 +10,8 @@ time if ``--data`` does not exist yet (the same episodes ``imitlab import`` with
 LeRobot cannot share the project's environment (its own torch; torchvision); it is timed with the Python of a
 side virtual environment when one is given or found at ``--lerobot-python`` (default /work/lerobot-venv):
 
-    python3 -m venv /work/lerobot-venv && /work/lerobot-venv/bin/pip install lerobot
+    python3 -m venv /work/lerobot-venv && /work/lerobot-venv/bin/pip install lerobot==0.4.4
+    apt-get install ffmpeg   # the shared libraries LeRobot's default decoder, torchcodec, loads
 """
 
 from __future__ import annotations
@@ -47,8 +48,8 @@ def build_pusht_images(zarr_path: Path, out: Path) -> None:
 
 
 PEAK_RSS = """
-def peak_rss_mb():  # VmHWM: this process's own peak (ru_maxrss would include the parent's, kept across exec)
-    for line in open("/proc/self/status"):
+def peak_rss_mb(pid="self"):  # VmHWM: the process's own peak (ru_maxrss would include the parent's, kept across exec)
+    for line in open(f"/proc/{pid}/status"):
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
 """
@@ -95,11 +96,12 @@ import json, sys, time
 import torch
 from lerobot.datasets.lerobot_dataset import LeRobotDataset
 root, seconds, workers, t_obs, horizon, batch = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), *map(int, sys.argv[4:7])
+backend = sys.argv[7]
 probe = LeRobotDataset("local/bench", root=root)
 fps, cams = probe.fps, probe.meta.camera_keys
 obs = [(k - (t_obs - 1)) / fps for k in range(t_obs)]
 delta = {"observation.state": obs, "action": [k / fps for k in range(horizon)], **{c: obs for c in cams}}
-ds = LeRobotDataset("local/bench", root=root, delta_timestamps=delta, video_backend="pyav")
+ds = LeRobotDataset("local/bench", root=root, delta_timestamps=delta, video_backend=backend)
 loader = torch.utils.data.DataLoader(ds, batch_size=batch, shuffle=True, num_workers=workers,
                                      generator=torch.Generator().manual_seed(0))
 it = iter(loader); next(it)
@@ -110,7 +112,9 @@ while time.perf_counter() - t0 < seconds:
     except StopIteration:
         it = iter(loader); continue
     n += 1
-print(json.dumps(dict(batches_per_s=n / (time.perf_counter() - t0), batches=n, peak_rss_mb=peak_rss_mb())))
+rate = n / (time.perf_counter() - t0)
+workers_mb = sum(peak_rss_mb(w.pid) for w in getattr(it, "_workers", []))  # DataLoader's worker processes
+print(json.dumps(dict(batches_per_s=rate, batches=n, peak_rss_mb=peak_rss_mb(), workers_peak_rss_mb=workers_mb)))
 """
 
 
@@ -120,6 +124,12 @@ def main() -> None:
     parser.add_argument("--zarr", type=Path, default=Path("../shared/data/pusht/pusht_cchi_v7_replay.zarr"))
     parser.add_argument("--seconds", type=float, default=20.0, help="how long each sampler is timed")
     parser.add_argument("--workers", type=int, default=2, help="LeRobot DataLoader workers")
+    parser.add_argument(
+        "--lerobot-backends",
+        nargs="+",
+        default=["torchcodec", "pyav"],
+        help="LeRobot video decoders to time (torchcodec, its default, needs FFmpeg's shared libraries)",
+    )
     parser.add_argument("--lerobot-python", type=Path, default=Path("/work/lerobot-venv/bin/python"))
     args = parser.parse_args()
     if not args.data.exists():
@@ -148,14 +158,17 @@ def main() -> None:
         and subprocess.run([str(args.lerobot_python), "-c", "import lerobot"], capture_output=True).returncode == 0
     )
     if has_lerobot:
-        lerobot_args = [args.data, args.seconds, args.workers, T_OBS, HORIZON, BATCH]
-        theirs = run_child(args.lerobot_python, LEROBOT_CODE, lerobot_args, {**os.environ, "HF_HUB_OFFLINE": "1"})
-        label = f"LeRobotDataset + DataLoader ({args.workers} workers, pyav)"
-        if "error" in theirs:
-            rows.append((label, f"failed: {theirs['error']}", ""))
-        else:
-            rows.append((label, f"{theirs['batches_per_s']:.2f}", f"{theirs['peak_rss_mb']:.0f} (main process)"))
-            rows.append(("ratio", f"{ours['batches_per_s'] / theirs['batches_per_s']:.0f}x", ""))
+        for backend in args.lerobot_backends:
+            lerobot_args = [args.data, args.seconds, args.workers, T_OBS, HORIZON, BATCH, backend]
+            env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+            theirs = run_child(args.lerobot_python, LEROBOT_CODE, lerobot_args, env)
+            label = f"LeRobotDataset + DataLoader ({args.workers} workers, {backend})"
+            if "error" in theirs:
+                rows.append((label, f"failed: {theirs['error']}", ""))
+            else:
+                rss = f"{theirs['peak_rss_mb']:.0f} + {theirs['workers_peak_rss_mb']:.0f} in its workers"
+                rows.append((label, f"{theirs['batches_per_s']:.2f}", rss))
+                rows.append(("  imitlab / LeRobot", f"{ours['batches_per_s'] / theirs['batches_per_s']:.0f}x", ""))
     else:
         rows.append(("LeRobotDataset + DataLoader", f"not run: no lerobot at {args.lerobot_python} (see --help)", ""))
     width = max(len(r[0]) for r in rows)

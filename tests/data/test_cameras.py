@@ -267,6 +267,12 @@ def test_image_stats_of_one_episode_match_numpy_over_the_sample():
     np.testing.assert_allclose(s["max"].ravel(), pixels.max(0))
 
 
+def test_image_stats_of_large_frames_use_a_strided_subsample_as_lerobot():
+    frames = np.random.default_rng(1).integers(0, 256, size=(3, 320, 480, 3), dtype=np.uint8)
+    s = compute_image_stats(frames)
+    np.testing.assert_allclose(s["mean"].ravel(), (frames[:, ::3, ::3].reshape(-1, 3) / 255.0).mean(0))
+
+
 def test_dataset_image_stats_pool_the_episodes(episodes, tmp_path):
     ds = write(tmp_path / "p", episodes)
     pixels = recorded(episodes).reshape(-1, 3) / 255.0  # every frame is in the sample here
@@ -406,6 +412,25 @@ def test_camera_shape_disagreeing_with_info_is_named(root):
     _raises(lambda: load_dataset(root), re.escape(str(root / VIDEO_0)), f"{H}x{W}", CAM)
 
 
+def test_append_to_a_dataset_with_a_broken_video_is_refused_and_changes_nothing(root):
+    encode_frames(root / VIDEO_0, [smooth_frames(5, 0)], 10, VideoEncoding(), CAM)  # fewer frames than the parquet
+    before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    _raises(lambda: append_episodes(root, camera_episodes([3], seed=4)), re.escape(str(root / VIDEO_0)))
+    assert {p: p.read_bytes() for p in root.rglob("*") if p.is_file()} == before
+    assert sorted(p.name for p in root.parent.iterdir()) == ["cams"]
+
+
+def test_cli_names_a_truncated_video_and_exits_2(root, tmp_path, capsys):
+    from imitlab.cli import main
+
+    data = (root / VIDEO_0).read_bytes()
+    (root / VIDEO_0).write_bytes(data[: len(data) // 3])
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "--policy", "bc", "--data", str(root), "--out", str(tmp_path / "run"), "--steps", "2"])
+    assert exit_.value.code == 2
+    assert str(root / VIDEO_0) in capsys.readouterr().err
+
+
 def test_missing_video_placement_column_is_named(root):
     table = pq.read_table(root / EPISODES_FILE)
     pq.write_table(table.drop_columns([f"videos/{CAM}/file_index"]), root / EPISODES_FILE)
@@ -443,6 +468,15 @@ def test_image_dtype_camera_is_read_from_the_parquet(tmp_path):
     ds = load_dataset(root)
     assert ds.camera_keys == [CAM]
     np.testing.assert_array_equal(ds.frames(CAM), frames)  # PNG is lossless
+
+
+def test_image_dtype_camera_without_its_column_is_named(tmp_path):
+    root = tmp_path / "img"
+    write(root, [Episode(e.observation, e.action, e.reward, e.success) for e in camera_episodes([3])])
+    info = json.loads((root / "meta/info.json").read_text())
+    info["features"][CAM] = {"dtype": "image", "shape": [H, W, 3], "names": ["height", "width", "channels"]}
+    (root / "meta/info.json").write_text(json.dumps(info))
+    _raises(lambda: load_dataset(root), "data/chunk-000/file-000.parquet has no column 'observation.images.top'")
 
 
 def test_decode_frames_yields_each_frame_index_once(tmp_path):

@@ -141,12 +141,16 @@ def sample_indices(n: int) -> np.ndarray:
 
 
 def compute_image_stats(frames: np.ndarray) -> dict[str, np.ndarray]:
-    """Per-channel statistics of ``frames`` (n, H, W, 3) uint8 over a LeRobot-style sample of the n frames,
-    in [0, 1]: ``min, max, mean, std, q01..q99`` of shape (3, 1, 1) (as LeRobot stores them), ``count`` = [k]."""
+    """Per-channel statistics of ``frames`` (n, H, W, 3) uint8 over a LeRobot-style sample of the n frames
+    (:func:`sample_indices`; frames of 300 pixels or more strided down to about 150), in [0, 1]: ``min, max, mean, std, q01..q99`` of shape (3, 1, 1) (as LeRobot stores them), ``count`` = [k]."""
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[3] != 3 or frames.dtype != np.uint8 or len(frames) == 0:
         raise ValueError(f"compute_image_stats expects (n >= 1, H, W, 3) uint8, got {frames.shape} {frames.dtype}")
     sample = frames[sample_indices(len(frames))]  # (k, H, W, 3)
+    height, width = frames.shape[1:3]
+    if max(height, width) >= 300:  # LeRobot's auto_downsample_height_width: about 150 pixels on the long side
+        step = int(max(height, width) / 150)
+        sample = sample[:, ::step, ::step]
     pixels = sample.reshape(-1, 3)
     stats = compute_stats(pixels)  # (3,) each, in 0..255
     return {

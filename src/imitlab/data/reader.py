@@ -224,13 +224,20 @@ def _load_camera_meta(root: Path, info: dict) -> tuple[dict, dict]:
     table = pa.concat_tables([_read_parquet(p, columns=wanted + sum(stat_cols.values(), [])) for p in paths])
     order = np.argsort(table.column("episode_index").to_numpy(), kind="stable")
     table = table.take(pa.array(order))
-    segments = {
-        key: {col: table.column(f"videos/{key}/{col}").to_numpy() for col in VIDEO_SEGMENT_COLUMNS}
-        for key in _video_cameras(info)
-    }
+    segments = {}
+    for key in _video_cameras(info):
+        segments[key] = {}
+        for col in VIDEO_SEGMENT_COLUMNS:
+            column = table.column(f"videos/{key}/{col}")
+            if column.null_count:
+                raise DatasetError(f"{where} column 'videos/{key}/{col}' has {column.null_count} null values")
+            segments[key][col] = column.to_numpy()
     episode_stats = {}
     for key, cols in stat_cols.items():
-        stats = {c.rsplit("/", 1)[1]: np.asarray(table.column(c).to_pylist(), dtype=np.float64) for c in cols}
+        try:
+            stats = {c.rsplit("/", 1)[1]: np.asarray(table.column(c).to_pylist(), dtype=np.float64) for c in cols}
+        except (TypeError, ValueError):  # ragged or missing values: recomputed from the frames when needed
+            continue
         if {"min", "max", "mean", "std", "count"} <= set(stats):
             stats["count"] = stats["count"].reshape(-1, 1).astype(np.int64)
             episode_stats[key] = [{stat: v[e] for stat, v in stats.items()} for e in range(table.num_rows)]
@@ -275,6 +282,7 @@ def _load_data(root: Path, info: dict, episodes: dict[str, np.ndarray], num_task
     pairs = sorted(set(zip(episodes["data/chunk_index"].tolist(), episodes["data/file_index"].tolist())))
     needed = [OBS_KEY, ACTION_KEY, "frame_index", "episode_index", "index", "task_index"]
     needed += [k for k in (REWARD_KEY, SUCCESS_KEY) if k in features]
+    image_cameras = [k for k, f in features.items() if isinstance(f, dict) and f.get("dtype") == "image"]
     parts = []  # (path, table) in global frame order
     for chunk, file in pairs:
         try:
@@ -284,7 +292,7 @@ def _load_data(root: Path, info: dict, episodes: dict[str, np.ndarray], num_task
         path = root / rel
         _require_file(path)
         names = _schema_names(path)
-        for col in needed:
+        for col in needed + image_cameras:
             if col not in names:
                 raise DatasetError(f"{path} has no column '{col}' (found: {', '.join(names)})")
         parts.append((path, _read_parquet(path, columns=needed)))
