@@ -8,9 +8,9 @@ time if ``--data`` does not exist yet (the same episodes ``imitlab import`` with
     python benchmarks/data_loading.py --data runs/pusht-images [--zarr ../shared/data/pusht/pusht_cchi_v7_replay.zarr]
 
 LeRobot cannot share the project's environment (its own torch; torchvision); it is timed with the Python of a
-side virtual environment when one is given or found at ``--lerobot-python`` (default /work/lerobot-venv):
+side virtual environment when one is given or found at ``--lerobot-python`` (default .lerobot-venv, made by `make lerobot-env`):
 
-    python3 -m venv /work/lerobot-venv && /work/lerobot-venv/bin/pip install lerobot==0.4.4
+    make lerobot-env
     apt-get install ffmpeg   # the shared libraries LeRobot's default decoder, torchcodec, loads
 """
 
@@ -130,7 +130,9 @@ def main() -> None:
         default=["torchcodec", "pyav"],
         help="LeRobot video decoders to time (torchcodec, its default, needs FFmpeg's shared libraries)",
     )
-    parser.add_argument("--lerobot-python", type=Path, default=Path("/work/lerobot-venv/bin/python"))
+    parser.add_argument(
+        "--lerobot-python", type=Path, default=Path(__file__).resolve().parents[1] / ".lerobot-venv/bin/python"
+    )
     args = parser.parse_args()
     if not args.data.exists():
         print(f"building {args.data} from {args.zarr} ...", flush=True)

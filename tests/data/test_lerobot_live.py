@@ -1,8 +1,8 @@
 """The round trip against a real LeRobot install (slow: run by `make test-slow`). LeRobot cannot share this
 environment (it pins its own torch and imports torchvision), so it runs in a side environment's Python:
-``$IMITLAB_LEROBOT_PYTHON``, else /work/lerobot-venv/bin/python, made with
+``$IMITLAB_LEROBOT_PYTHON``, else .lerobot-venv/bin/python, made with
 
-    python3 -m venv /work/lerobot-venv && /work/lerobot-venv/bin/pip install lerobot==0.4.4
+    make lerobot-env
 
 Skipped, saying so, where neither exists."""
 
@@ -20,7 +20,9 @@ from test_lerobot_interop import CAM, make_dataset
 from imitlab.data.reader import load_dataset
 from imitlab.training.train import train_policy
 
-LEROBOT_PYTHON = Path(os.environ.get("IMITLAB_LEROBOT_PYTHON", "/work/lerobot-venv/bin/python"))
+LEROBOT_PYTHON = Path(
+    os.environ.get("IMITLAB_LEROBOT_PYTHON", Path(__file__).resolve().parents[2] / ".lerobot-venv/bin/python")
+)
 MAKE_FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "lerobot_written" / "make_fixture.py"
 
 pytestmark = [
