@@ -68,7 +68,9 @@ def add_seed(parser: argparse.ArgumentParser, help_text: str) -> None:
 
 
 def add_seeds(parser: argparse.ArgumentParser, help_text: str) -> None:
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help=help_text)
+    """``--seeds S [S ...]``; None when not given, so that each command applies its own default (a full-scale
+    study trains more seeds than the demo): ``help_text`` says which."""
+    parser.add_argument("--seeds", type=int, nargs="+", default=None, help=help_text)
 
 
 def add_episodes(
