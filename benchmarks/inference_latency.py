@@ -11,9 +11,8 @@ PyTorch threads and as many ONNX Runtime intra-op threads. Usage:
     python benchmarks/inference_latency.py [--repeats 20] [--threads 2] [--heads ...] [--no-compile] [--no-ddim]
         [--lerobot-python PATH]
 
-LeRobot pins its own torch, so it never goes in the project's environment; a side venv (about 8 GB):
-    python3 -m venv /opt/lerobot-venv && /opt/lerobot-venv/bin/pip install lerobot==0.4.4
-then pass --lerobot-python /opt/lerobot-venv/bin/python (or set IMITLAB_LEROBOT_PYTHON).
+LeRobot pins its own torch, so it never goes in the project's environment: `make lerobot-env` builds the side
+venv .lerobot-venv (about 8 GB), used by default; --lerobot-python (or $IMITLAB_LEROBOT_PYTHON) names another.
 """
 
 from __future__ import annotations
@@ -43,6 +42,7 @@ HEADS = ("bc", "chunked-bc", "gmm", "diffusion", "flow", "tokenized", "act")
 DENOISE_STEPS = (1, 5, 10, 20, 50, 100)
 BATCHES = (1, 64)
 WARMUP = 3
+DEFAULT_LEROBOT_PYTHON = Path(__file__).resolve().parents[1] / ".lerobot-venv/bin/python"  # `make lerobot-env`
 LEROBOT_SCRIPT = Path(__file__).parent / "side" / "lerobot_diffusion_latency.py"  # not in `make bench`: side venv only
 
 
@@ -127,11 +127,10 @@ def ddim_table(args: argparse.Namespace, root: Path) -> None:
 def lerobot_rows(args: argparse.Namespace) -> None:
     """LeRobot's DiffusionPolicy at the two-path diffusion recipe's shape, timed in the side environment."""
     print("\nLeRobot DiffusionPolicy (DDIM 10, U-Net at the recipe's widths) — ms per chunk")
-    if not args.lerobot_python:
+    if not Path(args.lerobot_python).is_file():
         print(
-            "not run: no side environment with LeRobot. Set one up (LeRobot pins its own torch, ~8 GB):\n"
-            "    python3 -m venv /opt/lerobot-venv && /opt/lerobot-venv/bin/pip install lerobot==0.4.4\n"
-            "and rerun with --lerobot-python /opt/lerobot-venv/bin/python (or IMITLAB_LEROBOT_PYTHON=...)."
+            f"not run: no side environment with LeRobot at {args.lerobot_python}. Build it with `make lerobot-env` "
+            "(LeRobot pins its own torch, ~8 GB), or pass --lerobot-python PATH (or set IMITLAB_LEROBOT_PYTHON)."
         )
         return
     c = two_path_head("diffusion").config
@@ -181,9 +180,9 @@ def main() -> None:
     parser.add_argument("--no-ddim", dest="ddim", action="store_false", help="skip the DDIM-steps table")
     parser.add_argument(
         "--lerobot-python",
-        default=os.environ.get("IMITLAB_LEROBOT_PYTHON"),
+        default=os.environ.get("IMITLAB_LEROBOT_PYTHON", str(DEFAULT_LEROBOT_PYTHON)),
         metavar="PATH",
-        help="python of a side venv with LeRobot (default: $IMITLAB_LEROBOT_PYTHON)",
+        help="python of a side venv with LeRobot (default: $IMITLAB_LEROBOT_PYTHON, else .lerobot-venv/bin/python)",
     )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)

@@ -1,4 +1,4 @@
-"""What the commands print: DAgger rounds, remedies pooled over seeds, the noise levels of a collection."""
+"""What the commands print: DAgger rounds, remedies over training seeds, the noise levels of a collection."""
 
 from types import SimpleNamespace
 
@@ -6,8 +6,15 @@ import numpy as np
 
 from imitlab.data.noisy_expert import Noise
 from imitlab.evaluation.stats import mcnemar_exact_p
+from imitlab.remedies.compare import summarise
 from imitlab.remedies.dagger import RoundResult
-from imitlab.studies.summaries import dagger_rounds_table, dagger_versus_bc, noise_level_lines, remedies_table
+from imitlab.studies.summaries import (
+    dagger_rounds_table,
+    dagger_versus_bc,
+    noise_level_lines,
+    remedies_caption,
+    remedies_table,
+)
 
 
 def round_result(i: int, episode_success: list[bool]) -> RoundResult:
@@ -45,15 +52,39 @@ def test_dagger_versus_bc_names_the_label_count_both_rates_and_the_number_of_pai
     assert "DAgger round 3: 100%" in line and line.endswith("(same 6 evaluation seeds)")
 
 
-def test_remedies_table_pools_each_method_over_seeds_and_keeps_per_seed_rates_and_p_values():
-    rows = [
-        {"label": label, "expert_labels": 100, "synthetic_labels": 0, "successes": s, "episodes": 10}
-        | {"success_rate": s / 10, "p_vs_bc": p}
-        for label, s, p in (("bc", 2, 1.0), ("dart", 6, 0.03), ("bc", 4, 1.0), ("dart", 8, 0.5))
-    ]
-    lines = remedies_table(rows).splitlines()
-    assert [line.split(" | ")[0] for line in lines[2:]] == ["| bc", "| dart"]
-    assert lines[3].startswith("| dart | 100 | 0 | 70% [") and lines[3].endswith("| 60% 80% | 0.03 0.5 |")
+def remedy_rows(bc_successes: list[int]) -> list[dict]:
+    """compare_remedies-like rows: bc with the given successes per seed, dagger succeeding every episode."""
+    rows = []
+    for seed, k in enumerate(bc_successes):
+        for method, outcome in (("bc", [i < k for i in range(100)]), ("dagger", [True] * 100)):
+            label = "bc" if method == "bc" else "dagger(5x2)"
+            rows.append(
+                dict(
+                    method=method,
+                    label=label,
+                    seed=seed,
+                    expert_labels=2000,
+                    synthetic_labels=0,
+                    successes=sum(outcome),
+                    episodes=100,
+                    episode_success=outcome,
+                )
+            )
+    return rows
+
+
+def test_remedy_table_over_seeds_shows_each_seed_and_the_seeds_favouring_each_method():
+    summary = summarise(remedy_rows([100, 44, 36, 66]))
+    table = remedies_table(summary)
+    assert "| bc | 2000 | 0 |" in table and "| 100% 44% 36% 66% |" in table
+    assert "| 3 · 0 · 1 |" in table  # dagger better on three seeds, tied on the one where bc succeeds 100/100
+    assert remedies_caption(summary, "pendulum").startswith("pendulum, 4 training seeds")
+
+
+def test_remedy_table_of_one_seed_says_it_describes_one_trained_policy():
+    summary = summarise(remedy_rows([59]))
+    assert "1 training seed (Wilson: this policy only)" in remedies_caption(summary, "pendulum")
+    assert "| +41% |" in remedies_table(summary)
 
 
 def test_noise_lines_split_the_episodes_by_the_level_cycled_over_them():

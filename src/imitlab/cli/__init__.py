@@ -1,5 +1,5 @@
-"""Command-line interface: ``imitlab collect | train | eval | export | dagger | import | study | report | remedy |
-compounding | rl | demo | compare-execution | return-sweep | quantization``. Run ``imitlab COMMAND --help``.
+"""Command-line interface: ``imitlab collect | train | recipes | eval | export | dagger | import | study | report |
+remedy | compounding | rl | demo | compare-execution | return-sweep | quantization``. Run ``imitlab COMMAND --help``.
 
 One module per command, each with ``add_parser(subparsers)`` and ``run(args)``; the options they share are declared
 once in ``imitlab.cli.options``. A new command is one module and one entry in ``COMMANDS``."""
@@ -19,6 +19,7 @@ from imitlab.cli import (
     export,
     import_,
     quantization,
+    recipes,
     remedy,
     report,
     return_sweep,
@@ -33,6 +34,7 @@ from imitlab.core.errors import ImitlabError
 COMMANDS = (
     collect,
     train,
+    recipes,
     evaluate,
     export,
     dagger,

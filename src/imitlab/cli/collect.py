@@ -20,7 +20,8 @@ def add_parser(sub: Subparsers) -> None:
     p = add_command(
         sub,
         "collect",
-        "record scripted-expert demonstrations into a LeRobot-layout dataset",
+        "record scripted-expert demonstrations (and the env's cameras, for the -pixels envs) into a LeRobot-layout "
+        "dataset",
         "imitlab collect --env pendulum --episodes 50 --out runs/data/pendulum --seed 0",
     )
     add_env(p, f"environment ({env_names()})", required=True)

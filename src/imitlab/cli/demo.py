@@ -22,7 +22,7 @@ def add_parser(sub: Subparsers) -> None:
         "small: heads (every head on two-path, the regressors on pendulum), multimodality, "
         "chunk-size and demos in about 12 minutes on 2 cores; full: every study, every value",
     )
-    add_seeds(p, "training seeds")
+    add_seeds(p, "training seeds (default: 0)")
     p.set_defaults(func=run)
 
 

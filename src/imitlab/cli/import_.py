@@ -34,6 +34,14 @@ def add_parser(sub: Subparsers) -> None:
         "observation (default: state for zarr, obs for npz)",
     )
     p.add_argument("--action-key", help="array holding the action (default: action for zarr, acts for npz)")
+    p.add_argument(
+        "--image-key",
+        action="append",
+        metavar="KEY[=CAMERA]",
+        help="array of RGB frames (N, H, W, 3) to record as camera observation.images.CAMERA (a video); CAMERA "
+        "defaults to the --env's camera when it has one, else KEY. PushT: --env pusht-pixels "
+        "--obs-key 'state[:2]' --image-key img",
+    )
     p.add_argument("--fps", type=int, help="control frequency to record (default: the env's, else 10)")
     add_env(
         p,
@@ -67,9 +75,11 @@ def run(args: argparse.Namespace) -> None:
         fps=args.fps,
         task=args.task,
         episodes=episodes,
+        image_keys=args.image_key or (),
         overwrite=args.overwrite,
     )
+    cameras = "".join(f", camera {key}" for key in dataset.camera_keys)
     print(
         f"imported {dataset.num_episodes} episodes, {dataset.num_frames} frames "
-        f"(obs_dim {dataset.obs_dim}, act_dim {dataset.act_dim}) to {args.out}"
+        f"(obs_dim {dataset.obs_dim}, act_dim {dataset.act_dim}{cameras}) to {args.out}"
     )

@@ -53,8 +53,8 @@ def add_env(parser: argparse.ArgumentParser, help_text: str, required: bool = Fa
     parser.add_argument("--env", required=required, help=help_text)
 
 
-def add_policy(parser: argparse.ArgumentParser, help_text: str) -> None:
-    parser.add_argument("--policy", required=True, help=help_text)
+def add_policy(parser: argparse.ArgumentParser, help_text: str, required: bool = True) -> None:
+    parser.add_argument("--policy", required=required, help=help_text)
 
 
 def add_out(
@@ -68,7 +68,9 @@ def add_seed(parser: argparse.ArgumentParser, help_text: str) -> None:
 
 
 def add_seeds(parser: argparse.ArgumentParser, help_text: str) -> None:
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help=help_text)
+    """``--seeds S [S ...]``; None when not given, so that each command applies its own default (a full-scale
+    study trains more seeds than the demo): ``help_text`` says which."""
+    parser.add_argument("--seeds", type=int, nargs="+", default=None, help=help_text)
 
 
 def add_episodes(
@@ -120,13 +122,10 @@ def add_device(parser: argparse.ArgumentParser, verb: str) -> None:
 
 def recipe_overrides(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
     """The recipe for (--env, --policy), changed by --set KEY=VALUE and --steps: (policy, train) overrides."""
-    from imitlab.experiments.recipes import recipe
+    from imitlab.experiments.recipes import resolve_recipe
 
-    policy_overrides, train_overrides = recipe(args.env, args.policy)
-    policy_overrides.update(dict(args.set))
-    if args.steps:
-        train_overrides["steps"] = args.steps
-    return policy_overrides, train_overrides
+    settings = resolve_recipe(args.env, args.policy, dict(args.set), {"steps": args.steps} if args.steps else {})
+    return settings.policy_overrides, settings.train_overrides
 
 
 def checkpoint_env(checkpoint: Path, env: str | None) -> str:

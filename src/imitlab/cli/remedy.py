@@ -27,7 +27,8 @@ def add_parser(sub: Subparsers) -> None:
         "remedy",
         "fix compounding error: train a policy with BC and with each remedy (DART, noise "
         "augmentation, CCIL-style synthetic labels, DAgger) from the same demos, evaluate on the same seeds, "
-        "print success with Wilson intervals and the paired McNemar test against BC",
+        "print success over the training seeds with a seed-aware interval and the per-seed paired differences "
+        "against BC",
         "imitlab remedy --env pendulum --policy bc --demos 10 --method dart augment ccil dagger "
         "--seeds 0 1 2 --equal-label-controls --out runs/remedies",
     )
@@ -45,7 +46,7 @@ def add_parser(sub: Subparsers) -> None:
         "dagger = on-policy rollouts labelled by the expert",
     )
     add_out(p, "output directory (one run per method and seed; finished runs are reused)", required=True)
-    add_seeds(p, "training seeds (each: demos, training and evaluation seeds of that seed)")
+    add_seeds(p, "training seeds (each: demos, training and evaluation seeds of that seed; default: 0)")
     add_eval_episodes(p, "evaluation episodes per run")
     add_steps(p, "optimizer steps per training run (default: the recipe's)")
     add_set(p, "any policy config field (repeatable)")
@@ -86,9 +87,9 @@ def add_parser(sub: Subparsers) -> None:
 def run(args: argparse.Namespace) -> None:
     from imitlab.remedies.augment import AugmentConfig
     from imitlab.remedies.ccil import CCILConfig
-    from imitlab.remedies.compare import RemedyConfig, compare_remedies
+    from imitlab.remedies.compare import RemedyConfig, compare_remedies, summarise
     from imitlab.remedies.dart import DartConfig
-    from imitlab.studies.summaries import remedies_table
+    from imitlab.studies.summaries import remedies_caption, remedies_table
 
     policy_overrides, train_overrides = recipe_overrides(args)
     config = RemedyConfig(
@@ -98,25 +99,24 @@ def run(args: argparse.Namespace) -> None:
         dagger_rounds=args.dagger_rounds,
         dagger_episodes_per_round=args.dagger_episodes_per_round,
     )
+    seeds = [0] if args.seeds is None else args.seeds
     rows = compare_remedies(
         args.method,
         env=args.env,
         policy=args.policy,
         demos=args.demos,
         out=args.out,
-        seeds=args.seeds,
+        seeds=seeds,
         config=config,
         eval_episodes=args.eval_episodes,
         policy_overrides=policy_overrides,
         train_overrides=train_overrides,
         equal_label_controls=args.equal_label_controls,
     )
-    seeds = ", ".join(str(s) for s in args.seeds)
-    print(
-        f"{args.env}, {args.policy}, {args.demos} demos; training seeds {seeds}; success pooled over "
-        f"{len(args.seeds)} x {args.eval_episodes} evaluation episodes; p: exact McNemar vs bc per seed"
-    )
-    print(remedies_table(rows))
+    summary = summarise(rows)
+    named = " ".join(str(s) for s in seeds)
+    print(remedies_caption(summary, f"{args.env}, {args.policy} from {args.demos} demos (seeds {named})"))
+    print(remedies_table(summary))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     print(f"\nper-run rows (with DART noise, CCIL kept labels, ...): {args.out / 'results.jsonl'}")

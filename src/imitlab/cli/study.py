@@ -27,7 +27,7 @@ def add_parser(sub: Subparsers) -> None:
         default=Path("runs/studies"),
     )
     add_scale(p, "small: minutes on a laptop CPU; full: the whole grid")
-    add_seeds(p, "training seeds (one run per config per seed)")
+    add_seeds(p, "training seeds, one run per config per seed (default: 0 at small scale, 0 1 2 at full scale)")
     p.add_argument(
         "--executor",
         choices=EXECUTORS,

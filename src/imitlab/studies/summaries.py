@@ -1,14 +1,21 @@
-"""What the commands print about their results: DAgger rounds, remedies compared, noise levels of a collection.
+"""What the commands print about their results: DAgger rounds, remedies compared over training seeds, noise levels of a collection.
 Markdown tables (they paste into docs) and one-line summaries, with the statistics they show."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from imitlab.evaluation.stats import mcnemar_exact_p
-from imitlab.remedies.compare import pooled
-from imitlab.studies.table import markdown_table
+from imitlab.remedies.compare import MethodSummary
+from imitlab.studies.table import (
+    format_difference,
+    format_p_values,
+    format_seed_success,
+    format_seed_votes,
+    markdown_table,
+    seeds_note,
+)
 
 if TYPE_CHECKING:
     from imitlab.data.model import EpisodeDataset
@@ -61,19 +68,36 @@ def dagger_versus_bc(policy: str, last: RoundResult, base: EvalResult) -> str:
     )
 
 
-def remedies_table(rows: Sequence[dict[str, Any]]) -> str:
-    """``compare_remedies`` rows pooled over seeds: one row per method with its labels, the pooled success with
-    its Wilson interval, the per-seed rates and the per-seed McNemar p against bc."""
-    header = ["method", "expert labels", "synthetic labels", "success [95% CI]", "per seed", "p vs bc"]
+def remedies_caption(summary: list[MethodSummary], setting: str) -> str:
+    """What the remedy table of ``summary`` shows, for ``setting`` (e.g. 'pendulum, MLP bc from 10 demonstrations')."""
+    n = max(m.success.seeds for m in summary)
+    versus = (
+        "difference to bc on the same evaluation seeds (one trained policy each)"
+        if n == 1
+        else "vs bc: mean per-seed difference on the same evaluation seeds with its 95% interval (bootstrap of "
+        "seeds, then of episode pairs) and the seeds favouring the method · bc · neither"
+    )
+    controls = any(m.label.startswith("bc(") for m in summary)
+    return f"{setting}, {seeds_note(n)}; {versus}; exact McNemar p per training seed" + (
+        "; 'bc(N demos)' rows hold as many expert labels as the remedies that spend more" if controls else ""
+    )
+
+
+def remedies_table(summary: list[MethodSummary]) -> str:
+    """One markdown line per method: labels spent, success over seeds with its spread, and the paired comparison
+    with bc."""
     lines = [
         [
-            r["label"],
-            r["expert_labels"],
-            r["synthetic_labels"],
-            f"{r['success_rate']:.0%} [{r['ci_low']:.0%}, {r['ci_high']:.0%}]",
-            " ".join(f"{x:.0%}" for x in r["per_seed"]),
-            " ".join(f"{x:.2g}" for x in r["p_vs_bc"]),
+            m.label,
+            m.expert_labels,
+            m.synthetic_labels,
+            format_seed_success(m.success),
+            " ".join(f"{r:.0%}" for r in m.success.per_seed),
+            format_difference(m.vs_bc) if m.vs_bc else "-",
+            format_seed_votes(m.vs_bc) if m.vs_bc else "-",
+            format_p_values(m.vs_bc) if m.vs_bc else "-",
         ]
-        for r in pooled(list(rows))
+        for m in summary
     ]
-    return markdown_table(header, lines)
+    header = ["method", "expert labels", "synthetic labels", "success [95% CI]", "per seed", "vs bc", "seeds"]
+    return markdown_table([*header, "McNemar p per seed"], lines)
