@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import gymnasium as gym
 import numpy as np
 
+from imitlab.core.registry import Registry
 from imitlab.envs.agents import Agent
 
 
@@ -40,19 +41,11 @@ class EnvSpec:
     state_from_obs: Callable[[np.ndarray], np.ndarray] | None = None
 
 
-ENVS: dict[str, EnvSpec] = {}
+def _register_builtin_envs() -> None:
+    import imitlab.envs  # noqa: F401  (its modules register the built-in envs)
 
 
-def register_env(spec: EnvSpec) -> EnvSpec:
-    if spec.name in ENVS:
-        raise ValueError(f"env {spec.name!r} is registered twice")
-    ENVS[spec.name] = spec
-    return spec
-
-
-def get_env_spec(name: str) -> EnvSpec:
-    import imitlab.envs  # noqa: F401  (registers the built-in envs)
-
-    if name not in ENVS:
-        raise KeyError(f"unknown env {name!r}; available: {', '.join(sorted(ENVS))}")
-    return ENVS[name]
+# Every env by ``spec.name``; an env module registers its spec with ``register_env(EnvSpec(...))``.
+ENVS: Registry[EnvSpec] = Registry("env", load=_register_builtin_envs)
+register_env = ENVS.register
+get_env_spec = ENVS.get

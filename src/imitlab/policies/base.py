@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from imitlab.core.registry import Registry
 from imitlab.policies.normalize import Normalizer
 
 
@@ -105,23 +106,15 @@ class Policy(nn.Module):
             raise ValueError(f"{self.name}: obs must be (B, {expected[0]}, {expected[1]}), got {tuple(obs.shape)}")
 
 
-POLICIES: dict[str, type[Policy]] = {}
+def _register_builtin_policies() -> None:
+    import imitlab.policies  # noqa: F401  (its modules register the built-in policies)
 
 
-def register_policy(cls: type[Policy]) -> type[Policy]:
-    """Class decorator: makes a policy available by ``cls.name`` to the CLI, trainer, evaluator and studies."""
-    if cls.name in POLICIES:
-        raise ValueError(f"policy {cls.name!r} is registered twice")
-    POLICIES[cls.name] = cls
-    return cls
-
-
-def get_policy_class(name: str) -> type[Policy]:
-    import imitlab.policies  # noqa: F401  (registers the built-in policies)
-
-    if name not in POLICIES:
-        raise KeyError(f"unknown policy {name!r}; available: {', '.join(sorted(POLICIES))}")
-    return POLICIES[name]
+# Every policy by ``cls.name``, for the CLI, trainer, evaluator and studies; a policy module registers its class
+# with the ``@register_policy`` decorator.
+POLICIES: Registry[type[Policy]] = Registry("policy", load=_register_builtin_policies)
+register_policy = POLICIES.register
+get_policy_class = POLICIES.get
 
 
 def create_policy(name: str, stats: dict[str, dict[str, Any]], **config_fields: Any) -> Policy:

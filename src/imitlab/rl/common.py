@@ -23,6 +23,7 @@ import torch
 from safetensors.torch import load_file
 from tqdm.auto import tqdm
 
+from imitlab.core.registry import Registry
 from imitlab.core.seeds import EVAL_OFFSET
 from imitlab.envs.registry import EnvSpec, get_env_spec
 from imitlab.envs.rollout import Rollout, rollout
@@ -279,22 +280,13 @@ class Algorithm:
         raise NotImplementedError
 
 
-ALGOS: dict[str, type[Algorithm]] = {}
+def _register_builtin_algos() -> None:
+    import imitlab.rl  # noqa: F401  (its modules register the built-in algorithms)
 
 
-def register_algo(cls: type[Algorithm]) -> type[Algorithm]:
-    if cls.name in ALGOS:
-        raise ValueError(f"algorithm {cls.name!r} is registered twice")
-    ALGOS[cls.name] = cls
-    return cls
-
-
-def get_algo(name: str) -> type[Algorithm]:
-    import imitlab.rl  # noqa: F401  (registers the built-in algorithms)
-
-    if name not in ALGOS:
-        raise KeyError(f"unknown algorithm {name!r}; available: {', '.join(sorted(ALGOS))}")
-    return ALGOS[name]
+ALGOS: Registry[type[Algorithm]] = Registry("algorithm", load=_register_builtin_algos)
+register_algo = ALGOS.register
+get_algo = ALGOS.get
 
 
 def _set_obs_normalizer(policy: ActorCriticPolicy, rms: RunningMeanStd) -> None:

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from imitlab.core.registry import Registry
 from imitlab.experiments.runs import RunSpec, run_grid
 from imitlab.training.checkpoint import write_json
 
@@ -55,30 +56,20 @@ class Study:
     analyse: Callable[[list[dict[str, str]], Path, Path, str, Sequence[int]], tuple[list[Table], list[Figure]]]
 
 
-STUDIES: dict[str, Study] = {}
+def _register_builtin_studies() -> None:
+    import imitlab.studies.compounding_error  # noqa: F401  (compounding error and its remedies)
+    import imitlab.studies.heads  # noqa: F401  (the heads and multimodality studies)
+    import imitlab.studies.sweeps  # noqa: F401  (the sweeps)
 
 
-def register_study(study: Study) -> Study:
-    if study.name in STUDIES:
-        raise ValueError(f"study {study.name!r} is registered twice")
-    STUDIES[study.name] = study
-    return study
+STUDIES: Registry[Study] = Registry("study", load=_register_builtin_studies)
+register_study = STUDIES.register
+get_study = STUDIES.get
 
 
 def catalogue() -> dict[str, Study]:
-    """Every registered study by name, the built-in ones included."""
-    import imitlab.studies.compounding_error  # noqa: F401  (compounding error and its remedies)
-    import imitlab.studies.heads  # noqa: F401  (registers the built-in studies)
-    import imitlab.studies.sweeps  # noqa: F401  (the sweeps)
-
-    return STUDIES
-
-
-def get_study(name: str) -> Study:
-    studies = catalogue()
-    if name not in studies:
-        raise KeyError(f"unknown study {name!r}; available: {', '.join(studies)}")
-    return studies[name]
+    """Every registered study by name, the built-in ones included, in registration order."""
+    return dict(STUDIES.items())
 
 
 def study_grid_size(name: str, scale: str, seeds: Sequence[int]) -> int:
