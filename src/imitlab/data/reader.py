@@ -3,13 +3,13 @@ names the file and field."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from imitlab.core.io import read_json_object
 from imitlab.data.atomic import recover_interrupted_swap
 from imitlab.data.layout import (
     ACTION_KEY,
@@ -55,13 +55,7 @@ def _require_file(path: Path) -> None:
 
 def _load_info(root: Path) -> dict:
     path = root / INFO_PATH
-    _require_file(path)
-    try:
-        info = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise DatasetError(f"{path} is not valid JSON: {err}") from None
-    if not isinstance(info, dict):
-        raise DatasetError(f"{path} must hold a JSON object, found {type(info).__name__}")
+    info = read_json_object(path, "the dataset's info (layout version, fps, features)", DatasetError)
     for key in ("codebase_version", "fps", "features", "data_path", "total_episodes", "total_frames"):
         if key not in info:
             raise DatasetError(f"{path} has no key '{key}' (found: {', '.join(info)})")
@@ -301,13 +295,7 @@ def _read_float_column(table: pa.Table, name: str, width: int, path: Path, row0:
 
 
 def _load_stats(path: Path, info: dict) -> dict[str, dict[str, np.ndarray]]:
-    _require_file(path)
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise DatasetError(f"{path} is not valid JSON: {err}") from None
-    if not isinstance(raw, dict):
-        raise DatasetError(f"{path} must hold a JSON object, found {type(raw).__name__}")
+    raw = read_json_object(path, "the dataset's feature statistics", DatasetError)
     stats: dict[str, dict[str, np.ndarray]] = {}
     for key, entry in raw.items():
         if isinstance(entry, dict):

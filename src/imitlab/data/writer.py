@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from imitlab.core.io import write_json
 from imitlab.data.atomic import fsync_tree, publish, recover_interrupted_swap
 from imitlab.data.layout import (
     ACTION_KEY,
@@ -154,12 +155,6 @@ def _write_atomically(ds: EpisodeDataset, root: Path) -> None:
     ds.root = root
 
 
-def _write_json(obj: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=4, ensure_ascii=False)
-
-
 def _stats_to_json(stats: dict[str, dict[str, np.ndarray]]) -> dict:
     return {key: {k: np.asarray(v).tolist() for k, v in s.items()} for key, s in stats.items()}
 
@@ -213,8 +208,8 @@ def _write_tree(ds: EpisodeDataset, dest: Path) -> None:
     pq.write_table(pa.table(ep_cols), ep_file, compression="snappy")
 
     _write_tasks(ds.tasks, dest / TASKS_PATH)
-    _write_json(_stats_to_json(ds.stats), dest / STATS_PATH)
-    _write_json(ds.info, dest / INFO_PATH)
+    write_json(dest / STATS_PATH, _stats_to_json(ds.stats), indent=4)
+    write_json(dest / INFO_PATH, ds.info, indent=4)
 
 
 def _write_tasks(tasks: Sequence[str], path: Path) -> None:

@@ -16,7 +16,6 @@ the paired McNemar p-value against ``bc`` of the same seed. Results are cached p
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -26,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from imitlab.core.io import read_json_object, write_json
 from imitlab.data.collect import collect
 from imitlab.data.reader import load_dataset
 from imitlab.data.writer import write_like
@@ -37,7 +37,6 @@ from imitlab.remedies.augment import AugmentConfig, expert_augmentation, project
 from imitlab.remedies.ccil import CCILConfig, fit_dynamics, label_episodes, synthesize
 from imitlab.remedies.dagger import equal_label_baseline, run_dagger
 from imitlab.remedies.dart import DartConfig, collect_dart
-from imitlab.training.checkpoint import write_json
 from imitlab.training.train import train_policy
 
 
@@ -194,7 +193,7 @@ def run_remedy(
     run_dir = out / label.replace(" ", "_") / f"seed{seed}"
     record = run_dir / "result.json"
     if record.is_file():
-        return RemedyResult(**json.loads(record.read_text()))
+        return RemedyResult(**read_json_object(record, "a finished remedy run's result"))
     train_overrides = {**(train_overrides or {}), "seed": seed}
     if method == "dagger":
         rounds = run_dagger(
@@ -281,7 +280,7 @@ def equal_label_control(
     run_dir = Path(out) / f"bc-labels{expert_labels}" / f"seed{seed}"
     record = run_dir / "result.json"
     if record.is_file():
-        return RemedyResult(**json.loads(record.read_text()))
+        return RemedyResult(**read_json_object(record, "a finished remedy run's result"))
     result = equal_label_baseline(
         env, policy, run_dir, expert_labels, seed, eval_episodes, policy_overrides, train_overrides
     )

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from imitlab.core.io import read_json_object, write_json
 from imitlab.core.seeds import collection_seeds
 from imitlab.data.collect import collect
 from imitlab.data.model import Episode
@@ -34,7 +35,7 @@ from imitlab.envs.rollout import Rollout, run_episodes
 from imitlab.evaluation.evaluate import EvalResult, evaluate
 from imitlab.evaluation.execution import ChunkExecutor
 from imitlab.policies.base import Policy
-from imitlab.training.checkpoint import load_policy, write_json
+from imitlab.training.checkpoint import load_policy
 from imitlab.training.train import train_policy
 
 BETA_SCHEDULES = ("constant", "linear", "exponential")
@@ -234,7 +235,7 @@ def _aggregate(spec: EnvSpec, data: Path, out: Path, i: int, beta_value: float, 
     resumes correctly: the collection is deterministic and is simply repeated if the append did not land."""
     marker = out / f"round-{i}" / "aggregated.json"
     if marker.is_file():
-        expected = json.loads(marker.read_text())
+        expected = read_json_object(marker, "the marker of an aggregation round")
         if load_dataset(data).num_episodes == expected["episodes_before"] + expected["episodes_added"]:
             return
     previous = load_policy(out / f"round-{i - 1}")

@@ -16,7 +16,6 @@ collected without noise.
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
 from dataclasses import asdict, dataclass
@@ -25,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from imitlab.core.io import read_json_object, write_json
 from imitlab.core.seeds import collection_seeds
 from imitlab.data.model import EpisodeDataset
 from imitlab.data.noisy_expert import Noise, noisy_expert_episodes
@@ -33,7 +33,6 @@ from imitlab.data.sampler import ChunkSampler
 from imitlab.data.writer import append_episodes, write_dataset, write_like
 from imitlab.envs.registry import get_env_spec
 from imitlab.policies.base import Policy, sample_chunks
-from imitlab.training.checkpoint import write_json
 from imitlab.training.train import train_policy
 
 
@@ -82,7 +81,7 @@ def collect_dart(
     out = Path(out)
     record = out / "dart.json"
     if record.is_file():
-        return json.loads(record.read_text())["noise_std"]
+        return read_json_object(record, "a finished DART collection")["noise_std"]
     spec = get_env_spec(env)
     data = out / "data"
     shutil.rmtree(data, ignore_errors=True)

@@ -23,6 +23,7 @@ import torch
 from safetensors.torch import load_file
 from tqdm.auto import tqdm
 
+from imitlab.core.io import atomic_write, write_json
 from imitlab.core.registry import Registry
 from imitlab.core.seeds import EVAL_OFFSET
 from imitlab.envs.registry import EnvSpec, get_env_spec
@@ -36,11 +37,9 @@ from imitlab.training.checkpoint import (
     MODEL_FILE,
     TRAIN_STATE_FILE,
     CheckpointError,
-    atomic_write,
     placeholder_stats,
     read_run_config,
     save_policy,
-    write_json,
 )
 from imitlab.training.train import METRICS_FILE, _truncate_metrics
 

@@ -7,15 +7,14 @@ figures. Output, under ``OUT/NAME/``: ``results.csv`` (one row per run), PNG/GIF
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from imitlab.core.io import read_json_object, write_json
 from imitlab.core.registry import Registry
 from imitlab.experiments.runs import RunSpec, run_grid
-from imitlab.training.checkpoint import write_json
 
 SCALES = ("small", "full")  # small: minutes on 2 cores (the demo and the slow tests); full: the real study
 SECTION_FILE = "section.json"
@@ -112,7 +111,7 @@ def run_study(
 
 
 def read_section(study_dir: Path) -> Section:
-    data: dict[str, Any] = json.loads((Path(study_dir) / SECTION_FILE).read_text())
+    data = read_json_object(Path(study_dir) / SECTION_FILE, "a study's report section, written by `imitlab study`")
     return Section(
         **{**data, "tables": [Table(**t) for t in data["tables"]], "figures": [Figure(**f) for f in data["figures"]]}
     )

@@ -15,6 +15,7 @@ import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
+from imitlab.core.io import atomic_write
 from imitlab.data.model import EpisodeDataset
 from imitlab.data.reader import load_dataset
 from imitlab.data.sampler import ChunkSampler
@@ -22,7 +23,6 @@ from imitlab.policies.base import Policy, create_policy, get_policy_class
 from imitlab.training.checkpoint import (
     CONFIG_FILE,
     TRAIN_STATE_FILE,
-    atomic_write,
     load_network_weights,
     read_run_config,
     save_policy,
