@@ -10,14 +10,12 @@ Layout written by :func:`write_dataset` (see docs/data.md for the full descripti
     <root>/data/chunk-000/file-000.parquet           one row per frame, one row group per episode
 """
 
-from imitlab.data.layout import ACTION_KEY, OBS_KEY, DatasetError
+from imitlab.data.layout import DatasetError
 from imitlab.data.model import Episode, EpisodeDataset
 from imitlab.data.reader import load_dataset
 from imitlab.data.writer import append_episodes, write_dataset, write_like
 
 __all__ = [
-    "ACTION_KEY",
-    "OBS_KEY",
     "DatasetError",
     "Episode",
     "EpisodeDataset",

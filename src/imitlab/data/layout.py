@@ -1,10 +1,11 @@
-"""The LeRobot v3.0 layout's facts: file paths, feature keys, the columns every dataset declares, and the
+"""The LeRobot v3.0 layout's facts: file paths, the columns every dataset declares (feature names: core.keys), and the
 error raised when a dataset on disk breaks them."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from imitlab.core import keys
 from imitlab.core.errors import ImitlabError
 
 CODEBASE_VERSION = "v3.0"
@@ -17,8 +18,6 @@ INFO_PATH = "meta/info.json"
 STATS_PATH = "meta/stats.json"
 TASKS_PATH = "meta/tasks.parquet"
 
-OBS_KEY = "observation.state"
-ACTION_KEY = "action"
 # The five columns LeRobot declares in every dataset (lerobot.datasets.utils.DEFAULT_FEATURES).
 DEFAULT_FEATURES: dict[str, dict[str, Any]] = {
     "timestamp": {"dtype": "float32", "shape": [1], "names": None},
@@ -29,8 +28,7 @@ DEFAULT_FEATURES: dict[str, dict[str, Any]] = {
 }
 # Optional per-frame columns we write; a LeRobot dataset that does not declare them reads as reward 0 /
 # success False. One that declares them must carry them.
-REWARD_KEY, DONE_KEY, SUCCESS_KEY = "next.reward", "next.done", "next.success"
-OUR_FEATURES = {OBS_KEY, ACTION_KEY, REWARD_KEY, DONE_KEY, SUCCESS_KEY, *DEFAULT_FEATURES}
+OUR_FEATURES = {keys.OBS, keys.ACTION, keys.REWARD, keys.DONE, keys.SUCCESS, *DEFAULT_FEATURES}
 QUANTILES = {"q01": 0.01, "q10": 0.10, "q50": 0.50, "q90": 0.90, "q99": 0.99}
 
 

@@ -10,18 +10,14 @@ from typing import Any
 
 import numpy as np
 
+from imitlab.core import keys
 from imitlab.data.layout import (
-    ACTION_KEY,
     CHUNKS_SIZE,
     CODEBASE_VERSION,
     DATA_FILES_SIZE_IN_MB,
     DATA_PATH,
     DEFAULT_FEATURES,
-    DONE_KEY,
-    OBS_KEY,
     QUANTILES,
-    REWARD_KEY,
-    SUCCESS_KEY,
     VIDEO_FILES_SIZE_IN_MB,
 )
 
@@ -276,11 +272,11 @@ class EpisodeDataset:
         done = np.zeros(n, dtype=bool)
         done[self.episode_ends - 1] = True
         return {
-            OBS_KEY: self.observation,
-            ACTION_KEY: self.action,
-            REWARD_KEY: self.reward,
-            DONE_KEY: done,
-            SUCCESS_KEY: self.success,
+            keys.OBS: self.observation,
+            keys.ACTION: self.action,
+            keys.REWARD: self.reward,
+            keys.DONE: done,
+            keys.SUCCESS: self.success,
             "timestamp": (frame_index / self.fps).astype(np.float32),
             "frame_index": frame_index,
             "episode_index": self.episode_index,
@@ -313,11 +309,11 @@ def _names(names: Sequence[str] | None, dim: int, arg: str, prefix: str) -> list
 def _features(obs_feature: dict, action_feature: dict) -> dict[str, dict[str, Any]]:
     """Every feature we write, in LeRobot's order: ours first, then the five default columns."""
     features = {
-        OBS_KEY: {**obs_feature, "dtype": "float32"},
-        ACTION_KEY: {**action_feature, "dtype": "float32"},
-        REWARD_KEY: {"dtype": "float32", "shape": [1], "names": None},
-        DONE_KEY: {"dtype": "bool", "shape": [1], "names": None},
-        SUCCESS_KEY: {"dtype": "bool", "shape": [1], "names": None},
+        keys.OBS: {**obs_feature, "dtype": "float32"},
+        keys.ACTION: {**action_feature, "dtype": "float32"},
+        keys.REWARD: {"dtype": "float32", "shape": [1], "names": None},
+        keys.DONE: {"dtype": "bool", "shape": [1], "names": None},
+        keys.SUCCESS: {"dtype": "bool", "shape": [1], "names": None},
         **DEFAULT_FEATURES,
     }
     return json.loads(json.dumps(features))  # deep copy

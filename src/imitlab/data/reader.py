@@ -9,17 +9,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from imitlab.core import keys
 from imitlab.core.io import read_json_object
 from imitlab.data.atomic import recover_interrupted_swap
 from imitlab.data.layout import (
-    ACTION_KEY,
     DEFAULT_FEATURES,
     EPISODES_PATH,
     INFO_PATH,
-    OBS_KEY,
-    REWARD_KEY,
     STATS_PATH,
-    SUCCESS_KEY,
     TASKS_PATH,
     DatasetError,
 )
@@ -70,10 +67,10 @@ def _load_info(root: Path) -> dict:
     features = info["features"]
     if not isinstance(features, dict):
         raise DatasetError(f"{path} key 'features' must be an object, found {type(features).__name__}")
-    for key in (OBS_KEY, ACTION_KEY, *DEFAULT_FEATURES):
+    for key in (keys.OBS, keys.ACTION, *DEFAULT_FEATURES):
         if key not in features:
             raise DatasetError(f"{path} declares no feature '{key}' (found: {', '.join(features)})")
-    for key in (OBS_KEY, ACTION_KEY):
+    for key in (keys.OBS, keys.ACTION):
         shape = features[key].get("shape") if isinstance(features[key], dict) else None
         if not isinstance(shape, list) or len(shape) != 1 or not isinstance(shape[0], int) or shape[0] < 1:
             raise DatasetError(f"{path} feature '{key}' must have a 1-D shape [dim], found {shape!r}")
@@ -167,8 +164,8 @@ def _load_episodes_meta(root: Path, info: dict) -> dict[str, np.ndarray]:
 def _load_data(root: Path, info: dict, episodes: dict[str, np.ndarray], num_tasks: int) -> dict[str, np.ndarray]:
     features = info["features"]
     pairs = sorted(set(zip(episodes["data/chunk_index"].tolist(), episodes["data/file_index"].tolist())))
-    needed = [OBS_KEY, ACTION_KEY, "frame_index", "episode_index", "index", "task_index"]
-    needed += [k for k in (REWARD_KEY, SUCCESS_KEY) if k in features]
+    needed = [keys.OBS, keys.ACTION, "frame_index", "episode_index", "index", "task_index"]
+    needed += [k for k in (keys.REWARD, keys.SUCCESS) if k in features]
     parts = []  # (path, table) in global frame order
     for chunk, file in pairs:
         try:
@@ -185,18 +182,18 @@ def _load_data(root: Path, info: dict, episodes: dict[str, np.ndarray], num_task
 
     int_keys = ("frame_index", "episode_index", "index", "task_index")
     out: dict[str, list[np.ndarray]] = {k: [] for k in ("observation", "action", "reward", "success", *int_keys)}
-    obs_dim, act_dim = features[OBS_KEY]["shape"][0], features[ACTION_KEY]["shape"][0]
+    obs_dim, act_dim = features[keys.OBS]["shape"][0], features[keys.ACTION]["shape"][0]
     row0 = 0
     for path, table in parts:
         n = table.num_rows
-        out["observation"].append(_read_float_column(table, OBS_KEY, obs_dim, path, row0))
-        out["action"].append(_read_float_column(table, ACTION_KEY, act_dim, path, row0))
-        if REWARD_KEY in features:
-            out["reward"].append(_read_float_column(table, REWARD_KEY, 1, path, row0)[:, 0])
+        out["observation"].append(_read_float_column(table, keys.OBS, obs_dim, path, row0))
+        out["action"].append(_read_float_column(table, keys.ACTION, act_dim, path, row0))
+        if keys.REWARD in features:
+            out["reward"].append(_read_float_column(table, keys.REWARD, 1, path, row0)[:, 0])
         else:
             out["reward"].append(np.zeros(n, np.float32))
-        if SUCCESS_KEY in features:
-            out["success"].append(_read_scalar_column(table, SUCCESS_KEY, path).astype(bool))
+        if keys.SUCCESS in features:
+            out["success"].append(_read_scalar_column(table, keys.SUCCESS, path).astype(bool))
         else:
             out["success"].append(np.zeros(n, bool))
         for key in int_keys:
@@ -300,7 +297,7 @@ def _load_stats(path: Path, info: dict) -> dict[str, dict[str, np.ndarray]]:
     for key, entry in raw.items():
         if isinstance(entry, dict):
             stats[key] = {k: np.atleast_1d(np.asarray(v)) for k, v in entry.items()}
-    for key in (OBS_KEY, ACTION_KEY):
+    for key in (keys.OBS, keys.ACTION):
         dim = info["features"][key]["shape"][0]
         if key not in stats:
             raise DatasetError(f"{path} has no entry for '{key}' (found: {', '.join(raw)})")

@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from imitlab.core import keys
 from imitlab.data.model import EpisodeDataset
 
 
@@ -65,10 +66,10 @@ class ChunkSampler:
     def get(self, indices: np.ndarray | torch.Tensor) -> dict[str, torch.Tensor]:
         """Chunks starting at global frame ``indices`` (B,).
 
-        Returns obs (B, n_obs_steps, obs_dim) float32, action (B, horizon, act_dim) float32,
-        action_is_pad (B, horizon) bool, return_to_go (B,) float32, index (B,) int64, and the history's
-        history_action (B, n_obs_steps, act_dim), history_return_to_go (B, n_obs_steps) float32 and
-        history_is_pad (B, n_obs_steps) bool (CPU tensors).
+        Returns, by the names in ``core.keys``, observation.state (B, n_obs_steps, obs_dim) float32, action
+        (B, horizon, act_dim) float32, action_is_pad (B, horizon) bool, return_to_go (B,) float32, index (B,)
+        int64, and the history's history_action (B, n_obs_steps, act_dim), history_return_to_go (B, n_obs_steps)
+        float32 and history_is_pad (B, n_obs_steps) bool (CPU tensors).
         """
         if isinstance(indices, torch.Tensor):
             if indices.is_floating_point() or indices.dtype == torch.bool:
@@ -90,14 +91,14 @@ class ChunkSampler:
         history_action = np.take(self._action, obs_rows, axis=0)
         history_action[history_is_pad] = 0.0
         return {
-            "obs": torch.from_numpy(np.take(self._obs, obs_rows, axis=0)),
-            "action": torch.from_numpy(np.take(self._action, act_rows, axis=0)),
-            "action_is_pad": torch.from_numpy(np.take(self.action_is_pad, idx, axis=0)),
-            "return_to_go": torch.from_numpy(np.take(self._rtg, idx)),
-            "index": torch.from_numpy(idx.copy()),
-            "history_action": torch.from_numpy(history_action),
-            "history_return_to_go": torch.from_numpy(np.take(self._rtg, obs_rows)),
-            "history_is_pad": torch.from_numpy(history_is_pad),
+            keys.OBS: torch.from_numpy(np.take(self._obs, obs_rows, axis=0)),
+            keys.ACTION: torch.from_numpy(np.take(self._action, act_rows, axis=0)),
+            keys.ACTION_IS_PAD: torch.from_numpy(np.take(self.action_is_pad, idx, axis=0)),
+            keys.RETURN_TO_GO: torch.from_numpy(np.take(self._rtg, idx)),
+            keys.INDEX: torch.from_numpy(idx.copy()),
+            keys.HISTORY_ACTION: torch.from_numpy(history_action),
+            keys.HISTORY_RETURN_TO_GO: torch.from_numpy(np.take(self._rtg, obs_rows)),
+            keys.HISTORY_IS_PAD: torch.from_numpy(history_is_pad),
         }
 
     def sample(self, batch_size: int, generator: torch.Generator) -> dict[str, torch.Tensor]:

@@ -17,15 +17,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from imitlab.core import keys
 from imitlab.core.io import write_json
 from imitlab.data.atomic import fsync_tree, publish, recover_interrupted_swap
 from imitlab.data.layout import (
-    ACTION_KEY,
     CODEBASE_VERSION,
     DATA_PATH,
     EPISODES_PATH,
     INFO_PATH,
-    OBS_KEY,
     OUR_FEATURES,
     STATS_PATH,
     TASKS_PATH,
@@ -86,8 +85,8 @@ def write_like(
         episodes,
         fps=base.fps,
         task=base.task,
-        obs_names=features[OBS_KEY]["names"],
-        action_names=features[ACTION_KEY]["names"],
+        obs_names=features[keys.OBS]["names"],
+        action_names=features[keys.ACTION]["names"],
         robot_type=base.info.get("robot_type", "sim"),
         overwrite=overwrite,
     )
@@ -134,7 +133,7 @@ def append_episodes(root: str | Path, episodes: Sequence[Episode], *, task: str 
     lengths = np.concatenate([old.episode_lengths, [len(ep) for ep in episodes]]).astype(np.int64)
     info = json.loads(json.dumps(old.info))
     info.update(codebase_version=CODEBASE_VERSION, data_path=DATA_PATH, video_path=None)
-    info["features"] = _features(old.info["features"][OBS_KEY], old.info["features"][ACTION_KEY])
+    info["features"] = _features(old.info["features"][keys.OBS], old.info["features"][keys.ACTION])
     ds = EpisodeDataset._from_arrays(arrays, lengths, tasks=tasks, info=info, root=None)
     _write_atomically(ds, root)
     return ds

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from imitlab.core import keys
 from imitlab.policies.base import Policy
 
 
@@ -50,7 +51,7 @@ class ChunkExecutor:
         self.policy = policy.eval()
         self.temporal_ensemble = temporal_ensemble
         self.conditions = set(policy.history_inputs)
-        if "history_return_to_go" in self.conditions and target_return is None:
+        if keys.HISTORY_RETURN_TO_GO in self.conditions and target_return is None:
             raise ValueError(
                 f"policy {policy.name!r} is return-conditioned: give a target return (imitlab eval --target-return R)"
             )

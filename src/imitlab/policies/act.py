@@ -25,6 +25,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from imitlab.core import keys
 from imitlab.policies.base import Policy, PolicyConfig, masked_mean, register_policy
 
 
@@ -149,7 +150,7 @@ class ACTPolicy(Policy):
     def compute_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         c = self.config
         action, is_pad = self.chunk_targets(batch)
-        cond = self._condition(batch["obs"])
+        cond = self._condition(batch[keys.OBS])
         target = self.action_normalizer.normalize(action)
         mu, logvar = self.encode(cond, target, is_pad)
         z = mu + (0.5 * logvar).exp() * torch.randn_like(mu)  # reparameterisation

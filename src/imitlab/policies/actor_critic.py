@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from imitlab.core import keys
 from imitlab.policies.base import Policy, PolicyConfig, register_policy
 from imitlab.policies.mlp import ACTIVATIONS, mlp
 
@@ -146,9 +147,9 @@ class ActorCriticPolicy(Policy):
     # -- the Policy interface ---------------------------------------------------------------------------------
     def compute_loss(self, batch):
         """Behaviour cloning: MSE of the mean to the normalised demo action, or cross-entropy of the logits."""
-        self.check_obs(batch["obs"])
+        self.check_obs(batch[keys.OBS])
         action, _ = self.chunk_targets(batch)
-        head, _ = self._heads(batch["obs"][:, -1])
+        head, _ = self._heads(batch[keys.OBS][:, -1])
         if self.config.distribution == "categorical":
             loss = nn.functional.cross_entropy(head, action[:, 0, 0].round().long())
             return loss, {"bc_ce": loss.item()}

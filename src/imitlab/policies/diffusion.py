@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from imitlab.core import keys
 from imitlab.policies.base import masked_mean, register_policy
 from imitlab.policies.denoisers import DenoiserConfig, DenoisingPolicy, build_denoiser, hold_last_valid_action
 from imitlab.policies.schedules import BETA_SCHEDULES, NoiseSchedule, make_sampler, randn
@@ -69,7 +70,7 @@ class DiffusionPolicy(DenoisingPolicy):
         cfg = self.config
         action, is_pad = self.chunk_targets(batch)
         B = action.shape[0]
-        cond = self._training_condition(batch["obs"])
+        cond = self._training_condition(batch[keys.OBS])
         x0 = self.action_normalizer.normalize(hold_last_valid_action(action, is_pad))  # (B, H, act_dim)
         t = torch.randint(0, cfg.num_train_steps, (B,), device=x0.device)
         eps = torch.randn_like(x0)

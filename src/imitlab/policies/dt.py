@@ -25,6 +25,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from imitlab.core import keys
 from imitlab.policies.base import Policy, PolicyConfig, register_policy
 
 
@@ -62,7 +63,7 @@ class DTConfig(PolicyConfig):
 class DecisionTransformerPolicy(Policy):
     name = "dt"
     config_class = DTConfig
-    history_inputs = ("history_action", "history_return_to_go")
+    history_inputs = (keys.HISTORY_ACTION, keys.HISTORY_RETURN_TO_GO)
     train_defaults = {"lr": 1e-3, "batch_size": 64, "weight_decay": 1e-4}  # paper: lr 1e-4, batch 64
 
     def __init__(self, config: DTConfig, stats: dict[str, dict[str, Any]]):
@@ -105,8 +106,8 @@ class DecisionTransformerPolicy(Policy):
 
     def compute_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         self.chunk_targets(batch)  # shape check of the (unused) chunk
-        action, is_pad = batch["history_action"], batch["history_is_pad"]
-        predicted = self(batch["obs"], action, batch["history_return_to_go"])
+        action, is_pad = batch[keys.HISTORY_ACTION], batch[keys.HISTORY_IS_PAD]
+        predicted = self(batch[keys.OBS], action, batch[keys.HISTORY_RETURN_TO_GO])
         error = ((predicted - self.action_normalizer.normalize(action)) ** 2).mean(-1)  # (B, K)
         valid = (~is_pad).float()
         loss = (error * valid).sum() / valid.sum().clamp_min(1.0)

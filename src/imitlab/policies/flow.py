@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from imitlab.core import keys
 from imitlab.policies.base import masked_mean, register_policy
 from imitlab.policies.denoisers import DenoiserConfig, DenoisingPolicy, build_denoiser, hold_last_valid_action
 from imitlab.policies.schedules import randn
@@ -73,7 +74,7 @@ class FlowPolicy(DenoisingPolicy):
     def compute_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         action, is_pad = self.chunk_targets(batch)
         B = action.shape[0]
-        cond = self._training_condition(batch["obs"])
+        cond = self._training_condition(batch[keys.OBS])
         x1 = self.action_normalizer.normalize(hold_last_valid_action(action, is_pad))  # data, (B, H, act_dim)
         x0 = torch.randn_like(x1)  # noise
         t = self._sample_time(B, x1.device)

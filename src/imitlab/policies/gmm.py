@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from imitlab.core import keys
 from imitlab.policies.base import Policy, PolicyConfig, register_policy
 from imitlab.policies.mlp import mlp
 
@@ -76,7 +77,7 @@ class GMMPolicy(Policy):
         c = self.config
         action, is_pad = self.chunk_targets(batch)
         B = action.shape[0]
-        log_w, mu, log_std = self.mixture(batch["obs"])
+        log_w, mu, log_std = self.mixture(batch[keys.OBS])
         a = self.action_normalizer.normalize(action).reshape(B, 1, self.dim)  # (B, 1, D)
         valid = (~is_pad)[:, :, None].expand(B, c.horizon, c.act_dim).reshape(B, 1, self.dim).to(a.dtype)
         # log N(a_d; mu, sigma^2) = -((a - mu)/sigma)^2 / 2 - log sigma - log(2 pi) / 2, per dim: (B, K, D)

@@ -28,6 +28,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from imitlab.core import keys
 from imitlab.policies.base import Policy, PolicyConfig, masked_mean, register_policy
 from imitlab.policies.denoisers import hold_last_valid_action
 from imitlab.policies.mlp import mlp
@@ -143,7 +144,7 @@ class TokenizedPolicy(Policy):
         c = self.config
         action, is_pad = self.chunk_targets(batch)
         B = action.shape[0]
-        cond = self._condition(batch["obs"])
+        cond = self._condition(batch[keys.OBS])
         # teacher forcing feeds the target tokens back in: padded steps hold the last valid action so their
         # values cannot reach a real step's prediction (parallel mode ignores them anyway)
         action = hold_last_valid_action(action, is_pad)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from imitlab.core import keys
 from imitlab.data.model import Episode, EpisodeDataset
 from imitlab.envs.registry import get_env_spec
 from imitlab.remedies.dagger import expert_continuations
@@ -70,5 +71,5 @@ def expert_augmentation(
     ``dataset``; ``len(dataset) * config.copies`` of them."""
     rng = np.random.default_rng(seed)
     observation = np.repeat(dataset.observation, config.copies, axis=0)
-    states = env_states(env, perturb(observation, config.scale, dataset.stats["observation.state"]["std"], rng))
+    states = env_states(env, perturb(observation, config.scale, dataset.stats[keys.OBS]["std"], rng))
     return expert_continuations(get_env_spec(env), states, np.arange(len(states)), horizon)

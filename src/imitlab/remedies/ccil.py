@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from imitlab.core import keys
 from imitlab.data.model import Episode, EpisodeDataset
 from imitlab.policies.mlp import mlp
 from imitlab.remedies.augment import perturb
@@ -169,12 +170,12 @@ def synthesize(
     the env's observation geometry, not its expert or dynamics."""
     t, obs, next_obs = transitions(dataset)
     t, obs, next_obs = (np.repeat(x, config.copies, axis=0) for x in (t, obs, next_obs))
-    obs_std = dataset.stats["observation.state"]["std"]
+    obs_std = dataset.stats[keys.OBS]["std"]
     rng = np.random.default_rng(seed)
     perturbed = perturb(obs, config.scale, obs_std, rng)
     if project is not None:
         perturbed = project(perturbed)
-    action_stats = dataset.stats["action"]
+    action_stats = dataset.stats[keys.ACTION]
     action, error = corrective_labels(
         model, perturbed, next_obs, dataset.action[t], action_stats["min"], action_stats["max"], obs_std, config
     )

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from imitlab.core import keys
 from imitlab.core.io import read_json_object, write_json
 from imitlab.core.seeds import collection_seeds
 from imitlab.data.model import EpisodeDataset
@@ -59,8 +60,8 @@ def learner_error_std(policy: Policy, dataset: EpisodeDataset, scale: float = 1.
     dimension) between the policy's first predicted action and the recorded (expert) action at every frame."""
     sampler = ChunkSampler(dataset, policy.config.n_obs_steps, 1)
     batch = sampler.get(np.arange(len(sampler)))
-    predicted = sample_chunks(policy, batch["obs"])[:, 0]
-    error = predicted.double() - batch["action"][:, 0].double()  # (N, act_dim)
+    predicted = sample_chunks(policy, batch[keys.OBS])[:, 0]
+    error = predicted.double() - batch[keys.ACTION][:, 0].double()  # (N, act_dim)
     return float(math.sqrt(scale * (error**2).mean().item()))
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from imitlab.core import keys
 from imitlab.data.reader import load_dataset
 from imitlab.policies.base import create_policy
 from imitlab.policies.tokenized import bin_width, round_trip
@@ -23,7 +24,7 @@ def quantization_table(data: Path, n_bins: int = 256) -> list[list[str]]:
     dataset = load_dataset(data)
     policy = create_policy("tokenized", dataset.stats, obs_dim=dataset.obs_dim, act_dim=dataset.act_dim, n_bins=n_bins)
     error = np.abs(round_trip(policy, dataset.action) - dataset.action)  # (N, act_dim)
-    names = dataset.info["features"]["action"].get("names") or [f"action[{i}]" for i in range(dataset.act_dim)]
+    names = dataset.info["features"][keys.ACTION].get("names") or [f"action[{i}]" for i in range(dataset.act_dim)]
     low, high = dataset.action.min(axis=0), dataset.action.max(axis=0)
     return [
         [name, f"[{lo:.4g}, {hi:.4g}]", f"{w:.4g}", f"{e.mean():.3g}", f"{e.max():.3g}"]

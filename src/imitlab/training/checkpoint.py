@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from safetensors.torch import load_file, save_file
 
+from imitlab.core import keys
 from imitlab.core.errors import ImitlabError
 from imitlab.core.io import atomic_write, read_json_object, write_json
 from imitlab.policies.base import Policy, create_policy
@@ -46,7 +47,7 @@ def placeholder_stats(obs_dim: int, act_dim: int) -> dict[str, dict[str, np.ndar
         zeros, ones = np.zeros(dim, np.float32), np.ones(dim, np.float32)
         return {"mean": zeros, "std": ones, "min": -ones, "max": ones}
 
-    return {"observation.state": feature(obs_dim), "action": feature(act_dim)}
+    return {keys.OBS: feature(obs_dim), keys.ACTION: feature(act_dim)}
 
 
 def build_policy(name: str, config_dict: dict[str, Any]) -> Policy:
