@@ -71,15 +71,24 @@ def read_diffusion_policy_zarr(path: Path) -> SourceStore:
             f"{path} is not a diffusion_policy replay buffer: it needs groups 'data' and 'meta' "
             f"(found: {', '.join(found) or 'nothing'})"
         )
-    meta_keys = sorted(root["meta"].keys())
+    data, meta = root["data"], root["meta"]
+    if not isinstance(data, zarr.Group) or not isinstance(meta, zarr.Group):
+        raise DatasetError(f"{path} is not a diffusion_policy replay buffer: 'data' and 'meta' must be groups")
+    meta_keys = sorted(meta.keys())
     if "episode_ends" not in meta_keys:
         raise DatasetError(f"{path}/meta has no array 'episode_ends' (found: {', '.join(meta_keys) or 'nothing'})")
-    data = root["data"]
+
+    def load(group: zarr.Group, key: str) -> np.ndarray:
+        node = group[key]
+        if not isinstance(node, zarr.Array):
+            raise DatasetError(f"{path}/{group.basename}/{key} is a group; expected an array")
+        return np.asarray(node[:])
+
     return SourceStore(
         path=path,
         keys=tuple(sorted(data.keys())),
-        load=lambda key: np.asarray(data[key][:]),
-        episode_ends=np.asarray(root["meta/episode_ends"][:]),
+        load=lambda key: load(data, key),
+        episode_ends=load(meta, "episode_ends"),
         describe="data/{key}",
     )
 

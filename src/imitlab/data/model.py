@@ -181,7 +181,15 @@ class EpisodeDataset:
         return cls._build(episodes, task_index=[0] * len(episodes), tasks=[task], info=info, root=None)
 
     @classmethod
-    def _build(cls, episodes, *, task_index, tasks, info, root) -> EpisodeDataset:
+    def _build(
+        cls,
+        episodes: Sequence[Episode],
+        *,
+        task_index: Sequence[int],
+        tasks: list[str],
+        info: dict[str, Any],
+        root: Path | None,
+    ) -> EpisodeDataset:
         lengths = np.array([len(ep) for ep in episodes], dtype=np.int64)
         arrays = dict(
             observation=np.concatenate([ep.observation for ep in episodes]),
@@ -193,7 +201,15 @@ class EpisodeDataset:
         return cls._from_arrays(arrays, lengths, tasks=tasks, info=info, root=root)
 
     @classmethod
-    def _from_arrays(cls, arrays, lengths, *, tasks, info, root) -> EpisodeDataset:
+    def _from_arrays(
+        cls,
+        arrays: dict[str, np.ndarray],
+        lengths: np.ndarray,
+        *,
+        tasks: list[str],
+        info: dict[str, Any],
+        root: Path | None,
+    ) -> EpisodeDataset:
         info = json.loads(json.dumps(info))  # deep copy
         n = int(lengths.sum())
         info["total_episodes"] = len(lengths)
@@ -215,11 +231,11 @@ class EpisodeDataset:
 
     @property
     def obs_dim(self) -> int:
-        return self.observation.shape[1]
+        return int(self.observation.shape[1])
 
     @property
     def act_dim(self) -> int:
-        return self.action.shape[1]
+        return int(self.action.shape[1])
 
     @property
     def fps(self) -> int:
@@ -316,7 +332,8 @@ def _features(obs_feature: dict, action_feature: dict) -> dict[str, dict[str, An
         keys.SUCCESS: {"dtype": "bool", "shape": [1], "names": None},
         **DEFAULT_FEATURES,
     }
-    return json.loads(json.dumps(features))  # deep copy
+    copied: dict[str, dict[str, Any]] = json.loads(json.dumps(features))  # deep copy
+    return copied
 
 
 def _make_info(*, fps: int, robot_type: str, obs_names: list[str], action_names: list[str]) -> dict:

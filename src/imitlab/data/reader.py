@@ -100,7 +100,8 @@ def _read_parquet(path: Path, columns: list[str] | None = None) -> pa.Table:
 
 def _schema_names(path: Path) -> list[str]:
     try:
-        return pq.read_schema(path).names
+        names: list[str] = pq.read_schema(path).names
+        return names
     except (pa.ArrowException, OSError) as err:
         raise DatasetError(f"{path} could not be read as parquet: {err}") from None
 
@@ -246,7 +247,8 @@ def _read_scalar_column(table: pa.Table, name: str, path: Path) -> np.ndarray:
         arr = _flatten_list(arr, 1, name, path)
     if not (pa.types.is_integer(arr.type) or pa.types.is_boolean(arr.type) or pa.types.is_floating(arr.type)):
         raise DatasetError(f"{path} column '{name}' must be numeric, found type {arr.type}")
-    return arr.to_numpy(zero_copy_only=False)
+    values: np.ndarray = arr.to_numpy(zero_copy_only=False)
+    return values
 
 
 def _flatten_list(arr: pa.Array, width: int, name: str, path: Path) -> pa.Array:
@@ -280,7 +282,7 @@ def _read_float_column(table: pa.Table, name: str, width: int, path: Path, row0:
         raise DatasetError(f"{path} column '{name}' has type {arr.type}, expected a list of {width} floats")
     if not (pa.types.is_floating(arr.type) or pa.types.is_integer(arr.type)):
         raise DatasetError(f"{path} column '{name}' must hold numbers, found type {arr.type}")
-    x = arr.to_numpy(zero_copy_only=False).astype(np.float32, copy=False).reshape(-1, width)
+    x: np.ndarray = arr.to_numpy(zero_copy_only=False).astype(np.float32, copy=False).reshape(-1, width)
     finite = np.isfinite(x)
     if not finite.all():
         row, dim = np.argwhere(~finite)[0].tolist()

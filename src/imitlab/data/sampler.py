@@ -61,7 +61,7 @@ class ChunkSampler:
         self._rtg = np.ascontiguousarray(dataset.return_to_go, dtype=np.float32)
 
     def __len__(self) -> int:
-        return self.obs_index.shape[0]
+        return int(self.obs_index.shape[0])
 
     def get(self, indices: np.ndarray | torch.Tensor) -> dict[str, torch.Tensor]:
         """Chunks starting at global frame ``indices`` (B,).

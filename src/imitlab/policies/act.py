@@ -145,7 +145,8 @@ class ACTPolicy(Policy):
         memory = torch.stack([self.latent_proj(z), self.obs_proj(cond)], dim=1) + self.memory_pos  # (B, 2, d)
         memory = self.encoder(memory)
         h = self.decoder(self.queries.expand(B, -1, -1), memory)  # (B, H, d_model), full attention over queries
-        return self.action_head(h)
+        chunk: torch.Tensor = self.action_head(h)
+        return chunk
 
     def compute_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         c = self.config

@@ -102,7 +102,8 @@ class DecisionTransformerPolicy(Policy):
         a = self.embed_action(self.action_normalizer.normalize(action))
         tokens = torch.stack([r, s, a], dim=2).reshape(B, 3 * K, -1) + self.pos  # (R_1, s_1, a_1, R_2, ...)
         h = self.blocks(tokens, mask=self.causal_mask, is_causal=True)
-        return self.action_head(h[:, 1::3])  # read out at the state tokens
+        predicted: torch.Tensor = self.action_head(h[:, 1::3])  # read out at the state tokens
+        return predicted
 
     def compute_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         self.chunk_targets(batch)  # shape check of the (unused) chunk

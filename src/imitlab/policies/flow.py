@@ -62,7 +62,8 @@ class FlowPolicy(DenoisingPolicy):
 
     def _velocity(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """x: (B, H, act_dim), t: (B,) in [0, 1], cond: (B, cond_dim) -> velocity (B, H, act_dim)."""
-        return self.velocity(x, t * self.config.time_scale, cond)
+        velocity: torch.Tensor = self.velocity(x, t * self.config.time_scale, cond)
+        return velocity
 
     def _sample_time(self, B: int, device: torch.device) -> torch.Tensor:
         """t (B,) from p(t). "beta": pi0's t = s (1 - u), u ~ Beta(1.5, 1), by inverse CDF u = v^(2/3)."""

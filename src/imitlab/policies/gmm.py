@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from torch import nn
 
 from imitlab.core import keys
 from imitlab.policies.base import Policy, PolicyConfig, register_policy
@@ -58,8 +59,10 @@ class GMMPolicy(Policy):
         # spread the components' initial means over the normalised action range [-1, 1]: with all means near 0,
         # the symmetric optimum "one broad component covering every mode" traps training (mode averaging)
         K = c.n_components
+        out_layer = self.net[-1]
+        assert isinstance(out_layer, nn.Linear)
         with torch.no_grad():
-            self.net[-1].bias[K : K + K * self.dim].uniform_(-1.0, 1.0)
+            out_layer.bias[K : K + K * self.dim].uniform_(-1.0, 1.0)
 
     def mixture(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """obs (B, T_obs, obs_dim) in env units -> log weights (B, K), means (B, K, D), log-stds (B, K, D),

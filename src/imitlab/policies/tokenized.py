@@ -86,6 +86,8 @@ class CausalTokenDecoder(nn.Module):
     """Pre-norm transformer over [obs token, embed(k_0), ..., embed(k_{L-2})] with a causal mask; position i
     outputs the logits of token k_i, so it sees the observation and k_<i only (GPT-style decoder)."""
 
+    causal_mask: torch.Tensor  # (L, L) buffer: -inf above the diagonal
+
     def __init__(self, cond_dim: int, length: int, c: TokenizedConfig):
         super().__init__()
         self.length = length  # L = H * act_dim tokens
@@ -107,7 +109,8 @@ class CausalTokenDecoder(nn.Module):
         assert n < self.length, f"at most {self.length - 1} previous tokens, got {n}"
         x = torch.cat([self.obs_encoder(cond)[:, None], self.token_embed(prev_tokens)], dim=1)  # (B, n + 1, d)
         h = self.blocks(x + self.pos[:, : n + 1], mask=self.causal_mask[: n + 1, : n + 1], is_causal=True)
-        return self.head(h)
+        logits: torch.Tensor = self.head(h)
+        return logits
 
 
 @register_policy
