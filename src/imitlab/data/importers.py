@@ -208,7 +208,7 @@ def _load_key(store: SourceStore, spec: str, role: str) -> np.ndarray:
 
 
 def read_episodes(
-    store: SourceStore, obs_keys: Sequence[str], action_key: str, episodes: Sequence[int] | None = None
+    store: SourceStore, obs_keys: Sequence[str], action_key: str, episodes: Sequence[int] | np.ndarray | None = None
 ) -> list[Episode]:
     """Cut the store into episodes: observation = the ``obs_keys`` arrays flattened and concatenated (a key may
     select columns, ``KEY[START:STOP]``), action = ``action_key``; ``episodes`` selects (and orders) episode
@@ -257,7 +257,7 @@ def import_dataset(
     task: str | None = None,
     obs_names: Sequence[str] | None = None,
     action_names: Sequence[str] | None = None,
-    episodes: Sequence[int] | None = None,
+    episodes: Sequence[int] | np.ndarray | None = None,
     overwrite: bool = False,
 ) -> EpisodeDataset:
     """Convert the store at ``source`` into a LeRobot-layout dataset at ``out`` (written atomically).

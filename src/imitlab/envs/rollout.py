@@ -10,11 +10,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import gymnasium as gym
 import numpy as np
 
 from imitlab.envs.agents import Agent, observe_reward
-from imitlab.envs.registry import EnvSpec
+from imitlab.envs.registry import BatchedEnv, EnvSpec, require_state
 
 
 @dataclass
@@ -27,9 +26,9 @@ class Rollout:
     seeds: np.ndarray  # (N,) reset seed of each episode
     act_seconds: float  # wall-clock spent inside agent.act
     act_calls: int  # number of agent.act calls (one per lock-step)
+    final_obs: np.ndarray  # (N, obs_dim) observation after each episode's last action
+    terminated: np.ndarray  # (N,) bool: the episode ended by termination (not a time limit)
     state: np.ndarray | None = None  # (N, T, state_dim) env.get_state() before each action, if recorded
-    final_obs: np.ndarray | None = None  # (N, obs_dim) observation after each episode's last action
-    terminated: np.ndarray | None = None  # (N,) bool: the episode ended by termination (not a time limit)
 
     @property
     def lengths(self) -> np.ndarray:
@@ -65,9 +64,7 @@ def run_episodes(spec: EnvSpec, agent: Agent, seeds: np.ndarray, record_state: b
         vec_env.close()
 
 
-def rollout(
-    env: gym.vector.VectorEnv, agent: Agent, seeds: np.ndarray, max_steps: int, record_state: bool = False
-) -> Rollout:
+def rollout(env: BatchedEnv, agent: Agent, seeds: np.ndarray, max_steps: int, record_state: bool = False) -> Rollout:
     """Reset sub-env i with seeds[i], run ``agent`` until every episode has ended or ``max_steps``.
     ``record_state`` also keeps the env's full state before each action (for envs with ``get_state``)."""
     seeds = np.asarray(seeds, dtype=np.int64)
@@ -83,7 +80,7 @@ def rollout(
     act_seconds = 0.0
     for _ in range(max_steps):
         if record_state:
-            state_log.append(env.get_state())
+            state_log.append(require_state(env, type(env).__name__).get_state())
         start = time.perf_counter()
         action = np.asarray(agent.act(obs), dtype=np.float32)
         act_seconds += time.perf_counter() - start

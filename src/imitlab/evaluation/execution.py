@@ -77,6 +77,7 @@ class ChunkExecutor:
     def _predict(self) -> torch.Tensor:
         start = time.perf_counter()
         device = self.policy.device
+        assert self.history is not None, "act() fills the observation history before predicting"
         context = {name: getattr(self, name).to(device) for name in self.conditions}
         chunk = self.policy.predict_chunk(self.history.to(device), generator=self.generator, **context).cpu()
         self.chunk_seconds += time.perf_counter() - start
@@ -92,7 +93,7 @@ class ChunkExecutor:
         if self.conditions:
             self._extend_condition_history(len(obs))
         action = self._next_action()
-        if self.conditions:
+        if self.history_action is not None:  # kept for policies with history inputs only
             self.history_action[:, -1] = torch.as_tensor(action)
         return action
 
@@ -105,6 +106,7 @@ class ChunkExecutor:
             self.return_to_go = torch.full((n,), float(self.target_return or 0.0))
             self.history_return_to_go = self.return_to_go[:, None].repeat(1, c.n_obs_steps)
         else:
+            assert self.return_to_go is not None and self.history_return_to_go is not None  # set with history_action
             self.history_action = torch.cat([self.history_action[:, 1:], torch.zeros(n, 1, c.act_dim)], dim=1)
             self.history_return_to_go = torch.cat([self.history_return_to_go[:, 1:], self.return_to_go[:, None]], dim=1)
 

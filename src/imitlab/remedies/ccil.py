@@ -63,6 +63,13 @@ class DynamicsEnsemble(nn.Module):
     inputs and predicts the normalised change o_{t+1} - o_t. ``forward``: obs (B, obs_dim), action (B, act_dim)
     -> next obs (K, B, obs_dim)."""
 
+    # buffers (dim,): input and output normalisation in env units
+    obs_mean: torch.Tensor
+    obs_std: torch.Tensor
+    act_mean: torch.Tensor
+    act_std: torch.Tensor
+    delta_std: torch.Tensor
+
     def __init__(self, obs_mean, obs_std, act_mean, act_std, delta_std, config: CCILConfig):
         super().__init__()
         for name, value in (

@@ -17,7 +17,7 @@ the paired McNemar p-value against ``bc`` of the same seed. Results are cached p
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -30,7 +30,7 @@ from imitlab.data.collect import collect
 from imitlab.data.reader import load_dataset
 from imitlab.data.writer import write_like
 from imitlab.envs.registry import get_env_spec
-from imitlab.evaluation.evaluate import evaluate
+from imitlab.evaluation.evaluate import EvalResult, evaluate
 from imitlab.evaluation.stats import mcnemar_exact_p, wilson_interval
 from imitlab.policies.base import get_policy_class
 from imitlab.remedies.augment import AugmentConfig, expert_augmentation, project_to_env
@@ -151,7 +151,7 @@ def _ccil_data(ctx: dict) -> _Data:
     )
 
 
-METHODS: dict[str, Callable[[dict], _Data]] = {
+METHODS: dict[str, Callable[[dict], _Data | None]] = {
     "bc": _bc_data,
     "dart": _dart_data,
     "augment": _augment_data,
@@ -213,7 +213,7 @@ def run_remedy(
         data = _Data(
             run_dir / "data", last.expert_labels, details={"success_per_round": [r.success_rate for r in rounds]}
         )
-        result = SimpleNamespace(
+        result: SimpleNamespace | EvalResult = SimpleNamespace(
             successes=last.successes,
             episodes=last.evaluated,
             success_rate=last.success_rate,
@@ -234,7 +234,9 @@ def run_remedy(
             policy_overrides=policy_overrides,
             train_overrides=train_overrides,
         )
-        data = METHODS[method](ctx)
+        built = METHODS[method](ctx)
+        assert built is not None  # only dagger builds no dataset up front
+        data = built
         trained = train_policy(policy, data.path, run_dir / "run", policy_overrides, train_overrides, progress=False)
         result = evaluate(trained, env, eval_episodes, seed=seed)
     remedy = _result(method, label, env, policy, demos, seed, data, result)
@@ -297,7 +299,7 @@ def compare_remedies(
     policy: str,
     demos: int,
     out: Path,
-    seeds: list[int] = (0,),
+    seeds: Sequence[int] = (0,),
     config: RemedyConfig = RemedyConfig(),
     eval_episodes: int = 100,
     policy_overrides: dict[str, Any] | None = None,
