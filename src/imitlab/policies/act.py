@@ -31,9 +31,13 @@ from imitlab.policies.base import Policy, PolicyConfig, masked_mean, register_po
 
 @dataclass(frozen=True)
 class ACTConfig(PolicyConfig):
+    """Action Chunking with Transformers (Zhao et al. 2023): a CVAE whose decoder is a transformer."""
+
+    # --- chunking ---
     horizon: int = 16  # H: actions per chunk (the paper uses 100 at 50 Hz)
     n_action_steps: int = 8  # actions executed before re-planning (1 with temporal ensembling)
     action_norm: str = "mean_std"  # ACT standardises actions
+    # --- network ---
     latent_dim: int = 32  # z (paper: 32)
     d_model: int = 128  # transformer width (paper: 512), sized for CPU
     n_heads: int = 4  # attention heads (must divide d_model)
@@ -42,6 +46,7 @@ class ACTConfig(PolicyConfig):
     n_encoder_layers: int = 2  # decoder side: transformer encoder over [z, obs]
     n_decoder_layers: int = 2  # decoder side: transformer decoder over the H queries
     dropout: float = 0.1  # dropout in every transformer layer
+    # --- loss and sampling ---
     kl_weight: float = 10.0  # beta on the KL term (paper: 10)
     loss: str = "l1"  # reconstruction: "l1" (paper) or "l2"
     inference_z: str = "zero"  # "zero": z = 0, the prior mean (paper); "prior": z ~ N(0, I) from the generator

@@ -29,10 +29,14 @@ LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
 
 @dataclass(frozen=True)
 class ActorCriticConfig(PolicyConfig):
+    """The RL actor (a Gaussian or categorical policy) and its critic V(s), two MLPs on the latest observation."""
+
+    # --- the action distribution ---
     distribution: str = "gaussian"  # "gaussian" (continuous actions) or "categorical" (discrete, act_dim 1)
     n_actions: int = 0  # categorical: number of discrete actions
     log_std: str = "state_independent"  # gaussian: "state_independent" (a parameter) or "state_dependent" (a head)
     init_log_std: float = 0.0  # gaussian: initial log std in normalised action units
+    # --- networks ---
     hidden_dim: int = 64  # actor and critic hidden width
     num_layers: int = 2  # actor and critic hidden layers
     activation: str = "tanh"  # "tanh" (PPO's usual choice) or "relu" (as bc, for BC→RL)

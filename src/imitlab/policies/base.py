@@ -53,6 +53,18 @@ class PolicyConfig:
         return dataclasses.asdict(self)
 
 
+def check_transformer(d_model: int, n_heads: int, n_layers: int, dropout: float) -> None:
+    """The config checks every transformer-based head shares: heads divide the width, at least one layer,
+    dropout a probability."""
+    if d_model < 1 or n_layers < 1 or n_heads < 1 or d_model % n_heads:
+        raise ValueError(
+            f"d_model must be a multiple of n_heads and n_layers >= 1, got d_model {d_model}, "
+            f"n_heads {n_heads}, n_layers {n_layers}"
+        )
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+
+
 class Policy(nn.Module):
     """Base class: subclasses set ``name`` and ``config_class`` and implement the two methods below."""
 

@@ -22,7 +22,7 @@ from typing import cast
 import torch
 from torch import nn
 
-from imitlab.policies.base import Policy, PolicyConfig
+from imitlab.policies.base import Policy, PolicyConfig, check_transformer
 
 BACKBONES = ("unet", "transformer")
 
@@ -62,12 +62,7 @@ class DenoiserConfig(PolicyConfig):
             )
         if self.kernel_size < 1 or self.kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd, got {self.kernel_size}")
-        if self.d_model % self.n_heads:
-            raise ValueError(f"n_heads={self.n_heads} must divide d_model={self.d_model}")
-        if self.n_layers < 1:
-            raise ValueError(f"n_layers must be >= 1, got {self.n_layers}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        check_transformer(self.d_model, self.n_heads, self.n_layers, self.dropout)
         if not 0.0 <= self.cond_dropout < 1.0:
             raise ValueError(f"cond_dropout must be in [0, 1), got {self.cond_dropout}")
         if self.guidance_scale != 1.0 and self.cond_dropout == 0.0:

@@ -29,11 +29,14 @@ from imitlab.policies.schedules import BETA_SCHEDULES, NoiseSchedule, make_sampl
 class DiffusionConfig(DenoiserConfig):
     """Diffusion Policy. Network fields (backbone, down_dims, ...) come from ``DenoiserConfig``."""
 
+    # --- chunking ---
     n_obs_steps: int = 2  # T_obs, as in Chi et al.
     horizon: int = 16  # H, as in Chi et al.
     n_action_steps: int = 8  # executed per chunk, as in Chi et al.
+    # --- noise schedule (training) ---
     num_train_steps: int = 100  # N, diffusion steps used in training
     beta_schedule: str = "squared_cosine"  # "squared_cosine" (reaches pure noise) or "linear" (1e-4..0.02)
+    # --- sampling ---
     sampler: str = "ddim"  # "ddim" or "ddpm"
     num_inference_steps: int = 10  # denoising steps at sampling time, <= num_train_steps
     ddim_eta: float = 0.0  # DDIM stochasticity: 0 deterministic given x_N, 1 = DDPM variance

@@ -26,11 +26,13 @@ import torch
 from torch import nn
 
 from imitlab.core import keys
-from imitlab.policies.base import Policy, PolicyConfig, register_policy
+from imitlab.policies.base import Policy, PolicyConfig, check_transformer, register_policy
 
 
 @dataclass(frozen=True)
 class DTConfig(PolicyConfig):
+    """Decision Transformer (Chen et al. 2021): acts on a context of (return-to-go, state, action) tokens."""
+
     n_obs_steps: int = 20  # K: context length in steps (paper: 20 for MuJoCo)
     action_norm: str = "min_max"  # the tanh output lives in [-1, 1]
     return_scale: float = 1000.0  # returns-to-go are divided by this (paper: 1000 for MuJoCo)
@@ -50,13 +52,7 @@ class DTConfig(PolicyConfig):
             raise ValueError(f"action_norm must be 'min_max' for dt (tanh output), got {self.action_norm!r}")
         if not self.return_scale > 0:
             raise ValueError(f"return_scale must be > 0, got {self.return_scale}")
-        if self.d_model < 1 or self.n_layers < 1 or self.n_heads < 1 or self.d_model % self.n_heads:
-            raise ValueError(
-                f"d_model must be a multiple of n_heads and n_layers >= 1, got d_model {self.d_model}, "
-                f"n_heads {self.n_heads}, n_layers {self.n_layers}"
-            )
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        check_transformer(self.d_model, self.n_heads, self.n_layers, self.dropout)
 
 
 @register_policy

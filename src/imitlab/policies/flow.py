@@ -30,11 +30,14 @@ PI0_BETA_S = 0.999  # pi0's cut-off: t is sampled in [0, s], never exactly 1 (th
 class FlowConfig(DenoiserConfig):
     """Flow matching. Network fields (backbone, down_dims, ...) come from ``DenoiserConfig``."""
 
+    # --- chunking ---
     n_obs_steps: int = 2  # T_obs
     horizon: int = 16  # H
     n_action_steps: int = 8  # executed per chunk
+    # --- sampling: integrating the learned velocity from noise (t = 0) to actions (t = 1) ---
     num_inference_steps: int = 10  # integration steps from t = 0 to 1
     integrator: str = "euler"  # "euler" (1 network call per step) or "midpoint" (2 calls per step)
+    # --- training ---
     time_sampling: str = "uniform"  # p(t): "uniform" on [0, 1] or "beta" (pi0: more weight near noise)
     time_scale: float = 1000.0  # the network sees t * time_scale in its sinusoidal embedding
 

@@ -24,14 +24,19 @@ from imitlab.policies.mlp import mlp
 
 @dataclass(frozen=True)
 class GMMConfig(PolicyConfig):
+    """Gaussian mixture head (robomimic's BC-GMM) over a whole chunk."""
+
+    # --- chunking ---
     horizon: int = 8  # H: actions per chunk (the mixture is over the whole chunk)
     n_action_steps: int = 4  # actions executed before re-planning
     action_norm: str = "min_max"  # actions in [-1, 1]
+    # --- network: an MLP from the observation history to K x (logit, means, log-stds) ---
     n_components: int = 5  # K, mixture components (robomimic's default)
     hidden_dim: int = 256  # MLP width
     num_layers: int = 2  # MLP hidden layers
-    min_log_std: float = -5.0  # log sigma is squashed into [min_log_std, max_log_std] (normalised units)
-    max_log_std: float = 1.0
+    min_log_std: float = -5.0  # lower end of the range log sigma is squashed into (normalised units)
+    max_log_std: float = 1.0  # upper end of that range
+    # --- sampling ---
     sample_from_component: bool = False  # False: return the chosen component's mean; True: a draw from it
 
     def __post_init__(self) -> None:

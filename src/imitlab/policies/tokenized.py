@@ -29,21 +29,27 @@ from torch import nn
 from torch.nn import functional as F
 
 from imitlab.core import keys
-from imitlab.policies.base import Policy, PolicyConfig, masked_mean, register_policy
+from imitlab.policies.base import Policy, PolicyConfig, check_transformer, masked_mean, register_policy
 from imitlab.policies.denoisers import hold_last_valid_action
 from imitlab.policies.mlp import mlp
 
 
 @dataclass(frozen=True)
 class TokenizedConfig(PolicyConfig):
+    """Actions as discrete tokens (RT-2 style binning), predicted independently or autoregressively."""
+
+    # --- chunking and tokens ---
     horizon: int = 8  # H: actions per chunk
     n_action_steps: int = 4  # actions executed before re-planning
     action_norm: str = "min_max"  # required: bins are uniform over the normalised range [-1, 1]
     n_bins: int = 256  # tokens per action dimension (RT-2 / OpenVLA use 256)
+    # --- network ---
     hidden_dim: int = 256  # MLP width (parallel: the whole head; autoregressive: the obs encoder)
     num_layers: int = 2  # MLP hidden layers
-    temperature: float = 0.0  # 0: argmax token; > 0: sample from softmax(logits / temperature)
     autoregressive: bool = False  # False: independent tokens from one MLP; True: causal transformer, token by token
+    # --- sampling ---
+    temperature: float = 0.0  # 0: argmax token; > 0: sample from softmax(logits / temperature)
+    # --- the autoregressive transformer (autoregressive=True only) ---
     d_model: int = 64  # autoregressive transformer width
     n_heads: int = 4  # autoregressive attention heads (must divide d_model)
     n_layers: int = 2  # autoregressive transformer layers
@@ -61,13 +67,7 @@ class TokenizedConfig(PolicyConfig):
             raise ValueError(f"hidden_dim and num_layers must be >= 1, got {self.hidden_dim}, {self.num_layers}")
         if self.temperature < 0:
             raise ValueError(f"temperature must be >= 0 (0 = argmax), got {self.temperature}")
-        if self.d_model < 1 or self.n_layers < 1 or self.n_heads < 1 or self.d_model % self.n_heads:
-            raise ValueError(
-                f"d_model must be a multiple of n_heads and n_layers >= 1, got d_model {self.d_model}, "
-                f"n_heads {self.n_heads}, n_layers {self.n_layers}"
-            )
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        check_transformer(self.d_model, self.n_heads, self.n_layers, self.dropout)
 
 
 def to_tokens(action: torch.Tensor, n_bins: int) -> torch.Tensor:
