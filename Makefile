@@ -27,11 +27,13 @@ readme-tables: $(STAMP)
 test: lint browser
 	$(BIN)/python -m pytest -q -m "not slow"
 
-# ruff (lint + format), import-linter (the layers in pyproject: lower layers never import higher ones).
+# ruff (lint + format), import-linter (the layers in pyproject: lower layers never import higher ones), mypy (types;
+# settings in pyproject).
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 # The report test renders the HTML in headless Chromium; install the Debian package when we can (root + apt),
 # otherwise that one test is skipped and says why.

@@ -74,3 +74,8 @@ def test_a_list_of_noise_levels_is_cycled_over_the_episodes():
     action = agent.act(np.zeros((400, 3)))
     np.testing.assert_array_equal(action[0::2], 0.5)  # even episodes: the clean expert
     assert (action[1::2] != 0.5).all()  # odd episodes: random actions
+
+
+def test_noisy_expert_collection_on_discrete_actions_names_the_env():
+    with pytest.raises(ValueError, match="cartpole: noisy-expert collection needs a continuous"):
+        noisy_expert_episodes(get_env_spec("cartpole"), np.arange(2), Noise(std=0.1))

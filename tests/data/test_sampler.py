@@ -8,6 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from imitlab.core import keys
 from imitlab.data.model import Episode, EpisodeDataset
 from imitlab.data.sampler import ChunkSampler
 
@@ -45,7 +46,7 @@ def test_chunks_follow_the_boundary_rules(case):
     ds = tagged_dataset(lengths)
     sampler = ChunkSampler(ds, n_obs_steps=n_obs, horizon=horizon)
     batch = sampler.get(starts)
-    obs, action, pad = batch["obs"].numpy(), batch["action"].numpy(), batch["action_is_pad"].numpy()
+    obs, action, pad = batch[keys.OBS].numpy(), batch[keys.ACTION].numpy(), batch[keys.ACTION_IS_PAD].numpy()
     assert obs.shape == (len(starts), n_obs, 3) and action.shape == (len(starts), horizon, 2)
     for b, s in enumerate(starts):
         e = ds.episode_index[s]
@@ -66,7 +67,7 @@ def test_chunks_follow_the_boundary_rules(case):
             np.testing.assert_array_equal(obs[b, k], ds.observation[want])
         assert (obs[b, :, 0] == e).all()
         np.testing.assert_array_equal(obs[b, -1], ds.observation[s])
-        assert batch["return_to_go"][b].item() == pytest.approx(last - s + 1)  # reward 1 per frame
+        assert batch[keys.RETURN_TO_GO][b].item() == pytest.approx(last - s + 1)  # reward 1 per frame
     np.testing.assert_array_equal(batch["index"].numpy(), starts)
 
 
@@ -75,16 +76,16 @@ def test_every_frame_is_a_chunk_start():
     sampler = ChunkSampler(ds, n_obs_steps=2, horizon=4)
     assert len(sampler) == ds.num_frames == 9
     batch = sampler.get(np.arange(9))
-    assert batch["obs"].shape == (9, 2, 3)
+    assert batch[keys.OBS].shape == (9, 2, 3)
 
 
 def test_batch_dtypes_and_tensor_indices():
     sampler = ChunkSampler(tagged_dataset([4, 6]), n_obs_steps=2, horizon=3)
     batch = sampler.get(torch.tensor([0, 9]))
-    assert batch["obs"].dtype == torch.float32 and batch["action"].dtype == torch.float32
-    assert batch["action_is_pad"].dtype == torch.bool and batch["return_to_go"].dtype == torch.float32
+    assert batch[keys.OBS].dtype == torch.float32 and batch[keys.ACTION].dtype == torch.float32
+    assert batch[keys.ACTION_IS_PAD].dtype == torch.bool and batch[keys.RETURN_TO_GO].dtype == torch.float32
     assert batch["index"].dtype == torch.int64
-    assert batch["action_is_pad"][1].tolist() == [False, True, True]
+    assert batch[keys.ACTION_IS_PAD][1].tolist() == [False, True, True]
 
 
 def test_sample_is_reproducible_with_a_generator():
@@ -93,7 +94,7 @@ def test_sample_is_reproducible_with_a_generator():
     b = sampler.sample(32, torch.Generator().manual_seed(3))
     for key in a:
         assert torch.equal(a[key], b[key])
-    assert a["obs"].shape == (32, 2, 3)
+    assert a[keys.OBS].shape == (32, 2, 3)
 
 
 def test_out_of_range_start_is_refused():
@@ -108,14 +109,14 @@ def test_history_carries_actions_and_returns_to_go_with_zeros_before_the_episode
     ds = tagged_dataset([3, 4])
     batch = ChunkSampler(ds, n_obs_steps=3, horizon=1).get(np.array([0, 4, 6]))
     # frame 0 (episode 0 frame 0): two positions before the episode, then frame 0
-    np.testing.assert_array_equal(batch["history_is_pad"][0].numpy(), [True, True, False])
-    np.testing.assert_array_equal(batch["history_action"][0, :2].numpy(), 0.0)
-    np.testing.assert_array_equal(batch["history_action"][0, 2].numpy(), ds.action[0])
-    np.testing.assert_array_equal(batch["history_return_to_go"][0].numpy(), [3, 3, 3])  # frame 0's, repeated
+    np.testing.assert_array_equal(batch[keys.HISTORY_IS_PAD][0].numpy(), [True, True, False])
+    np.testing.assert_array_equal(batch[keys.HISTORY_ACTION][0, :2].numpy(), 0.0)
+    np.testing.assert_array_equal(batch[keys.HISTORY_ACTION][0, 2].numpy(), ds.action[0])
+    np.testing.assert_array_equal(batch[keys.HISTORY_RETURN_TO_GO][0].numpy(), [3, 3, 3])  # frame 0's, repeated
     # frame 4 (episode 1 frame 1): one position before the episode
-    np.testing.assert_array_equal(batch["history_is_pad"][1].numpy(), [True, False, False])
-    np.testing.assert_array_equal(batch["history_action"][1, 1:].numpy(), ds.action[3:5])
-    np.testing.assert_array_equal(batch["history_return_to_go"][1].numpy(), [4, 4, 3])
+    np.testing.assert_array_equal(batch[keys.HISTORY_IS_PAD][1].numpy(), [True, False, False])
+    np.testing.assert_array_equal(batch[keys.HISTORY_ACTION][1, 1:].numpy(), ds.action[3:5])
+    np.testing.assert_array_equal(batch[keys.HISTORY_RETURN_TO_GO][1].numpy(), [4, 4, 3])
     # frame 6 (episode 1 frame 3): a full history; its last action is the chunk's first
-    assert not batch["history_is_pad"][2].any()
-    np.testing.assert_array_equal(batch["history_action"][2, -1].numpy(), batch["action"][2, 0].numpy())
+    assert not batch[keys.HISTORY_IS_PAD][2].any()
+    np.testing.assert_array_equal(batch[keys.HISTORY_ACTION][2, -1].numpy(), batch[keys.ACTION][2, 0].numpy())

@@ -11,6 +11,7 @@ import time
 
 import torch
 
+from imitlab.core import keys
 from imitlab.policies.base import Policy
 from imitlab.studies.toy import mode_split
 
@@ -21,7 +22,7 @@ def make_stats(obs_dim: int, act_dim: int, low: float = -2.0, high: float = 2.0)
     def feature(dim: int) -> dict[str, list]:
         return {"mean": [0.1] * dim, "std": [0.7] * dim, "min": [low] * dim, "max": [high] * dim}
 
-    return {"observation.state": feature(obs_dim), "action": feature(act_dim)}
+    return {keys.OBS: feature(obs_dim), keys.ACTION: feature(act_dim)}
 
 
 def small_policy(cls: type[Policy], T_obs=2, H=4, obs_dim=3, act_dim=2, **fields) -> Policy:
@@ -41,22 +42,22 @@ def random_batch(B: int, T_obs: int, obs_dim: int, H: int, act_dim: int, seed: i
     n_valid = torch.randint(1, H + 1, (B,), generator=g)
     n_valid[0] = H  # at least one row without padding
     action_is_pad = torch.arange(H)[None, :] >= n_valid[:, None]
-    return {"obs": obs, "action": action, "action_is_pad": action_is_pad}
+    return {keys.OBS: obs, keys.ACTION: action, keys.ACTION_IS_PAD: action_is_pad}
 
 
 def bimodal_batch(B: int, T_obs: int, H: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
     """The static bimodal toy: obs all zeros (B, T_obs, 1); chunk all +1 or all -1 (B, H, 1), no padding."""
     sign = torch.randint(0, 2, (B, 1, 1), generator=generator).float() * 2 - 1
     return {
-        "obs": torch.zeros(B, T_obs, 1),
-        "action": sign.expand(B, H, 1).clone(),
-        "action_is_pad": torch.zeros(B, H, dtype=torch.bool),
+        keys.OBS: torch.zeros(B, T_obs, 1),
+        keys.ACTION: sign.expand(B, H, 1).clone(),
+        keys.ACTION_IS_PAD: torch.zeros(B, H, dtype=torch.bool),
     }
 
 
 BIMODAL_STATS = {  # actions span [-1, 1], so min_max normalisation is the identity
-    "observation.state": {"mean": [0.0], "std": [1.0], "min": [-1.0], "max": [1.0]},
-    "action": {"mean": [0.0], "std": [1.0], "min": [-1.0], "max": [1.0]},
+    keys.OBS: {"mean": [0.0], "std": [1.0], "min": [-1.0], "max": [1.0]},
+    keys.ACTION: {"mean": [0.0], "std": [1.0], "min": [-1.0], "max": [1.0]},
 }
 
 
@@ -67,9 +68,9 @@ def depth_batch(B: int, T_obs: int, H: int, generator: torch.Generator) -> dict[
     obs = torch.rand(B, 1, 1, generator=generator) * 4 - 3
     action = torch.where(obs > -1.5, 0.5, -0.5).expand(B, H, 1).clone()
     return {
-        "obs": obs.expand(B, T_obs, 1).clone(),
-        "action": action,
-        "action_is_pad": torch.zeros(B, H, dtype=torch.bool),
+        keys.OBS: obs.expand(B, T_obs, 1).clone(),
+        keys.ACTION: action,
+        keys.ACTION_IS_PAD: torch.zeros(B, H, dtype=torch.bool),
     }
 
 
@@ -104,8 +105,8 @@ def loss_with_padded_values(policy: Policy, batch: dict[str, torch.Tensor], fill
     """compute_loss on ``batch`` with every padded action replaced by ``fill``, under a fixed torch seed (the
     heads draw noise and times from the global generator during training)."""
     changed = dict(batch)
-    changed["action"] = torch.where(
-        batch["action_is_pad"][..., None], torch.full_like(batch["action"], fill), batch["action"]
+    changed[keys.ACTION] = torch.where(
+        batch[keys.ACTION_IS_PAD][..., None], torch.full_like(batch[keys.ACTION], fill), batch[keys.ACTION]
     )
     torch.manual_seed(seed)
     loss, metrics = policy.compute_loss(changed)

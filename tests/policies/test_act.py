@@ -3,6 +3,7 @@ import pytest
 import torch
 from head_training import loss_with_padded_values, make_stats, random_batch, train_on_bimodal
 
+from imitlab.core import keys
 from imitlab.policies import get_policy_class
 from imitlab.policies.act import ACTConfig, ACTPolicy, kl_to_standard_normal
 
@@ -26,7 +27,7 @@ def tanh_batch(B: int, T_obs: int, H: int, generator: torch.Generator) -> dict[s
     obs) (B, H, 1)."""
     obs = torch.randn(B, T_obs, 2, generator=generator)
     action = torch.tanh(obs[:, -1].sum(-1))[:, None, None].expand(B, H, 1).clone()
-    return {"obs": obs, "action": action, "action_is_pad": torch.zeros(B, H, dtype=torch.bool)}
+    return {keys.OBS: obs, keys.ACTION: action, keys.ACTION_IS_PAD: torch.zeros(B, H, dtype=torch.bool)}
 
 
 def test_registered_under_the_name_act():
@@ -49,7 +50,7 @@ def test_predict_chunk_and_loss_shapes_for_any_history_and_horizon(T_obs, H):
     batch = random_batch(5, T_obs, 3, H, 2)
     loss, metrics = policy.compute_loss(batch)
     assert loss.ndim == 0 and torch.isfinite(loss) and set(metrics) == {"l1", "kl"}
-    chunk = policy.predict_chunk(batch["obs"], generator=torch.Generator().manual_seed(0))
+    chunk = policy.predict_chunk(batch[keys.OBS], generator=torch.Generator().manual_seed(0))
     assert chunk.shape == (5, H, 2)
 
 
@@ -57,7 +58,7 @@ def test_predict_chunk_and_loss_shapes_for_any_history_and_horizon(T_obs, H):
 def test_loss_ignores_padded_steps(loss):
     policy = small_policy(H=6, loss=loss)
     batch = random_batch(8, 2, 3, 6, 2)
-    assert batch["action_is_pad"].any()
+    assert batch[keys.ACTION_IS_PAD].any()
     assert loss_with_padded_values(policy, batch, 0.0) == loss_with_padded_values(policy, batch, 50.0)
 
 
@@ -117,9 +118,9 @@ def test_learns_a_deterministic_mapping_with_z_zero_at_inference():
     torch.manual_seed(0)
     policy = ACTPolicy(config, stats).eval()
     test = tanh_batch(256, 1, 4, torch.Generator().manual_seed(99))
-    before = float((policy.predict_chunk(test["obs"]) - test["action"]).abs().mean())
+    before = float((policy.predict_chunk(test[keys.OBS]) - test[keys.ACTION]).abs().mean())
     train_on_bimodal(policy, steps=200, batch_size=32, lr=1e-3, task=tanh_batch)
-    after = float((policy.predict_chunk(test["obs"]) - test["action"]).abs().mean())
+    after = float((policy.predict_chunk(test[keys.OBS]) - test[keys.ACTION]).abs().mean())
     assert after < 0.1 and after < before / 4, f"mean |error| of the z = 0 chunk: {before:.3f} -> {after:.3f}"
 
 

@@ -12,6 +12,7 @@ from head_training import (
 )
 from torch import nn
 
+from imitlab.core import keys
 from imitlab.policies import get_policy_class
 from imitlab.policies.flow import FlowConfig, FlowPolicy
 
@@ -33,7 +34,7 @@ def test_predict_chunk_and_loss_shapes_for_any_history_and_horizon(backbone, T_o
     batch = random_batch(5, T_obs, 3, H, 2)
     loss, metrics = policy.compute_loss(batch)
     assert loss.ndim == 0 and torch.isfinite(loss) and "loss" in metrics
-    chunk = policy.predict_chunk(batch["obs"], generator=torch.Generator().manual_seed(0))
+    chunk = policy.predict_chunk(batch[keys.OBS], generator=torch.Generator().manual_seed(0))
     assert chunk.shape == (5, H, 2)
 
 
@@ -42,7 +43,7 @@ def test_predict_chunk_and_loss_shapes_for_any_history_and_horizon(backbone, T_o
 def test_loss_ignores_padded_steps(backbone, time_sampling):
     policy = small_policy(H=6, backbone=backbone, time_sampling=time_sampling)
     batch = random_batch(8, 2, 3, 6, 2)
-    assert batch["action_is_pad"].any()
+    assert batch[keys.ACTION_IS_PAD].any()
     assert loss_with_padded_values(policy, batch, 0.0) == loss_with_padded_values(policy, batch, 50.0)
 
 

@@ -12,6 +12,7 @@ from head_training import (
 )
 from torch import distributions as D
 
+from imitlab.core import keys
 from imitlab.policies import get_policy_class
 from imitlab.policies.gmm import GMMConfig, GMMPolicy
 
@@ -34,7 +35,7 @@ def test_predict_chunk_and_loss_shapes_for_any_history_and_horizon(T_obs, H):
     batch = random_batch(5, T_obs, 3, H, 2)
     loss, metrics = policy.compute_loss(batch)
     assert loss.ndim == 0 and torch.isfinite(loss) and "nll" in metrics
-    chunk = policy.predict_chunk(batch["obs"], generator=torch.Generator().manual_seed(0))
+    chunk = policy.predict_chunk(batch[keys.OBS], generator=torch.Generator().manual_seed(0))
     assert chunk.shape == (5, H, 2)
 
 
@@ -50,10 +51,10 @@ def test_mixture_weights_sum_to_one_and_log_stds_stay_in_range():
 def test_loss_is_the_mixture_nll_per_action_number_of_torch_distributions():
     policy = small_policy()
     batch = random_batch(6, 2, 3, 4, 2)
-    batch["action_is_pad"][:] = False
-    log_w, mu, log_std = policy.mixture(batch["obs"])
+    batch[keys.ACTION_IS_PAD][:] = False
+    log_w, mu, log_std = policy.mixture(batch[keys.OBS])
     mixture = D.MixtureSameFamily(D.Categorical(logits=log_w), D.Independent(D.Normal(mu, log_std.exp()), 1))
-    target = policy.action_normalizer.normalize(batch["action"]).flatten(1)
+    target = policy.action_normalizer.normalize(batch[keys.ACTION]).flatten(1)
     expected = -(mixture.log_prob(target) / (4 * 2)).mean()
     torch.testing.assert_close(policy.compute_loss(batch)[0], expected)
 
@@ -61,7 +62,7 @@ def test_loss_is_the_mixture_nll_per_action_number_of_torch_distributions():
 def test_loss_ignores_padded_steps():
     policy = small_policy(H=6)
     batch = random_batch(8, 2, 3, 6, 2)
-    assert batch["action_is_pad"].any()
+    assert batch[keys.ACTION_IS_PAD].any()
     assert loss_with_padded_values(policy, batch, 0.0) == loss_with_padded_values(policy, batch, 50.0)
 
 

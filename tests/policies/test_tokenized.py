@@ -10,6 +10,7 @@ from head_training import (
     train_on_bimodal,
 )
 
+from imitlab.core import keys
 from imitlab.policies import get_policy_class
 from imitlab.policies.tokenized import (
     TokenizedConfig,
@@ -49,7 +50,7 @@ def test_predict_chunk_and_loss_shapes_for_any_history_and_horizon(autoregressiv
     batch = random_batch(5, T_obs, 3, H, 2)
     loss, metrics = policy.compute_loss(batch)
     assert loss.ndim == 0 and torch.isfinite(loss) and "ce" in metrics
-    chunk = policy.predict_chunk(batch["obs"], generator=torch.Generator().manual_seed(0))
+    chunk = policy.predict_chunk(batch[keys.OBS], generator=torch.Generator().manual_seed(0))
     assert chunk.shape == (5, H, 2)
 
 
@@ -57,7 +58,7 @@ def test_predict_chunk_and_loss_shapes_for_any_history_and_horizon(autoregressiv
 def test_loss_ignores_padded_steps(autoregressive):
     policy = small_policy(H=6, **(SMALL_AR if autoregressive else {}))
     batch = random_batch(8, 2, 3, 6, 2)
-    assert batch["action_is_pad"].any()
+    assert batch[keys.ACTION_IS_PAD].any()
     assert loss_with_padded_values(policy, batch, 0.0) == loss_with_padded_values(policy, batch, 50.0)
 
 

@@ -90,7 +90,7 @@ def test_lr_schedule_warms_up_then_decays_to_zero():
 
 
 def test_loading_a_directory_without_a_run_names_the_missing_file(tmp_path):
-    with pytest.raises(CheckpointError, match="config.json not found"):
+    with pytest.raises(CheckpointError, match="config.json is missing"):
         load_policy(tmp_path)
 
 

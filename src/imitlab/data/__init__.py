@@ -12,15 +12,13 @@ Layout written by :func:`write_dataset` (see docs/data.md for the full descripti
     <root>/videos/<camera>/chunk-000/file-000.mp4    each camera's frames, episodes one after the other
 """
 
-from imitlab.data.layout import ACTION_KEY, OBS_KEY, DatasetError
+from imitlab.data.layout import DatasetError
 from imitlab.data.model import Episode, EpisodeDataset
 from imitlab.data.reader import load_dataset
 from imitlab.data.video import VideoEncoding
 from imitlab.data.writer import append_episodes, write_dataset, write_like
 
 __all__ = [
-    "ACTION_KEY",
-    "OBS_KEY",
     "DatasetError",
     "Episode",
     "EpisodeDataset",

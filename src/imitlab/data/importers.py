@@ -84,15 +84,24 @@ def read_diffusion_policy_zarr(path: Path) -> SourceStore:
             f"{path} is not a diffusion_policy replay buffer: it needs groups 'data' and 'meta' "
             f"(found: {', '.join(found) or 'nothing'})"
         )
-    meta_keys = sorted(root["meta"].keys())
+    data, meta = root["data"], root["meta"]
+    if not isinstance(data, zarr.Group) or not isinstance(meta, zarr.Group):
+        raise DatasetError(f"{path} is not a diffusion_policy replay buffer: 'data' and 'meta' must be groups")
+    meta_keys = sorted(meta.keys())
     if "episode_ends" not in meta_keys:
         raise DatasetError(f"{path}/meta has no array 'episode_ends' (found: {', '.join(meta_keys) or 'nothing'})")
-    data = root["data"]
+
+    def load(group: zarr.Group, key: str) -> np.ndarray:
+        node = group[key]
+        if not isinstance(node, zarr.Array):
+            raise DatasetError(f"{path}/{group.basename}/{key} is a group; expected an array")
+        return np.asarray(node[:])
+
     return SourceStore(
         path=path,
         keys=tuple(sorted(data.keys())),
-        load=lambda key: np.asarray(data[key][:]),
-        episode_ends=np.asarray(root["meta/episode_ends"][:]),
+        load=lambda key: load(data, key),
+        episode_ends=load(meta, "episode_ends"),
         describe="data/{key}",
         load_rows=lambda key, start, stop: np.asarray(data[key][start:stop]),
     )
@@ -247,7 +256,7 @@ def read_episodes(
     store: SourceStore,
     obs_keys: Sequence[str],
     action_key: str,
-    episodes: Sequence[int] | None = None,
+    episodes: Sequence[int] | np.ndarray | None = None,
     image_keys: dict[str, str] | None = None,
 ) -> list[Episode]:
     """Cut the store into episodes: observation = the ``obs_keys`` arrays flattened and concatenated (a key may
@@ -308,7 +317,7 @@ def import_dataset(
     task: str | None = None,
     obs_names: Sequence[str] | None = None,
     action_names: Sequence[str] | None = None,
-    episodes: Sequence[int] | None = None,
+    episodes: Sequence[int] | np.ndarray | None = None,
     image_keys: Sequence[str] = (),
     overwrite: bool = False,
 ) -> EpisodeDataset:

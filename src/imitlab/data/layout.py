@@ -1,4 +1,4 @@
-"""The LeRobot v3.0 layout's facts: file paths, feature keys, the columns every dataset declares, and the
+"""The LeRobot v3.0 layout's facts: file paths, the columns every dataset declares (feature names: core.keys), and the
 error raised when a dataset on disk breaks them."""
 
 from __future__ import annotations
@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from imitlab.core import keys
 from imitlab.core.errors import ImitlabError
 
 CODEBASE_VERSION = "v3.0"
@@ -19,8 +20,6 @@ INFO_PATH = "meta/info.json"
 STATS_PATH = "meta/stats.json"
 TASKS_PATH = "meta/tasks.parquet"
 
-OBS_KEY = "observation.state"
-ACTION_KEY = "action"
 # A camera is a feature named observation.images.<camera>, stored as video (mp4 files) or image (encoded
 # image bytes in the data parquet); its frames are (H, W, 3) uint8.
 IMAGES_PREFIX = "observation.images."
@@ -37,8 +36,7 @@ DEFAULT_FEATURES: dict[str, dict[str, Any]] = {
 }
 # Optional per-frame columns we write; a LeRobot dataset that does not declare them reads as reward 0 /
 # success False. One that declares them must carry them.
-REWARD_KEY, DONE_KEY, SUCCESS_KEY = "next.reward", "next.done", "next.success"
-OUR_FEATURES = {OBS_KEY, ACTION_KEY, REWARD_KEY, DONE_KEY, SUCCESS_KEY, *DEFAULT_FEATURES}
+OUR_FEATURES = {keys.OBS, keys.ACTION, keys.REWARD, keys.DONE, keys.SUCCESS, *DEFAULT_FEATURES}
 QUANTILES = {"q01": 0.01, "q10": 0.10, "q50": 0.50, "q90": 0.90, "q99": 0.99}
 
 

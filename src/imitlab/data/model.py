@@ -10,21 +10,17 @@ from typing import Any
 
 import numpy as np
 
+from imitlab.core import keys
 from imitlab.data.frame_cache import cached_frames
 from imitlab.data.layout import (
-    ACTION_KEY,
     CAMERA_DTYPES,
     CHUNKS_SIZE,
     CODEBASE_VERSION,
     DATA_FILES_SIZE_IN_MB,
     DATA_PATH,
     DEFAULT_FEATURES,
-    DONE_KEY,
     IMAGES_PREFIX,
-    OBS_KEY,
     QUANTILES,
-    REWARD_KEY,
-    SUCCESS_KEY,
     VIDEO_FILES_SIZE_IN_MB,
     VIDEO_PATH,
 )
@@ -307,11 +303,11 @@ class EpisodeDataset:
 
     @property
     def obs_dim(self) -> int:
-        return self.observation.shape[1]
+        return int(self.observation.shape[1])
 
     @property
     def act_dim(self) -> int:
-        return self.action.shape[1]
+        return int(self.action.shape[1])
 
     @property
     def fps(self) -> int:
@@ -412,11 +408,11 @@ class EpisodeDataset:
         done = np.zeros(n, dtype=bool)
         done[self.episode_ends - 1] = True
         return {
-            OBS_KEY: self.observation,
-            ACTION_KEY: self.action,
-            REWARD_KEY: self.reward,
-            DONE_KEY: done,
-            SUCCESS_KEY: self.success,
+            keys.OBS: self.observation,
+            keys.ACTION: self.action,
+            keys.REWARD: self.reward,
+            keys.DONE: done,
+            keys.SUCCESS: self.success,
             "timestamp": (frame_index / self.fps).astype(np.float32),
             "frame_index": frame_index,
             "episode_index": self.episode_index,
@@ -473,15 +469,16 @@ def _features(
     """Every feature we write, in LeRobot's order: ours first (state, cameras, action, ...), then the five
     default columns."""
     features = {
-        OBS_KEY: {**obs_feature, "dtype": "float32"},
+        keys.OBS: {**obs_feature, "dtype": "float32"},
         **(cameras or {}),
-        ACTION_KEY: {**action_feature, "dtype": "float32"},
-        REWARD_KEY: {"dtype": "float32", "shape": [1], "names": None},
-        DONE_KEY: {"dtype": "bool", "shape": [1], "names": None},
-        SUCCESS_KEY: {"dtype": "bool", "shape": [1], "names": None},
+        keys.ACTION: {**action_feature, "dtype": "float32"},
+        keys.REWARD: {"dtype": "float32", "shape": [1], "names": None},
+        keys.DONE: {"dtype": "bool", "shape": [1], "names": None},
+        keys.SUCCESS: {"dtype": "bool", "shape": [1], "names": None},
         **DEFAULT_FEATURES,
     }
-    return json.loads(json.dumps(features))  # deep copy
+    copied: dict[str, dict[str, Any]] = json.loads(json.dumps(features))  # deep copy
+    return copied
 
 
 def _make_info(

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import gymnasium as gym
 import numpy as np
 
 from imitlab.data.model import Episode
@@ -95,6 +96,9 @@ def noisy_expert_episodes(
         raise ValueError(f"label must be one of {LABELS}, got {label!r}")
     vec_env = spec.make_vector(len(seeds))
     space = vec_env.single_action_space
+    if not isinstance(space, gym.spaces.Box):
+        vec_env.close()
+        raise ValueError(f"{spec.name}: noisy-expert collection needs a continuous (Box) action space, got {space}")
     agent = NoisyExpert(spec.make_expert(), noise, space.low, space.high, seed)
     result = rollout(vec_env, agent, seeds, spec.max_steps, record_images=bool(spec.cameras))
     vec_env.close()

@@ -3,24 +3,21 @@ names the file and field."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from imitlab.core import keys
+from imitlab.core.io import read_json_object
 from imitlab.data.atomic import recover_interrupted_swap
 from imitlab.data.layout import (
-    ACTION_KEY,
     CAMERA_DTYPES,
     DEFAULT_FEATURES,
     EPISODES_PATH,
     INFO_PATH,
-    OBS_KEY,
-    REWARD_KEY,
     STATS_PATH,
-    SUCCESS_KEY,
     TASKS_PATH,
     VIDEO_SEGMENT_COLUMNS,
     DatasetError,
@@ -77,13 +74,7 @@ def _require_file(path: Path) -> None:
 
 def _load_info(root: Path) -> dict:
     path = root / INFO_PATH
-    _require_file(path)
-    try:
-        info = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise DatasetError(f"{path} is not valid JSON: {err}") from None
-    if not isinstance(info, dict):
-        raise DatasetError(f"{path} must hold a JSON object, found {type(info).__name__}")
+    info = read_json_object(path, "the dataset's info (layout version, fps, features)", DatasetError)
     for key in ("codebase_version", "fps", "features", "data_path", "total_episodes", "total_frames"):
         if key not in info:
             raise DatasetError(f"{path} has no key '{key}' (found: {', '.join(info)})")
@@ -98,10 +89,10 @@ def _load_info(root: Path) -> dict:
     features = info["features"]
     if not isinstance(features, dict):
         raise DatasetError(f"{path} key 'features' must be an object, found {type(features).__name__}")
-    for key in (OBS_KEY, ACTION_KEY, *DEFAULT_FEATURES):
+    for key in (keys.OBS, keys.ACTION, *DEFAULT_FEATURES):
         if key not in features:
             raise DatasetError(f"{path} declares no feature '{key}' (found: {', '.join(features)})")
-    for key in (OBS_KEY, ACTION_KEY):
+    for key in (keys.OBS, keys.ACTION):
         shape = features[key].get("shape") if isinstance(features[key], dict) else None
         if not isinstance(shape, list) or len(shape) != 1 or not isinstance(shape[0], int) or shape[0] < 1:
             raise DatasetError(f"{path} feature '{key}' must have a 1-D shape [dim], found {shape!r}")
@@ -144,7 +135,8 @@ def _read_parquet(path: Path, columns: list[str] | None = None) -> pa.Table:
 
 def _schema_names(path: Path) -> list[str]:
     try:
-        return pq.read_schema(path).names
+        names: list[str] = pq.read_schema(path).names
+        return names
     except (pa.ArrowException, OSError) as err:
         raise DatasetError(f"{path} could not be read as parquet: {err}") from None
 
@@ -287,8 +279,8 @@ def _check_videos(root: Path, info: dict, segments: dict, lengths: np.ndarray) -
 def _load_data(root: Path, info: dict, episodes: dict[str, np.ndarray], num_tasks: int) -> dict[str, np.ndarray]:
     features = info["features"]
     pairs = sorted(set(zip(episodes["data/chunk_index"].tolist(), episodes["data/file_index"].tolist())))
-    needed = [OBS_KEY, ACTION_KEY, "frame_index", "episode_index", "index", "task_index"]
-    needed += [k for k in (REWARD_KEY, SUCCESS_KEY) if k in features]
+    needed = [keys.OBS, keys.ACTION, "frame_index", "episode_index", "index", "task_index"]
+    needed += [k for k in (keys.REWARD, keys.SUCCESS) if k in features]
     image_cameras = [k for k, f in features.items() if isinstance(f, dict) and f.get("dtype") == "image"]
     parts = []  # (path, table) in global frame order
     for chunk, file in pairs:
@@ -306,18 +298,18 @@ def _load_data(root: Path, info: dict, episodes: dict[str, np.ndarray], num_task
 
     int_keys = ("frame_index", "episode_index", "index", "task_index")
     out: dict[str, list[np.ndarray]] = {k: [] for k in ("observation", "action", "reward", "success", *int_keys)}
-    obs_dim, act_dim = features[OBS_KEY]["shape"][0], features[ACTION_KEY]["shape"][0]
+    obs_dim, act_dim = features[keys.OBS]["shape"][0], features[keys.ACTION]["shape"][0]
     row0 = 0
     for path, table in parts:
         n = table.num_rows
-        out["observation"].append(_read_float_column(table, OBS_KEY, obs_dim, path, row0))
-        out["action"].append(_read_float_column(table, ACTION_KEY, act_dim, path, row0))
-        if REWARD_KEY in features:
-            out["reward"].append(_read_float_column(table, REWARD_KEY, 1, path, row0)[:, 0])
+        out["observation"].append(_read_float_column(table, keys.OBS, obs_dim, path, row0))
+        out["action"].append(_read_float_column(table, keys.ACTION, act_dim, path, row0))
+        if keys.REWARD in features:
+            out["reward"].append(_read_float_column(table, keys.REWARD, 1, path, row0)[:, 0])
         else:
             out["reward"].append(np.zeros(n, np.float32))
-        if SUCCESS_KEY in features:
-            out["success"].append(_read_scalar_column(table, SUCCESS_KEY, path).astype(bool))
+        if keys.SUCCESS in features:
+            out["success"].append(_read_scalar_column(table, keys.SUCCESS, path).astype(bool))
         else:
             out["success"].append(np.zeros(n, bool))
         for key in int_keys:
@@ -370,7 +362,8 @@ def _read_scalar_column(table: pa.Table, name: str, path: Path) -> np.ndarray:
         arr = _flatten_list(arr, 1, name, path)
     if not (pa.types.is_integer(arr.type) or pa.types.is_boolean(arr.type) or pa.types.is_floating(arr.type)):
         raise DatasetError(f"{path} column '{name}' must be numeric, found type {arr.type}")
-    return arr.to_numpy(zero_copy_only=False)
+    values: np.ndarray = arr.to_numpy(zero_copy_only=False)
+    return values
 
 
 def _flatten_list(arr: pa.Array, width: int, name: str, path: Path) -> pa.Array:
@@ -404,7 +397,7 @@ def _read_float_column(table: pa.Table, name: str, width: int, path: Path, row0:
         raise DatasetError(f"{path} column '{name}' has type {arr.type}, expected a list of {width} floats")
     if not (pa.types.is_floating(arr.type) or pa.types.is_integer(arr.type)):
         raise DatasetError(f"{path} column '{name}' must hold numbers, found type {arr.type}")
-    x = arr.to_numpy(zero_copy_only=False).astype(np.float32, copy=False).reshape(-1, width)
+    x: np.ndarray = arr.to_numpy(zero_copy_only=False).astype(np.float32, copy=False).reshape(-1, width)
     finite = np.isfinite(x)
     if not finite.all():
         row, dim = np.argwhere(~finite)[0].tolist()
@@ -416,18 +409,12 @@ def _read_float_column(table: pa.Table, name: str, width: int, path: Path, row0:
 
 
 def _load_stats(path: Path, info: dict) -> dict[str, dict[str, np.ndarray]]:
-    _require_file(path)
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise DatasetError(f"{path} is not valid JSON: {err}") from None
-    if not isinstance(raw, dict):
-        raise DatasetError(f"{path} must hold a JSON object, found {type(raw).__name__}")
+    raw = read_json_object(path, "the dataset's feature statistics", DatasetError)
     stats: dict[str, dict[str, np.ndarray]] = {}
     for key, entry in raw.items():
         if isinstance(entry, dict):
             stats[key] = {k: np.atleast_1d(np.asarray(v)) for k, v in entry.items()}
-    for key in (OBS_KEY, ACTION_KEY):
+    for key in (keys.OBS, keys.ACTION):
         dim = info["features"][key]["shape"][0]
         if key not in stats:
             raise DatasetError(f"{path} has no entry for '{key}' (found: {', '.join(raw)})")

@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from imitlab.core import keys
 from imitlab.data.model import EpisodeDataset
 
 
@@ -63,15 +64,15 @@ class ChunkSampler:
         self._images = {key: dataset.frames(key) for key in dataset.camera_keys}  # (N, H, W, 3) uint8 each
 
     def __len__(self) -> int:
-        return self.obs_index.shape[0]
+        return int(self.obs_index.shape[0])
 
     def get(self, indices: np.ndarray | torch.Tensor) -> dict[str, torch.Tensor]:
         """Chunks starting at global frame ``indices`` (B,).
 
-        Returns obs (B, n_obs_steps, obs_dim) float32, action (B, horizon, act_dim) float32,
-        action_is_pad (B, horizon) bool, return_to_go (B,) float32, index (B,) int64, and the history's
-        history_action (B, n_obs_steps, act_dim), history_return_to_go (B, n_obs_steps) float32 and
-        history_is_pad (B, n_obs_steps) bool (CPU tensors); and per camera key, its frames
+        Returns, by the names in ``core.keys``, observation.state (B, n_obs_steps, obs_dim) float32, action
+        (B, horizon, act_dim) float32, action_is_pad (B, horizon) bool, return_to_go (B,) float32, index (B,)
+        int64, and the history's history_action (B, n_obs_steps, act_dim), history_return_to_go (B, n_obs_steps)
+        float32 and history_is_pad (B, n_obs_steps) bool (CPU tensors); and per camera key, its frames
         (B, n_obs_steps, 3, H, W) uint8.
         """
         if isinstance(indices, torch.Tensor):
@@ -101,14 +102,14 @@ class ChunkSampler:
         }
         return {
             **images,
-            "obs": torch.from_numpy(np.take(self._obs, obs_rows, axis=0)),
-            "action": torch.from_numpy(np.take(self._action, act_rows, axis=0)),
-            "action_is_pad": torch.from_numpy(np.take(self.action_is_pad, idx, axis=0)),
-            "return_to_go": torch.from_numpy(np.take(self._rtg, idx)),
-            "index": torch.from_numpy(idx.copy()),
-            "history_action": torch.from_numpy(history_action),
-            "history_return_to_go": torch.from_numpy(np.take(self._rtg, obs_rows)),
-            "history_is_pad": torch.from_numpy(history_is_pad),
+            keys.OBS: torch.from_numpy(np.take(self._obs, obs_rows, axis=0)),
+            keys.ACTION: torch.from_numpy(np.take(self._action, act_rows, axis=0)),
+            keys.ACTION_IS_PAD: torch.from_numpy(np.take(self.action_is_pad, idx, axis=0)),
+            keys.RETURN_TO_GO: torch.from_numpy(np.take(self._rtg, idx)),
+            keys.INDEX: torch.from_numpy(idx.copy()),
+            keys.HISTORY_ACTION: torch.from_numpy(history_action),
+            keys.HISTORY_RETURN_TO_GO: torch.from_numpy(np.take(self._rtg, obs_rows)),
+            keys.HISTORY_IS_PAD: torch.from_numpy(history_is_pad),
         }
 
     def sample(self, batch_size: int, generator: torch.Generator) -> dict[str, torch.Tensor]:

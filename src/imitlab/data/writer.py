@@ -18,16 +18,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from imitlab.core import keys
+from imitlab.core.io import write_json
 from imitlab.data.atomic import fsync_tree, publish, recover_interrupted_swap
 from imitlab.data.frame_cache import carry_cache
 from imitlab.data.layout import (
-    ACTION_KEY,
     CHUNKS_SIZE,
     CODEBASE_VERSION,
     DATA_PATH,
     EPISODES_PATH,
     INFO_PATH,
-    OBS_KEY,
     OUR_FEATURES,
     STATS_PATH,
     TASKS_PATH,
@@ -100,8 +100,8 @@ def write_like(
         episodes,
         fps=base.fps,
         task=base.task,
-        obs_names=features[OBS_KEY]["names"],
-        action_names=features[ACTION_KEY]["names"],
+        obs_names=features[keys.OBS]["names"],
+        action_names=features[keys.ACTION]["names"],
         robot_type=base.info.get("robot_type", "sim"),
         overwrite=overwrite,
         video=video,
@@ -157,7 +157,7 @@ def append_episodes(
     info = json.loads(json.dumps(old.info))
     info.update(codebase_version=CODEBASE_VERSION, data_path=DATA_PATH)
     info["video_path"] = VIDEO_PATH if cameras else None  # stored videos are linked to our template's paths
-    info["features"] = _features(features[OBS_KEY], features[ACTION_KEY], {k: features[k] for k in cameras})
+    info["features"] = _features(features[keys.OBS], features[keys.ACTION], {k: features[k] for k in cameras})
     ds = EpisodeDataset._from_arrays(
         arrays,
         lengths,
@@ -247,12 +247,6 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         shutil.copy2(src, dst)
 
 
-def _write_json(obj: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=4, ensure_ascii=False)
-
-
 def _stats_to_json(stats: dict[str, dict[str, np.ndarray]]) -> dict:
     return {key: {k: np.asarray(v).tolist() for k, v in s.items()} for key, s in stats.items()}
 
@@ -315,8 +309,8 @@ def _write_tree(ds: EpisodeDataset, dest: Path, segments: dict[str, dict[str, np
     pq.write_table(pa.table(ep_cols), ep_file, compression="snappy")
 
     _write_tasks(ds.tasks, dest / TASKS_PATH)
-    _write_json(_stats_to_json(ds.stats), dest / STATS_PATH)
-    _write_json(ds.info, dest / INFO_PATH)
+    write_json(dest / STATS_PATH, _stats_to_json(ds.stats), indent=4)
+    write_json(dest / INFO_PATH, ds.info, indent=4)
 
 
 def _stack_stats(per_episode: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:

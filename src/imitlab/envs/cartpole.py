@@ -18,14 +18,14 @@ import numpy as np
 from gymnasium.vector import AutoresetMode
 
 from imitlab.envs.pendulum import normalise_seeds
-from imitlab.envs.registry import EnvSpec, register_env
+from imitlab.envs.registry import BatchedEnv, EnvSpec, register_env
 
 GYM_ID = "CartPole-v1"
 MAX_STEPS = 500  # CartPole-v1's TimeLimit
 SOLVED_STEPS = 475  # CartPole-v1's reward_threshold
 
 
-class BatchedCartPole(gym.vector.VectorEnv):
+class BatchedCartPole(BatchedEnv):
     """N ``CartPole-v1`` envs in lock-step. A sub-env whose episode has ended is not stepped again: it keeps its
     last observation, gives reward 0 and repeats its terminated/truncated flags until the next ``reset``.
 

@@ -24,7 +24,7 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 
-from imitlab.envs.registry import EnvSpec, register_env
+from imitlab.envs.registry import BatchedEnv, EnvSpec, register_env
 
 # Pendulum-v1 constants (gymnasium/envs/classic_control/pendulum.py).
 G = 10.0
@@ -86,7 +86,7 @@ def normalise_seeds(seed: int | Sequence[int | None] | None, n: int) -> list[int
     return seeds
 
 
-class BatchedPendulum(gym.vector.VectorEnv):
+class BatchedPendulum(BatchedEnv):
     """N independent ``Pendulum-v1`` copies stepped as one numpy operation. No autoreset: after an episode has
     ended (truncated at step 200) a sub-env keeps stepping and the caller ignores it.
 
@@ -105,7 +105,7 @@ class BatchedPendulum(gym.vector.VectorEnv):
         self.single_action_space = spaces.Box(low=-MAX_TORQUE, high=MAX_TORQUE, shape=(1,), dtype=np.float32)
         self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, self.num_envs)
         self.action_space = gym.vector.utils.batch_space(self.single_action_space, self.num_envs)
-        self._rngs: list[np.random.Generator | None] = [None] * self.num_envs
+        self._rngs = [gym.utils.seeding.np_random()[0] for _ in range(self.num_envs)]  # unseeded until reset(seed)
         self.theta = np.zeros(self.num_envs)
         self.theta_dot = np.zeros(self.num_envs)
         self.steps = np.zeros(self.num_envs, dtype=np.int64)
@@ -116,7 +116,7 @@ class BatchedPendulum(gym.vector.VectorEnv):
     ) -> tuple[np.ndarray, dict[str, Any]]:
         """Reset every sub-env; returns obs (N, 3) float32 and info with ``success`` (N,) all False."""
         for i, s in enumerate(normalise_seeds(seed, self.num_envs)):
-            if s is not None or self._rngs[i] is None:
+            if s is not None:
                 self._rngs[i], _ = gym.utils.seeding.np_random(s)
         init = np.stack([rng.uniform(low=-INIT_HIGH, high=INIT_HIGH) for rng in self._rngs])  # (N, 2)
         self.theta, self.theta_dot = init[:, 0].copy(), init[:, 1].copy()

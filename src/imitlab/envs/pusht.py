@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import gymnasium as gym
@@ -39,7 +40,7 @@ from gymnasium.vector import AutoresetMode
 
 from imitlab.core.errors import ImitlabError
 from imitlab.envs.pendulum import normalise_seeds
-from imitlab.envs.registry import EnvSpec, register_env
+from imitlab.envs.registry import BatchedEnv, EnvSpec, register_env
 
 MAX_STEPS = 300  # the paper's evaluation episode length
 FPS = 10
@@ -252,7 +253,7 @@ class PushTEnv(gym.Env):
         self.sim.close()
 
 
-class BatchedPushT(gym.vector.VectorEnv):
+class BatchedPushT(BatchedEnv):
     """N PushT envs stepped in a loop. No autoreset: a sub-env whose episode has ended stays frozen (same obs,
     reward 0, terminated again, same success flag) until the next ``reset``. ``reset(seed=[s_0, ...])`` gives
     sub-env i the paper's initial state of ``s_i``; ``reset(options={"states": (N, 5)})`` exact states.
@@ -270,7 +271,7 @@ class BatchedPushT(gym.vector.VectorEnv):
         self.single_action_space = self.envs[0].action_space
         self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, self.num_envs)
         self.action_space = gym.vector.utils.batch_space(self.single_action_space, self.num_envs)
-        self.obs = np.zeros((self.num_envs, *self.single_observation_space.shape), np.float32)
+        self.obs = np.zeros((self.num_envs, *observation_space(observation).shape), np.float32)
         self.done = np.zeros(self.num_envs, dtype=bool)
 
     def reset(
@@ -359,8 +360,8 @@ for name, observation, obs_names, cameras, description in (
         EnvSpec(
             name=name,
             description=description,
-            make_vector=lambda n, observation=observation: BatchedPushT(n, observation),
-            make_single=lambda observation=observation: PushTEnv(observation=observation),
+            make_vector=partial(BatchedPushT, observation=observation),
+            make_single=partial(PushTEnv, observation=observation),
             make_expert=_no_expert,
             max_steps=MAX_STEPS,
             fps=FPS,

@@ -10,20 +10,52 @@ a success if it ends now"; the evaluator reads it at each episode's last step.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
 
 import gymnasium as gym
 import numpy as np
 
+from imitlab.core.registry import Registry
 from imitlab.envs.agents import Agent
+
+
+class BatchedEnv(gym.vector.VectorEnv):
+    """Base of this package's vector envs: ``reset`` takes one seed per sub-env (or an int, sub-env i getting
+    ``seed + i``), as gymnasium's SyncVectorEnv does; observations are (N, obs_dim) arrays."""
+
+    def reset(
+        self, *, seed: int | Sequence[int | None] | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        raise NotImplementedError
+
+
+@runtime_checkable
+class StatefulEnv(Protocol):
+    """A vector env whose full state can be read and loaded (what ``EnvSpec.state_from_obs`` produces)."""
+
+    def get_state(self) -> np.ndarray:
+        """(N, state_dim) state of every sub-env."""
+        ...
+
+    def set_state(self, state: np.ndarray) -> np.ndarray:
+        """Load ``state`` (N, state_dim); returns the observations (N, obs_dim) there."""
+        ...
+
+
+def require_state(env: BatchedEnv, spec_name: str) -> StatefulEnv:
+    """``env`` as a StatefulEnv, or a ValueError naming the env when it cannot save and load its state."""
+    if not isinstance(env, StatefulEnv):
+        raise ValueError(f"env {spec_name!r} cannot save or load its state (no get_state/set_state)")
+    return env
 
 
 @dataclass(frozen=True)
 class EnvSpec:
     name: str  # registry key, e.g. "pendulum"
     description: str  # one line, stored as the dataset's task string
-    make_vector: Callable[[int], gym.vector.VectorEnv]  # batched env with N sub-envs, no autoreset
+    make_vector: Callable[[int], BatchedEnv]  # batched env with N sub-envs, no autoreset
     make_single: Callable[[], gym.Env]  # the same task as one gymnasium env (serial baselines, rendering)
     make_expert: Callable[[], Agent]  # scripted expert; batched; may be queried at any state
     max_steps: int  # episode length limit
@@ -47,19 +79,11 @@ class EnvSpec:
     cameras: Mapping[str, tuple[int, int]] = field(default_factory=dict)
 
 
-ENVS: dict[str, EnvSpec] = {}
+def _register_builtin_envs() -> None:
+    import imitlab.envs  # noqa: F401  (its modules register the built-in envs)
 
 
-def register_env(spec: EnvSpec) -> EnvSpec:
-    if spec.name in ENVS:
-        raise ValueError(f"env {spec.name!r} is registered twice")
-    ENVS[spec.name] = spec
-    return spec
-
-
-def get_env_spec(name: str) -> EnvSpec:
-    import imitlab.envs  # noqa: F401  (registers the built-in envs)
-
-    if name not in ENVS:
-        raise KeyError(f"unknown env {name!r}; available: {', '.join(sorted(ENVS))}")
-    return ENVS[name]
+# Every env by ``spec.name``; an env module registers its spec with ``register_env(EnvSpec(...))``.
+ENVS: Registry[EnvSpec] = Registry("env", load=_register_builtin_envs)
+register_env = ENVS.register
+get_env_spec = ENVS.get

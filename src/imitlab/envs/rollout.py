@@ -10,12 +10,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import gymnasium as gym
 import numpy as np
 
 from imitlab.core.errors import ImitlabError
 from imitlab.envs.agents import Agent, observe_images, observe_reward, wants_images
-from imitlab.envs.registry import EnvSpec
+from imitlab.envs.registry import BatchedEnv, EnvSpec, require_state
 
 
 @dataclass
@@ -28,9 +27,9 @@ class Rollout:
     seeds: np.ndarray  # (N,) reset seed of each episode
     act_seconds: float  # wall-clock spent inside agent.act
     act_calls: int  # number of agent.act calls (one per lock-step)
+    final_obs: np.ndarray  # (N, obs_dim) observation after each episode's last action
+    terminated: np.ndarray  # (N,) bool: the episode ended by termination (not a time limit)
     state: np.ndarray | None = None  # (N, T, state_dim) env.get_state() before each action, if recorded
-    final_obs: np.ndarray | None = None  # (N, obs_dim) observation after each episode's last action
-    terminated: np.ndarray | None = None  # (N,) bool: the episode ended by termination (not a time limit)
     images: dict[str, np.ndarray] | None = None  # camera key -> (N, T, H, W, 3) uint8 before each action, if recorded
 
     @property
@@ -74,7 +73,7 @@ def run_episodes(
 
 
 def rollout(
-    env: gym.vector.VectorEnv,
+    env: BatchedEnv,
     agent: Agent,
     seeds: np.ndarray,
     max_steps: int,
@@ -105,7 +104,7 @@ def rollout(
     act_seconds = 0.0
     for _ in range(max_steps):
         if record_state:
-            state_log.append(env.get_state())
+            state_log.append(require_state(env, type(env).__name__).get_state())
         if render:
             images = env.render_cameras()
             observe_images(agent, images)

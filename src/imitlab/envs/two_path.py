@@ -28,7 +28,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 
 from imitlab.envs.pendulum import normalise_seeds
-from imitlab.envs.registry import EnvSpec, register_env
+from imitlab.envs.registry import BatchedEnv, EnvSpec, register_env
 
 START = np.array([0.0, -0.65])  # 0.15 below the obstacle: the detours must split at once
 # Half-width of the uniform start noise, in x and in y. Small on purpose: with a wider spread (0.01) a regressor
@@ -72,7 +72,7 @@ def two_path_step(pos: np.ndarray, action: np.ndarray) -> tuple[np.ndarray, np.n
     return new_pos, reward, crashed, reached
 
 
-class BatchedTwoPath(gym.vector.VectorEnv):
+class BatchedTwoPath(BatchedEnv):
     """N two-path robots stepped as one numpy operation. No autoreset: a sub-env whose episode has ended stays
     frozen (same obs, reward 0, terminated again, same success flag) until the next ``reset``.
 
@@ -90,7 +90,7 @@ class BatchedTwoPath(gym.vector.VectorEnv):
         self.single_action_space = spaces.Box(low=-MAX_SPEED, high=MAX_SPEED, shape=(2,), dtype=np.float32)
         self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, self.num_envs)
         self.action_space = gym.vector.utils.batch_space(self.single_action_space, self.num_envs)
-        self._rngs: list[np.random.Generator | None] = [None] * self.num_envs
+        self._rngs = [gym.utils.seeding.np_random()[0] for _ in range(self.num_envs)]  # unseeded until reset(seed)
         self.pos = np.tile(START, (self.num_envs, 1))
         self.steps = np.zeros(self.num_envs, dtype=np.int64)
         self.done = np.zeros(self.num_envs, dtype=bool)
@@ -101,7 +101,7 @@ class BatchedTwoPath(gym.vector.VectorEnv):
     ) -> tuple[np.ndarray, dict[str, Any]]:
         """Reset every sub-env; returns obs (N, 2) float32 and info with ``success`` (N,) all False."""
         for i, s in enumerate(normalise_seeds(seed, self.num_envs)):
-            if s is not None or self._rngs[i] is None:
+            if s is not None:
                 self._rngs[i], _ = gym.utils.seeding.np_random(s)
         self.pos = np.stack([two_path_initial_position(rng) for rng in self._rngs])
         self.steps[:] = 0

@@ -49,7 +49,7 @@ def success_modes(env: str, result: Rollout) -> dict[str, int]:
     mode_of = get_env_spec(env).mode_of
     if mode_of is None:
         return {}
-    modes = [mode_of(result.episode(i)["observation"]) for i in np.flatnonzero(result.episode_success)]
+    modes = [mode_of(result.episode(int(i))["observation"]) for i in np.flatnonzero(result.episode_success)]
     return {str(m): modes.count(m) for m in sorted(set(modes))}
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from imitlab.core import keys
 from imitlab.policies.base import Policy
 
 
@@ -50,7 +51,7 @@ class ChunkExecutor:
         self.policy = policy.eval()
         self.temporal_ensemble = temporal_ensemble
         self.conditions = set(policy.history_inputs)
-        if "history_return_to_go" in self.conditions and target_return is None:
+        if keys.HISTORY_RETURN_TO_GO in self.conditions and target_return is None:
             raise ValueError(
                 f"policy {policy.name!r} is return-conditioned: give a target return (imitlab eval --target-return R)"
             )
@@ -76,6 +77,7 @@ class ChunkExecutor:
     def _predict(self) -> torch.Tensor:
         start = time.perf_counter()
         device = self.policy.device
+        assert self.history is not None, "act() fills the observation history before predicting"
         context = {name: getattr(self, name).to(device) for name in self.conditions}
         chunk = self.policy.predict_chunk(self.history.to(device), generator=self.generator, **context).cpu()
         self.chunk_seconds += time.perf_counter() - start
@@ -91,7 +93,7 @@ class ChunkExecutor:
         if self.conditions:
             self._extend_condition_history(len(obs))
         action = self._next_action()
-        if self.conditions:
+        if self.history_action is not None:  # kept for policies with history inputs only
             self.history_action[:, -1] = torch.as_tensor(action)
         return action
 
@@ -104,6 +106,7 @@ class ChunkExecutor:
             self.return_to_go = torch.full((n,), float(self.target_return or 0.0))
             self.history_return_to_go = self.return_to_go[:, None].repeat(1, c.n_obs_steps)
         else:
+            assert self.return_to_go is not None and self.history_return_to_go is not None  # set with history_action
             self.history_action = torch.cat([self.history_action[:, 1:], torch.zeros(n, 1, c.act_dim)], dim=1)
             self.history_return_to_go = torch.cat([self.history_return_to_go[:, 1:], self.return_to_go[:, None]], dim=1)
 

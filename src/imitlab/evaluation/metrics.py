@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from imitlab.core import keys
 from imitlab.data.model import EpisodeDataset
 from imitlab.data.sampler import ChunkSampler
 from imitlab.policies.base import Policy, sample_chunks
@@ -39,8 +40,8 @@ def chunk_mse(policy: Policy, held_out: EpisodeDataset, chunks: int = 256, seed:
     sampler = ChunkSampler(held_out, policy.config.n_obs_steps, policy.config.horizon)
     rng = np.random.default_rng(seed)
     batch = sampler.get(rng.choice(len(sampler), size=min(chunks, len(sampler)), replace=False))
-    predicted = sample_chunks(policy, batch["obs"], seed)
+    predicted = sample_chunks(policy, batch[keys.OBS], seed)
     norm = policy.action_normalizer.normalize
-    squared = ((norm(predicted) - norm(batch["action"])) ** 2).sum(-1)  # (B, H)
-    valid = ~batch["action_is_pad"]
+    squared = ((norm(predicted) - norm(batch[keys.ACTION])) ** 2).sum(-1)  # (B, H)
+    valid = ~batch[keys.ACTION_IS_PAD]
     return float(squared[valid].mean() / policy.config.act_dim)

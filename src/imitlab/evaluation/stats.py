@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 Z95 = 1.959963984540054  # the standard normal's 97.5% quantile
 
@@ -24,7 +25,7 @@ def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, floa
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def mcnemar_exact_p(a_success: np.ndarray, b_success: np.ndarray) -> float:
+def mcnemar_exact_p(a_success: ArrayLike, b_success: ArrayLike) -> float:
     """Two-sided exact McNemar test for paired binary outcomes (same evaluation seeds for a and b):
     the binomial test of the discordant pairs against 1/2."""
     a = np.asarray(a_success, dtype=bool)
@@ -40,7 +41,7 @@ def mcnemar_exact_p(a_success: np.ndarray, b_success: np.ndarray) -> float:
     return min(1.0, 2 * tail)
 
 
-def interquartile_mean(values: np.ndarray, axis: int | None = None) -> float | np.ndarray:
+def interquartile_mean(values: ArrayLike, axis: int | None = None) -> float | np.ndarray:
     """Mean of the middle 50% of ``values`` (the 25% lowest and highest dropped, as scipy's
     ``trim_mean(values, 0.25)``): robust to one outlying run, less noisy than the median (Agarwal et al. 2021).
     With ``axis``, one IQM per slice along it."""

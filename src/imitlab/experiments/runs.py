@@ -171,7 +171,7 @@ def group_by_training(specs: list[RunSpec]) -> list[list[RunSpec]]:
 def run_group(specs: list[RunSpec], root: Path) -> list[tuple[str, dict[str, Any] | None, str | None]]:
     """One job of a parallel executor (a Ray task, a worker process): ``run_one`` for each spec, giving
     (run_id, row, None) or (run_id, None, traceback)."""
-    results = []
+    results: list[tuple[str, dict[str, Any] | None, str | None]] = []
     for spec in specs:
         try:
             results.append((spec.run_id, run_one(spec, root), None))

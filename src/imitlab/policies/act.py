@@ -28,14 +28,19 @@ from typing import Any
 import torch
 from torch import nn
 
+from imitlab.core import keys
 from imitlab.policies.base import Policy, PolicyConfig, masked_mean, register_policy
 
 
 @dataclass(frozen=True)
 class ACTConfig(PolicyConfig):
+    """Action Chunking with Transformers (Zhao et al. 2023): a CVAE whose decoder is a transformer."""
+
+    # --- chunking ---
     horizon: int = 16  # H: actions per chunk (the paper uses 100 at 50 Hz)
     n_action_steps: int = 8  # actions executed before re-planning (1 with temporal ensembling)
     action_norm: str = "mean_std"  # ACT standardises actions
+    # --- network ---
     latent_dim: int = 32  # z (paper: 32)
     d_model: int = 128  # transformer width (paper: 512), sized for CPU
     n_heads: int = 4  # attention heads (must divide d_model)
@@ -44,6 +49,7 @@ class ACTConfig(PolicyConfig):
     n_encoder_layers: int = 2  # decoder side: transformer encoder over [z, obs]
     n_decoder_layers: int = 2  # decoder side: transformer decoder over the H queries
     dropout: float = 0.1  # dropout in every transformer layer
+    # --- loss and sampling ---
     kl_weight: float = 0.1  # beta on the KL term (paper: 10, where the latent collapsed on two-path)
     loss: str = "l1"  # reconstruction: "l1" (paper) or "l2"
     inference_z: str = "prior"  # "prior": z ~ N(0, I) from the generator; "zero": z = 0, the prior mean (paper)
@@ -147,12 +153,13 @@ class ACTPolicy(Policy):
         memory = torch.stack([self.latent_proj(z), self.obs_proj(cond)], dim=1) + self.memory_pos  # (B, 2, d)
         memory = self.encoder(memory)
         h = self.decoder(self.queries.expand(B, -1, -1), memory)  # (B, H, d_model), full attention over queries
-        return self.action_head(h)
+        chunk: torch.Tensor = self.action_head(h)
+        return chunk
 
     def compute_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         c = self.config
         action, is_pad = self.chunk_targets(batch)
-        cond = self._condition(batch["obs"])
+        cond = self._condition(batch[keys.OBS])
         target = self.action_normalizer.normalize(action)
         mu, logvar = self.encode(cond, target, is_pad)
         z = mu + (0.5 * logvar).exp() * torch.randn_like(mu)  # reparameterisation

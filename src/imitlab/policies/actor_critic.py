@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 
+from imitlab.core import keys
 from imitlab.policies.base import Policy, PolicyConfig, register_policy
 from imitlab.policies.mlp import ACTIVATIONS, mlp
 
@@ -27,10 +29,14 @@ LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
 
 @dataclass(frozen=True)
 class ActorCriticConfig(PolicyConfig):
+    """The RL actor (a Gaussian or categorical policy) and its critic V(s), two MLPs on the latest observation."""
+
+    # --- the action distribution ---
     distribution: str = "gaussian"  # "gaussian" (continuous actions) or "categorical" (discrete, act_dim 1)
     n_actions: int = 0  # categorical: number of discrete actions
     log_std: str = "state_independent"  # gaussian: "state_independent" (a parameter) or "state_dependent" (a head)
     init_log_std: float = 0.0  # gaussian: initial log std in normalised action units
+    # --- networks ---
     hidden_dim: int = 64  # actor and critic hidden width
     num_layers: int = 2  # actor and critic hidden layers
     activation: str = "tanh"  # "tanh" (PPO's usual choice) or "relu" (as bc, for BC→RL)
@@ -85,8 +91,10 @@ def gaussian_entropy(log_std: torch.Tensor) -> torch.Tensor:
 class ActorCriticPolicy(Policy):
     name = "actor-critic"
     config_class = ActorCriticConfig
+    config: ActorCriticConfig
+    mean_bounds: torch.Tensor  # (2,) buffer: [mean_low, mean_high] in env units, when mean_low is set
 
-    def __init__(self, config: ActorCriticConfig, stats):
+    def __init__(self, config: ActorCriticConfig, stats: dict[str, dict[str, Any]]):
         super().__init__(config, stats)
         c = config
         act = ACTIVATIONS[c.activation]
@@ -109,7 +117,9 @@ class ActorCriticPolicy(Policy):
             raise ValueError(f"{self.name}: obs must be (B, {self.config.obs_dim}), got {tuple(obs.shape)}")
         x = self.obs_normalizer.normalize(obs)
         if self.config.distribution == "categorical":
-            return self.net(x), None
+            logits: torch.Tensor = self.net(x)
+            return logits, None
+        mean: torch.Tensor
         if self.config.log_std == "state_independent":
             mean = self.net(x)
             log_std = self.log_std.clamp(LOG_STD_MIN, LOG_STD_MAX).expand_as(mean)
@@ -120,13 +130,16 @@ class ActorCriticPolicy(Policy):
             mean = clamp_straight_through(mean, *self.action_normalizer.normalize(self.mean_bounds))
         return mean, log_std
 
-    def sample(self, obs: torch.Tensor, generator: torch.Generator | None = None):
+    def sample(
+        self, obs: torch.Tensor, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Draw actions for obs (B, obs_dim): (env action (B, act_dim), u (B, act_dim), log pi(u|s) (B,))."""
         head, log_std = self._heads(obs)
         if self.config.distribution == "categorical":
             logp_all = torch.log_softmax(head, -1)
             u = torch.multinomial(logp_all.exp(), 1, generator=generator)  # (B, 1) index
             return u.float(), u.float(), logp_all.gather(-1, u).squeeze(-1)
+        assert log_std is not None  # a gaussian head always has one
         u = head + torch.exp(log_std) * torch.randn(head.shape, generator=generator)
         return self.action_normalizer.unnormalize(u), u, gaussian_log_prob(u, head, log_std)
 
@@ -137,18 +150,20 @@ class ActorCriticPolicy(Policy):
             logp_all = torch.log_softmax(head, -1)
             entropy = -(logp_all.exp() * logp_all).sum(-1)
             return logp_all.gather(-1, u.long()).squeeze(-1), entropy
+        assert log_std is not None  # a gaussian head always has one
         return gaussian_log_prob(u, head, log_std), gaussian_entropy(log_std)
 
     def value(self, obs: torch.Tensor) -> torch.Tensor:
         """V(s) (B,) for obs (B, obs_dim) in env units."""
-        return self.value_net(self.obs_normalizer.normalize(obs)).squeeze(-1)
+        value: torch.Tensor = self.value_net(self.obs_normalizer.normalize(obs))
+        return value.squeeze(-1)
 
     # -- the Policy interface ---------------------------------------------------------------------------------
     def compute_loss(self, batch):
         """Behaviour cloning: MSE of the mean to the normalised demo action, or cross-entropy of the logits."""
-        self.check_obs(batch["obs"])
+        self.check_obs(batch[keys.OBS])
         action, _ = self.chunk_targets(batch)
-        head, _ = self._heads(batch["obs"][:, -1])
+        head, _ = self._heads(batch[keys.OBS][:, -1])
         if self.config.distribution == "categorical":
             loss = nn.functional.cross_entropy(head, action[:, 0, 0].round().long())
             return loss, {"bc_ce": loss.item()}

@@ -1,7 +1,9 @@
 """The policy interface every action generator implements, its config base, and the registry.
 
 A policy is a ``torch.nn.Module`` that owns its normalisation statistics (as buffers), so that a checkpoint
-alone can act. Shapes: ``obs`` (B, T_obs, obs_dim), ``action`` (B, H, act_dim), ``action_is_pad`` (B, H).
+alone can act. A training batch holds, by the names in ``core.keys``: ``observation.state`` (B, T_obs, obs_dim),
+``action`` (B, H, act_dim), ``action_is_pad`` (B, H); ``predict_chunk`` takes the observation history ``obs``
+(B, T_obs, obs_dim).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from imitlab.core import keys
+from imitlab.core.registry import Registry
 from imitlab.policies.normalize import Normalizer
 
 
@@ -49,6 +53,18 @@ class PolicyConfig:
         return dataclasses.asdict(self)
 
 
+def check_transformer(d_model: int, n_heads: int, n_layers: int, dropout: float) -> None:
+    """The config checks every transformer-based head shares: heads divide the width, at least one layer,
+    dropout a probability."""
+    if d_model < 1 or n_layers < 1 or n_heads < 1 or d_model % n_heads:
+        raise ValueError(
+            f"d_model must be a multiple of n_heads and n_layers >= 1, got d_model {d_model}, "
+            f"n_heads {n_heads}, n_layers {n_layers}"
+        )
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+
+
 class Policy(nn.Module):
     """Base class: subclasses set ``name`` and ``config_class`` and implement the two methods below."""
 
@@ -56,8 +72,8 @@ class Policy(nn.Module):
     config_class: ClassVar[type[PolicyConfig]] = PolicyConfig
     train_defaults: ClassVar[dict[str, Any]] = {}  # TrainConfig fields this policy wants by default (e.g. EMA)
     # history beyond the observations that predict_chunk takes as keyword arguments (sequence policies such as
-    # dt): "history_action" (B, T_obs, act_dim) executed actions, "history_return_to_go" (B, T_obs); the chunk
-    # sampler and the chunk executor both provide them
+    # dt): keys.HISTORY_ACTION (B, T_obs, act_dim) executed actions, keys.HISTORY_RETURN_TO_GO (B, T_obs); the
+    # chunk sampler and the chunk executor both provide them
     history_inputs: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: PolicyConfig, stats: dict[str, dict[str, Any]]):
@@ -65,8 +81,8 @@ class Policy(nn.Module):
         if config.obs_dim < 1 or config.act_dim < 1:
             raise ValueError(f"config needs obs_dim and act_dim >= 1, got {config.obs_dim}, {config.act_dim}")
         self.config = config
-        self.obs_normalizer = Normalizer(stats["observation.state"], config.obs_norm)
-        self.action_normalizer = Normalizer(stats["action"], config.action_norm)
+        self.obs_normalizer = Normalizer(stats[keys.OBS], config.obs_norm)
+        self.action_normalizer = Normalizer(stats[keys.ACTION], config.action_norm)
 
     @property
     def device(self) -> torch.device:
@@ -79,8 +95,8 @@ class Policy(nn.Module):
         return cls(config, dataset_stats)
 
     def compute_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
-        """Training loss on a batch in environment units: obs (B, T_obs, obs_dim), action (B, H, act_dim),
-        action_is_pad (B, H). Padded steps must not contribute. Returns (loss, metrics)."""
+        """Training loss on a batch in environment units: keys.OBS (B, T_obs, obs_dim), keys.ACTION
+        (B, H, act_dim), keys.ACTION_IS_PAD (B, H). Padded steps must not contribute. Returns (loss, metrics)."""
         raise NotImplementedError
 
     def predict_chunk(self, obs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -91,7 +107,7 @@ class Policy(nn.Module):
     def chunk_targets(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """The batch's action chunk (B, H, act_dim) and padding mask (B, H), checked against this config."""
         c = self.config
-        action, is_pad = batch["action"], batch["action_is_pad"]
+        action, is_pad = batch[keys.ACTION], batch[keys.ACTION_IS_PAD]
         B = action.shape[0]
         if tuple(action.shape) != (B, c.horizon, c.act_dim):
             raise ValueError(f"{self.name}: action must be (B, {c.horizon}, {c.act_dim}), got {tuple(action.shape)}")
@@ -105,23 +121,15 @@ class Policy(nn.Module):
             raise ValueError(f"{self.name}: obs must be (B, {expected[0]}, {expected[1]}), got {tuple(obs.shape)}")
 
 
-POLICIES: dict[str, type[Policy]] = {}
+def _register_builtin_policies() -> None:
+    import imitlab.policies  # noqa: F401  (its modules register the built-in policies)
 
 
-def register_policy(cls: type[Policy]) -> type[Policy]:
-    """Class decorator: makes a policy available by ``cls.name`` to the CLI, trainer, evaluator and studies."""
-    if cls.name in POLICIES:
-        raise ValueError(f"policy {cls.name!r} is registered twice")
-    POLICIES[cls.name] = cls
-    return cls
-
-
-def get_policy_class(name: str) -> type[Policy]:
-    import imitlab.policies  # noqa: F401  (registers the built-in policies)
-
-    if name not in POLICIES:
-        raise KeyError(f"unknown policy {name!r}; available: {', '.join(sorted(POLICIES))}")
-    return POLICIES[name]
+# Every policy by ``cls.name``, for the CLI, trainer, evaluator and studies; a policy module registers its class
+# with the ``@register_policy`` decorator.
+POLICIES: Registry[type[Policy]] = Registry("policy", load=_register_builtin_policies)
+register_policy = POLICIES.register
+get_policy_class = POLICIES.get
 
 
 def create_policy(name: str, stats: dict[str, dict[str, Any]], **config_fields: Any) -> Policy:

@@ -17,11 +17,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 from torch import nn
 
-from imitlab.policies.base import Policy, PolicyConfig
+from imitlab.policies.base import Policy, PolicyConfig, check_transformer
 
 BACKBONES = ("unet", "transformer")
 
@@ -61,12 +62,7 @@ class DenoiserConfig(PolicyConfig):
             )
         if self.kernel_size < 1 or self.kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd, got {self.kernel_size}")
-        if self.d_model % self.n_heads:
-            raise ValueError(f"n_heads={self.n_heads} must divide d_model={self.d_model}")
-        if self.n_layers < 1:
-            raise ValueError(f"n_layers must be >= 1, got {self.n_layers}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        check_transformer(self.d_model, self.n_heads, self.n_layers, self.dropout)
         if not 0.0 <= self.cond_dropout < 1.0:
             raise ValueError(f"cond_dropout must be in [0, 1), got {self.cond_dropout}")
         if self.guidance_scale != 1.0 and self.cond_dropout == 0.0:
@@ -82,6 +78,7 @@ class DenoisingPolicy(Policy):
 
     # Chi et al.: EMA, AdamW weight decay 1e-6, lr 1e-4 at batch 256 for far longer runs; sized here for a CPU
     train_defaults = {"ema_decay": 0.995, "batch_size": 64, "lr": 5e-4, "weight_decay": 1e-6}
+    config: DenoiserConfig
 
     def _condition(self, obs: torch.Tensor) -> torch.Tensor:
         """obs (B, T_obs, obs_dim) in env units -> flattened normalised history (B, T_obs * obs_dim), followed,
@@ -152,6 +149,8 @@ def hold_last_valid_action(action: torch.Tensor, action_is_pad: torch.Tensor) ->
 class SinusoidalTimeEmbedding(nn.Module):
     """Transformer position encoding (Vaswani et al. 2017) of a continuous scalar: (B,) -> (B, dim)."""
 
+    freqs: torch.Tensor  # (dim // 2,) buffer
+
     def __init__(self, dim: int):
         super().__init__()
         half = dim // 2
@@ -198,7 +197,8 @@ class ConditionalResidualBlock1D(nn.Module):
         h = self.block1(x)
         scale, bias = self.film(cond).unsqueeze(-1).chunk(2, dim=1)  # FiLM: (B, C_out, 1) each
         h = self.block2(scale * h + bias)
-        return h + self.residual(x)
+        out: torch.Tensor = h + self.residual(x)
+        return out
 
 
 class ConditionalUnet1D(nn.Module):
@@ -258,16 +258,19 @@ class ConditionalUnet1D(nn.Module):
         if pad:
             h = nn.functional.pad(h, (0, pad), mode="replicate")
         skips = []
-        for block1, block2, downsample in self.down:
+        for level in self.down:  # each level: ModuleList [block1, block2, downsample]
+            block1, block2, downsample = cast(nn.ModuleList, level)
             h = block2(block1(h, film), film)
             skips.append(h)
             h = downsample(h)
         for block in self.mid:
             h = block(h, film)
-        for block1, block2, upsample in self.up:
+        for level in self.up:  # each level: ModuleList [block1, block2, upsample]
+            block1, block2, upsample = cast(nn.ModuleList, level)
             h = torch.cat([h, skips.pop()], dim=1)
             h = upsample(block2(block1(h, film), film))
-        return self.final(h)[..., :H].transpose(1, 2)
+        out: torch.Tensor = self.final(h)
+        return out[..., :H].transpose(1, 2)
 
 
 # ---------------------------------------------------------------------------------------------- Transformer
@@ -312,4 +315,5 @@ class TransformerDenoiser(nn.Module):
             [self.time_encoder(time)[:, None], self.cond_proj(cond)[:, None], self.action_proj(x)], dim=1
         )  # (B, H + 2, d_model)
         h = self.encoder(tokens + self.pos)
-        return self.head(h[:, 2:])
+        out: torch.Tensor = self.head(h[:, 2:])
+        return out

@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from imitlab.core import keys
 from imitlab.policies.base import masked_mean, register_policy
 from imitlab.policies.denoisers import DenoiserConfig, DenoisingPolicy, build_denoiser, hold_last_valid_action
 from imitlab.policies.schedules import BETA_SCHEDULES, NoiseSchedule, make_sampler, randn
@@ -28,11 +29,14 @@ from imitlab.policies.schedules import BETA_SCHEDULES, NoiseSchedule, make_sampl
 class DiffusionConfig(DenoiserConfig):
     """Diffusion Policy. Network fields (backbone, down_dims, ...) come from ``DenoiserConfig``."""
 
+    # --- chunking ---
     n_obs_steps: int = 2  # T_obs, as in Chi et al.
     horizon: int = 16  # H, as in Chi et al.
     n_action_steps: int = 8  # executed per chunk, as in Chi et al.
+    # --- noise schedule (training) ---
     num_train_steps: int = 100  # N, diffusion steps used in training
     beta_schedule: str = "squared_cosine"  # "squared_cosine" (reaches pure noise) or "linear" (1e-4..0.02)
+    # --- sampling ---
     sampler: str = "ddim"  # "ddim" or "ddpm"
     num_inference_steps: int = 10  # denoising steps at sampling time, <= num_train_steps
     ddim_eta: float = 0.0  # DDIM stochasticity: 0 deterministic given x_N, 1 = DDPM variance
@@ -69,7 +73,7 @@ class DiffusionPolicy(DenoisingPolicy):
         cfg = self.config
         action, is_pad = self.chunk_targets(batch)
         B = action.shape[0]
-        cond = self._training_condition(batch["obs"])
+        cond = self._training_condition(batch[keys.OBS])
         x0 = self.action_normalizer.normalize(hold_last_valid_action(action, is_pad))  # (B, H, act_dim)
         t = torch.randint(0, cfg.num_train_steps, (B,), device=x0.device)
         eps = torch.randn_like(x0)

@@ -25,11 +25,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from imitlab.policies.base import Policy, PolicyConfig, register_policy
+from imitlab.core import keys
+from imitlab.policies.base import Policy, PolicyConfig, check_transformer, register_policy
 
 
 @dataclass(frozen=True)
 class DTConfig(PolicyConfig):
+    """Decision Transformer (Chen et al. 2021): acts on a context of (return-to-go, state, action) tokens."""
+
     n_obs_steps: int = 20  # K: context length in steps (paper: 20 for MuJoCo)
     action_norm: str = "min_max"  # the tanh output lives in [-1, 1]
     return_scale: float = 1000.0  # returns-to-go are divided by this (paper: 1000 for MuJoCo)
@@ -49,20 +52,14 @@ class DTConfig(PolicyConfig):
             raise ValueError(f"action_norm must be 'min_max' for dt (tanh output), got {self.action_norm!r}")
         if not self.return_scale > 0:
             raise ValueError(f"return_scale must be > 0, got {self.return_scale}")
-        if self.d_model < 1 or self.n_layers < 1 or self.n_heads < 1 or self.d_model % self.n_heads:
-            raise ValueError(
-                f"d_model must be a multiple of n_heads and n_layers >= 1, got d_model {self.d_model}, "
-                f"n_heads {self.n_heads}, n_layers {self.n_layers}"
-            )
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        check_transformer(self.d_model, self.n_heads, self.n_layers, self.dropout)
 
 
 @register_policy
 class DecisionTransformerPolicy(Policy):
     name = "dt"
     config_class = DTConfig
-    history_inputs = ("history_action", "history_return_to_go")
+    history_inputs = (keys.HISTORY_ACTION, keys.HISTORY_RETURN_TO_GO)
     train_defaults = {"lr": 1e-3, "batch_size": 64, "weight_decay": 1e-4}  # paper: lr 1e-4, batch 64
 
     def __init__(self, config: DTConfig, stats: dict[str, dict[str, Any]]):
@@ -101,12 +98,13 @@ class DecisionTransformerPolicy(Policy):
         a = self.embed_action(self.action_normalizer.normalize(action))
         tokens = torch.stack([r, s, a], dim=2).reshape(B, 3 * K, -1) + self.pos  # (R_1, s_1, a_1, R_2, ...)
         h = self.blocks(tokens, mask=self.causal_mask, is_causal=True)
-        return self.action_head(h[:, 1::3])  # read out at the state tokens
+        predicted: torch.Tensor = self.action_head(h[:, 1::3])  # read out at the state tokens
+        return predicted
 
     def compute_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         self.chunk_targets(batch)  # shape check of the (unused) chunk
-        action, is_pad = batch["history_action"], batch["history_is_pad"]
-        predicted = self(batch["obs"], action, batch["history_return_to_go"])
+        action, is_pad = batch[keys.HISTORY_ACTION], batch[keys.HISTORY_IS_PAD]
+        predicted = self(batch[keys.OBS], action, batch[keys.HISTORY_RETURN_TO_GO])
         error = ((predicted - self.action_normalizer.normalize(action)) ** 2).mean(-1)  # (B, K)
         valid = (~is_pad).float()
         loss = (error * valid).sum() / valid.sum().clamp_min(1.0)

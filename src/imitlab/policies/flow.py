@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from imitlab.core import keys
 from imitlab.policies.base import masked_mean, register_policy
 from imitlab.policies.denoisers import DenoiserConfig, DenoisingPolicy, build_denoiser, hold_last_valid_action
 from imitlab.policies.schedules import randn
@@ -29,11 +30,14 @@ PI0_BETA_S = 0.999  # pi0's cut-off: t is sampled in [0, s], never exactly 1 (th
 class FlowConfig(DenoiserConfig):
     """Flow matching. Network fields (backbone, down_dims, ...) come from ``DenoiserConfig``."""
 
+    # --- chunking ---
     n_obs_steps: int = 2  # T_obs
     horizon: int = 16  # H
     n_action_steps: int = 8  # executed per chunk
+    # --- sampling: integrating the learned velocity from noise (t = 0) to actions (t = 1) ---
     num_inference_steps: int = 10  # integration steps from t = 0 to 1
     integrator: str = "euler"  # "euler" (1 network call per step) or "midpoint" (2 calls per step)
+    # --- training ---
     time_sampling: str = "uniform"  # p(t): "uniform" on [0, 1] or "beta" (pi0: more weight near noise)
     time_scale: float = 1000.0  # the network sees t * time_scale in its sinusoidal embedding
 
@@ -61,7 +65,8 @@ class FlowPolicy(DenoisingPolicy):
 
     def _velocity(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """x: (B, H, act_dim), t: (B,) in [0, 1], cond: (B, cond_dim) -> velocity (B, H, act_dim)."""
-        return self.velocity(x, t * self.config.time_scale, cond)
+        velocity: torch.Tensor = self.velocity(x, t * self.config.time_scale, cond)
+        return velocity
 
     def _sample_time(self, B: int, device: torch.device) -> torch.Tensor:
         """t (B,) from p(t). "beta": pi0's t = s (1 - u), u ~ Beta(1.5, 1), by inverse CDF u = v^(2/3)."""
@@ -73,7 +78,7 @@ class FlowPolicy(DenoisingPolicy):
     def compute_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         action, is_pad = self.chunk_targets(batch)
         B = action.shape[0]
-        cond = self._training_condition(batch["obs"])
+        cond = self._training_condition(batch[keys.OBS])
         x1 = self.action_normalizer.normalize(hold_last_valid_action(action, is_pad))  # data, (B, H, act_dim)
         x0 = torch.randn_like(x1)  # noise
         t = self._sample_time(B, x1.device)

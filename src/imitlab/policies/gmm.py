@@ -15,21 +15,28 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from torch import nn
 
+from imitlab.core import keys
 from imitlab.policies.base import Policy, PolicyConfig, register_policy
 from imitlab.policies.mlp import mlp
 
 
 @dataclass(frozen=True)
 class GMMConfig(PolicyConfig):
+    """Gaussian mixture head (robomimic's BC-GMM) over a whole chunk."""
+
+    # --- chunking ---
     horizon: int = 8  # H: actions per chunk (the mixture is over the whole chunk)
     n_action_steps: int = 4  # actions executed before re-planning
     action_norm: str = "min_max"  # actions in [-1, 1]
+    # --- network: an MLP from the observation history to K x (logit, means, log-stds) ---
     n_components: int = 5  # K, mixture components (robomimic's default)
     hidden_dim: int = 256  # MLP width
     num_layers: int = 2  # MLP hidden layers
-    min_log_std: float = -5.0  # log sigma is squashed into [min_log_std, max_log_std] (normalised units)
-    max_log_std: float = 1.0
+    min_log_std: float = -5.0  # lower end of the range log sigma is squashed into (normalised units)
+    max_log_std: float = 1.0  # upper end of that range
+    # --- sampling ---
     sample_from_component: bool = False  # False: return the chosen component's mean; True: a draw from it
 
     def __post_init__(self) -> None:
@@ -60,8 +67,10 @@ class GMMPolicy(Policy):
         # spread the components' initial means over the normalised action range [-1, 1]: with all means near 0,
         # the symmetric optimum "one broad component covering every mode" traps training (mode averaging)
         K = c.n_components
+        out_layer = self.net[-1]
+        assert isinstance(out_layer, nn.Linear)
         with torch.no_grad():
-            self.net[-1].bias[K : K + K * self.dim].uniform_(-1.0, 1.0)
+            out_layer.bias[K : K + K * self.dim].uniform_(-1.0, 1.0)
 
     def mixture(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """obs (B, T_obs, obs_dim) in env units -> log weights (B, K), means (B, K, D), log-stds (B, K, D),
@@ -83,7 +92,7 @@ class GMMPolicy(Policy):
         c = self.config
         action, is_pad = self.chunk_targets(batch)
         B = action.shape[0]
-        log_w, mu, log_std = self.mixture(batch["obs"])
+        log_w, mu, log_std = self.mixture(batch[keys.OBS])
         a = self.action_normalizer.normalize(action).reshape(B, 1, self.dim)  # (B, 1, D)
         valid = (~is_pad)[:, :, None].expand(B, c.horizon, c.act_dim).reshape(B, 1, self.dim).to(a.dtype)
         # log N(a_d; mu, sigma^2) = -((a - mu)/sigma)^2 / 2 - log sigma - log(2 pi) / 2, per dim: (B, K, D)

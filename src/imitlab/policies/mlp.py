@@ -7,10 +7,12 @@ for one observation they predict the average: the multimodality failure the gene
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
+from imitlab.core import keys
 from imitlab.policies.base import Policy, PolicyConfig, masked_mean, register_policy
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
@@ -63,9 +65,10 @@ class ChunkedBCPolicy(Policy):
     """MLP from the flattened normalised observation history to H normalised actions, masked MSE."""
 
     name = "chunked-bc"
-    config_class = ChunkedMLPConfig
+    config_class: ClassVar[type[PolicyConfig]] = ChunkedMLPConfig
+    config: MLPConfig
 
-    def __init__(self, config: MLPConfig, stats):
+    def __init__(self, config: MLPConfig, stats: dict[str, dict[str, Any]]):
         super().__init__(config, stats)
         c = config
         self.net = mlp(
@@ -81,11 +84,12 @@ class ChunkedBCPolicy(Policy):
         """obs (B, T_obs, obs_dim) in env units -> normalised actions (B, H, act_dim)."""
         self.check_obs(obs)
         flat = self.obs_normalizer.normalize(obs).flatten(1)
-        return self.net(flat).view(len(obs), self.config.horizon, self.config.act_dim)
+        out: torch.Tensor = self.net(flat)
+        return out.view(len(obs), self.config.horizon, self.config.act_dim)
 
     def compute_loss(self, batch):
-        target = self.action_normalizer.normalize(batch["action"])
-        loss = masked_mean((self._forward(batch["obs"]) - target) ** 2, batch["action_is_pad"])
+        target = self.action_normalizer.normalize(batch[keys.ACTION])
+        loss = masked_mean((self._forward(batch[keys.OBS]) - target) ** 2, batch[keys.ACTION_IS_PAD])
         return loss, {"mse": loss.item()}
 
     @torch.no_grad()
@@ -100,7 +104,7 @@ class BCPolicy(ChunkedBCPolicy):
     name = "bc"
     config_class = MLPConfig
 
-    def __init__(self, config: MLPConfig, stats):
+    def __init__(self, config: MLPConfig, stats: dict[str, dict[str, Any]]):
         if config.horizon != 1:
             raise ValueError(f"bc predicts one action (horizon 1), got horizon {config.horizon}; use chunked-bc")
         super().__init__(config, stats)

@@ -17,8 +17,13 @@ class Normalizer(nn.Module):
     Dimensions that are constant in the data (std or range ~ 0) are left centred but unscaled.
     """
 
+    shift: torch.Tensor  # (dim,) buffer
+    scale: torch.Tensor  # (dim,) buffer
+
     def __init__(self, feature_stats: dict[str, Any], mode: str):
         super().__init__()
+        shift: np.ndarray
+        scale: np.ndarray
         if mode == "mean_std":
             shift = np.asarray(feature_stats["mean"], dtype=np.float32)
             scale = np.asarray(feature_stats["std"], dtype=np.float32)

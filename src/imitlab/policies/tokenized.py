@@ -31,21 +31,28 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from imitlab.policies.base import Policy, PolicyConfig, masked_mean, register_policy
+from imitlab.core import keys
+from imitlab.policies.base import Policy, PolicyConfig, check_transformer, masked_mean, register_policy
 from imitlab.policies.denoisers import hold_last_valid_action
 from imitlab.policies.mlp import mlp
 
 
 @dataclass(frozen=True)
 class TokenizedConfig(PolicyConfig):
+    """Actions as discrete tokens (RT-2 style binning), predicted independently or autoregressively."""
+
+    # --- chunking and tokens ---
     horizon: int = 8  # H: actions per chunk
     n_action_steps: int = 4  # actions executed before re-planning
     action_norm: str = "min_max"  # required: bins are uniform over the normalised range [-1, 1]
     n_bins: int = 256  # tokens per action dimension (RT-2 / OpenVLA use 256)
+    # --- network ---
     hidden_dim: int = 256  # MLP width (parallel: the whole head; autoregressive: the obs encoder)
     num_layers: int = 2  # MLP hidden layers
-    temperature: float = 1.0  # 0: argmax token; > 0: sample from softmax(logits / temperature)
     autoregressive: bool = True  # True: causal transformer, token by token; False: independent tokens from one MLP
+    # --- sampling ---
+    temperature: float = 1.0  # 0: argmax token; > 0: sample from softmax(logits / temperature)
+    # --- the autoregressive transformer (autoregressive=True only) ---
     d_model: int = 64  # autoregressive transformer width
     n_heads: int = 4  # autoregressive attention heads (must divide d_model)
     n_layers: int = 2  # autoregressive transformer layers
@@ -63,13 +70,7 @@ class TokenizedConfig(PolicyConfig):
             raise ValueError(f"hidden_dim and num_layers must be >= 1, got {self.hidden_dim}, {self.num_layers}")
         if self.temperature < 0:
             raise ValueError(f"temperature must be >= 0 (0 = argmax), got {self.temperature}")
-        if self.d_model < 1 or self.n_layers < 1 or self.n_heads < 1 or self.d_model % self.n_heads:
-            raise ValueError(
-                f"d_model must be a multiple of n_heads and n_layers >= 1, got d_model {self.d_model}, "
-                f"n_heads {self.n_heads}, n_layers {self.n_layers}"
-            )
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        check_transformer(self.d_model, self.n_heads, self.n_layers, self.dropout)
 
 
 def to_tokens(action: torch.Tensor, n_bins: int) -> torch.Tensor:
@@ -87,6 +88,8 @@ def from_tokens(tokens: torch.Tensor, n_bins: int) -> torch.Tensor:
 class CausalTokenDecoder(nn.Module):
     """Pre-norm transformer over [obs token, embed(k_0), ..., embed(k_{L-2})] with a causal mask; position i
     outputs the logits of token k_i, so it sees the observation and k_<i only (GPT-style decoder)."""
+
+    causal_mask: torch.Tensor  # (L, L) buffer: -inf above the diagonal
 
     def __init__(self, cond_dim: int, length: int, c: TokenizedConfig):
         super().__init__()
@@ -109,7 +112,8 @@ class CausalTokenDecoder(nn.Module):
         assert n < self.length, f"at most {self.length - 1} previous tokens, got {n}"
         x = torch.cat([self.obs_encoder(cond)[:, None], self.token_embed(prev_tokens)], dim=1)  # (B, n + 1, d)
         h = self.blocks(x + self.pos[:, : n + 1], mask=self.causal_mask[: n + 1, : n + 1], is_causal=True)
-        return self.head(h)
+        logits: torch.Tensor = self.head(h)
+        return logits
 
 
 @register_policy
@@ -147,7 +151,7 @@ class TokenizedPolicy(Policy):
         c = self.config
         action, is_pad = self.chunk_targets(batch)
         B = action.shape[0]
-        cond = self._condition(batch["obs"])
+        cond = self._condition(batch[keys.OBS])
         # teacher forcing feeds the target tokens back in: padded steps hold the last valid action so their
         # values cannot reach a real step's prediction (parallel mode ignores them anyway)
         action = hold_last_valid_action(action, is_pad)

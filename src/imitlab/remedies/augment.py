@@ -17,8 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from imitlab.core import keys
 from imitlab.data.model import Episode, EpisodeDataset
-from imitlab.envs.registry import get_env_spec
+from imitlab.envs.registry import get_env_spec, require_state
 from imitlab.remedies.dagger import expert_continuations
 
 
@@ -58,7 +59,7 @@ def project_to_env(env: str, observation: np.ndarray) -> np.ndarray:
     (cos, sin) pushed back onto the unit circle for the pendulum."""
     vec_env = get_env_spec(env).make_vector(len(observation))
     vec_env.reset(seed=0)
-    projected = vec_env.set_state(env_states(env, observation))
+    projected = require_state(vec_env, env).set_state(env_states(env, observation))
     vec_env.close()
     return np.asarray(projected, dtype=np.float32)
 
@@ -70,5 +71,5 @@ def expert_augmentation(
     ``dataset``; ``len(dataset) * config.copies`` of them."""
     rng = np.random.default_rng(seed)
     observation = np.repeat(dataset.observation, config.copies, axis=0)
-    states = env_states(env, perturb(observation, config.scale, dataset.stats["observation.state"]["std"], rng))
+    states = env_states(env, perturb(observation, config.scale, dataset.stats[keys.OBS]["std"], rng))
     return expert_continuations(get_env_spec(env), states, np.arange(len(states)), horizon)

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from imitlab.core import keys
 from imitlab.data.model import Episode, EpisodeDataset
 from imitlab.policies.mlp import mlp
 from imitlab.remedies.augment import perturb
@@ -61,6 +62,13 @@ class DynamicsEnsemble(nn.Module):
     """K MLPs predicting the next observation from (obs, action), in env units; each network sees normalised
     inputs and predicts the normalised change o_{t+1} - o_t. ``forward``: obs (B, obs_dim), action (B, act_dim)
     -> next obs (K, B, obs_dim)."""
+
+    # buffers (dim,): input and output normalisation in env units
+    obs_mean: torch.Tensor
+    obs_std: torch.Tensor
+    act_mean: torch.Tensor
+    act_std: torch.Tensor
+    delta_std: torch.Tensor
 
     def __init__(self, obs_mean, obs_std, act_mean, act_std, delta_std, config: CCILConfig):
         super().__init__()
@@ -169,12 +177,12 @@ def synthesize(
     the env's observation geometry, not its expert or dynamics."""
     t, obs, next_obs = transitions(dataset)
     t, obs, next_obs = (np.repeat(x, config.copies, axis=0) for x in (t, obs, next_obs))
-    obs_std = dataset.stats["observation.state"]["std"]
+    obs_std = dataset.stats[keys.OBS]["std"]
     rng = np.random.default_rng(seed)
     perturbed = perturb(obs, config.scale, obs_std, rng)
     if project is not None:
         perturbed = project(perturbed)
-    action_stats = dataset.stats["action"]
+    action_stats = dataset.stats[keys.ACTION]
     action, error = corrective_labels(
         model, perturbed, next_obs, dataset.action[t], action_stats["min"], action_stats["max"], obs_std, config
     )

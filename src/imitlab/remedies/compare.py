@@ -18,9 +18,8 @@ over the training seeds (seed-aware interval, per-seed differences against ``bc`
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -28,18 +27,18 @@ from typing import Any
 
 import numpy as np
 
+from imitlab.core.io import read_json_object, write_json
 from imitlab.data.collect import collect
 from imitlab.data.reader import load_dataset
 from imitlab.data.writer import write_like
 from imitlab.envs.registry import get_env_spec
-from imitlab.evaluation.evaluate import evaluate
+from imitlab.evaluation.evaluate import EvalResult, evaluate
 from imitlab.evaluation.stats import PairedSeeds, SeedSuccess, mcnemar_exact_p, paired_over_seeds, success_over_seeds
 from imitlab.policies.base import get_policy_class
 from imitlab.remedies.augment import AugmentConfig, expert_augmentation, project_to_env
 from imitlab.remedies.ccil import CCILConfig, fit_dynamics, label_episodes, synthesize
 from imitlab.remedies.dagger import equal_label_baseline, run_dagger
 from imitlab.remedies.dart import DartConfig, collect_dart
-from imitlab.training.checkpoint import write_json
 from imitlab.training.train import train_policy
 
 
@@ -154,7 +153,7 @@ def _ccil_data(ctx: dict) -> _Data:
     )
 
 
-METHODS: dict[str, Callable[[dict], _Data]] = {
+METHODS: dict[str, Callable[[dict], _Data | None]] = {
     "bc": _bc_data,
     "dart": _dart_data,
     "augment": _augment_data,
@@ -196,7 +195,7 @@ def run_remedy(
     run_dir = out / label.replace(" ", "_") / f"seed{seed}"
     record = run_dir / "result.json"
     if record.is_file():
-        return RemedyResult(**json.loads(record.read_text()))
+        return RemedyResult(**read_json_object(record, "a finished remedy run's result"))
     train_overrides = {**(train_overrides or {}), "seed": seed}
     if method == "dagger":
         rounds = run_dagger(
@@ -216,7 +215,7 @@ def run_remedy(
         data = _Data(
             run_dir / "data", last.expert_labels, details={"success_per_round": [r.success_rate for r in rounds]}
         )
-        result = SimpleNamespace(
+        result: SimpleNamespace | EvalResult = SimpleNamespace(
             successes=last.successes,
             episodes=last.evaluated,
             success_rate=last.success_rate,
@@ -237,7 +236,9 @@ def run_remedy(
             policy_overrides=policy_overrides,
             train_overrides=train_overrides,
         )
-        data = METHODS[method](ctx)
+        built = METHODS[method](ctx)
+        assert built is not None  # only dagger builds no dataset up front
+        data = built
         trained = train_policy(policy, data.path, run_dir / "run", policy_overrides, train_overrides, progress=False)
         result = evaluate(trained, env, eval_episodes, seed=seed)
     remedy = _result(method, label, env, policy, demos, seed, data, result)
@@ -283,7 +284,7 @@ def equal_label_control(
     run_dir = Path(out) / f"bc-labels{expert_labels}" / f"seed{seed}"
     record = run_dir / "result.json"
     if record.is_file():
-        return RemedyResult(**json.loads(record.read_text()))
+        return RemedyResult(**read_json_object(record, "a finished remedy run's result"))
     result = equal_label_baseline(
         env, policy, run_dir, expert_labels, seed, eval_episodes, policy_overrides, train_overrides
     )
@@ -300,7 +301,7 @@ def compare_remedies(
     policy: str,
     demos: int,
     out: Path,
-    seeds: list[int] = (0,),
+    seeds: Sequence[int] = (0,),
     config: RemedyConfig = RemedyConfig(),
     eval_episodes: int = 100,
     policy_overrides: dict[str, Any] | None = None,

@@ -24,17 +24,18 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from imitlab.core.io import read_json_object, write_json
 from imitlab.core.seeds import collection_seeds
 from imitlab.data.collect import collect
 from imitlab.data.model import Episode
 from imitlab.data.reader import load_dataset
 from imitlab.data.writer import append_episodes
-from imitlab.envs.registry import EnvSpec, get_env_spec
+from imitlab.envs.registry import EnvSpec, get_env_spec, require_state
 from imitlab.envs.rollout import Rollout, run_episodes
 from imitlab.evaluation.evaluate import EvalResult, evaluate
 from imitlab.evaluation.execution import ChunkExecutor
 from imitlab.policies.base import Policy
-from imitlab.training.checkpoint import load_policy, write_json
+from imitlab.training.checkpoint import load_policy
 from imitlab.training.train import train_policy
 
 BETA_SCHEDULES = ("constant", "linear", "exponential")
@@ -79,10 +80,10 @@ def expert_continuations(spec: EnvSpec, states: np.ndarray, seeds: np.ndarray, h
     one episode per state, holding the expert's chunk label for the state it starts from."""
     env = spec.make_vector(len(states))
     env.reset(seed=[int(s) for s in seeds])
-    obs = env.set_state(states)
+    obs = require_state(env, spec.name).set_state(states)
     expert = spec.make_expert()
     expert.reset(seeds)
-    log = {"observation": [], "action": [], "reward": [], "success": [], "alive": []}
+    log: dict[str, list[np.ndarray]] = {"observation": [], "action": [], "reward": [], "success": [], "alive": []}
     alive = np.ones(len(states), dtype=bool)
     for _ in range(horizon):
         action = np.asarray(expert.act(obs), dtype=np.float32)
@@ -123,6 +124,7 @@ def collect_round(spec: EnvSpec, policy: Policy, beta_value: float, seeds: np.nd
     replan = np.zeros(result.alive.shape, dtype=bool)
     replan[:, :: config.n_action_steps] = True
     episode_index, step = np.nonzero(replan & result.alive)
+    assert result.state is not None  # recorded: record_state is on for chunked policies
     return expert_continuations(spec, result.state[episode_index, step], seeds[episode_index], config.horizon)
 
 
@@ -234,7 +236,7 @@ def _aggregate(spec: EnvSpec, data: Path, out: Path, i: int, beta_value: float, 
     resumes correctly: the collection is deterministic and is simply repeated if the append did not land."""
     marker = out / f"round-{i}" / "aggregated.json"
     if marker.is_file():
-        expected = json.loads(marker.read_text())
+        expected = read_json_object(marker, "the marker of an aggregation round")
         if load_dataset(data).num_episodes == expected["episodes_before"] + expected["episodes_added"]:
             return
     previous = load_policy(out / f"round-{i - 1}")

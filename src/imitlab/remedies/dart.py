@@ -16,7 +16,6 @@ collected without noise.
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
 from dataclasses import asdict, dataclass
@@ -25,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from imitlab.core import keys
+from imitlab.core.io import read_json_object, write_json
 from imitlab.core.seeds import collection_seeds
 from imitlab.data.model import EpisodeDataset
 from imitlab.data.noisy_expert import Noise, noisy_expert_episodes
@@ -33,7 +34,6 @@ from imitlab.data.sampler import ChunkSampler
 from imitlab.data.writer import append_episodes, write_dataset, write_like
 from imitlab.envs.registry import get_env_spec
 from imitlab.policies.base import Policy, sample_chunks
-from imitlab.training.checkpoint import write_json
 from imitlab.training.train import train_policy
 
 
@@ -60,8 +60,8 @@ def learner_error_std(policy: Policy, dataset: EpisodeDataset, scale: float = 1.
     dimension) between the policy's first predicted action and the recorded (expert) action at every frame."""
     sampler = ChunkSampler(dataset, policy.config.n_obs_steps, 1)
     batch = sampler.get(np.arange(len(sampler)))
-    predicted = sample_chunks(policy, batch["obs"])[:, 0]
-    error = predicted.double() - batch["action"][:, 0].double()  # (N, act_dim)
+    predicted = sample_chunks(policy, batch[keys.OBS])[:, 0]
+    error = predicted.double() - batch[keys.ACTION][:, 0].double()  # (N, act_dim)
     return float(math.sqrt(scale * (error**2).mean().item()))
 
 
@@ -82,7 +82,7 @@ def collect_dart(
     out = Path(out)
     record = out / "dart.json"
     if record.is_file():
-        return json.loads(record.read_text())["noise_std"]
+        return read_json_object(record, "a finished DART collection")["noise_std"]
     spec = get_env_spec(env)
     data = out / "data"
     shutil.rmtree(data, ignore_errors=True)

@@ -23,23 +23,23 @@ import torch
 from safetensors.torch import load_file
 from tqdm.auto import tqdm
 
+from imitlab.core.io import atomic_write, write_json
+from imitlab.core.registry import Registry
 from imitlab.core.seeds import EVAL_OFFSET
-from imitlab.envs.registry import EnvSpec, get_env_spec
+from imitlab.envs.registry import BatchedEnv, EnvSpec, get_env_spec
 from imitlab.envs.rollout import Rollout, rollout
 from imitlab.evaluation.evaluate import EvalResult, evaluate
 from imitlab.policies.actor_critic import ActorCriticPolicy
-from imitlab.policies.base import create_policy
+from imitlab.policies.base import Policy, create_policy
 from imitlab.rl.estimators import RunningMeanStd
 from imitlab.training.checkpoint import (
     CONFIG_FILE,
     MODEL_FILE,
     TRAIN_STATE_FILE,
     CheckpointError,
-    atomic_write,
     placeholder_stats,
     read_run_config,
     save_policy,
-    write_json,
 )
 from imitlab.training.train import METRICS_FILE, _truncate_metrics
 
@@ -105,6 +105,8 @@ def mean_bounds(space: gym.spaces.Space, config: PGConfig, env: str) -> dict[str
         return {}
     if isinstance(space, gym.spaces.Discrete):
         raise ValueError(f"clamp_mean clamps a Gaussian's mean; {env} has discrete actions")
+    if not isinstance(space, gym.spaces.Box):
+        raise ValueError(f"clamp_mean needs bounded (Box) actions; {env} has {space}")
     return {"mean_low": tuple(map(float, space.low)), "mean_high": tuple(map(float, space.high))}
 
 
@@ -112,6 +114,10 @@ def make_actor(spec: EnvSpec, config: PGConfig) -> ActorCriticPolicy:
     """A fresh actor-critic for ``spec``'s spaces: categorical for a Discrete action space, else a Gaussian whose
     normalised actions map [-1, 1] onto the action bounds."""
     obs_space, space = env_spaces(spec)
+    if not isinstance(obs_space, gym.spaces.Box) or not isinstance(space, (gym.spaces.Box, gym.spaces.Discrete)):
+        raise ValueError(
+            f"{spec.name}: RL needs Box observations and Box or Discrete actions, got {obs_space}, {space}"
+        )
     obs_dim = int(obs_space.shape[0])
     fields = dict(
         hidden_dim=config.hidden_dim,
@@ -123,19 +129,21 @@ def make_actor(spec: EnvSpec, config: PGConfig) -> ActorCriticPolicy:
     )
     if isinstance(space, gym.spaces.Discrete):
         stats = placeholder_stats(obs_dim, 1)
-        return create_policy(
-            "actor-critic",
-            stats,
-            obs_dim=obs_dim,
-            act_dim=1,
-            distribution="categorical",
-            n_actions=int(space.n),
-            **fields,
+        return _actor_critic(
+            create_policy(
+                "actor-critic",
+                stats,
+                obs_dim=obs_dim,
+                act_dim=1,
+                distribution="categorical",
+                n_actions=int(space.n),
+                **fields,
+            )
         )
     low, high = np.asarray(space.low, np.float32), np.asarray(space.high, np.float32)
     stats = placeholder_stats(obs_dim, len(low))
     stats["action"] = {"mean": (high + low) / 2, "std": (high - low) / 2, "min": low, "max": high}
-    return create_policy("actor-critic", stats, obs_dim=obs_dim, act_dim=len(low), **fields)
+    return _actor_critic(create_policy("actor-critic", stats, obs_dim=obs_dim, act_dim=len(low), **fields))
 
 
 def actor_from_bc(run_dir: Path, config: PGConfig, spec: EnvSpec) -> ActorCriticPolicy:
@@ -184,6 +192,11 @@ def actor_from_bc(run_dir: Path, config: PGConfig, spec: EnvSpec) -> ActorCritic
         raise CheckpointError(
             f"{run_dir / MODEL_FILE} does not fit the actor: missing {missing}, unexpected {unexpected}"
         )
+    return _actor_critic(policy)
+
+
+def _actor_critic(policy: Policy) -> ActorCriticPolicy:
+    assert isinstance(policy, ActorCriticPolicy), f"expected an actor-critic policy, got {policy.name}"
     return policy
 
 
@@ -229,7 +242,7 @@ class Batch:
 @torch.no_grad()
 def collect(
     policy: ActorCriticPolicy,
-    env: gym.vector.VectorEnv,
+    env: BatchedEnv,
     seeds: np.ndarray,
     max_steps: int,
     generator: torch.Generator,
@@ -279,22 +292,13 @@ class Algorithm:
         raise NotImplementedError
 
 
-ALGOS: dict[str, type[Algorithm]] = {}
+def _register_builtin_algos() -> None:
+    import imitlab.rl  # noqa: F401  (its modules register the built-in algorithms)
 
 
-def register_algo(cls: type[Algorithm]) -> type[Algorithm]:
-    if cls.name in ALGOS:
-        raise ValueError(f"algorithm {cls.name!r} is registered twice")
-    ALGOS[cls.name] = cls
-    return cls
-
-
-def get_algo(name: str) -> type[Algorithm]:
-    import imitlab.rl  # noqa: F401  (registers the built-in algorithms)
-
-    if name not in ALGOS:
-        raise KeyError(f"unknown algorithm {name!r}; available: {', '.join(sorted(ALGOS))}")
-    return ALGOS[name]
+ALGOS: Registry[type[Algorithm]] = Registry("algorithm", load=_register_builtin_algos)
+register_algo = ALGOS.register
+get_algo = ALGOS.get
 
 
 def _set_obs_normalizer(policy: ActorCriticPolicy, rms: RunningMeanStd) -> None:

@@ -68,6 +68,7 @@ def clipped_surrogate(logp: torch.Tensor, old_logp: torch.Tensor, adv: torch.Ten
 class PPO(Algorithm):
     name = "ppo"
     config_class = PPOConfig
+    config: PPOConfig
     env_defaults = {
         # 8 episodes x 200 steps per batch; gamma 0.95 and rewards / 10: Pendulum's costs are dense and local
         "pendulum": {"num_envs": 8, "gamma": 0.95, "lr": 1e-3, "reward_scale": 0.1, "eval_every": 1_600},
@@ -118,7 +119,13 @@ class PPO(Algorithm):
         policy.train()
         actor_weight = 0.0 if self.updates < c.critic_warmup else 1.0
         self.updates += 1
-        stats = {"pg_loss": [], "value_loss": [], "entropy": [], "clipfrac": [], "approx_kl": []}
+        stats: dict[str, list[float]] = {
+            "pg_loss": [],
+            "value_loss": [],
+            "entropy": [],
+            "clipfrac": [],
+            "approx_kl": [],
+        }
         epochs = 0
         for _ in range(c.update_epochs):
             epochs += 1

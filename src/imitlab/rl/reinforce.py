@@ -95,6 +95,7 @@ def fit_value(
 class Reinforce(Algorithm):
     name = "reinforce"
     config_class = ReinforceConfig
+    config: ReinforceConfig
     env_defaults = {
         "cartpole": {"num_envs": 16, "lr": 3e-3},
         "pendulum": {"num_envs": 16, "gamma": 0.95, "reward_scale": 0.1},

@@ -77,7 +77,7 @@ def gradient_variance(
     pool = collect(policy, vec, rng.integers(0, 10**9, n), spec.max_steps, generator)
     vec.close()
     actor = [p for name, p in policy.named_parameters() if not name.startswith("value_net.")]
-    grads = {name: [] for name in ESTIMATORS}
+    grads: dict[str, list[np.ndarray]] = {name: [] for name in ESTIMATORS}
     for b in range(batches):
         batch = _subset(pool, slice(b * episodes_per_batch, (b + 1) * episodes_per_batch))
         for name in ESTIMATORS:
@@ -86,8 +86,10 @@ def gradient_variance(
             grads[name].append(torch.cat([x.flatten() for x in g if x is not None]).numpy())
     rows = []
     for name in ESTIMATORS:
-        g = np.stack(grads[name])  # (batches, params)
-        rows.append(VarianceRow(name, float(g.var(axis=0, ddof=1).sum()), float(np.linalg.norm(g.mean(0))), 0.0))
+        stacked = np.stack(grads[name])  # (batches, params)
+        rows.append(
+            VarianceRow(name, float(stacked.var(axis=0, ddof=1).sum()), float(np.linalg.norm(stacked.mean(0))), 0.0)
+        )
     for row in rows:
         row.relative = row.total_variance / rows[0].total_variance
     return rows

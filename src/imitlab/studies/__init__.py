@@ -7,14 +7,14 @@ figures. Output, under ``OUT/NAME/``: ``results.csv`` (one row per run), PNG/GIF
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from imitlab.core.io import read_json_object, write_json
+from imitlab.core.registry import Registry
 from imitlab.experiments.runs import RunSpec, run_grid
-from imitlab.training.checkpoint import write_json
 
 SCALES = ("small", "full")  # small: minutes on 2 cores (the demo and the slow tests); full: the real study
 # training seeds when none are given: one at small scale (a quick look, its tables say "1 training seed"); at full
@@ -58,14 +58,15 @@ class Study:
     analyse: Callable[[list[dict[str, str]], Path, Path, str, Sequence[int]], tuple[list[Table], list[Figure]]]
 
 
-STUDIES: dict[str, Study] = {}
+def _register_builtin_studies() -> None:
+    import imitlab.studies.compounding_error  # noqa: F401  (compounding error and its remedies)
+    import imitlab.studies.heads  # noqa: F401  (the heads and multimodality studies)
+    import imitlab.studies.sweeps  # noqa: F401  (the sweeps)
 
 
-def register_study(study: Study) -> Study:
-    if study.name in STUDIES:
-        raise ValueError(f"study {study.name!r} is registered twice")
-    STUDIES[study.name] = study
-    return study
+STUDIES: Registry[Study] = Registry("study", load=_register_builtin_studies)
+register_study = STUDIES.register
+get_study = STUDIES.get
 
 
 # The built-in studies in reading order (the report and `imitlab study --help` list them so): the heads first,
@@ -86,19 +87,8 @@ BUILT_IN_ORDER = (
 
 def catalogue() -> dict[str, Study]:
     """Every registered study by name, the built-in ones included, in reading order (not import order)."""
-    import imitlab.studies.compounding_error  # noqa: F401  (compounding error and its remedies)
-    import imitlab.studies.heads  # noqa: F401  (registers the built-in studies)
-    import imitlab.studies.sweeps  # noqa: F401  (the sweeps)
-
     rank = {name: i for i, name in enumerate(BUILT_IN_ORDER)}
     return dict(sorted(STUDIES.items(), key=lambda item: rank.get(item[0], len(rank))))
-
-
-def get_study(name: str) -> Study:
-    studies = catalogue()
-    if name not in studies:
-        raise KeyError(f"unknown study {name!r}; available: {', '.join(studies)}")
-    return studies[name]
 
 
 def study_grid_size(name: str, scale: str, seeds: Sequence[int]) -> int:
@@ -143,7 +133,7 @@ def run_study(
 
 
 def read_section(study_dir: Path) -> Section:
-    data: dict[str, Any] = json.loads((Path(study_dir) / SECTION_FILE).read_text())
+    data = read_json_object(Path(study_dir) / SECTION_FILE, "a study's report section, written by `imitlab study`")
     return Section(
         **{**data, "tables": [Table(**t) for t in data["tables"]], "figures": [Figure(**f) for f in data["figures"]]}
     )

@@ -7,6 +7,7 @@ import json
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -121,7 +122,8 @@ def _animate(root: Path, rows: Rows, out: Path) -> list[Figure]:
 def _heads_analysis(
     rows: Rows, root: Path, out: Path, scale: str, seeds: Sequence[int]
 ) -> tuple[list[Table], list[Figure]]:
-    per_env, bars = [], {}
+    per_env: list[list[Any]] = []
+    bars: dict[str, dict[str, Any]] = {}
     for (env,), ers in group(rows, "env").items():
         bars[env] = {}
         for (policy,), rs in group(ers, "policy").items():
@@ -254,13 +256,13 @@ def _toy_rows(root: Path, out: Path, policies: list[str], seeds: Sequence[int], 
     todo = {key: run for key, run in wanted.items() if key not in done}
     longest_first = sorted(todo, key=lambda key: -expected_train_seconds(key[0], {"steps": steps}))
     call_in_processes([todo[key][1] for key in longest_first], progress=False)
-    for (policy, seed, settings), (run_dir, _) in todo.items():
-        split = mode_split(load_policy(run_dir), TOY_SAMPLES, seed=int(seed))
+    for (policy, seed_text, settings), (run_dir, _) in todo.items():
+        split = mode_split(load_policy(run_dir), TOY_SAMPLES, seed=int(seed_text))
         append_row(
             csv_path,
             {
                 "policy": policy,
-                "seed": seed,
+                "seed": seed_text,
                 "settings": settings,
                 "plus": split["+1"],
                 "minus": split["-1"],

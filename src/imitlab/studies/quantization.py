@@ -11,18 +11,20 @@ from pathlib import Path
 
 import numpy as np
 
+from imitlab.core import keys
 from imitlab.data.reader import load_dataset
-from imitlab.policies.base import create_policy
-from imitlab.policies.tokenized import bin_width, round_trip
+from imitlab.policies.tokenized import TokenizedConfig, TokenizedPolicy, bin_width, round_trip
 from imitlab.studies.table import markdown_table
 
 
 def quantization_table(data: Path, n_bins: int = 256) -> list[list[str]]:
     """One row per action dimension: name, data range, bin width, mean and max round-trip error (env units)."""
     dataset = load_dataset(data)
-    policy = create_policy("tokenized", dataset.stats, obs_dim=dataset.obs_dim, act_dim=dataset.act_dim, n_bins=n_bins)
+    policy = TokenizedPolicy(
+        TokenizedConfig(obs_dim=dataset.obs_dim, act_dim=dataset.act_dim, n_bins=n_bins), dataset.stats
+    )
     error = np.abs(round_trip(policy, dataset.action) - dataset.action)  # (N, act_dim)
-    names = dataset.info["features"]["action"].get("names") or [f"action[{i}]" for i in range(dataset.act_dim)]
+    names = dataset.info["features"][keys.ACTION].get("names") or [f"action[{i}]" for i in range(dataset.act_dim)]
     low, high = dataset.action.min(axis=0), dataset.action.max(axis=0)
     return [
         [name, f"[{lo:.4g}, {hi:.4g}]", f"{w:.4g}", f"{e.mean():.3g}", f"{e.max():.3g}"]

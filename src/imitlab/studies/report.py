@@ -7,8 +7,8 @@ import base64
 import html
 from pathlib import Path
 
+from imitlab.core.io import atomic_write
 from imitlab.studies import SECTION_FILE, Section, catalogue, read_section
-from imitlab.training.checkpoint import atomic_write
 
 MIME = {".png": "image/png", ".gif": "image/gif"}
 

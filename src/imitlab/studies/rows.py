@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from imitlab.core import keys
 from imitlab.evaluation.stats import SeedSuccess, success_over_seeds
 from imitlab.experiments.recipes import DEMOS, RECIPES, resolve_recipe
 from imitlab.experiments.runs import RunSpec, trained_run_dir
@@ -27,7 +28,7 @@ def heads_for(env: str) -> list[str]:
     return [
         policy
         for (e, policy) in RECIPES
-        if e == env and "history_return_to_go" not in get_policy_class(policy).history_inputs
+        if e == env and keys.HISTORY_RETURN_TO_GO not in get_policy_class(policy).history_inputs
     ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from imitlab.evaluation.execution import execution_modes
 from imitlab.experiments.recipes import DEMOS, RECIPES, recipe
@@ -418,7 +419,8 @@ def _execution_grid(scale: str, seeds: Sequence[int]) -> list[RunSpec]:
 def _execution_analysis(
     rows: Rows, root: Path, out: Path, scale: str, seeds: Sequence[int]
 ) -> tuple[list[Table], list[Figure]]:
-    lines, bars = [], {}
+    lines: list[Any] = []
+    bars: dict[str, dict[str, Any]] = {}
     for (policy,), prs in group(rows, "policy").items():
         bars[policy] = {}
         for (label,), rs in group(prs, "label").items():

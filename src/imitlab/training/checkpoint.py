@@ -3,17 +3,15 @@
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from safetensors.torch import load_file, save_file
 
+from imitlab.core import keys
 from imitlab.core.errors import ImitlabError
+from imitlab.core.io import atomic_write, read_json_object, write_json
 from imitlab.policies.base import Policy, create_policy
 
 CONFIG_FILE = "config.json"
@@ -23,23 +21,6 @@ TRAIN_STATE_FILE = "train_state.pt"
 
 class CheckpointError(ImitlabError):
     """A run directory that cannot be loaded; the message names the file at fault."""
-
-
-def atomic_write(path: Path, write: Callable[[str], None]) -> None:
-    """Call write(tmp_path) on a temp file beside ``path``, then rename it over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(data, indent=2) + "\n"))
 
 
 def save_policy(run_dir: Path, policy: Policy, meta: dict[str, Any]) -> None:
@@ -52,12 +33,7 @@ def save_policy(run_dir: Path, policy: Policy, meta: dict[str, Any]) -> None:
 
 def read_run_config(run_dir: Path) -> dict[str, Any]:
     path = Path(run_dir) / CONFIG_FILE
-    if not path.is_file():
-        raise CheckpointError(f"{path} not found: is {run_dir} a run directory written by `imitlab train`?")
-    try:
-        config = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise CheckpointError(f"{path} is not valid JSON: {err}") from err
+    config = read_json_object(path, "the config of a run directory written by `imitlab train`", CheckpointError)
     for key in ("policy", "policy_config"):
         if key not in config:
             raise CheckpointError(f"{path} has no key {key!r} (found: {', '.join(config)})")
@@ -71,7 +47,7 @@ def placeholder_stats(obs_dim: int, act_dim: int) -> dict[str, dict[str, np.ndar
         zeros, ones = np.zeros(dim, np.float32), np.ones(dim, np.float32)
         return {"mean": zeros, "std": ones, "min": -ones, "max": ones}
 
-    return {"observation.state": feature(obs_dim), "action": feature(act_dim)}
+    return {keys.OBS: feature(obs_dim), keys.ACTION: feature(act_dim)}
 
 
 def build_policy(name: str, config_dict: dict[str, Any]) -> Policy:

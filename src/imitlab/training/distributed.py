@@ -11,6 +11,7 @@ step one process would take with the same batch (up to float summation order and
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,10 @@ import torch
 import torch.distributed as dist
 
 from imitlab.data.sampler import ChunkSampler
+from imitlab.policies.base import Policy
+
+# one training step's loss: batch -> (loss, metrics), as Policy.compute_loss
+LossFn = Callable[[dict[str, torch.Tensor]], tuple[torch.Tensor, dict[str, float]]]
 
 # gloo on the CPU, nccl when the ranks train on GPUs; IMITLAB_DIST_BACKEND overrides
 BACKEND_VARIABLE = "IMITLAB_DIST_BACKEND"
@@ -104,15 +109,15 @@ def sample_shard(
 class LossModule(torch.nn.Module):
     """``policy.compute_loss`` as a forward pass, so DistributedDataParallel can hook its backward."""
 
-    def __init__(self, policy: torch.nn.Module):
+    def __init__(self, policy: Policy):
         super().__init__()
         self.policy = policy
 
-    def forward(self, batch: dict[str, torch.Tensor]):
+    def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         return self.policy.compute_loss(batch)
 
 
-def data_parallel(policy: torch.nn.Module, world: World, device: torch.device = torch.device("cpu")):
+def data_parallel(policy: Policy, world: World, device: torch.device = torch.device("cpu")) -> LossFn:
     """The loss function of one step: ``policy.compute_loss`` alone, or wrapped in DDP (gradients averaged)."""
     if world.size == 1:
         return policy.compute_loss

@@ -9,12 +9,13 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
+from imitlab.core.io import atomic_write
 from imitlab.data.model import EpisodeDataset
 from imitlab.data.reader import load_dataset
 from imitlab.data.sampler import ChunkSampler
@@ -22,7 +23,6 @@ from imitlab.policies.base import Policy, create_policy, get_policy_class
 from imitlab.training.checkpoint import (
     CONFIG_FILE,
     TRAIN_STATE_FILE,
-    atomic_write,
     load_network_weights,
     read_run_config,
     save_policy,
@@ -114,7 +114,7 @@ def train(
         torch.manual_seed(config.seed + world.rank)  # loss noise (CPU and GPU): rank 0 draws what one process would
         if world.is_main:
             (out_dir / METRICS_FILE).unlink(missing_ok=True)
-    acting = ema.module if ema is not None else policy
+    acting: Policy = cast(Policy, ema.module) if ema is not None else policy  # AveragedModel holds a copy
     compute_loss = data_parallel(policy, world, target)  # after resume: DDP broadcasts rank 0's weights
 
     policy.train()
@@ -180,7 +180,17 @@ def _set_loss_rng_state(state: dict[str, torch.Tensor] | torch.Tensor, device: t
         torch.cuda.set_rng_state(state["cuda"].cpu(), device)
 
 
-def _save_train_state(path, step, policy, optimizer, scheduler, ema, generator, device, rank_rngs=None) -> None:
+def _save_train_state(
+    path: Path,
+    step: int,
+    policy: Policy,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    ema: AveragedModel | None,
+    generator: torch.Generator,
+    device: torch.device,
+    rank_rngs: list[dict[str, torch.Tensor]] | None = None,
+) -> None:
     state = {
         "step": step,
         "model": policy.state_dict(),
@@ -195,7 +205,16 @@ def _save_train_state(path, step, policy, optimizer, scheduler, ema, generator, 
     atomic_write(path, lambda tmp: torch.save(state, tmp))
 
 
-def _load_train_state(path, policy, optimizer, scheduler, ema, generator, rank, device) -> int:
+def _load_train_state(
+    path: Path,
+    policy: Policy,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    ema: AveragedModel | None,
+    generator: torch.Generator,
+    rank: int,
+    device: torch.device,
+) -> int:
     state = torch.load(path, map_location=device, weights_only=False)
     policy.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
