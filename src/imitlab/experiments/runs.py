@@ -23,7 +23,8 @@ from imitlab.data.reader import load_dataset
 from imitlab.evaluation.evaluate import evaluate
 from imitlab.evaluation.metrics import chunk_mse
 from imitlab.policies.base import Policy
-from imitlab.training.train import METRICS_FILE, train_policy
+from imitlab.training.run_dir import read_metrics
+from imitlab.training.train import train_policy
 
 EXECUTION_FIELDS = ("n_action_steps", "temporal_ensemble")  # eval settings the executor takes
 
@@ -119,7 +120,7 @@ def trained_policy(spec: RunSpec, root: Path, progress: bool = False) -> tuple[P
         resume=True,
         progress=progress,
     )
-    logged = [json.loads(line) for line in (run_dir / METRICS_FILE).read_text().splitlines() if line]
+    logged = read_metrics(run_dir)
     return policy, max(time.perf_counter() - started, logged[-1]["seconds"] if logged else 0.0)
 
 

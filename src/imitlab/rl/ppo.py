@@ -15,8 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from imitlab.rl.common import Algorithm, Batch, PGConfig, register_algo
+from imitlab.rl.algorithm import Algorithm, register_algo
+from imitlab.rl.config import PGConfig
 from imitlab.rl.estimators import gae
+from imitlab.rl.sampling import Batch
 
 
 @dataclass(frozen=True)

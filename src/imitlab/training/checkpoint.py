@@ -50,17 +50,22 @@ def save_policy(run_dir: Path, policy: Policy, meta: dict[str, Any]) -> None:
     write_json(run_dir / CONFIG_FILE, {"policy": policy.name, "policy_config": policy.config.to_dict(), **meta})
 
 
-def read_run_config(run_dir: Path) -> dict[str, Any]:
+def read_run_config(run_dir: Path, *keys: str) -> dict[str, Any]:
+    """A run's config.json, holding at least ``policy``, ``policy_config`` (an object) and ``keys``."""
     path = Path(run_dir) / CONFIG_FILE
     if not path.is_file():
         raise CheckpointError(f"{path} not found: is {run_dir} a run directory written by `imitlab train`?")
     try:
-        config = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise CheckpointError(f"{path} is not valid JSON: {err}") from err
-    for key in ("policy", "policy_config"):
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CheckpointError(f"{path} is not valid JSON: {err}") from None
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{path} must hold a JSON object, found {type(config).__name__}")
+    for key in ("policy", "policy_config", *keys):
         if key not in config:
             raise CheckpointError(f"{path} has no key {key!r} (found: {', '.join(config)})")
+    if not isinstance(config["policy_config"], dict):
+        raise CheckpointError(f"{path} key 'policy_config' must be an object, found {config['policy_config']!r}")
     return config
 
 
