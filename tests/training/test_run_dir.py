@@ -89,3 +89,39 @@ def test_a_damaged_metrics_line_names_the_file_and_line(tmp_path):
     (tmp_path / METRICS_FILE).write_text('{"step": "1"}\n')
     with pytest.raises(CheckpointError, match="line 1 must be a JSON object with an integer 'step'"):
         read_metrics(tmp_path)
+
+
+@pytest.fixture
+def finished_run(small_dataset_dir, tmp_path):
+    run = tmp_path / "run"
+    train_policy("bc", small_dataset_dir, run, train_overrides=TINY, progress=False)
+    return run
+
+
+def test_imitlab_eval_of_a_truncated_model_names_the_file_and_exits_2(finished_run, capsys):
+    weights = finished_run / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    with pytest.raises(SystemExit) as exit_info:
+        main(["eval", "--checkpoint", str(finished_run), "--episodes", "1"])
+    assert exit_info.value.code == 2
+    assert f"CheckpointError: {weights} is damaged or truncated" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("name", "damage", "message"),
+    [
+        ("config.json", lambda text: text[: len(text) // 2], "config.json is not valid JSON"),
+        ("config.json", lambda text: text.replace('"train_config"', '"renamed"'), "has no key 'train_config'"),
+        ("config.json", lambda text: text.replace('"steps": 4', '"steps": "4"'), "config.json does not fit"),
+        ("metrics.jsonl", lambda text: text.replace("}\n{", "}\n{{", 1), "metrics.jsonl line 2 is not valid JSON"),
+    ],
+)
+def test_imitlab_train_resume_of_a_damaged_run_file_names_it_and_exits_2(
+    small_dataset_dir, finished_run, capsys, name, damage, message
+):
+    path = finished_run / name
+    path.write_text(damage(path.read_text()))
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--policy", "bc", "--data", str(small_dataset_dir), "--out", str(finished_run), "--resume"])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err

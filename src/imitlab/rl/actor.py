@@ -7,13 +7,23 @@ from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
-from safetensors.torch import load_file
 
 from imitlab.envs.registry import EnvSpec
 from imitlab.policies.actor_critic import ActorCriticPolicy
 from imitlab.policies.base import create_policy
 from imitlab.rl.config import PGConfig
-from imitlab.training.checkpoint import CONFIG_FILE, MODEL_FILE, CheckpointError, placeholder_stats, read_run_config
+from imitlab.training.checkpoint import (
+    CONFIG_FILE,
+    MODEL_FILE,
+    CheckpointError,
+    load_weights,
+    placeholder_stats,
+    read_run_config,
+    read_weights,
+    restoring,
+)
+
+BC_PREFIXES = ("net.", "obs_normalizer.", "action_normalizer.")  # what a bc network gives the actor
 
 
 def env_spaces(spec: EnvSpec) -> tuple[gym.spaces.Space, gym.spaces.Space]:
@@ -81,8 +91,24 @@ def actor_from_bc(run_dir: Path, config: PGConfig, spec: EnvSpec) -> ActorCritic
             f"--init-from starts a Gaussian actor from a bc network that regresses actions; {spec.name} "
             f"has discrete actions ({action_space}), so train its actor from scratch"
         )
-    weights = load_file(run_dir / MODEL_FILE)
-    policy = create_policy(
+    weights = read_weights(run_dir / MODEL_FILE)
+    with restoring(run_dir / CONFIG_FILE):
+        policy = _bc_shaped_actor(pc, config, action_space, spec.name)
+    last = f"net.{2 * pc['num_layers']}."
+    state = {}
+    with restoring(run_dir / MODEL_FILE):
+        for key, value in weights.items():
+            if key.startswith(last):  # chunked-bc: rows [0, act_dim) are the chunk's first action
+                value = value[: pc["act_dim"]]
+            if key.startswith(BC_PREFIXES):
+                state[key] = value
+    load_weights(policy, state, run_dir / MODEL_FILE, needed=lambda key: key.startswith(BC_PREFIXES))
+    return policy
+
+
+def _bc_shaped_actor(pc: dict, config: PGConfig, action_space: gym.spaces.Box, env: str) -> ActorCriticPolicy:
+    """A Gaussian actor with the network shape and normalisation settings of bc policy config ``pc``."""
+    return create_policy(
         "actor-critic",
         placeholder_stats(pc["obs_dim"], pc["act_dim"]),
         obs_dim=pc["obs_dim"],
@@ -94,19 +120,5 @@ def actor_from_bc(run_dir: Path, config: PGConfig, spec: EnvSpec) -> ActorCritic
         action_norm=pc["action_norm"],
         log_std=config.log_std,
         init_log_std=config.init_log_std,
-        **mean_bounds(action_space, config, spec.name),
+        **mean_bounds(action_space, config, env),
     )
-    last = f"net.{2 * pc['num_layers']}."
-    state = {}
-    for key, value in weights.items():
-        if key.startswith(last):  # chunked-bc: rows [0, act_dim) are the chunk's first action
-            value = value[: pc["act_dim"]]
-        if key.startswith(("net.", "obs_normalizer.", "action_normalizer.")):
-            state[key] = value
-    missing, unexpected = policy.load_state_dict(state, strict=False)
-    missing = [k for k in missing if k.startswith(("net.", "obs_normalizer.", "action_normalizer."))]
-    if missing or unexpected:
-        raise CheckpointError(
-            f"{run_dir / MODEL_FILE} does not fit the actor: missing {missing}, unexpected {unexpected}"
-        )
-    return policy

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from imitlab.core.fields import check_field_types
+
 
 @dataclass(frozen=True)
 class PGConfig:
@@ -30,6 +32,7 @@ class PGConfig:
     save_every: int = 10  # iterations between checkpoints (a final one is always written)
 
     def __post_init__(self) -> None:
+        check_field_types(self)  # of every field, a subclass's too
         for name in (
             "num_envs",
             "hidden_dim",

@@ -28,12 +28,18 @@ from imitlab.rl.algorithm import Algorithm, get_algo
 from imitlab.rl.config import PGConfig
 from imitlab.rl.estimators import RunningMeanStd
 from imitlab.rl.sampling import collect
-from imitlab.training.checkpoint import CONFIG_FILE, TRAIN_STATE_FILE, read_run_config, save_policy, write_json
+from imitlab.training.checkpoint import (
+    CONFIG_FILE,
+    TRAIN_STATE_FILE,
+    read_run_config,
+    restoring,
+    save_policy,
+    write_json,
+)
 from imitlab.training.run_dir import (
     append_metrics,
     load_train_state,
     read_metrics,
-    restoring,
     save_train_state,
     start_metrics,
     truncate_metrics,

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import json
 import pickle
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from imitlab.training.checkpoint import TRAIN_STATE_FILE, CheckpointError, atomic_write
+from imitlab.training.checkpoint import TRAIN_STATE_FILE, CheckpointError, atomic_write, first_line
 
 METRICS_FILE = "metrics.jsonl"
 
@@ -90,7 +89,7 @@ def load_train_state(
         ) from None
     except Exception as err:  # torch raises many types on damaged input (zip, pickle, storage errors)
         raise CheckpointError(
-            f"{path} could not be loaded as a resume state ({type(err).__name__}: {_first_line(err)}); "
+            f"{path} could not be loaded as a resume state ({type(err).__name__}: {first_line(err)}); "
             "it is damaged or was not written by imitlab: delete it to start the run afresh"
         ) from None
     if not isinstance(state, dict):
@@ -99,23 +98,3 @@ def load_train_state(
     if missing:
         raise CheckpointError(f"{path} has no {', '.join(map(repr, missing))} (found: {', '.join(map(str, state))})")
     return state
-
-
-@contextmanager
-def restoring(path: Path) -> Iterator[None]:
-    """Turn an error raised while applying a loaded state (wrong shapes, types or values) into a CheckpointError
-    naming ``path``."""
-    try:
-        yield
-    except CheckpointError:
-        raise
-    except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as err:
-        raise CheckpointError(
-            f"{path} does not fit this run ({type(err).__name__}: {_first_line(err)}); "
-            "was it written by a different version or with different settings?"
-        ) from None
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0][:300] if text else "no message"

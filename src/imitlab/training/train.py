@@ -15,6 +15,7 @@ import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
+from imitlab.core.fields import check_field_types
 from imitlab.data.model import EpisodeDataset
 from imitlab.data.reader import load_dataset
 from imitlab.data.sampler import ChunkSampler
@@ -25,13 +26,13 @@ from imitlab.training.checkpoint import (
     CheckpointError,
     load_network_weights,
     read_run_config,
+    restoring,
     save_policy,
 )
 from imitlab.training.distributed import data_parallel, init_world, resolve_device, sample_shard
 from imitlab.training.run_dir import (
     append_metrics,
     load_train_state,
-    restoring,
     save_train_state,
     start_metrics,
     truncate_metrics,
@@ -52,6 +53,7 @@ class TrainConfig:
     seed: int = 0  # seeds initialisation, batch sampling and any noise in the loss
 
     def __post_init__(self) -> None:
+        check_field_types(self)
         for name in ("steps", "batch_size", "save_every", "log_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
