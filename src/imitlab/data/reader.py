@@ -4,6 +4,8 @@ names the file and field."""
 from __future__ import annotations
 
 import json
+import os
+import string
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +48,37 @@ def load_dataset(root: str | Path) -> EpisodeDataset:
     stats = _load_stats(root / STATS_PATH, info)
     arrays = {k: data[k] for k in ("observation", "action", "reward", "success", "task_index")}
     return EpisodeDataset(**arrays, episode_lengths=lengths, tasks=tasks, info=info, stats=stats, root=root)
+
+
+def metadata_path(root: Path, template: object, key: str, **fields: object) -> Path:
+    """The file that ``meta/info.json`` template ``key`` (e.g. ``data_path``, ``video_path``) names for ``fields``.
+    Only the named fields may appear in the template (no attribute or item access), and the result must lie
+    inside the dataset directory; otherwise a DatasetError that says so."""
+    where = f"{root / INFO_PATH} key '{key}'"
+    if not isinstance(template, str):
+        raise DatasetError(f"{where} must be a path template string, found {template!r}")
+    try:
+        names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    except ValueError as err:
+        raise DatasetError(f"{where} cannot be formatted: {err}") from None
+    if not names <= set(fields):
+        raise DatasetError(f"{where} may use only {{{'}, {'.join(fields)}}}, found {template!r}")
+    try:
+        relative = template.format(**fields)
+    except (KeyError, IndexError, ValueError) as err:
+        raise DatasetError(f"{where} cannot be formatted: {err}") from None
+    return inside_root(root, relative, where)
+
+
+def inside_root(root: Path, relative: str, what: str) -> Path:
+    """``root / relative`` when it stays inside the dataset directory ``root`` (lexically: ``..`` and absolute
+    paths are refused; links the dataset itself contains are followed, as in the Hugging Face cache); else a
+    DatasetError naming ``what``, the metadata the path came from."""
+    base = Path(os.path.normpath(root))
+    path = Path(os.path.normpath(base / relative))
+    if os.path.isabs(relative) or path == base or not path.is_relative_to(base):
+        raise DatasetError(f"{what} points outside the dataset directory {root}: {relative!r}")
+    return path
 
 
 def _require_file(path: Path) -> None:
@@ -177,11 +210,7 @@ def _load_data(root: Path, info: dict, episodes: dict[str, np.ndarray], num_task
     needed += [k for k in (REWARD_KEY, SUCCESS_KEY) if k in features]
     parts = []  # (path, table) in global frame order
     for chunk, file in pairs:
-        try:
-            rel = info["data_path"].format(chunk_index=chunk, file_index=file)
-        except (KeyError, IndexError, ValueError) as err:
-            raise DatasetError(f"{root / INFO_PATH} key 'data_path' cannot be formatted: {err}") from None
-        path = root / rel
+        path = metadata_path(root, info["data_path"], "data_path", chunk_index=chunk, file_index=file)
         _require_file(path)
         names = _schema_names(path)
         for col in needed:
