@@ -135,15 +135,18 @@ def _load_tasks(path: Path) -> list[str]:
 
 def _read_parquet(path: Path, columns: list[str] | None = None) -> pa.Table:
     try:
-        return pq.read_table(path, columns=columns)
-    except (pa.ArrowException, OSError) as err:
+        table = pq.read_table(path, columns=columns)
+        table.validate(full=True)  # e.g. invalid UTF-8 in a string column
+        table.column_names  # noqa: B018  (names are decoded on access: a damaged one raises here)
+        return table
+    except (pa.ArrowException, OSError, UnicodeDecodeError) as err:
         raise DatasetError(f"{path} could not be read as parquet: {err}") from None
 
 
 def _schema_names(path: Path) -> list[str]:
     try:
         return pq.read_schema(path).names
-    except (pa.ArrowException, OSError) as err:
+    except (pa.ArrowException, OSError, UnicodeDecodeError) as err:
         raise DatasetError(f"{path} could not be read as parquet: {err}") from None
 
 
@@ -340,7 +343,7 @@ def _load_stats(path: Path, info: dict) -> dict[str, dict[str, np.ndarray]]:
     stats: dict[str, dict[str, np.ndarray]] = {}
     for key, entry in raw.items():
         if isinstance(entry, dict):
-            stats[key] = {k: np.atleast_1d(np.asarray(v)) for k, v in entry.items()}
+            stats[key] = {stat: _stat_array(path, key, stat, value) for stat, value in entry.items()}
     for key in (OBS_KEY, ACTION_KEY):
         dim = info["features"][key]["shape"][0]
         if key not in stats:
@@ -355,3 +358,10 @@ def _load_stats(path: Path, info: dict) -> dict[str, dict[str, np.ndarray]]:
                 )
             stats[key][stat] = value.astype(np.float64)
     return stats
+
+
+def _stat_array(path: Path, key: str, stat: str, value: object) -> np.ndarray:
+    try:
+        return np.atleast_1d(np.asarray(value))
+    except (ValueError, TypeError) as err:  # ragged or nested lists
+        raise DatasetError(f"{path} entry '{key}/{stat}' is not an array: {err}") from None

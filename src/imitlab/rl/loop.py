@@ -214,6 +214,8 @@ def _restore(run_dir: Path, policy: ActorCriticPolicy, learner: Algorithm, state
         torch.set_rng_state(saved["torch_rng"])
         state.iteration, state.env_steps = int(saved["iteration"]), int(saved["env_steps"])
         state.next_eval = int(saved["next_eval"])
+        if min(state.iteration, state.env_steps, state.next_eval) < 0:
+            raise ValueError(f"negative counters: {state}")
 
 
 def _set_obs_normalizer(policy: ActorCriticPolicy, rms: RunningMeanStd) -> None:

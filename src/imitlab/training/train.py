@@ -218,7 +218,10 @@ def _load_train_state(run_dir, policy, optimizer, scheduler, ema, generator, ran
         generator.set_state(state["sampler_rng"].cpu())
         rank_rngs = state.get("torch_rng_ranks") or []
         _set_loss_rng_state(rank_rngs[rank] if rank < len(rank_rngs) else state["torch_rng"], device)
-        return int(state["step"])
+        step = int(state["step"])
+        if step < 0:
+            raise ValueError(f"step is {step}")
+        return step
 
 
 def train_policy(
