@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from imitlab.core.appendlog import append_record, complete_text
 from imitlab.training.checkpoint import TRAIN_STATE_FILE, CheckpointError, atomic_write, first_line
 
 METRICS_FILE = "metrics.jsonl"
@@ -26,35 +27,19 @@ def start_metrics(run_dir: Path) -> None:
 
 def append_metrics(run_dir: Path, record: dict[str, Any]) -> None:
     """Append one record (a JSON object with an integer ``step``) as one line."""
-    with open(Path(run_dir) / METRICS_FILE, "a") as f:
-        f.write(json.dumps(record) + "\n")
+    append_record(Path(run_dir) / METRICS_FILE, json.dumps(record) + "\n")
 
 
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
-    """The records of a run's metrics.jsonl, in order; [] when there is none."""
-    return _parse_metrics(Path(run_dir) / METRICS_FILE, torn_tail_ok=False)
-
-
-def truncate_metrics(run_dir: Path, step: int) -> None:
-    """Drop the records logged after ``step`` (the checkpoint a run resumes from): they will be logged again. A
-    last line cut short by a kill is dropped too: a record is always logged before the checkpoint of its step."""
+    """The records of a run's metrics.jsonl, in order ([] when there is none). A last line a kill cut short is
+    not a record: the step it logged comes after the last checkpoint, and is logged again on resume."""
     path = Path(run_dir) / METRICS_FILE
-    kept = [record for record in _parse_metrics(path, torn_tail_ok=True) if record["step"] <= step]
-    atomic_write(path, lambda tmp: Path(tmp).write_text("".join(json.dumps(r) + "\n" for r in kept)))
-
-
-def _parse_metrics(path: Path, torn_tail_ok: bool) -> list[dict[str, Any]]:
-    if not path.is_file():
-        return []
     try:
-        text = path.read_text(encoding="utf-8")
+        text = complete_text(path)
     except (OSError, UnicodeDecodeError) as err:
         raise CheckpointError(f"{path} cannot be read as text: {err}") from None
-    lines = text.split("\n")
-    if torn_tail_ok:
-        lines = lines[:-1]  # the piece after the last newline: empty, or a write a kill cut short
     records = []
-    for number, line in enumerate(lines, start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line:
             continue
         try:
@@ -65,6 +50,14 @@ def _parse_metrics(path: Path, torn_tail_ok: bool) -> list[dict[str, Any]]:
             raise CheckpointError(f"{path} line {number} must be a JSON object with an integer 'step': {line[:80]}")
         records.append(record)
     return records
+
+
+def truncate_metrics(run_dir: Path, step: int) -> None:
+    """Drop the records logged after ``step`` (the checkpoint a run resumes from): they will be logged again."""
+    kept = [record for record in read_metrics(run_dir) if record["step"] <= step]
+    atomic_write(
+        Path(run_dir) / METRICS_FILE, lambda tmp: Path(tmp).write_text("".join(json.dumps(r) + "\n" for r in kept))
+    )
 
 
 # -- train_state.pt ---------------------------------------------------------------------------------------------
