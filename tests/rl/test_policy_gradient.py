@@ -230,3 +230,28 @@ def test_rl_run_resumes_to_the_same_weights_as_an_uninterrupted_run(tmp_path, mo
     obs = torch.randn(3, 1, 3)
     torch.testing.assert_close(loaded.predict_chunk(obs), resumed.predict_chunk(obs))
     assert math.isfinite(read_metrics(tmp_path / "cut")[-1]["eval_return"])
+
+
+def test_an_rl_run_stopped_while_writing_its_final_checkpoint_reruns_to_the_same_weights(tmp_path, monkeypatch):
+    from imitlab.rl import loop, train_rl
+
+    settings = {"num_envs": 2, "eval_every": 10_000, "eval_episodes": 1, "save_every": 1}
+    args = ("reinforce", "pendulum", 800)
+    full, _ = train_rl(*args, tmp_path / "full", overrides=settings, progress=False, final_eval_episodes=1)
+    save = loop.save_policy
+
+    def stop_in_the_final_checkpoint(run_dir, policy, meta):
+        if meta["env_steps"] >= 800:
+            raise KeyboardInterrupt
+        save(run_dir, policy, meta)
+
+    monkeypatch.setattr(loop, "save_policy", stop_in_the_final_checkpoint)
+    with pytest.raises(KeyboardInterrupt):
+        train_rl(*args, tmp_path / "cut", overrides=settings, progress=False)
+    monkeypatch.setattr(loop, "save_policy", save)
+    resumed, _ = train_rl(*args, tmp_path / "cut", resume=True, progress=False, final_eval_episodes=1)
+    for key, value in full.state_dict().items():
+        torch.testing.assert_close(resumed.state_dict()[key], value, rtol=0, atol=0, msg=key)
+    loaded = load_policy(tmp_path / "cut")
+    for key, value in full.state_dict().items():
+        torch.testing.assert_close(loaded.state_dict()[key], value, rtol=0, atol=0, msg=key)

@@ -40,6 +40,7 @@ from imitlab.training.run_dir import (
     append_metrics,
     load_train_state,
     read_metrics,
+    remove_stale_temps,
     save_train_state,
     start_metrics,
     truncate_metrics,
@@ -110,6 +111,7 @@ def train_rl(
         "init_from": str(Path(init_from).resolve()) if init_from else None,
     }
     out_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(out_dir)
     if resuming:
         _restore(out_dir, policy, learner, state)
         truncate_metrics(out_dir, state.env_steps)
@@ -152,8 +154,9 @@ def train_rl(
         append_metrics(out_dir, record)
         bar.set_postfix(ret=f"{record['train_return']:.1f}")
         if state.iteration % config.save_every == 0 or state.env_steps >= steps:
-            _save(out_dir, policy, learner, state)
+            # weights and config first: wherever a kill lands, the state is never ahead of them
             save_policy(out_dir, policy, {**meta, "env_steps": state.env_steps})
+            _save(out_dir, policy, learner, state)
     bar.close()
     vec_env.close()
     result = evaluate(policy.eval(), env, final_eval_episodes, seed)

@@ -19,6 +19,13 @@ from imitlab.training.checkpoint import TRAIN_STATE_FILE, CheckpointError, atomi
 METRICS_FILE = "metrics.jsonl"
 
 
+def remove_stale_temps(run_dir: Path) -> None:
+    """Delete the temp files a killed process left behind mid-``atomic_write`` (``.NAME.*.tmp``); call it before
+    this process writes anything to ``run_dir`` (one writer per run directory)."""
+    for path in Path(run_dir).glob(".*.tmp"):
+        path.unlink(missing_ok=True)
+
+
 # -- metrics.jsonl ----------------------------------------------------------------------------------------------
 def start_metrics(run_dir: Path) -> None:
     """A fresh run starts with no metrics log."""

@@ -33,6 +33,7 @@ from imitlab.training.distributed import data_parallel, init_world, resolve_devi
 from imitlab.training.run_dir import (
     append_metrics,
     load_train_state,
+    remove_stale_temps,
     save_train_state,
     start_metrics,
     truncate_metrics,
@@ -113,6 +114,8 @@ def train(
         ema = AveragedModel(policy, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
     generator = torch.Generator().manual_seed(config.seed)
     step = 0
+    if world.is_main:
+        remove_stale_temps(out_dir)
     if resume and (out_dir / TRAIN_STATE_FILE).is_file():
         step = _load_train_state(out_dir, policy, optimizer, scheduler, ema, generator, world.rank, target)
         if world.is_main:
@@ -162,9 +165,9 @@ def train(
                 bar.set_postfix(loss=f"{record['loss']:.4f}")
         if step % config.save_every == 0 or step == config.steps:
             rank_rngs = world.gather(_loss_rng_state(target))  # each rank's loss noise, for an exact DDP resume
-            if world.is_main:
-                _save_train_state(out_dir, step, policy, optimizer, scheduler, ema, generator, target, rank_rngs)
+            if world.is_main:  # weights and config first: wherever a kill lands, the state is never ahead of them
                 save_policy(out_dir, acting, {**meta, "step": step})
+                _save_train_state(out_dir, step, policy, optimizer, scheduler, ema, generator, target, rank_rngs)
     bar.close()
     world.barrier()  # every rank returns once the final checkpoint is on disk
     return acting.eval()
