@@ -90,6 +90,8 @@ def read_run_config(run_dir: Path, *keys: str) -> dict[str, Any]:
             raise CheckpointError(f"{path} has no key {key!r} (found: {', '.join(config)})")
     if not isinstance(config["policy_config"], dict):
         raise CheckpointError(f"{path} key 'policy_config' must be an object, found {config['policy_config']!r}")
+    if not isinstance(config.get("env"), (str, type(None))):  # commands act on this env unless told another
+        raise CheckpointError(f"{path} key 'env' must be an env name, found {config['env']!r}")
     return config
 
 
