@@ -66,7 +66,7 @@ def main() -> None:
     if not (args.bc / "config.json").is_file():
         print(f"bc_to_rl: skipped, no bc run at {args.bc}; create it with the commands in this script's docstring")
         return
-    from imitlab.cli import parse_assignment
+    from imitlab.cli.options import parse_assignment
 
     bc_overrides = dict(parse_assignment(s) for s in args.set)
     describe_failures(args.bc)

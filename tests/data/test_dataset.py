@@ -210,16 +210,6 @@ def test_compute_stats_matches_numpy_and_lerobot_keys():
     assert compute_stats(np.arange(5.0))["max"].tolist() == [4.0]
 
 
-def test_lerobot_loads_what_we_write(root):
-    lerobot_dataset = pytest.importorskip("lerobot.datasets.lerobot_dataset")
-    ds = lerobot_dataset.LeRobotDataset("imitlab/test", root=root)
-    assert ds.num_episodes == 3 and ds.num_frames == 13
-    item = ds[6]
-    ours = load_dataset(root)
-    np.testing.assert_allclose(item["action"].numpy(), ours.action[6])
-    assert item["task"] == "swing the pendulum up"
-
-
 # --- Episode validation ------------------------------------------------------------------------------------
 
 

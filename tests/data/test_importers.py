@@ -7,7 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from imitlab.data.importers import diffusion_policy_train_episodes, import_dataset, parse_key
+from imitlab.data.importers import (
+    READERS,
+    camera_names,
+    diffusion_policy_train_episodes,
+    import_dataset,
+    parse_key,
+    read_episodes,
+)
 from imitlab.data.layout import DatasetError
 from imitlab.data.reader import load_dataset
 
@@ -25,6 +32,72 @@ def write_store(path, arrays: dict, ends, meta=True):
     if meta:
         root.create_group("meta").create_array("episode_ends", data=np.asarray(ends, dtype=np.int64))
     return path
+
+
+def smooth_frames(n: int, h: int = 16, w: int = 16) -> np.ndarray:
+    """(n, h, w, 3) float32 integer-valued frames (a moving gradient: easy on a video codec)."""
+    t, y, x = np.meshgrid(np.arange(n), np.arange(h), np.arange(w), indexing="ij")
+    rgb = np.stack([(x * 8 + t * 4) % 256, (y * 8) % 256, np.full_like(x, 128)], axis=-1)
+    return rgb.astype(np.float32)
+
+
+@pytest.fixture
+def image_store(tmp_path):
+    rng = np.random.default_rng(0)
+    n = 12
+    arrays = {
+        "state": rng.normal(size=(n, 3)).astype(np.float32),
+        "action": rng.normal(size=(n, 2)).astype(np.float32),
+        "img": smooth_frames(n),
+    }
+    return write_store(tmp_path / "img.zarr", arrays, ends=[4, 9, 12])
+
+
+def test_image_key_becomes_a_camera_with_the_stores_frames(image_store, tmp_path):
+    store = READERS["diffusion-policy-zarr"](image_store)
+    episodes = read_episodes(store, ["state"], "action", image_keys={"img": "observation.images.img"})
+    frames = np.concatenate([ep.images["observation.images.img"] for ep in episodes])
+    assert frames.dtype == np.uint8
+    np.testing.assert_array_equal(frames, smooth_frames(12))
+    ds = import_dataset(image_store, tmp_path / "out", image_keys=["img"])
+    loaded = load_dataset(tmp_path / "out")
+    assert ds.camera_keys == loaded.camera_keys == ["observation.images.img"]
+    assert loaded.info["features"]["observation.images.img"]["shape"] == [16, 16, 3]
+    decoded = loaded.frames("observation.images.img").astype(np.float64)
+    assert decoded.shape == (12, 16, 16, 3) and np.abs(decoded - smooth_frames(12)).mean() < 8  # lossy video
+
+
+def test_camera_name_is_given_or_the_envs_only_camera_or_the_key():
+    assert camera_names(["img=top"], {}) == {"img": "observation.images.top"}
+    assert camera_names(["img"], {}) == {"img": "observation.images.img"}
+    assert camera_names(["img"], {"observation.images.top": (96, 96)}) == {"img": "observation.images.top"}
+    assert camera_names(["a", "b"], {"observation.images.top": (96, 96)}) == {
+        "a": "observation.images.a",
+        "b": "observation.images.b",
+    }
+    with pytest.raises(ValueError, match="the same store key or camera twice"):
+        camera_names(["a=top", "b=top"], {})
+
+
+@pytest.mark.parametrize(
+    "frames, message",
+    [
+        (smooth_frames(12) / 255, r"data/img: episode 0 holds values other than the integers 0-255"),
+        (smooth_frames(12)[..., 0], r"data/img must hold RGB frames \(N, H, W, 3\), found shape \(N, 16, 16\)"),
+    ],
+)
+def test_images_that_are_not_rgb_0_to_255_are_refused_naming_the_array(tmp_path, frames, message):
+    path = write_store(
+        tmp_path / "bad.zarr", {"state": np.zeros((12, 1)), "action": np.zeros((12, 1)), "img": frames}, [12]
+    )
+    with pytest.raises(DatasetError, match=message):
+        import_dataset(path, tmp_path / "out", image_keys=["img"])
+    assert not (tmp_path / "out").exists()
+
+
+def test_frames_of_another_size_than_the_envs_camera_are_refused_before_reading(image_store, tmp_path):
+    with pytest.raises(DatasetError, match=r"env 'two-path-pixels' renders observation.images.top at \(64, 64\)"):
+        import_dataset(image_store, tmp_path / "out", env="two-path-pixels", obs_keys=["state[:2]"], image_keys=["img"])
 
 
 @pytest.fixture
@@ -130,6 +203,30 @@ def test_pusht_import_round_trips_206_episodes_and_the_readme_statistics(tmp_pat
     np.testing.assert_array_equal(ds.episode_ends, src["meta/episode_ends"][:])
 
 
+@needs_pusht
+def test_pusht_images_import_as_the_pixels_envs_camera(tmp_path):
+    ds = import_dataset(
+        PUSHT, tmp_path / "p", env="pusht-pixels", obs_keys=["state[:2]"], image_keys=["img"], episodes=[0, 1]
+    )
+    loaded = load_dataset(tmp_path / "p")
+    assert loaded.camera_keys == ["observation.images.top"] and loaded.num_frames == ds.num_frames
+    assert loaded.info["features"]["observation.images.top"]["shape"] == [96, 96, 3]
+    recorded = zarr.open_group(str(PUSHT), mode="r")["data/img"][: ds.num_frames]
+    decoded = loaded.frames("observation.images.top").astype(np.float64)
+    assert np.abs(decoded - recorded).mean() < 2.0  # lossy video of the recorded frames (0-255)
+
+
+@needs_pusht
+@pytest.mark.slow
+def test_pusht_import_with_images_gives_206_episodes_and_25650_frames_with_a_camera(tmp_path):
+    from imitlab.cli import main
+
+    main(["import", str(PUSHT), "--out", str(tmp_path / "p"), "--env", "pusht", "--image-key", "img"])
+    ds = load_dataset(tmp_path / "p")
+    assert (ds.num_episodes, ds.num_frames, ds.camera_keys) == (206, 25650, ["observation.images.img"])
+    assert ds.frames("observation.images.img").shape == (25650, 96, 96, 3)
+
+
 def test_cli_import_writes_the_dataset_and_reports_a_bad_store_without_traceback(store, tmp_path, capsys):
     from imitlab.cli import main
 
@@ -139,3 +236,13 @@ def test_cli_import_writes_the_dataset_and_reports_a_bad_store_without_traceback
     with pytest.raises(SystemExit) as exit_info:
         main(["import", str(tmp_path / "out"), "--out", str(tmp_path / "again")])
     assert exit_info.value.code == 2 and "is not a zarr store" in capsys.readouterr().err
+
+
+def test_cli_image_key_names_the_camera_it_wrote(image_store, tmp_path, capsys):
+    from imitlab.cli import main
+
+    main(["import", str(image_store), "--out", str(tmp_path / "out"), "--image-key", "img=top"])
+    assert "camera observation.images.top) to" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_info:
+        main(["import", str(image_store), "--out", str(tmp_path / "again"), "--image-key", "img="])
+    assert exit_info.value.code == 2 and "give KEY or KEY=CAMERA" in capsys.readouterr().err

@@ -6,8 +6,8 @@ import pytest
 
 from conftest import random_episodes
 from imitlab.data import reader
-from imitlab.data.layout import INFO_PATH, DatasetError
-from imitlab.data.reader import inside_root, load_dataset, metadata_path
+from imitlab.data.layout import INFO_PATH, VIDEO_PATH, DatasetError, inside_root, metadata_path, video_file
+from imitlab.data.reader import load_dataset
 from imitlab.data.writer import write_dataset
 
 
@@ -59,3 +59,15 @@ def test_a_template_that_stays_inside_the_dataset_resolves_under_its_root(tmp_pa
 def test_inside_root_refuses_paths_that_are_not_below_the_root(tmp_path, relative):
     with pytest.raises(DatasetError, match="episodes metadata points outside"):
         inside_root(tmp_path / "data", relative, "episodes metadata")
+
+
+@pytest.mark.parametrize(
+    ("template", "camera"),
+    [
+        ("../videos/{video_key}/{chunk_index}-{file_index}.mp4", "observation.images.top"),
+        (VIDEO_PATH, "observation.images.top/../../../../elsewhere"),  # a camera key from info.json's features
+    ],
+)
+def test_a_video_path_outside_the_dataset_is_refused(tmp_path, template, camera):
+    with pytest.raises(DatasetError, match="key 'video_path' points outside the dataset directory"):
+        video_file(tmp_path / "data", {"video_path": template}, camera, 0, 0)

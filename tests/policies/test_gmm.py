@@ -24,6 +24,10 @@ def test_registered_under_the_name_gmm():
     assert get_policy_class("gmm") is GMMPolicy
 
 
+def test_trains_for_10000_steps_by_default_as_it_needed_on_two_path():
+    assert GMMPolicy.train_defaults == {"steps": 10000}
+
+
 @pytest.mark.parametrize("T_obs,H", [(1, 1), (1, 2), (2, 3), (3, 8)])
 def test_predict_chunk_and_loss_shapes_for_any_history_and_horizon(T_obs, H):
     policy = small_policy(T_obs, H)

@@ -21,20 +21,25 @@ from imitlab.policies.tokenized import (
 )
 
 SMALL_AR = dict(autoregressive=True, d_model=16, n_heads=2, n_layers=1)
+PARALLEL_ARGMAX = dict(autoregressive=False, temperature=0.0)
 
 
 def small_policy(T_obs=2, H=4, obs_dim=3, act_dim=2, **overrides) -> TokenizedPolicy:
-    return head_training.small_policy(TokenizedPolicy, T_obs, H, obs_dim, act_dim, **{"hidden_dim": 32, **overrides})
+    """A small head, parallel and argmax unless ``overrides`` say otherwise."""
+    fields = {"hidden_dim": 32, **PARALLEL_ARGMAX, **overrides}
+    return head_training.small_policy(TokenizedPolicy, T_obs, H, obs_dim, act_dim, **fields)
 
 
 def test_registered_under_the_name_tokenized():
     assert get_policy_class("tokenized") is TokenizedPolicy
 
 
-def test_defaults_are_256_bins_over_the_min_max_range_decoded_by_argmax():
+def test_defaults_are_256_bins_over_the_min_max_range_decoded_one_token_at_a_time_and_sampled():
+    """Autoregressive tokens at temperature 1, batch 128: the settings measured on two-path (docs/heads.md)."""
     c = TokenizedConfig(obs_dim=2, act_dim=2)
-    assert (c.n_bins, c.action_norm, c.temperature, c.autoregressive) == (256, "min_max", 0.0, False)
+    assert (c.n_bins, c.action_norm, c.temperature, c.autoregressive) == (256, "min_max", 1.0, True)
     assert (c.horizon, c.n_action_steps, c.hidden_dim, c.num_layers) == (8, 4, 256, 2)
+    assert TokenizedPolicy.train_defaults == {"batch_size": 128}
 
 
 @pytest.mark.parametrize("autoregressive", [False, True])
@@ -123,7 +128,14 @@ def test_samples_are_bin_centres():
 
 def test_learns_both_modes_of_the_static_bimodal_toy():
     config = TokenizedConfig(
-        obs_dim=1, act_dim=1, n_obs_steps=1, horizon=1, n_action_steps=1, hidden_dim=64, temperature=1.0
+        obs_dim=1,
+        act_dim=1,
+        n_obs_steps=1,
+        horizon=1,
+        n_action_steps=1,
+        hidden_dim=64,
+        temperature=1.0,
+        autoregressive=False,
     )
     torch.manual_seed(0)
     policy = TokenizedPolicy(config, BIMODAL_STATS)

@@ -14,7 +14,7 @@ from imitlab.evaluation.compounding import CompoundingCurve, compounding_curve, 
 from imitlab.evaluation.stats import mean_interval
 from imitlab.remedies.augment import AugmentConfig, expert_augmentation, project_to_env
 from imitlab.remedies.ccil import CCILConfig, corrective_labels, fit_dynamics, label_episodes, synthesize
-from imitlab.remedies.compare import RemedyConfig, compare_remedies
+from imitlab.remedies.compare import RemedyConfig, compare_remedies, summarise
 from imitlab.remedies.dart import DartConfig, collect_dart, learner_error_std
 from imitlab.studies.compounding_error import write_curves
 from imitlab.training.train import train_policy
@@ -148,3 +148,28 @@ def test_compare_remedies_pairs_every_method_with_bc_of_the_same_seed(tmp_path):
     assert by_method["augment"]["expert_labels"] == 800
     assert by_method["ccil"]["expert_labels"] == 400
     assert by_method["ccil"]["synthetic_labels"] == by_method["ccil"]["details"]["kept"]
+
+
+def test_summary_pairs_each_remedy_with_bc_of_the_same_training_seed():
+    rows = []
+    for seed, bc_successes in ((1, 100), (2, 44), (5, 36), (6, 66)):
+        bc = [i < bc_successes for i in range(100)]
+        for method, label, outcome in (("bc", "bc", bc), ("dagger", "dagger(5x2)", [True] * 100)):
+            rows.append(
+                dict(
+                    method=method,
+                    label=label,
+                    seed=seed,
+                    expert_labels=2000,
+                    synthetic_labels=0,
+                    successes=sum(outcome),
+                    episodes=100,
+                    episode_success=outcome,
+                )
+            )
+    bc, dagger = summarise(rows)
+    assert bc.vs_bc is None and bc.success.per_seed == (1.0, 0.44, 0.36, 0.66)
+    assert dagger.success.rate == 1.0
+    assert dagger.vs_bc.per_seed == (0.0, 0.56, 0.64, 0.34)
+    assert (dagger.vs_bc.a_better, dagger.vs_bc.b_better, dagger.vs_bc.ties) == (3, 0, 1)
+    assert dagger.vs_bc.low <= dagger.vs_bc.difference <= dagger.vs_bc.high

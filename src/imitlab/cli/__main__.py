@@ -1,4 +1,4 @@
-"""`python -m imitlab.cli` runs the command line, as the `imitlab` script does."""
+"""``python -m imitlab.cli``: the same as the ``imitlab`` command."""
 
 from imitlab.cli import main
 

@@ -1,4 +1,5 @@
-"""Record scripted-expert demonstrations (optionally noisy, see ``noisy_expert``) into a LeRobot-layout dataset."""
+"""Record scripted-expert demonstrations (optionally noisy, see ``noisy_expert``; with the env's cameras) into a
+LeRobot-layout dataset."""
 
 from __future__ import annotations
 
@@ -22,14 +23,14 @@ def collect(
     noise: Noise | Sequence[Noise] = Noise(),
     label: str = "executed",
 ) -> EpisodeDataset:
-    """Run the env's expert for ``episodes`` episodes (collection seeds of ``seed``) and write them to ``out``.
-    With ``noise`` (one level, or a list cycled over the episodes) the executed action is perturbed; ``label`` says
+    """Run the env's expert for ``episodes`` episodes (collection seeds of ``seed``) and write them to ``out``,
+    with every camera of the env (``EnvSpec.cameras``) recorded as ``Episode.images``. With ``noise`` (one level, or a list cycled over the episodes) the executed action is perturbed; ``label`` says
     whether the executed or the expert's clean action is recorded (see ``noisy_expert``)."""
     spec = get_env_spec(env)
     seeds = collection_seeds(seed, episodes)
     levels = [noise] if isinstance(noise, Noise) else list(noise)
     if all(level.is_zero for level in levels) and label == "executed":
-        result = run_episodes(spec, spec.make_expert(), seeds)
+        result = run_episodes(spec, spec.make_expert(), seeds, record_images=bool(spec.cameras))
         recorded = [Episode(**result.episode(i)) for i in range(episodes)]
     else:
         recorded = noisy_expert_episodes(spec, seeds, noise, label, seed)

@@ -19,6 +19,10 @@ Formats:
   (N, ...), ``indices`` (E - 1,) where ``acts`` splits into trajectories, optional ``rews``. Keys: ``obs``,
   ``acts``, ``rews``; read with numpy alone.
 
+Images: ``image_keys`` maps store keys holding RGB frames (N, H, W, 3) (uint8, or numbers that are integers in
+0-255, as diffusion_policy stores them in float32) to cameras ``observation.images.<name>``; each is read one
+episode at a time and written as a video feature.
+
 Source stores hold no reward or success flags: imported frames get reward 0 and success False.
 """
 
@@ -31,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from imitlab.data.layout import DatasetError
+from imitlab.data.layout import IMAGES_PREFIX, DatasetError
 from imitlab.data.model import Episode, EpisodeDataset
 from imitlab.data.writer import write_dataset
 
@@ -47,6 +51,15 @@ class SourceStore:
     episode_ends: np.ndarray
     describe: str  # how a key is addressed in the store, for messages, e.g. "data/{key}"
     episode_ends_at: str = "meta/episode_ends"  # where the episode boundaries come from, for messages
+    # readers that can read part of a key: (key, start, stop) -> rows [start, stop); large arrays (images) are
+    # then read one episode at a time
+    load_rows: Callable[[str, int, int], np.ndarray] | None = None
+
+    def rows(self, key: str, start: int, stop: int) -> np.ndarray:
+        """Rows [start, stop) of ``key`` (read alone where the reader can, else cut from the whole array)."""
+        if self.load_rows is not None:
+            return self.load_rows(key, start, stop)
+        return self.load(key)[start:stop]
 
 
 def read_diffusion_policy_zarr(path: Path) -> SourceStore:
@@ -81,6 +94,7 @@ def read_diffusion_policy_zarr(path: Path) -> SourceStore:
         load=lambda key: np.asarray(data[key][:]),
         episode_ends=np.asarray(root["meta/episode_ends"][:]),
         describe="data/{key}",
+        load_rows=lambda key, start, stop: np.asarray(data[key][start:stop]),
     )
 
 
@@ -198,12 +212,48 @@ def _load_key(store: SourceStore, spec: str, role: str) -> np.ndarray:
     return selected
 
 
+def parse_image_key(spec: str) -> tuple[str, str | None]:
+    """``"img"`` -> ("img", None): camera named by default; ``"img=top"`` -> ("img", "observation.images.top")."""
+    key, separator, camera = spec.partition("=")
+    if not key or (separator and not camera):
+        raise ValueError(f"bad image key {spec!r}: give KEY or KEY=CAMERA (e.g. img=top)")
+    if not camera:
+        return key, None
+    return key, camera if camera.startswith(IMAGES_PREFIX) else IMAGES_PREFIX + camera
+
+
+def _check_images(store: SourceStore, key: str, frames: np.ndarray, episode: int) -> np.ndarray:
+    """One episode's frames (T, H, W, 3) of store key ``key`` as uint8, or a DatasetError naming what is wrong."""
+    where = f"{store.path}/{store.describe.format(key=key)}"
+    if frames.ndim != 4 or frames.shape[3] != 3:
+        raise DatasetError(
+            f"{where} must hold RGB frames (N, H, W, 3), found shape (N, {', '.join(map(str, frames.shape[1:]))})"
+        )
+    if frames.dtype == np.uint8:
+        return frames
+    if frames.dtype.kind not in "iuf":
+        raise DatasetError(
+            f"{where} must be numeric (uint8, or integers 0-255 stored as numbers), found {frames.dtype}"
+        )
+    if frames.size and (frames.min() < 0 or frames.max() > 255 or not np.array_equal(frames, np.round(frames))):
+        raise DatasetError(
+            f"{where}: episode {episode} holds values other than the integers 0-255 (min {frames.min():g}, "
+            f"max {frames.max():g}); images in [0, 1] would need scaling first"
+        )
+    return frames.astype(np.uint8)
+
+
 def read_episodes(
-    store: SourceStore, obs_keys: Sequence[str], action_key: str, episodes: Sequence[int] | None = None
+    store: SourceStore,
+    obs_keys: Sequence[str],
+    action_key: str,
+    episodes: Sequence[int] | None = None,
+    image_keys: dict[str, str] | None = None,
 ) -> list[Episode]:
     """Cut the store into episodes: observation = the ``obs_keys`` arrays flattened and concatenated (a key may
     select columns, ``KEY[START:STOP]``), action = ``action_key``; ``episodes`` selects (and orders) episode
-    indices (default: all)."""
+    indices (default: all). ``image_keys``: store key -> camera key; those frames, read one episode at a time,
+    become ``Episode.images``."""
     if not obs_keys:
         raise ValueError("give at least one observation key")
     obs = np.concatenate([_load_key(store, k, "observation") for k in obs_keys], axis=1)
@@ -215,6 +265,12 @@ def read_episodes(
         )
     ends = _check_episode_ends(store, len(obs))
     starts = ends - np.diff(np.concatenate([[0], ends]))
+    for key in image_keys or {}:
+        if key not in store.keys:
+            raise DatasetError(
+                f"{store.path} has no {store.describe.format(key=key)} for the images "
+                f"(found: {', '.join(store.keys) or 'nothing'})"
+            )
     chosen = range(len(ends)) if episodes is None else [int(i) for i in episodes]
     out = []
     for i in chosen:
@@ -225,12 +281,16 @@ def read_episodes(
             if not np.isfinite(x).all():
                 t, d = np.argwhere(~np.isfinite(x))[0].tolist()
                 raise DatasetError(f"{store.path}: episode {i} has a non-finite {name} at step {t}, dimension {d}")
+        images = {
+            camera: _check_images(store, key, store.rows(key, s, e), i) for key, camera in (image_keys or {}).items()
+        }
         out.append(
             Episode(
                 observation=obs[s:e],
                 action=action[s:e],
                 reward=np.zeros(e - s, np.float32),
                 success=np.zeros(e - s, bool),
+                images=images,
             )
         )
     return out
@@ -249,14 +309,17 @@ def import_dataset(
     obs_names: Sequence[str] | None = None,
     action_names: Sequence[str] | None = None,
     episodes: Sequence[int] | None = None,
+    image_keys: Sequence[str] = (),
     overwrite: bool = False,
 ) -> EpisodeDataset:
     """Convert the store at ``source`` into a LeRobot-layout dataset at ``out`` (written atomically).
 
     ``env``: the registered env the data belongs to; its name becomes the dataset's ``robot_type`` (so that
     ``imitlab eval`` knows where to evaluate what is trained on it) and its fps, description and observation /
-    action names are the defaults of the arguments left None (without an env: 10 fps and generic names)."""
-    robot_type = "imported"
+    action names are the defaults of the arguments left None (without an env: 10 fps and generic names).
+    ``image_keys``: store keys of RGB frames, each ``KEY`` or ``KEY=CAMERA``, written as cameras (see
+    ``camera_names``)."""
+    robot_type, spec = "imported", None
     if env is not None:
         from imitlab.envs.registry import get_env_spec
 
@@ -266,8 +329,11 @@ def import_dataset(
     fps, task = fps or 10, task or "imported demonstrations"
     if format not in READERS:
         raise ValueError(f"unknown import format {format!r}; available: {', '.join(sorted(READERS))}")
+    cameras = camera_names(image_keys, dict(spec.cameras) if spec is not None else {})
     store = READERS[format](Path(source))
-    eps = read_episodes(store, list(obs_keys), action_key, episodes)
+    if spec is not None:
+        _check_env_cameras(store, cameras, spec.cameras, spec.name)
+    eps = read_episodes(store, list(obs_keys), action_key, episodes, cameras)
     obs_dim, act_dim = eps[0].observation.shape[1], eps[0].action.shape[1]
     if obs_names is None:
         obs_names = [f"{'+'.join(obs_keys)}_{i}" for i in range(obs_dim)]
@@ -283,6 +349,30 @@ def import_dataset(
         robot_type=robot_type,
         overwrite=overwrite,
     )
+
+
+def camera_names(image_keys: Sequence[str], env_cameras: dict[str, tuple[int, int]]) -> dict[str, str]:
+    """Store key -> camera key for ``image_keys`` (``KEY`` or ``KEY=CAMERA``). A ``KEY`` alone becomes the env's
+    camera when the env has exactly one and one image key is given (so that the data matches what the env
+    renders), else ``observation.images.KEY``."""
+    parsed = [parse_image_key(spec) for spec in image_keys]
+    only_env_camera = next(iter(env_cameras)) if len(env_cameras) == 1 and len(parsed) == 1 else None
+    names = {key: camera or only_env_camera or IMAGES_PREFIX + key for key, camera in parsed}
+    if len(set(names.values())) != len(names) or len(names) != len(parsed):
+        raise ValueError(f"image keys {list(image_keys)} name the same store key or camera twice")
+    return names
+
+
+def _check_env_cameras(store: SourceStore, cameras: dict[str, str], env_cameras, env: str) -> None:
+    """Before reading anything large: frames imported as a camera the env renders must have its frame size."""
+    for key, camera in cameras.items():
+        if camera in env_cameras and key in store.keys:
+            shape = store.rows(key, 0, 1).shape[1:]
+            if shape[:2] != tuple(env_cameras[camera]):
+                raise DatasetError(
+                    f"{store.path}/{store.describe.format(key=key)} holds frames of shape {shape}, but env {env!r} "
+                    f"renders {camera} at {tuple(env_cameras[camera])} (height, width)"
+                )
 
 
 def train_split_episodes(format: str, source: Path, max_train: int | None) -> np.ndarray | None:

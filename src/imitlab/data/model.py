@@ -4,25 +4,29 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from imitlab.data.frame_cache import cached_frames
 from imitlab.data.layout import (
     ACTION_KEY,
+    CAMERA_DTYPES,
     CHUNKS_SIZE,
     CODEBASE_VERSION,
     DATA_FILES_SIZE_IN_MB,
     DATA_PATH,
     DEFAULT_FEATURES,
     DONE_KEY,
+    IMAGES_PREFIX,
     OBS_KEY,
     QUANTILES,
     REWARD_KEY,
     SUCCESS_KEY,
     VIDEO_FILES_SIZE_IN_MB,
+    VIDEO_PATH,
 )
 
 # ----------------------------------------------------------------------------------------------------------
@@ -33,12 +37,14 @@ from imitlab.data.layout import (
 @dataclass
 class Episode:
     """One demonstration. observation: (T, obs_dim) float32, action: (T, act_dim) float32,
-    reward: (T,) float32 (reward received after acting at t), success: (T,) bool (task solved after step t)."""
+    reward: (T,) float32 (reward received after acting at t), success: (T,) bool (task solved after step t),
+    images: camera key ("observation.images.<camera>") -> (T, H, W, 3) uint8 frames seen at t."""
 
     observation: np.ndarray
     action: np.ndarray
     reward: np.ndarray
     success: np.ndarray
+    images: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self):
         self.observation = _as_finite_float32(self.observation, "observation", ndim=2)
@@ -62,9 +68,23 @@ class Episode:
             raise ValueError(f"Episode fields must share the same length T, got {lengths}")
         if lengths["observation"] < 1:
             raise ValueError("Episode is empty (T = 0): an episode needs at least one frame")
+        self.images = {key: _as_frames(frames, key, lengths["observation"]) for key, frames in self.images.items()}
 
     def __len__(self) -> int:
         return len(self.observation)
+
+
+def _as_frames(frames: Any, key: Any, length: int) -> np.ndarray:
+    if not isinstance(key, str) or not key.startswith(IMAGES_PREFIX) or key == IMAGES_PREFIX:
+        raise ValueError(f"Episode.images key {key!r} must be '{IMAGES_PREFIX}<camera>' (LeRobot's camera naming)")
+    arr = np.asarray(frames)
+    if arr.dtype != np.uint8:
+        raise ValueError(f"Episode.images['{key}'] must be uint8 RGB frames, got dtype {arr.dtype}")
+    if arr.ndim != 4 or arr.shape[3] != 3 or arr.shape[1] < 1 or arr.shape[2] < 1:
+        raise ValueError(f"Episode.images['{key}'] must have shape (T, H, W, 3), got {arr.shape}")
+    if len(arr) != length:
+        raise ValueError(f"Episode.images['{key}'] has {len(arr)} frames but the episode has T = {length}")
+    return arr
 
 
 def _as_finite_float32(x: Any, name: str, ndim: int) -> np.ndarray:
@@ -113,6 +133,57 @@ def compute_stats(array: np.ndarray) -> dict[str, np.ndarray]:
     return stats
 
 
+def sample_indices(n: int) -> np.ndarray:
+    """Frame indices LeRobot samples for image statistics (``compute_stats.sample_indices``): evenly spaced,
+    ``clip(n ** 0.75, 100, 10000)`` of them (all frames when n < 100)."""
+    k = max(min(100, n), min(int(n**0.75), 10_000))
+    return np.round(np.linspace(0, n - 1, k)).astype(np.int64)
+
+
+def compute_image_stats(frames: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-channel statistics of ``frames`` (n, H, W, 3) uint8 over a LeRobot-style sample of the n frames
+    (:func:`sample_indices`; frames of 300 pixels or more strided down to about 150), in [0, 1]: ``min, max, mean, std, q01..q99`` of shape (3, 1, 1) (as LeRobot stores them), ``count`` = [k]."""
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[3] != 3 or frames.dtype != np.uint8 or len(frames) == 0:
+        raise ValueError(f"compute_image_stats expects (n >= 1, H, W, 3) uint8, got {frames.shape} {frames.dtype}")
+    sample = frames[sample_indices(len(frames))]  # (k, H, W, 3)
+    height, width = frames.shape[1:3]
+    if max(height, width) >= 300:  # LeRobot's auto_downsample_height_width: about 150 pixels on the long side
+        step = int(max(height, width) / 150)
+        sample = sample[:, ::step, ::step]
+    pixels = sample.reshape(-1, 3)
+    stats = compute_stats(pixels)  # (3,) each, in 0..255
+    return {
+        key: value if key == "count" else (value / 255.0).reshape(3, 1, 1)
+        for key, value in {**stats, "count": np.array([len(sample)], dtype=np.int64)}.items()
+    }
+
+
+def aggregate_stats(per_episode: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Dataset statistics from per-episode ones, as LeRobot's ``aggregate_feature_stats``: min of mins, max of
+    maxes, count-weighted mean, pooled std (parallel variance), summed count; quantiles as the count-weighted
+    mean of the episodes' quantiles (LeRobot's approximation)."""
+    counts = np.array([float(s["count"][0]) for s in per_episode])
+    weights = counts / counts.sum()
+
+    def weighted(values):
+        return np.tensordot(weights, np.stack(values), axes=1)
+
+    mean = weighted([s["mean"] for s in per_episode])
+    var = weighted([s["std"] ** 2 + (s["mean"] - mean) ** 2 for s in per_episode])
+    out = {
+        "min": np.min(np.stack([s["min"] for s in per_episode]), axis=0),
+        "max": np.max(np.stack([s["max"] for s in per_episode]), axis=0),
+        "mean": mean,
+        "std": np.sqrt(var),
+        "count": np.array([int(counts.sum())], dtype=np.int64),
+    }
+    for key in QUANTILES:
+        if all(key in s for s in per_episode):
+            out[key] = weighted([s[key] for s in per_episode])
+    return out
+
+
 # ----------------------------------------------------------------------------------------------------------
 # The dataset
 # ----------------------------------------------------------------------------------------------------------
@@ -126,6 +197,12 @@ class EpisodeDataset:
     episode_starts / episode_ends: (E,) int64, global frame range [start, end) of each episode.
     ``info`` is the content of meta/info.json; ``stats`` maps feature -> {stat: np.ndarray}.
     ``root`` is the directory it lives in (None for a dataset built in memory).
+
+    Cameras (``camera_keys``, features of dtype video or image) are not held as arrays: :meth:`frames` gives
+    (N, H, W, 3) uint8 frames, from the decoded frame cache for a dataset on disk. ``video_segments`` maps a
+    video camera to its per-episode placement in the video files (chunk_index, file_index, from_timestamp,
+    to_timestamp; (E,) arrays) and ``images_in_memory`` maps a camera to the (T, H, W, 3) frames of each of the
+    last episodes, not yet written.
     """
 
     def __init__(
@@ -141,6 +218,9 @@ class EpisodeDataset:
         info: dict[str, Any],
         stats: dict[str, dict[str, np.ndarray]],
         root: str | Path | None = None,
+        images_in_memory: dict[str, list[np.ndarray]] | None = None,
+        video_segments: dict[str, dict[str, np.ndarray]] | None = None,
+        episode_image_stats: dict[str, list[dict[str, np.ndarray]]] | None = None,
     ):
         lengths = np.asarray(episode_lengths, dtype=np.int64)
         self.root = Path(root) if root is not None else None
@@ -156,6 +236,10 @@ class EpisodeDataset:
         self.episode_starts = self.episode_ends - lengths
         self.episode_index = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
         self._return_to_go: np.ndarray | None = None
+        self.images_in_memory = dict(images_in_memory or {})
+        self.video_segments = dict(video_segments or {})
+        self.episode_image_stats = dict(episode_image_stats or {})
+        self._frames: dict[str, np.ndarray] = {}
 
     # --- construction in memory ---
     @classmethod
@@ -179,33 +263,37 @@ class EpisodeDataset:
         if not isinstance(task, str) or not task:
             raise ValueError(f"task must be a non-empty string, got {task!r}")
         obs_dim, act_dim = _check_dims(episodes, None, None)
+        cameras = check_cameras(episodes, None)
         obs_names = _names(obs_names, obs_dim, "obs_names", "observation")
         action_names = _names(action_names, act_dim, "action_names", "action")
-        info = _make_info(fps=fps, robot_type=robot_type, obs_names=obs_names, action_names=action_names)
-        return cls._build(episodes, task_index=[0] * len(episodes), tasks=[task], info=info, root=None)
-
-    @classmethod
-    def _build(cls, episodes, *, task_index, tasks, info, root) -> EpisodeDataset:
+        info = _make_info(
+            fps=fps, robot_type=robot_type, obs_names=obs_names, action_names=action_names, cameras=cameras
+        )
         lengths = np.array([len(ep) for ep in episodes], dtype=np.int64)
         arrays = dict(
             observation=np.concatenate([ep.observation for ep in episodes]),
             action=np.concatenate([ep.action for ep in episodes]),
             reward=np.concatenate([ep.reward for ep in episodes]),
             success=np.concatenate([ep.success for ep in episodes]),
-            task_index=np.repeat(np.asarray(task_index, dtype=np.int64), lengths),
+            task_index=np.zeros(int(lengths.sum()), dtype=np.int64),
         )
-        return cls._from_arrays(arrays, lengths, tasks=tasks, info=info, root=root)
+        images = {key: [ep.images[key] for ep in episodes] for key in cameras}
+        return cls._from_arrays(arrays, lengths, tasks=[task], info=info, root=None, images_in_memory=images)
 
     @classmethod
-    def _from_arrays(cls, arrays, lengths, *, tasks, info, root) -> EpisodeDataset:
+    def _from_arrays(cls, arrays, lengths, *, tasks, info, root, **cameras) -> EpisodeDataset:
+        """The dataset with its counts in ``info`` and its stats computed; ``cameras`` are the constructor's
+        images_in_memory / video_segments / episode_image_stats."""
         info = json.loads(json.dumps(info))  # deep copy
         n = int(lengths.sum())
         info["total_episodes"] = len(lengths)
         info["total_frames"] = n
         info["total_tasks"] = len(tasks)
         info["splits"] = {"train": f"0:{len(lengths)}"}
-        ds = cls(**arrays, episode_lengths=lengths, tasks=tasks, info=info, stats={}, root=root)
+        ds = cls(**arrays, episode_lengths=lengths, tasks=tasks, info=info, stats={}, root=root, **cameras)
         ds.stats = {key: compute_stats(col) for key, col in ds._frame_columns().items()}
+        for key in ds.camera_keys:
+            ds.stats[key] = aggregate_stats(ds.episode_stats(key))
         return ds
 
     # --- shape and metadata ---
@@ -241,6 +329,52 @@ class EpisodeDataset:
         return self.episode_ends - self.episode_starts
 
     @property
+    def camera_keys(self) -> list[str]:
+        """The camera features (dtype video or image), in info.json order."""
+        return [k for k, f in self.info["features"].items() if isinstance(f, dict) and f.get("dtype") in CAMERA_DTYPES]
+
+    def frames(self, key: str) -> np.ndarray:
+        """(N, H, W, 3) uint8 frames of camera ``key``, indexed by global frame index.
+
+        For a dataset on disk: the decoded frame cache, a read-only memmap built on first use (see
+        :mod:`imitlab.data.frame_cache`). For one built in memory: the recorded frames.
+        """
+        if key not in self.camera_keys:
+            raise KeyError(f"this dataset has no camera '{key}' (cameras: {', '.join(self.camera_keys) or 'none'})")
+        if key not in self._frames:
+            held = self.images_in_memory.get(key)
+            if held is not None and len(held) == self.num_episodes:
+                self._frames[key] = np.concatenate(held)
+            elif held is not None or self.root is None:
+                raise ValueError(f"camera '{key}' is partly written and partly in memory: write the dataset first")
+            else:
+                self._frames[key] = cached_frames(
+                    self.root,
+                    self.info,
+                    key,
+                    self.episode_lengths,
+                    self.video_segments.get(key),
+                )
+        return self._frames[key]
+
+    def episode_stats(self, key: str) -> list[dict[str, np.ndarray]]:
+        """Per-episode image statistics of camera ``key`` (see :func:`compute_image_stats`), computed for the
+        episodes that do not have them yet (from the frames in memory, else the frame cache)."""
+        known = list(self.episode_image_stats.get(key, []))
+        if len(known) < self.num_episodes:
+            held = self.images_in_memory.get(key)
+            first_held = self.num_episodes - len(held) if held is not None else 0  # held: the last episodes
+            for e in range(len(known), self.num_episodes):
+                if held is None:
+                    known.append(compute_image_stats(self.frames(key)[self.episode_starts[e] : self.episode_ends[e]]))
+                elif e >= first_held:
+                    known.append(compute_image_stats(held[e - first_held]))
+                else:
+                    raise ValueError(f"camera '{key}': episode {e} has no statistics and no frames in memory")
+            self.episode_image_stats[key] = known
+        return known
+
+    @property
     def return_to_go(self) -> np.ndarray:
         """(N,) float32: undiscounted sum of rewards from each frame to the end of its episode."""
         if self._return_to_go is None:
@@ -258,6 +392,7 @@ class EpisodeDataset:
             action=self.action[s:e].copy(),
             reward=self.reward[s:e].copy(),
             success=self.success[s:e].copy(),
+            images={key: np.array(self.frames(key)[s:e]) for key in self.camera_keys},
         )
 
     def __len__(self) -> int:
@@ -266,7 +401,8 @@ class EpisodeDataset:
     def __repr__(self) -> str:
         return (
             f"EpisodeDataset(root={str(self.root) if self.root else None!r}, episodes={self.num_episodes}, "
-            f"frames={self.num_frames}, obs_dim={self.obs_dim}, act_dim={self.act_dim}, fps={self.fps})"
+            f"frames={self.num_frames}, obs_dim={self.obs_dim}, act_dim={self.act_dim}, fps={self.fps}, "
+            f"cameras={self.camera_keys})"
         )
 
     def _frame_columns(self) -> dict[str, np.ndarray]:
@@ -301,6 +437,22 @@ def _check_dims(episodes: Sequence[Episode], obs_dim: int | None, act_dim: int |
     return obs_dim, act_dim
 
 
+def check_cameras(
+    episodes: Sequence[Episode], cameras: dict[str, tuple[int, int]] | None
+) -> dict[str, tuple[int, int]]:
+    """Camera key -> (H, W), the same for every episode (``cameras`` given: the dataset's)."""
+    if cameras is None:
+        cameras = {key: tuple(frames.shape[1:3]) for key, frames in episodes[0].images.items()}
+    for i, ep in enumerate(episodes):
+        found = {key: tuple(frames.shape[1:3]) for key, frames in ep.images.items()}
+        if found != cameras:
+            raise ValueError(
+                f"episodes[{i}] has cameras {found} (key: (H, W)); the dataset has {cameras}: every episode "
+                "needs the same cameras at the same size"
+            )
+    return cameras
+
+
 def _names(names: Sequence[str] | None, dim: int, arg: str, prefix: str) -> list[str]:
     if names is None:
         return [f"{prefix}_{i}" for i in range(dim)]
@@ -310,10 +462,19 @@ def _names(names: Sequence[str] | None, dim: int, arg: str, prefix: str) -> list
     return names
 
 
-def _features(obs_feature: dict, action_feature: dict) -> dict[str, dict[str, Any]]:
-    """Every feature we write, in LeRobot's order: ours first, then the five default columns."""
+def camera_feature(height: int, width: int) -> dict[str, Any]:
+    """A video camera as LeRobot declares it (the ``info`` block is added from the encoded file)."""
+    return {"dtype": "video", "shape": [int(height), int(width), 3], "names": ["height", "width", "channels"]}
+
+
+def _features(
+    obs_feature: dict, action_feature: dict, cameras: dict[str, dict] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Every feature we write, in LeRobot's order: ours first (state, cameras, action, ...), then the five
+    default columns."""
     features = {
         OBS_KEY: {**obs_feature, "dtype": "float32"},
+        **(cameras or {}),
         ACTION_KEY: {**action_feature, "dtype": "float32"},
         REWARD_KEY: {"dtype": "float32", "shape": [1], "names": None},
         DONE_KEY: {"dtype": "bool", "shape": [1], "names": None},
@@ -323,12 +484,20 @@ def _features(obs_feature: dict, action_feature: dict) -> dict[str, dict[str, An
     return json.loads(json.dumps(features))  # deep copy
 
 
-def _make_info(*, fps: int, robot_type: str, obs_names: list[str], action_names: list[str]) -> dict:
+def _make_info(
+    *,
+    fps: int,
+    robot_type: str,
+    obs_names: list[str],
+    action_names: list[str],
+    cameras: dict[str, tuple[int, int]],
+) -> dict:
     if isinstance(fps, bool) or not isinstance(fps, (int, np.integer)) or fps <= 0:
         raise ValueError(f"fps must be a positive int (LeRobot stores an int), got {fps!r}")
     features = _features(
         {"dtype": "float32", "shape": [len(obs_names)], "names": list(obs_names)},
         {"dtype": "float32", "shape": [len(action_names)], "names": list(action_names)},
+        {key: camera_feature(h, w) for key, (h, w) in cameras.items()},
     )
     # Key order follows LeRobot's create_empty_dataset_info.
     return {
@@ -343,6 +512,6 @@ def _make_info(*, fps: int, robot_type: str, obs_names: list[str], action_names:
         "fps": int(fps),
         "splits": {},
         "data_path": DATA_PATH,
-        "video_path": None,
+        "video_path": VIDEO_PATH if cameras else None,
         "features": features,
     }

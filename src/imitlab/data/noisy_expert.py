@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from imitlab.data.model import Episode
-from imitlab.envs.agents import Agent
+from imitlab.envs.agents import Agent, wants_images
 from imitlab.envs.registry import EnvSpec
 from imitlab.envs.rollout import rollout
 
@@ -66,6 +66,8 @@ class NoisyExpert:
         self.low, self.high = np.asarray(low, dtype=np.float32), np.asarray(high, dtype=np.float32)
         self.rng = np.random.default_rng(seed)
         self.clean_actions: list[np.ndarray] = []
+        if wants_images(expert):  # an expert that reads the cameras sees them through this wrapper
+            self.observe_images = expert.observe_images
 
     def reset(self, seeds: np.ndarray) -> None:
         self.expert.reset(seeds)
@@ -88,13 +90,13 @@ def noisy_expert_episodes(
 ) -> list[Episode]:
     """Roll out the env's expert under ``noise`` (one level, or a list cycled over the episodes) from the reset
     ``seeds`` (one episode each) and return the episodes with the executed action (``label="executed"``) or the
-    expert's clean action (``"expert"``)."""
+    expert's clean action (``"expert"``), with the env's cameras recorded (``EnvSpec.cameras``)."""
     if label not in LABELS:
         raise ValueError(f"label must be one of {LABELS}, got {label!r}")
     vec_env = spec.make_vector(len(seeds))
     space = vec_env.single_action_space
     agent = NoisyExpert(spec.make_expert(), noise, space.low, space.high, seed)
-    result = rollout(vec_env, agent, seeds, spec.max_steps)
+    result = rollout(vec_env, agent, seeds, spec.max_steps, record_images=bool(spec.cameras))
     vec_env.close()
     clean = np.stack(agent.clean_actions, axis=1)  # (N, T, act_dim)
     episodes = []

@@ -4,8 +4,6 @@ names the file and field."""
 from __future__ import annotations
 
 import json
-import os
-import string
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +13,7 @@ import pyarrow.parquet as pq
 from imitlab.data.atomic import recover_interrupted_swap
 from imitlab.data.layout import (
     ACTION_KEY,
+    CAMERA_DTYPES,
     DEFAULT_FEATURES,
     EPISODES_PATH,
     INFO_PATH,
@@ -23,11 +22,15 @@ from imitlab.data.layout import (
     STATS_PATH,
     SUCCESS_KEY,
     TASKS_PATH,
+    VIDEO_SEGMENT_COLUMNS,
     DatasetError,
+    metadata_path,
+    video_file,
 )
 from imitlab.data.model import (
     EpisodeDataset,
 )
+from imitlab.data.video import probe
 
 # ----------------------------------------------------------------------------------------------------------
 # Reading and validation
@@ -37,48 +40,35 @@ from imitlab.data.model import (
 def load_dataset(root: str | Path) -> EpisodeDataset:
     """Load and validate the dataset at ``root``; every problem raises DatasetError naming file and field."""
     root = Path(root)
-    recover_interrupted_swap(root)
-    if not root.is_dir():
-        raise DatasetError(f"{root} is not a dataset directory (it does not exist)")
-    info = _load_info(root)
+    info = read_info(root)
     tasks = _load_tasks(root / TASKS_PATH)
     episodes = _load_episodes_meta(root, info)
     lengths = episodes["length"]
     data = _load_data(root, info, episodes, num_tasks=len(tasks))
     stats = _load_stats(root / STATS_PATH, info)
+    segments, episode_image_stats = _load_camera_meta(root, info)
+    _check_videos(root, info, segments, lengths)
     arrays = {k: data[k] for k in ("observation", "action", "reward", "success", "task_index")}
-    return EpisodeDataset(**arrays, episode_lengths=lengths, tasks=tasks, info=info, stats=stats, root=root)
+    return EpisodeDataset(
+        **arrays,
+        episode_lengths=lengths,
+        tasks=tasks,
+        info=info,
+        stats=stats,
+        root=root,
+        video_segments=segments,
+        episode_image_stats=episode_image_stats,
+    )
 
 
-def metadata_path(root: Path, template: object, key: str, **fields: object) -> Path:
-    """The file that ``meta/info.json`` template ``key`` (e.g. ``data_path``, ``video_path``) names for ``fields``.
-    Only the named fields may appear in the template (no attribute or item access), and the result must lie
-    inside the dataset directory; otherwise a DatasetError that says so."""
-    where = f"{root / INFO_PATH} key '{key}'"
-    if not isinstance(template, str):
-        raise DatasetError(f"{where} must be a path template string, found {template!r}")
-    try:
-        names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
-    except ValueError as err:
-        raise DatasetError(f"{where} cannot be formatted: {err}") from None
-    if not names <= set(fields):
-        raise DatasetError(f"{where} may use only {{{'}, {'.join(fields)}}}, found {template!r}")
-    try:
-        relative = template.format(**fields)
-    except (KeyError, IndexError, ValueError) as err:
-        raise DatasetError(f"{where} cannot be formatted: {err}") from None
-    return inside_root(root, relative, where)
-
-
-def inside_root(root: Path, relative: str, what: str) -> Path:
-    """``root / relative`` when it stays inside the dataset directory ``root`` (lexically: ``..`` and absolute
-    paths are refused; links the dataset itself contains are followed, as in the Hugging Face cache); else a
-    DatasetError naming ``what``, the metadata the path came from."""
-    base = Path(os.path.normpath(root))
-    path = Path(os.path.normpath(base / relative))
-    if os.path.isabs(relative) or path == base or not path.is_relative_to(base):
-        raise DatasetError(f"{what} points outside the dataset directory {root}: {relative!r}")
-    return path
+def read_info(root: str | Path) -> dict:
+    """The validated meta/info.json of the dataset at ``root``, without reading its frames (e.g. its
+    ``robot_type``: the env that `imitlab collect` or `imitlab import --env` recorded it on)."""
+    root = Path(root)
+    recover_interrupted_swap(root)
+    if not root.is_dir():
+        raise DatasetError(f"{root} is not a dataset directory (it does not exist)")
+    return _load_info(root)
 
 
 def _require_file(path: Path) -> None:
@@ -116,16 +106,29 @@ def _load_info(root: Path) -> dict:
         shape = features[key].get("shape") if isinstance(features[key], dict) else None
         if not isinstance(shape, list) or len(shape) != 1 or not isinstance(shape[0], int) or shape[0] < 1:
             raise DatasetError(f"{path} feature '{key}' must have a 1-D shape [dim], found {shape!r}")
+    for key, feature in features.items():
+        if isinstance(feature, dict) and feature.get("dtype") in CAMERA_DTYPES:
+            shape = feature.get("shape")
+            ok = isinstance(shape, list) and len(shape) == 3 and all(isinstance(x, int) and x > 0 for x in shape)
+            if not ok or shape[2] != 3:
+                raise DatasetError(f"{path} camera '{key}' must have shape [height, width, 3], found {shape!r}")
     return info
 
 
 def _load_tasks(path: Path) -> list[str]:
+    """Task strings by task_index. pandas writes the task strings as the frame's index: a column "task" (index
+    named "task", as we write it) or "__index_level_0__" (an unnamed index, as LeRobot writes it)."""
     _require_file(path)
     table = _read_parquet(path)
-    for col in ("task", "task_index"):
-        if col not in table.column_names:
-            raise DatasetError(f"{path} has no column '{col}' (found: {', '.join(table.column_names)})")
-    tasks = table.column("task").to_pylist()
+    names = table.column_names
+    task_col = next((c for c in ("task", "__index_level_0__") if c in names), None)
+    if task_col is None or "task_index" not in names:
+        missing = "task_index" if task_col is not None else "task"
+        raise DatasetError(
+            f"{path} has no column '{missing}' (found: {', '.join(names)}); the task strings are expected as "
+            "a column 'task' or the pandas index '__index_level_0__'"
+        )
+    tasks = table.column(task_col).to_pylist()
     index = table.column("task_index").to_pylist()
     order = np.argsort(index)
     if sorted(index) != list(range(len(index))):
@@ -206,17 +209,97 @@ def _load_episodes_meta(root: Path, info: dict) -> dict[str, np.ndarray]:
     return cols
 
 
+def _video_cameras(info: dict) -> list[str]:
+    return [k for k, f in info["features"].items() if isinstance(f, dict) and f.get("dtype") == "video"]
+
+
+def _load_camera_meta(root: Path, info: dict) -> tuple[dict, dict]:
+    """Per video camera: its episodes' placement in the video files ((E,) arrays of VIDEO_SEGMENT_COLUMNS);
+    per camera with per-episode statistics stored: the list of per-episode stat dicts."""
+    cameras = [k for k, f in info["features"].items() if isinstance(f, dict) and f.get("dtype") in CAMERA_DTYPES]
+    if not cameras:
+        return {}, {}
+    paths = sorted((root / "meta" / "episodes").glob("*/*.parquet"))
+    names = set().union(*(_schema_names(p) for p in paths))
+    where = str(paths[0]) if len(paths) == 1 else f"{root / 'meta' / 'episodes'}/*/*.parquet"
+    wanted = ["episode_index"]
+    for key in _video_cameras(info):
+        for col in VIDEO_SEGMENT_COLUMNS:
+            if f"videos/{key}/{col}" not in names:
+                raise DatasetError(
+                    f"{where} has no column 'videos/{key}/{col}' for video camera '{key}' declared in "
+                    f"{root / INFO_PATH}"
+                )
+            wanted.append(f"videos/{key}/{col}")
+    stat_cols = {key: [c for c in names if c.startswith(f"stats/{key}/")] for key in cameras}
+    table = pa.concat_tables([_read_parquet(p, columns=wanted + sum(stat_cols.values(), [])) for p in paths])
+    order = np.argsort(table.column("episode_index").to_numpy(), kind="stable")
+    table = table.take(pa.array(order))
+    segments = {}
+    for key in _video_cameras(info):
+        segments[key] = {}
+        for col in VIDEO_SEGMENT_COLUMNS:
+            column = table.column(f"videos/{key}/{col}")
+            if column.null_count:
+                raise DatasetError(f"{where} column 'videos/{key}/{col}' has {column.null_count} null values")
+            segments[key][col] = column.to_numpy()
+    episode_stats = {}
+    for key, cols in stat_cols.items():
+        try:
+            stats = {c.rsplit("/", 1)[1]: np.asarray(table.column(c).to_pylist(), dtype=np.float64) for c in cols}
+        except (TypeError, ValueError):  # ragged or missing values: recomputed from the frames when needed
+            continue
+        if {"min", "max", "mean", "std", "count"} <= set(stats):
+            stats["count"] = stats["count"].reshape(-1, 1).astype(np.int64)
+            episode_stats[key] = [{stat: v[e] for stat, v in stats.items()} for e in range(table.num_rows)]
+    return segments, episode_stats
+
+
+def _check_videos(root: Path, info: dict, segments: dict, lengths: np.ndarray) -> None:
+    """Every video file exists, opens, has the declared frame size and holds the frames its episodes need."""
+    fps = float(info["fps"])
+    episodes_where = root / "meta" / "episodes"
+    for key, seg in segments.items():
+        shape = info["features"][key]["shape"]
+        need: dict[tuple[int, int], tuple[int, int]] = {}  # file -> (frames needed, episode needing most)
+        for e in range(len(lengths)):
+            first = int(round(float(seg["from_timestamp"][e]) * fps))
+            covered = int(round((float(seg["to_timestamp"][e]) - float(seg["from_timestamp"][e])) * fps))
+            if first < 0 or abs(covered - int(lengths[e])) > 1:
+                raise DatasetError(
+                    f"{episodes_where} columns 'videos/{key}/from_timestamp'/'to_timestamp' of episode {e} span "
+                    f"{covered} frames from frame {first}, but the episode has length {int(lengths[e])} in the data"
+                )
+            pair = (int(seg["chunk_index"][e]), int(seg["file_index"][e]))
+            if first + int(lengths[e]) > need.get(pair, (0, 0))[0]:
+                need[pair] = (first + int(lengths[e]), e)
+        for (chunk, file), (frames, e) in sorted(need.items()):
+            path = video_file(root, info, key, chunk, file)
+            found = probe(path)
+            if [found.height, found.width] != shape[:2]:
+                raise DatasetError(
+                    f"{path} has {found.height}x{found.width} frames, but {root / INFO_PATH} feature '{key}' "
+                    f"declares shape {shape}"
+                )
+            if found.frames and found.frames < frames:
+                raise DatasetError(
+                    f"{path} has {found.frames} frames, but episode {e} needs frames up to {frames - 1} "
+                    f"(videos/{key}/from_timestamp in {episodes_where} and its length in the data)"
+                )
+
+
 def _load_data(root: Path, info: dict, episodes: dict[str, np.ndarray], num_tasks: int) -> dict[str, np.ndarray]:
     features = info["features"]
     pairs = sorted(set(zip(episodes["data/chunk_index"].tolist(), episodes["data/file_index"].tolist())))
     needed = [OBS_KEY, ACTION_KEY, "frame_index", "episode_index", "index", "task_index"]
     needed += [k for k in (REWARD_KEY, SUCCESS_KEY) if k in features]
+    image_cameras = [k for k, f in features.items() if isinstance(f, dict) and f.get("dtype") == "image"]
     parts = []  # (path, table) in global frame order
     for chunk, file in pairs:
         path = metadata_path(root, info["data_path"], "data_path", chunk_index=chunk, file_index=file)
         _require_file(path)
         names = _schema_names(path)
-        for col in needed:
+        for col in needed + image_cameras:
             if col not in names:
                 raise DatasetError(f"{path} has no column '{col}' (found: {', '.join(names)})")
         parts.append((path, _read_parquet(path, columns=needed)))

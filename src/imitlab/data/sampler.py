@@ -6,6 +6,8 @@ For a start frame ``s`` of episode ``[start, end)``:
   ``s`` and repeats the episode's frame 0 before the episode begins.
 - ``action[k]`` (k = 0..horizon-1) is frame ``min(s + k, end - 1)``: the chunk never crosses into another
   episode; past the end it repeats the episode's last action and ``action_is_pad[k]`` is True exactly there.
+- Every camera ``observation.images.<camera>`` gets the same history as state: frames ``obs_index``, returned
+  channel-first (B, n_obs_steps, 3, H, W) uint8 (a permuted view), gathered from the decoded frame cache.
 - For sequence policies (Decision Transformer) the history also carries, per history frame, the action taken
   there (``history_action``, zeros before the episode begins), its return-to-go (``history_return_to_go``,
   frame 0's before the episode begins) and ``history_is_pad`` (True before the episode begins). The chunk
@@ -58,6 +60,7 @@ class ChunkSampler:
         self._obs = np.ascontiguousarray(dataset.observation, dtype=np.float32)
         self._action = np.ascontiguousarray(dataset.action, dtype=np.float32)
         self._rtg = np.ascontiguousarray(dataset.return_to_go, dtype=np.float32)
+        self._images = {key: dataset.frames(key) for key in dataset.camera_keys}  # (N, H, W, 3) uint8 each
 
     def __len__(self) -> int:
         return self.obs_index.shape[0]
@@ -68,7 +71,8 @@ class ChunkSampler:
         Returns obs (B, n_obs_steps, obs_dim) float32, action (B, horizon, act_dim) float32,
         action_is_pad (B, horizon) bool, return_to_go (B,) float32, index (B,) int64, and the history's
         history_action (B, n_obs_steps, act_dim), history_return_to_go (B, n_obs_steps) float32 and
-        history_is_pad (B, n_obs_steps) bool (CPU tensors).
+        history_is_pad (B, n_obs_steps) bool (CPU tensors); and per camera key, its frames
+        (B, n_obs_steps, 3, H, W) uint8.
         """
         if isinstance(indices, torch.Tensor):
             if indices.is_floating_point() or indices.dtype == torch.bool:
@@ -89,7 +93,14 @@ class ChunkSampler:
         history_is_pad = np.take(self.history_is_pad, idx, axis=0)  # (B, n_obs)
         history_action = np.take(self._action, obs_rows, axis=0)
         history_action[history_is_pad] = 0.0
+        # Channel-first as a view: (B, n_obs, H, W, 3) gathered, permuted without a copy (a strided copy costs
+        # more than the gather itself).
+        images = {
+            key: torch.from_numpy(np.take(frames, obs_rows, axis=0)).permute(0, 1, 4, 2, 3)
+            for key, frames in self._images.items()
+        }
         return {
+            **images,
             "obs": torch.from_numpy(np.take(self._obs, obs_rows, axis=0)),
             "action": torch.from_numpy(np.take(self._action, act_rows, axis=0)),
             "action_is_pad": torch.from_numpy(np.take(self.action_is_pad, idx, axis=0)),

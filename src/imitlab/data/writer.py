@@ -7,6 +7,7 @@ LeRobot) read the task strings back as the frame's index.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import uuid
 from collections.abc import Sequence
@@ -18,8 +19,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from imitlab.data.atomic import fsync_tree, publish, recover_interrupted_swap
+from imitlab.data.frame_cache import carry_cache
 from imitlab.data.layout import (
     ACTION_KEY,
+    CHUNKS_SIZE,
     CODEBASE_VERSION,
     DATA_PATH,
     EPISODES_PATH,
@@ -28,16 +31,21 @@ from imitlab.data.layout import (
     OUR_FEATURES,
     STATS_PATH,
     TASKS_PATH,
+    VIDEO_PATH,
+    VIDEO_SEGMENT_COLUMNS,
     DatasetError,
+    video_file,
 )
 from imitlab.data.model import (
     Episode,
     EpisodeDataset,
     _check_dims,
     _features,
+    check_cameras,
     compute_stats,
 )
 from imitlab.data.reader import load_dataset
+from imitlab.data.video import VideoEncoding, encode_frames, video_info
 
 # ----------------------------------------------------------------------------------------------------------
 # Writing
@@ -54,11 +62,14 @@ def write_dataset(
     action_names: Sequence[str],
     robot_type: str = "sim",
     overwrite: bool = False,
+    video: VideoEncoding | None = None,
 ) -> EpisodeDataset:
     """Write ``episodes`` as a new LeRobot v3.0 dataset at ``root``, atomically.
 
+    Each camera in ``Episode.images`` becomes a video feature: all episodes encoded one after the other into
+    ``videos/<camera>/chunk-000/file-000.mp4`` with ``video`` (default: LeRobot's lossy AV1 settings).
     Refuses (DatasetError) when ``root`` already holds anything, unless ``overwrite=True``; an empty
-    directory counts as free. Returns the dataset as it now is on disk.
+    directory counts as free. Returns the dataset as it now is on disk (camera frames as decoded from it).
     """
     root = Path(root)
     recover_interrupted_swap(root)
@@ -70,12 +81,16 @@ def write_dataset(
     ds = EpisodeDataset.from_episodes(
         episodes, fps=fps, task=task, obs_names=obs_names, action_names=action_names, robot_type=robot_type
     )
-    _write_atomically(ds, root)
+    _write_atomically(ds, root, video or VideoEncoding(), videos_from=None)
     return ds
 
 
 def write_like(
-    base: EpisodeDataset, root: str | Path, episodes: Sequence[Episode], overwrite: bool = False
+    base: EpisodeDataset,
+    root: str | Path,
+    episodes: Sequence[Episode],
+    overwrite: bool = False,
+    video: VideoEncoding | None = None,
 ) -> EpisodeDataset:
     """Write ``episodes`` as a new dataset at ``root`` with ``base``'s fps, task, feature names and robot type
     (e.g. a subset of ``base``, or ``base``'s episodes plus generated ones)."""
@@ -89,16 +104,21 @@ def write_like(
         action_names=features[ACTION_KEY]["names"],
         robot_type=base.info.get("robot_type", "sim"),
         overwrite=overwrite,
+        video=video,
     )
 
 
-def append_episodes(root: str | Path, episodes: Sequence[Episode], *, task: str | None = None) -> EpisodeDataset:
+def append_episodes(
+    root: str | Path, episodes: Sequence[Episode], *, task: str | None = None, video: VideoEncoding | None = None
+) -> EpisodeDataset:
     """Add ``episodes`` to the dataset at ``root`` (episode and frame indices continue), atomically.
 
     The whole new version is written to a hidden sibling directory, then swapped in with two renames
     (old -> ``.<name>.backup``, new -> root); a crash at any point leaves the old or the new dataset
     complete, and :func:`load_dataset` restores the backup if root went missing. ``task`` defaults to the
-    dataset's task (a new task string is added to meta/tasks.parquet).
+    dataset's task (a new task string is added to meta/tasks.parquet). Existing video files are hard-linked
+    (or copied) into the new version unchanged, never re-encoded or opened for writing; the new episodes'
+    frames go to a new video file per camera.
     """
     root = Path(root)
     old = load_dataset(root)  # also finishes an interrupted swap
@@ -109,7 +129,10 @@ def append_episodes(root: str | Path, episodes: Sequence[Episode], *, task: str 
         if not isinstance(ep, Episode):
             raise TypeError(f"episodes[{i}] must be an imitlab Episode, got {type(ep).__name__}")
     _check_dims(episodes, old.obs_dim, old.act_dim)
-    extra = sorted(set(old.info["features"]) - OUR_FEATURES)
+    features = old.info["features"]
+    cameras = {key: tuple(features[key]["shape"][:2]) for key in old.camera_keys if features[key]["dtype"] == "video"}
+    check_cameras(episodes, cameras)
+    extra = sorted(set(features) - OUR_FEATURES - set(cameras))
     if extra:
         raise DatasetError(
             f"{root / INFO_PATH} declares features imitlab does not write ({', '.join(extra)}); "
@@ -132,26 +155,96 @@ def append_episodes(root: str | Path, episodes: Sequence[Episode], *, task: str 
     )
     lengths = np.concatenate([old.episode_lengths, [len(ep) for ep in episodes]]).astype(np.int64)
     info = json.loads(json.dumps(old.info))
-    info.update(codebase_version=CODEBASE_VERSION, data_path=DATA_PATH, video_path=None)
-    info["features"] = _features(old.info["features"][OBS_KEY], old.info["features"][ACTION_KEY])
-    ds = EpisodeDataset._from_arrays(arrays, lengths, tasks=tasks, info=info, root=None)
-    _write_atomically(ds, root)
+    info.update(codebase_version=CODEBASE_VERSION, data_path=DATA_PATH)
+    info["video_path"] = VIDEO_PATH if cameras else None  # stored videos are linked to our template's paths
+    info["features"] = _features(features[OBS_KEY], features[ACTION_KEY], {k: features[k] for k in cameras})
+    ds = EpisodeDataset._from_arrays(
+        arrays,
+        lengths,
+        tasks=tasks,
+        info=info,
+        root=None,
+        images_in_memory={key: [ep.images[key] for ep in episodes] for key in cameras},
+        video_segments=old.video_segments,
+        episode_image_stats={key: old.episode_stats(key) for key in cameras},
+    )
+    _write_atomically(ds, root, video or VideoEncoding(), videos_from=old)
     return ds
 
 
-def _write_atomically(ds: EpisodeDataset, root: Path) -> None:
+def _write_atomically(ds: EpisodeDataset, root: Path, video: VideoEncoding, videos_from: EpisodeDataset | None) -> None:
     root.parent.mkdir(parents=True, exist_ok=True)
     for stale in root.parent.glob(f".{root.name}.tmp-*"):  # left by a crash mid-write (one writer at a time)
         shutil.rmtree(stale, ignore_errors=True)
     tmp = root.parent / f".{root.name}.tmp-{uuid.uuid4().hex[:12]}"
     try:
-        _write_tree(ds, tmp)
+        segments = _write_videos(ds, tmp, video, videos_from)
+        _write_tree(ds, tmp, segments)
+        if videos_from is not None:
+            carry_cache(root, tmp)
         fsync_tree(tmp)
         publish(tmp, root)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     ds.root = root
+    # From now on the cameras' frames are the decoded videos, exactly as load_dataset will see them.
+    ds.video_segments, ds.images_in_memory, ds._frames = segments, {}, {}
+
+
+def _write_videos(
+    ds: EpisodeDataset, dest: Path, video: VideoEncoding, videos_from: EpisodeDataset | None
+) -> dict[str, dict[str, np.ndarray]]:
+    """Every video camera's files under ``dest``: files already stored (by ``videos_from``) linked unchanged,
+    the frames in memory encoded into one new file. Fills each feature's ``info`` block; returns the
+    per-episode placement (chunk_index, file_index, from_timestamp, to_timestamp) of every camera."""
+    out = {}
+    for key in ds.camera_keys:
+        feature = ds.info["features"][key]
+        stored = {c: list(np.asarray(v).tolist()) for c, v in ds.video_segments.get(key, {}).items()}
+        stored = {c: stored.get(c, []) for c in VIDEO_SEGMENT_COLUMNS}
+        files = sorted(set(zip(stored["chunk_index"], stored["file_index"])))
+        if files and (videos_from is None or videos_from.root is None):
+            raise ValueError(f"camera '{key}' has episodes stored in video files but no dataset to take them from")
+        for chunk, file in files:
+            src = video_file(videos_from.root, videos_from.info, key, chunk, file)
+            _link_or_copy(src, dest / VIDEO_PATH.format(video_key=key, chunk_index=chunk, file_index=file))
+        first_new = len(stored["chunk_index"])
+        if first_new < ds.num_episodes:
+            chunk, file = files[-1] if files else (0, -1)
+            chunk, file = (chunk + 1, 0) if file + 1 >= CHUNKS_SIZE else (chunk, file + 1)
+            path = dest / VIDEO_PATH.format(video_key=key, chunk_index=chunk, file_index=file)
+            held = ds.images_in_memory[key]  # (T, H, W, 3) per episode from first_new on
+            if len(held) != ds.num_episodes - first_new:
+                raise ValueError(
+                    f"camera '{key}': {len(held)} episodes of frames in memory for "
+                    f"{ds.num_episodes - first_new} episodes not stored yet"
+                )
+            encode_frames(path, held, ds.fps, video, key)
+            t0 = 0
+            for frames in held:
+                stored["chunk_index"].append(chunk)
+                stored["file_index"].append(file)
+                stored["from_timestamp"].append(t0 / ds.fps)
+                stored["to_timestamp"].append((t0 + len(frames)) / ds.fps)
+                t0 += len(frames)
+            if "info" not in feature:
+                feature["info"] = video_info(path)
+        out[key] = {
+            c: np.asarray(v, dtype=np.float64 if c.endswith("timestamp") else np.int64) for c, v in stored.items()
+        }
+    return out
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    """A stored video in the new tree without writing to it: a hard link (same bytes, no copy), else a copy."""
+    if not src.is_file():
+        raise DatasetError(f"{src} is missing")
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
 
 
 def _write_json(obj: Any, path: Path) -> None:
@@ -165,6 +258,9 @@ def _stats_to_json(stats: dict[str, dict[str, np.ndarray]]) -> dict:
 
 
 def _arrow_column(values: np.ndarray, feature: dict[str, Any]) -> pa.Array:
+    if values.ndim == 2 and values.shape[1] == 1:
+        # LeRobot maps a feature of shape [1] to a scalar column (HF Value), not a list of length 1.
+        return pa.array(values[:, 0])
     if values.ndim == 2:
         # A vector feature: HF datasets' Sequence(length=D) is arrow's fixed_size_list<float32>[D],
         # which is what LeRobot itself writes.
@@ -173,8 +269,9 @@ def _arrow_column(values: np.ndarray, feature: dict[str, Any]) -> pa.Array:
     return pa.array(values)
 
 
-def _write_tree(ds: EpisodeDataset, dest: Path) -> None:
-    """Write every file of the layout for ``ds`` under ``dest``; meta/info.json last."""
+def _write_tree(ds: EpisodeDataset, dest: Path, segments: dict[str, dict[str, np.ndarray]]) -> None:
+    """Write every parquet and JSON file of the layout for ``ds`` under ``dest`` (the videos are already
+    there, placed as ``segments`` says); meta/info.json last."""
     features = ds.info["features"]
     columns = ds._frame_columns()
     table = pa.table({key: _arrow_column(columns[key], features[key]) for key in columns})
@@ -206,6 +303,11 @@ def _write_tree(ds: EpisodeDataset, dest: Path) -> None:
         for stat in ep_stats[0]:
             value_type = pa.int64() if stat == "count" else pa.float64()
             ep_cols[f"stats/{key}/{stat}"] = pa.array([s[stat].tolist() for s in ep_stats], type=pa.list_(value_type))
+    for key, placement in segments.items():
+        for col in VIDEO_SEGMENT_COLUMNS:
+            ep_cols[f"videos/{key}/{col}"] = pa.array(placement[col])
+        for stat, values in _stack_stats(ds.episode_stats(key)).items():
+            ep_cols[f"stats/{key}/{stat}"] = pa.array(values.tolist())  # (3, 1, 1) per episode, nested lists
     ep_cols["meta/episodes/chunk_index"] = pa.array(np.zeros(e, dtype=np.int64))
     ep_cols["meta/episodes/file_index"] = pa.array(np.zeros(e, dtype=np.int64))
     ep_file = dest / EPISODES_PATH.format(chunk_index=0, file_index=0)
@@ -215,6 +317,10 @@ def _write_tree(ds: EpisodeDataset, dest: Path) -> None:
     _write_tasks(ds.tasks, dest / TASKS_PATH)
     _write_json(_stats_to_json(ds.stats), dest / STATS_PATH)
     _write_json(ds.info, dest / INFO_PATH)
+
+
+def _stack_stats(per_episode: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    return {stat: np.stack([s[stat] for s in per_episode]) for stat in per_episode[0]}
 
 
 def _write_tasks(tasks: Sequence[str], path: Path) -> None:

@@ -1,6 +1,6 @@
 """Built-in environments; importing this package registers them."""
 
-from imitlab.envs import cartpole, pendulum, pusht, two_path  # noqa: F401  (pusht: gym-pusht loads lazily)
+from imitlab.envs import cartpole, pendulum, pusht, two_path, two_path_pixels  # noqa: F401  (gym-pusht loads lazily)
 from imitlab.envs.registry import ENVS, EnvSpec, get_env_spec, register_env
 
 __all__ = ["ENVS", "EnvSpec", "get_env_spec", "register_env"]

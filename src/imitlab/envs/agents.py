@@ -1,5 +1,6 @@
 """The agent protocol shared by experts, executed policies and mixtures: anything that maps a batch of
-observations to a batch of actions, one environment step at a time."""
+observations to a batch of actions, one environment step at a time. Agents of envs with cameras also get the images
+of each step before acting (``observe_images``)."""
 
 from __future__ import annotations
 
@@ -22,3 +23,16 @@ def observe_reward(agent: Agent, reward: np.ndarray) -> None:
     listener = getattr(agent, "observe_reward", None)
     if listener is not None:
         listener(np.asarray(reward, dtype=np.float32))
+
+
+def observe_images(agent: Agent, images: dict[str, np.ndarray]) -> None:
+    """Show an agent the camera images {key: (N, H, W, 3) uint8} of the state its next ``act`` observes, if it
+    looks (an optional ``observe_images`` method; agents of envs with cameras)."""
+    listener = getattr(agent, "observe_images", None)
+    if listener is not None:
+        listener(images)
+
+
+def wants_images(agent: Agent) -> bool:
+    """Whether ``agent`` looks at camera images (has ``observe_images``)."""
+    return getattr(agent, "observe_images", None) is not None

@@ -3,7 +3,9 @@ simulated by gym-pusht (pymunk, the package LeRobot uses; optional extra ``imitl
 
 Observation, env ``pusht`` (5,): agent x, y, block x, y (pixels in a 512 x 512 workspace), block angle in
 [0, 2pi). Env ``pusht-keypoints`` (20,): the paper's state-based observation, 9 keypoints of the block (x0, y0,
-..., x8, y8) then agent x, y; continuous in the block's pose, where the angle wraps from 2pi to 0.
+..., x8, y8) then agent x, y; continuous in the block's pose, where the angle wraps from 2pi to 0. Env
+``pusht-pixels``: gym-pusht's ``pixels_agent_pos``, agent x, y (2,) plus the 96 x 96 RGB image it renders
+(camera ``observation.images.top``), the observation of the paper's image-based policies.
 Action (2,): target position of the pusher (a PD controller tracks it; 10 physics steps per control step).
 Reward: clip(coverage / 0.95, 0, 1), coverage = area of the block inside the goal pose / area of the block.
 Success: coverage > 0.95 at any step (the episode then terminates). Score (the paper's metric): the maximum
@@ -66,7 +68,9 @@ KEYPOINT_OBS_NAMES = tuple(f"keypoint{i}_{axis}" for i in range(len(BLOCK_KEYPOI
     "agent_x",
     "agent_y",
 )
-OBSERVATIONS = ("state", "keypoints")
+OBSERVATIONS = ("state", "keypoints", "agent_pos")
+CAMERA = "observation.images.top"  # pusht-pixels: gym-pusht's 96 x 96 observation render
+IMAGE_SIZE = 96
 GYM_ID = "imitlab/PushT-v0"
 
 
@@ -165,19 +169,22 @@ def place_state(sim: Any, state: np.ndarray, legacy: bool) -> None:
 
 
 def observation_space(observation: str) -> spaces.Box:
-    """The observation space of ``observation`` ("state" or "keypoints")."""
+    """The observation space of ``observation`` ("state", "keypoints" or "agent_pos")."""
     if observation == "state":
         return spaces.Box(
             low=np.zeros(5, np.float32), high=np.array([WORKSPACE] * 4 + [2 * np.pi], np.float32), dtype=np.float32
         )
     if observation == "keypoints":  # keypoints of a block near the border may lie outside the workspace
         return spaces.Box(low=-np.inf, high=np.inf, shape=(len(KEYPOINT_OBS_NAMES),), dtype=np.float32)
+    if observation == "agent_pos":
+        return spaces.Box(low=0.0, high=WORKSPACE, shape=(2,), dtype=np.float32)
     raise ValueError(f"unknown PushT observation {observation!r}; choose from {', '.join(OBSERVATIONS)}")
 
 
 class PushTEnv(gym.Env):
-    """One PushT env with the paper's seeding (see the module docstring). ``observation``: "state" (5,) or
-    "keypoints" (20,). ``info`` holds ``success`` (coverage has exceeded 0.95 at some step of the episode) and
+    """One PushT env with the paper's seeding (see the module docstring). ``observation``: "state" (5,),
+    "keypoints" (20,) or "agent_pos" (2,), the vector part of gym-pusht's ``pixels_agent_pos`` whose image is
+    ``render_pixels``. ``info`` holds ``success`` (coverage has exceeded 0.95 at some step of the episode) and
     ``coverage``."""
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": FPS}
@@ -214,7 +221,14 @@ class PushTEnv(gym.Env):
 
     def _obs(self) -> np.ndarray:
         state = self.state()
-        return state if self.observation == "state" else keypoint_observation(state)
+        if self.observation == "keypoints":
+            return keypoint_observation(state)
+        return state[:2].copy() if self.observation == "agent_pos" else state
+
+    def render_pixels(self) -> np.ndarray:
+        """(96, 96, 3) uint8: gym-pusht's image observation of the current state (its ``pixels`` /
+        ``pixels_agent_pos`` obs_type: the 512 x 512 scene drawn with pygame, resized by OpenCV, no action marker)."""
+        return self.sim._render(visualize=False)
 
     def step(self, action):
         action = np.asarray(action, dtype=np.float64).reshape(2)
@@ -242,7 +256,8 @@ class BatchedPushT(gym.vector.VectorEnv):
     """N PushT envs stepped in a loop. No autoreset: a sub-env whose episode has ended stays frozen (same obs,
     reward 0, terminated again, same success flag) until the next ``reset``. ``reset(seed=[s_0, ...])`` gives
     sub-env i the paper's initial state of ``s_i``; ``reset(options={"states": (N, 5)})`` exact states.
-    ``observation``: "state" or "keypoints", as ``PushTEnv``."""
+    ``observation``: "state", "keypoints" or "agent_pos", as ``PushTEnv``; ``render_cameras`` gives each
+    sub-env's image observation (``pusht-pixels``)."""
 
     metadata = {"render_modes": [], "autoreset_mode": AutoresetMode.DISABLED, "render_fps": FPS}
 
@@ -289,6 +304,10 @@ class BatchedPushT(gym.vector.VectorEnv):
         success = np.array([env.success for env in self.envs])
         return self.obs.copy(), reward, terminated, truncated, {"success": success, "coverage": coverage}
 
+    def render_cameras(self) -> dict[str, np.ndarray]:
+        """{``CAMERA``: (N, 96, 96, 3) uint8}, each sub-env's ``render_pixels`` (drawn one by one, ~1 ms each)."""
+        return {CAMERA: np.stack([env.render_pixels() for env in self.envs])}
+
     def close(self, **kwargs):
         for env in self.envs:
             env.close()
@@ -314,17 +333,26 @@ def replay_episode(observation: np.ndarray, action: np.ndarray, legacy: bool = F
 def _no_expert():
     raise ImitlabError(
         "pusht has no scripted expert: its demonstrations are the 206 human ones of Chi et al. 2023; "
-        "import them with `imitlab import` (see docs/pusht.md)"
+        "import them with `imitlab import` (with their images: --env pusht-pixels --obs-key 'state[:2]' "
+        "--image-key img; see docs/pusht.md)"
     )
 
 
-for name, observation, obs_names, description in (
-    ("pusht", "state", OBS_NAMES, "Push the T-shaped block into the goal pose."),
+for name, observation, obs_names, cameras, description in (
+    ("pusht", "state", OBS_NAMES, {}, "Push the T-shaped block into the goal pose."),
     (
         "pusht-keypoints",
         "keypoints",
         KEYPOINT_OBS_NAMES,
+        {},
         "Push the T-shaped block into the goal pose (observation: 9 block keypoints and the agent position).",
+    ),
+    (
+        "pusht-pixels",
+        "agent_pos",
+        OBS_NAMES[:2],
+        {CAMERA: (IMAGE_SIZE, IMAGE_SIZE)},
+        "Push the T-shaped block into the goal pose (observation: a 96x96 top-down image and the agent position).",
     ),
 ):
     register_env(
@@ -342,5 +370,6 @@ for name, observation, obs_names, description in (
             eval_seeds=pusht_eval_seeds,
             episode_score=episode_score,
             score_rule="mean over episodes of the maximum of clip(coverage / 0.95, 0, 1) (Chi et al. 2023)",
+            cameras=cameras,
         )
     )

@@ -1,14 +1,17 @@
 """Environment registry: each entry knows how to build a batched env, a single gymnasium env, its expert,
 its episode length and how success is judged.
 
+Envs with cameras (``EnvSpec.cameras``) observe a state vector (``obs_names``, possibly empty) plus one RGB image
+per camera; ``rollout`` hands the images to agents that ask for them (``observe_images``) and records them.
+
 Success is reported by every env as ``info["success"]`` (N,) bool at each step, meaning "the episode counts as
 a success if it ends now"; the evaluator reads it at each episode's last step.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 import gymnasium as gym
 import numpy as np
@@ -38,6 +41,10 @@ class EnvSpec:
     # envs whose observation determines the task state: env state (N, state_dim) for observations (N, obs_dim),
     # loadable with ``set_state``; lets a remedy perturb recorded states and query the expert there
     state_from_obs: Callable[[np.ndarray], np.ndarray] | None = None
+    # envs that observe through cameras: camera key (e.g. "observation.images.top") -> (height, width); the
+    # batched env then has ``render_cameras() -> {key: (N, H, W, 3) uint8}`` (the current state, as seen before
+    # the next action), and ``imitlab collect`` records every camera beside the observation vector
+    cameras: Mapping[str, tuple[int, int]] = field(default_factory=dict)
 
 
 ENVS: dict[str, EnvSpec] = {}

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import gymnasium as gym
 import numpy as np
 
-from imitlab.envs.agents import Agent, observe_reward
+from imitlab.core.errors import ImitlabError
+from imitlab.envs.agents import Agent, observe_images, observe_reward, wants_images
 from imitlab.envs.registry import EnvSpec
 
 
@@ -30,6 +31,7 @@ class Rollout:
     state: np.ndarray | None = None  # (N, T, state_dim) env.get_state() before each action, if recorded
     final_obs: np.ndarray | None = None  # (N, obs_dim) observation after each episode's last action
     terminated: np.ndarray | None = None  # (N,) bool: the episode ended by termination (not a time limit)
+    images: dict[str, np.ndarray] | None = None  # camera key -> (N, T, H, W, 3) uint8 before each action, if recorded
 
     @property
     def lengths(self) -> np.ndarray:
@@ -45,38 +47,58 @@ class Rollout:
     def returns(self) -> np.ndarray:
         return (self.reward * self.alive).sum(axis=1)
 
-    def episode(self, i: int) -> dict[str, np.ndarray]:
-        """Episode i cut to its length: observation, action, reward, success arrays."""
+    def episode(self, i: int) -> dict:
+        """Episode i cut to its length: observation, action, reward, success arrays, and ``images`` (camera key ->
+        (T, H, W, 3) uint8) when they were recorded; the keyword arguments of ``data.Episode``."""
         n = int(self.lengths[i])
-        return {
+        episode = {
             "observation": self.obs[i, :n],
             "action": self.action[i, :n],
             "reward": self.reward[i, :n],
             "success": self.success[i, :n],
         }
+        if self.images is not None:
+            episode["images"] = {key: frames[i, :n] for key, frames in self.images.items()}
+        return episode
 
 
-def run_episodes(spec: EnvSpec, agent: Agent, seeds: np.ndarray, record_state: bool = False) -> Rollout:
+def run_episodes(
+    spec: EnvSpec, agent: Agent, seeds: np.ndarray, record_state: bool = False, record_images: bool = False
+) -> Rollout:
     """``rollout`` in a fresh batched env of ``spec`` with one sub-env per seed, closed afterwards."""
     vec_env = spec.make_vector(len(seeds))
     try:
-        return rollout(vec_env, agent, seeds, spec.max_steps, record_state)
+        return rollout(vec_env, agent, seeds, spec.max_steps, record_state, record_images)
     finally:
         vec_env.close()
 
 
 def rollout(
-    env: gym.vector.VectorEnv, agent: Agent, seeds: np.ndarray, max_steps: int, record_state: bool = False
+    env: gym.vector.VectorEnv,
+    agent: Agent,
+    seeds: np.ndarray,
+    max_steps: int,
+    record_state: bool = False,
+    record_images: bool = False,
 ) -> Rollout:
     """Reset sub-env i with seeds[i], run ``agent`` until every episode has ended or ``max_steps``.
-    ``record_state`` also keeps the env's full state before each action (for envs with ``get_state``)."""
+    ``record_state`` also keeps the env's full state before each action (for envs with ``get_state``).
+    The env's cameras (``render_cameras``) are rendered before each action only when ``record_images`` asks to
+    keep them or the agent looks at them (``observe_images``); otherwise nothing is rendered."""
     seeds = np.asarray(seeds, dtype=np.int64)
     n = len(seeds)
     if env.num_envs != n:
         raise ValueError(f"env has {env.num_envs} sub-envs but {n} seeds were given")
+    render = record_images or wants_images(agent)
+    if render and not hasattr(env, "render_cameras"):
+        raise ImitlabError(
+            f"{type(env).__name__} has no cameras (no render_cameras method), but "
+            + ("images were asked to be recorded" if record_images else f"{type(agent).__name__} observes images")
+        )
     obs, _ = env.reset(seed=[int(s) for s in seeds])
     agent.reset(seeds)
     obs_log, act_log, rew_log, succ_log, alive_log, state_log = [], [], [], [], [], []
+    image_log: list[dict[str, np.ndarray]] = []
     alive = np.ones(n, dtype=bool)
     final_obs = np.array(obs, dtype=np.float32, copy=True)
     ended_terminal = np.zeros(n, dtype=bool)
@@ -84,6 +106,11 @@ def rollout(
     for _ in range(max_steps):
         if record_state:
             state_log.append(env.get_state())
+        if render:
+            images = env.render_cameras()
+            observe_images(agent, images)
+            if record_images:
+                image_log.append(images)
         start = time.perf_counter()
         action = np.asarray(agent.act(obs), dtype=np.float32)
         act_seconds += time.perf_counter() - start
@@ -113,4 +140,7 @@ def rollout(
         state=np.stack(state_log, axis=1) if record_state else None,
         final_obs=final_obs,
         terminated=ended_terminal,
+        images={key: np.stack([step[key] for step in image_log], axis=1) for key in image_log[0]}
+        if record_images
+        else None,
     )

@@ -107,7 +107,7 @@ class BatchedTwoPath(gym.vector.VectorEnv):
         self.steps[:] = 0
         self.done[:] = False
         self.success[:] = False
-        return self.pos.astype(np.float32), {"success": self.success.copy()}
+        return self._observe(), {"success": self.success.copy()}
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         """actions (N, 2) velocity -> obs (N, 2), reward (N,), terminated (N,), truncated (N,), info."""
@@ -123,14 +123,14 @@ class BatchedTwoPath(gym.vector.VectorEnv):
         self.steps += live
         terminated = self.done.copy()
         truncated = ~self.done & (self.steps >= MAX_STEPS)
-        return self.pos.astype(np.float32), reward, terminated, truncated, {"success": self.success.copy()}
+        return self._observe(), reward, terminated, truncated, {"success": self.success.copy()}
 
     def get_state(self) -> np.ndarray:
         """(N, 5) float64 copy of (x, y, step, done, success); see ``STATE_NAMES``."""
         return np.column_stack([self.pos, self.steps, self.done, self.success]).astype(np.float64)
 
     def set_state(self, state: np.ndarray) -> np.ndarray:
-        """Load an (N, 5) state from ``get_state``; returns the obs (N, 2)."""
+        """Load an (N, 5) state from ``get_state``; returns the obs (N, obs_dim)."""
         state = np.asarray(state, dtype=np.float64)
         if state.shape != (self.num_envs, len(STATE_NAMES)):
             raise ValueError(f"state must have shape ({self.num_envs}, {len(STATE_NAMES)}), got {state.shape}")
@@ -138,6 +138,10 @@ class BatchedTwoPath(gym.vector.VectorEnv):
         self.steps = state[:, 2].astype(np.int64)
         self.done = state[:, 3] != 0
         self.success = state[:, 4] != 0
+        return self._observe()
+
+    def _observe(self) -> np.ndarray:
+        """The observation (N, obs_dim) float32 of the current state: the position (x, y)."""
         return self.pos.astype(np.float32)
 
 

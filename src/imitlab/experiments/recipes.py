@@ -1,12 +1,20 @@
-"""Settings that work for each (env, policy) pair on a 2-core CPU, used by the demo and the studies.
+"""Settings that work for each (env, policy) pair on a 2-core CPU: what `imitlab train` applies to a dataset of a
+built-in env (``resolve_recipe``), and what the demo and the studies train (``studies.rows.recipe_spec``).
 
 Each recipe is (policy config overrides, train config overrides); anything not named takes the policy's and
-TrainConfig's defaults. Changing a number here changes the figures the README quotes: rerun `make demo`.
+TrainConfig's defaults. A recipe names every field whose measured value differs from the policy's default, so a
+change of default never changes what a recipe trains. Changing a number here changes the figures the README
+quotes: rerun `make demo`. `imitlab recipes` prints them.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+from imitlab.core.errors import ImitlabError
+from imitlab.data.reader import read_info
 
 Recipe = tuple[dict[str, Any], dict[str, Any]]
 
@@ -15,6 +23,9 @@ DEMOS = {"pendulum": 50, "two-path": 100}  # demonstrations per env in the demo
 # Diffusion and flow: Chi et al.'s U-Net at CPU width, with H = 8 / 4 executed (H = 16 / 8 trains ~25% slower
 # for no gain on these short-horizon tasks); both reach their figures in 2500 steps.
 _DENOISER = ({"horizon": 8, "n_action_steps": 4}, {"steps": 2500})
+# ACT as the paper runs it: beta 10 on the KL and z = 0 at inference (the policy's defaults are the two-path
+# recipe's latent instead, docs/heads.md "Defaults"); the Pendulum and PushT recipes were measured with these
+_ACT_PAPER_LATENT = {"kl_weight": 10.0, "inference_z": "zero"}
 
 RECIPES: dict[tuple[str, str], Recipe] = {
     ("pendulum", "bc"): ({}, {"steps": 3000}),
@@ -48,7 +59,15 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("two-path", "tokenized"): ({"autoregressive": True, "temperature": 1.0}, {"steps": 3000, "batch_size": 128}),
     # ACT on Pendulum needs the L2 reconstruction: with the paper's L1 every run stayed at 0-17 % (docs/heads.md)
     ("pendulum", "act"): (
-        {"horizon": 8, "n_action_steps": 4, "d_model": 64, "dim_feedforward": 256, "dropout": 0.0, "loss": "l2"},
+        {
+            "horizon": 8,
+            "n_action_steps": 4,
+            "d_model": 64,
+            "dim_feedforward": 256,
+            "dropout": 0.0,
+            "loss": "l2",
+            **_ACT_PAPER_LATENT,
+        },
         {"steps": 3000, "lr": 1e-3},
     ),
     # Decision Transformer on mixed-quality data (MIXED_EPSILONS below), context K = 10 steps
@@ -76,7 +95,7 @@ RECIPES.update(
         ("pusht", "flow"): (_PUSHT_UNET, {"steps": 20000, "batch_size": 64, "warmup_steps": 500, "ema_decay": 0.999}),
         ("pusht", "chunked-bc"): ({**_PUSHT_CHUNK, "hidden_dim": 512}, {"steps": 30000, "batch_size": 256}),
         ("pusht", "gmm"): ({**_PUSHT_CHUNK, "hidden_dim": 512}, {"steps": 30000, "batch_size": 256}),
-        ("pusht", "act"): (_PUSHT_CHUNK, {"steps": 12000, "batch_size": 64}),
+        ("pusht", "act"): ({**_PUSHT_CHUNK, **_ACT_PAPER_LATENT}, {"steps": 12000, "batch_size": 64}),
     }
 )
 # The paper's scale (Chi et al. 2023, pusht lowdim config): U-Net (256, 512, 1024), time embedding 256, AdamW lr
@@ -96,7 +115,7 @@ FULL_SCALE: dict[tuple[str, str], Recipe] = {
     ("pusht", "flow"): (_PAPER_UNET, _PAPER_TRAIN),
     ("pusht", "chunked-bc"): ({**_PUSHT_CHUNK, "hidden_dim": 1024, "num_layers": 4}, _PAPER_TRAIN),
     ("pusht", "gmm"): ({**_PUSHT_CHUNK, "hidden_dim": 1024, "num_layers": 4}, _PAPER_TRAIN),
-    ("pusht", "act"): ({**_PUSHT_CHUNK, "d_model": 512, "dim_feedforward": 3200}, _PAPER_TRAIN),
+    ("pusht", "act"): ({**_PUSHT_CHUNK, **_ACT_PAPER_LATENT, "d_model": 512, "dim_feedforward": 3200}, _PAPER_TRAIN),
 }
 # pusht-keypoints is the same task observed as the paper observes it (9 block keypoints + agent x, y): same recipes
 for _table in (RECIPES, FULL_SCALE):
@@ -117,3 +136,109 @@ def recipe(env: str, policy: str) -> Recipe:
     """The tuned settings for ``policy`` on ``env`` (empty overrides where none are recorded)."""
     policy_overrides, train_overrides = RECIPES.get((env, policy), ({}, {}))
     return dict(policy_overrides), dict(train_overrides)
+
+
+class RecipeError(ImitlabError):
+    """A request for recipes that names none (unknown policy or env)."""
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """The settings of one training run: the recipe for (env, policy), if any, under the caller's explicit
+    overrides. ``policy_overrides`` / ``train_overrides`` are what to train with."""
+
+    env: str | None
+    policy: str
+    policy_overrides: dict[str, Any]
+    train_overrides: dict[str, Any]
+    recipe: str | None = None  # "ENV/POLICY" when a recipe applied
+    # the recipe's (policy, train) fields that took effect
+    from_recipe: Recipe = field(default_factory=lambda: ({}, {}))
+    overridden: tuple[str, ...] = ()  # recipe fields the explicit overrides replaced
+    disabled: bool = False  # a recipe was turned off (--no-recipe)
+
+    def record(self) -> dict[str, Any]:
+        """What config.json keeps under "recipe": its name (None without one) and the fields it set."""
+        policy_fields, train_fields = self.from_recipe
+        return {
+            "name": self.recipe,
+            "policy_config": policy_fields,
+            "train_config": train_fields,
+            "overridden": list(self.overridden),
+        }
+
+    def summary(self) -> str:
+        """One line for the user: which fields the recipe set and how to turn it off."""
+        if self.recipe is None:
+            where = f"{self.policy} on {self.env!r} data" if self.env else f"{self.policy} on data without an env"
+            why = "recipe turned off (--no-recipe)" if self.disabled else f"no tuned recipe for {where}"
+            return f"{why}: the policy's defaults and your flags (`imitlab recipes` lists the tuned ones)"
+        fields = " ".join(f"{k}={v}" for k, v in {**self.from_recipe[0], **self.from_recipe[1]}.items())
+        kept = f"; your flags kept for {', '.join(self.overridden)}" if self.overridden else ""
+        return (
+            f"recipe {self.recipe}: {fields or '(no fields left)'}{kept}; --no-recipe trains with the policy's defaults"
+        )
+
+
+def resolve_recipe(
+    env: str | None,
+    policy: str,
+    policy_overrides: dict[str, Any] | None = None,
+    train_overrides: dict[str, Any] | None = None,
+    enabled: bool = True,
+) -> Resolved:
+    """``policy``'s recipe on ``env`` (when there is one and ``enabled``) with the explicit overrides on top: the one
+    place where `imitlab train`, the studies and the demo turn a recipe into training settings."""
+    policy_overrides, train_overrides = dict(policy_overrides or {}), dict(train_overrides or {})
+    if not enabled or (env, policy) not in RECIPES:
+        return Resolved(
+            env, policy, policy_overrides, train_overrides, disabled=not enabled and (env, policy) in RECIPES
+        )
+    recipe_policy, recipe_train = recipe(env, policy)
+    overridden = (
+        *(k for k in recipe_policy if k in policy_overrides),
+        *(k for k in recipe_train if k in train_overrides),
+    )
+    return Resolved(
+        env,
+        policy,
+        {**recipe_policy, **policy_overrides},
+        {**recipe_train, **train_overrides},
+        recipe=f"{env}/{policy}",
+        from_recipe=(
+            {k: v for k, v in recipe_policy.items() if k not in policy_overrides},
+            {k: v for k, v in recipe_train.items() if k not in train_overrides},
+        ),
+        overridden=overridden,
+    )
+
+
+def resolve_for_dataset(
+    data: str | Path,
+    policy: str,
+    policy_overrides: dict[str, Any] | None = None,
+    train_overrides: dict[str, Any] | None = None,
+    enabled: bool = True,
+) -> Resolved:
+    """``resolve_recipe`` for the env the dataset at ``data`` was recorded on (its info.json ``robot_type``)."""
+    return resolve_recipe(read_info(data).get("robot_type"), policy, policy_overrides, train_overrides, enabled)
+
+
+def format_recipes(policy: str | None = None, env: str | None = None) -> str:
+    """The recipes as text, grouped by policy, one line per env: policy fields, then training fields."""
+    chosen = [(e, p) for e, p in RECIPES if (policy is None or p == policy) and (env is None or e == env)]
+    if not chosen:
+        asked = " on ".join(f"{kind} {name!r}" for kind, name in (("policy", policy), ("env", env)) if name)
+        raise RecipeError(
+            f"no recipe for {asked}; policies with recipes: {', '.join(sorted({p for _, p in RECIPES}))}; "
+            f"envs with recipes: {', '.join(sorted({e for e, _ in RECIPES}))}"
+        )
+    width = max(len(e) for e, _ in chosen)
+    lines = []
+    for name in sorted({p for _, p in chosen}):
+        lines.append(name)
+        for e, _ in sorted(k for k in chosen if k[1] == name):
+            policy_fields, train_fields = recipe(e, name)
+            text = " ".join(f"{k}={v}" for k, v in policy_fields.items()) or "(the policy's defaults)"
+            lines.append(f"  {e:<{width}}  {text}; train: {' '.join(f'{k}={v}' for k, v in train_fields.items())}")
+    return "\n".join(lines)

@@ -8,9 +8,12 @@ Low-Cost Hardware"): a conditional VAE whose decoder is a transformer that outpu
     L = | a - a_hat |_1 (mean over non-padded steps, normalised units)                 (ACT Alg. 1, L_reconst)
         + kl_weight * KL( N(mu, sigma^2) || N(0, I) )                                    (ACT Alg. 1, beta L_reg)
     KL  = -1/2 sum_j (1 + log sigma_j^2 - mu_j^2 - sigma_j^2), summed over the latent, averaged over the batch
-At inference z = 0 (the prior mean), so predict_chunk is deterministic (ACT Alg. 2); ``inference_z="prior"``
-instead draws z ~ N(0, I) from the generator, so the decoder can produce more than one chunk per observation. Temporal ensembling of
-overlapping chunks is the chunk executor's job, not the policy's.
+The paper decodes z = 0 (the prior mean), so predict_chunk is deterministic (ACT Alg. 2; ``inference_z="zero"``);
+the default, ``inference_z="prior"``, draws z ~ N(0, I) from the generator, so the decoder can produce more than
+one chunk per observation. Temporal ensembling of overlapping chunks is the chunk executor's job, not the policy's.
+
+Defaults that differ from the paper's (kl_weight 10, z = 0), because those failed on two-path (docs/heads.md,
+"Defaults"): kl_weight 0.1, so that the latent carries the mode, and z drawn from the prior.
 
 Differences from the paper, for a CPU-sized low-dimensional setting: no images (the observation history is one
 linear token), learned positions throughout, pre-norm layers, and the queries are fed as the decoder input
@@ -41,9 +44,9 @@ class ACTConfig(PolicyConfig):
     n_encoder_layers: int = 2  # decoder side: transformer encoder over [z, obs]
     n_decoder_layers: int = 2  # decoder side: transformer decoder over the H queries
     dropout: float = 0.1  # dropout in every transformer layer
-    kl_weight: float = 10.0  # beta on the KL term (paper: 10)
+    kl_weight: float = 0.1  # beta on the KL term (paper: 10, where the latent collapsed on two-path)
     loss: str = "l1"  # reconstruction: "l1" (paper) or "l2"
-    inference_z: str = "zero"  # "zero": z = 0, the prior mean (paper); "prior": z ~ N(0, I) from the generator
+    inference_z: str = "prior"  # "prior": z ~ N(0, I) from the generator; "zero": z = 0, the prior mean (paper)
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -46,6 +46,9 @@ class GMMConfig(PolicyConfig):
 class GMMPolicy(Policy):
     name = "gmm"
     config_class = GMMConfig
+    # the mixture needs longer than the regressors to separate its components: 70-84 % on two-path at the trainer's
+    # 3000 steps, 99 % at 10000 (docs/heads.md, "Defaults")
+    train_defaults = {"steps": 10000}
 
     def __init__(self, config: GMMConfig, stats: dict[str, dict[str, Any]]):
         super().__init__(config, stats)

@@ -9,13 +9,16 @@ so the round trip is off by at most w / 2, i.e. (max - min) / (2 n_bins) in envi
 The head outputs logits over the n_bins tokens of each of the D = H * act_dim action numbers and is trained with
     L = mean over non-padded steps of  - log softmax(logits)[k(a)]          (token cross-entropy)
 Two ways to produce the logits:
-  * parallel (default): an MLP on the flattened normalised obs history outputs all D token distributions at
+  * parallel: an MLP on the flattened normalised obs history outputs all D token distributions at
     once; the tokens are independent given the observation (RT-1-style per-dimension tokens).
-  * autoregressive: a small causal transformer predicts the tokens one at a time, in the order
+  * autoregressive (default): a small causal transformer predicts the tokens one at a time, in the order
     (step 0, dim 0), (step 0, dim 1), ..., (step H-1, dim act_dim-1), each conditioned on an observation token
     and on the tokens before it: p(k | o) = prod_i p(k_i | o, k_<i) (RT-2 / OpenVLA decoding). Training is
     teacher-forced; inference feeds each chosen token back in.
-Decoding is argmax (temperature 0, default) or a draw from softmax(logits / temperature).
+Decoding is argmax (temperature 0) or a draw from softmax(logits / temperature).
+
+Defaults: autoregressive tokens sampled at temperature 1, not parallel tokens at argmax, which kept one detour
+on two-path (docs/heads.md, "Defaults").
 """
 
 from __future__ import annotations
@@ -41,8 +44,8 @@ class TokenizedConfig(PolicyConfig):
     n_bins: int = 256  # tokens per action dimension (RT-2 / OpenVLA use 256)
     hidden_dim: int = 256  # MLP width (parallel: the whole head; autoregressive: the obs encoder)
     num_layers: int = 2  # MLP hidden layers
-    temperature: float = 0.0  # 0: argmax token; > 0: sample from softmax(logits / temperature)
-    autoregressive: bool = False  # False: independent tokens from one MLP; True: causal transformer, token by token
+    temperature: float = 1.0  # 0: argmax token; > 0: sample from softmax(logits / temperature)
+    autoregressive: bool = True  # True: causal transformer, token by token; False: independent tokens from one MLP
     d_model: int = 64  # autoregressive transformer width
     n_heads: int = 4  # autoregressive attention heads (must divide d_model)
     n_layers: int = 2  # autoregressive transformer layers
@@ -113,6 +116,7 @@ class CausalTokenDecoder(nn.Module):
 class TokenizedPolicy(Policy):
     name = "tokenized"
     config_class = TokenizedConfig
+    train_defaults = {"batch_size": 128}  # the batch the autoregressive head was measured at on two-path
 
     def __init__(self, config: TokenizedConfig, stats: dict[str, dict[str, Any]]):
         super().__init__(config, stats)

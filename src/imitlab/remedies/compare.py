@@ -11,7 +11,9 @@
 | `dagger`  | on-policy rollouts labelled by the expert (``dagger.py``)    | demo frames + rollouts |
 
 ``run_remedy`` runs one (method, seed) and returns a ``RemedyResult``; ``compare_remedies`` runs a grid and adds
-the paired McNemar p-value against ``bc`` of the same seed. Results are cached per run (``result.json``).
+the paired McNemar p-value against ``bc`` of the same seed; ``summarise`` turns its rows into one line per method
+over the training seeds (seed-aware interval, per-seed differences against ``bc``). Results are cached per run
+(``result.json``).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from imitlab.data.reader import load_dataset
 from imitlab.data.writer import write_like
 from imitlab.envs.registry import get_env_spec
 from imitlab.evaluation.evaluate import evaluate
-from imitlab.evaluation.stats import mcnemar_exact_p, wilson_interval
+from imitlab.evaluation.stats import PairedSeeds, SeedSuccess, mcnemar_exact_p, paired_over_seeds, success_over_seeds
 from imitlab.policies.base import get_policy_class
 from imitlab.remedies.augment import AugmentConfig, expert_augmentation, project_to_env
 from imitlab.remedies.ccil import CCILConfig, fit_dynamics, label_episodes, synthesize
@@ -328,28 +330,33 @@ def compare_remedies(
     return rows
 
 
-def pooled(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per label over all seeds: successes and episodes summed, Wilson interval of the pooled rate,
-    per-seed rates and p-values kept as lists."""
+@dataclass
+class MethodSummary:
+    """One method (with its settings) over the training seeds of a ``compare_remedies`` grid."""
+
+    label: str
+    expert_labels: int
+    synthetic_labels: int
+    success: SeedSuccess  # mean over seeds, seed-aware interval (Wilson with one seed)
+    vs_bc: PairedSeeds | None  # per-seed paired differences against bc of the same seeds; None for bc itself
+
+
+def summarise(rows: list[dict[str, Any]]) -> list[MethodSummary]:
+    """One summary per label of ``compare_remedies`` rows, in first-seen order (bc first)."""
     by_label: dict[str, list[dict]] = {}
     for row in rows:
         by_label.setdefault(row["label"], []).append(row)
+    bc = {r["seed"]: r for r in rows if r["method"] == "bc" and r["label"] == "bc"}
     table = []
     for label, group in by_label.items():
-        successes, episodes = sum(r["successes"] for r in group), sum(r["episodes"] for r in group)
-        low, high = wilson_interval(successes, episodes)
-        table.append(
-            {
-                "label": label,
-                "expert_labels": group[0]["expert_labels"],
-                "synthetic_labels": group[0]["synthetic_labels"],
-                "successes": successes,
-                "episodes": episodes,
-                "success_rate": successes / episodes,
-                "ci_low": low,
-                "ci_high": high,
-                "per_seed": [r["success_rate"] for r in group],
-                "p_vs_bc": [r["p_vs_bc"] for r in group],
-            }
+        success = success_over_seeds([r["successes"] for r in group], [r["episodes"] for r in group])
+        paired = [r for r in group if r["seed"] in bc]
+        vs_bc = (
+            paired_over_seeds(
+                [r["episode_success"] for r in paired], [bc[r["seed"]]["episode_success"] for r in paired]
+            )
+            if label != "bc" and paired
+            else None
         )
+        table.append(MethodSummary(label, group[0]["expert_labels"], group[0]["synthetic_labels"], success, vs_bc))
     return table

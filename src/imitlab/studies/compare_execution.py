@@ -1,7 +1,7 @@
 """Receding horizon versus temporal ensembling, for any chunked checkpoints, on the same evaluation seeds: one
 markdown table with a row per (checkpoint, execution mode).
 
-    python -m imitlab.studies.compare_execution --checkpoints runs/cbc runs/act --ensemble 0.01 0.1 --episodes 100
+    imitlab compare-execution --checkpoints runs/cbc runs/act --ensemble 0.01 0.1 --episodes 100
 
 Modes: receding horizon with the policy's own ``n_action_steps``; receding horizon re-planning every step
 (``n_action_steps=1``, the newest chunk's first action); temporal ensembling with each coefficient m (a chunk
@@ -10,7 +10,6 @@ every step, overlapping predictions averaged with weights exp(-m*i), i = 0 the o
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -35,19 +34,13 @@ def compare_execution(
     ]
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m imitlab.studies.compare_execution", description=__doc__.split("\n\n")[0]
-    )
-    parser.add_argument("--checkpoints", type=Path, nargs="+", required=True, help="run directories")
-    parser.add_argument("--ensemble", type=float, nargs="+", default=[0.01], help="temporal ensembling m values")
-    parser.add_argument("--env", help="environment (default: each checkpoint's own)")
-    parser.add_argument("--episodes", type=int, default=100, help="evaluation episodes per row")
-    parser.add_argument("--seed", type=int, default=0, help="evaluation seed")
-    args = parser.parse_args(argv)
+def execution_table(
+    runs: Sequence[Path], *, env: str | None, ensemble: Sequence[float], episodes: int, seed: int
+) -> str:
+    """A markdown table with one row per (checkpoint, execution mode): policy, H, mode, success, return."""
     rows = []
-    for run in args.checkpoints:
-        policy, results = compare_execution(run, args.env, args.ensemble, args.episodes, args.seed)
+    for run in runs:
+        policy, results = compare_execution(run, env=env, ensemble=ensemble, episodes=episodes, seed=seed)
         for label, r in results:
             rows.append(
                 [
@@ -58,8 +51,8 @@ def main(argv: list[str] | None = None) -> None:
                     f"{r.mean_return:.1f} ± {r.std_return:.1f}",
                 ]
             )
-    print(markdown_table(["policy", "H", "execution", "success [95% CI]", "return"], rows))
+    return markdown_table(["policy", "H", "execution", "success [95% CI]", "return"], rows)
 
 
-if __name__ == "__main__":
-    main()
+if __name__ == "__main__":  # the former `python -m imitlab.studies.compare_execution`
+    raise SystemExit("this is now a command: imitlab compare-execution --help")

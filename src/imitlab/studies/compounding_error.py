@@ -11,13 +11,13 @@ from imitlab.core.seeds import evaluation_seeds
 from imitlab.evaluation.compounding import CSV_COLUMNS, CompoundingCurve, compounding_curve
 from imitlab.experiments.recipes import recipe
 from imitlab.experiments.runs import RunSpec
-from imitlab.remedies.compare import RemedyConfig, compare_remedies
-from imitlab.remedies.compare import pooled as pooled_remedies
+from imitlab.remedies.compare import RemedyConfig, compare_remedies, summarise
 from imitlab.studies import Figure, Study, Table, register_study
 from imitlab.studies import rows as study_rows
 from imitlab.studies.plots import Panel, Series, plot_panels, plot_success_bars
-from imitlab.studies.rows import Rows, group, policy_of, recipe_spec, success_cell
-from imitlab.studies.table import format_success, markdown_table
+from imitlab.studies.rows import Rows, group, policy_of, recipe_spec, seed_count, success_cell
+from imitlab.studies.summaries import remedies_caption, remedies_table
+from imitlab.studies.table import band_note, markdown_table, seeds_note
 
 ENV = "pendulum"
 LATE_STEPS = 50  # the success window of pendulum: the last 50 steps
@@ -83,7 +83,7 @@ def _compounding_analysis(
         [
             Table(
                 f"{ENV}: state distance to the expert's trajectory (normalised per dimension), from the same "
-                "evaluation initial states",
+                f"evaluation initial states (first training seed); success: {seeds_note(seed_count(rows))}",
                 table,
             )
         ],
@@ -122,29 +122,19 @@ def _remedies_analysis(
     policy_overrides, train_overrides = recipe(ENV, "bc")
     runs = compare_remedies(
         METHODS,
-        ENV,
-        "bc",
-        REMEDY_DEMOS,
-        Path(root) / "remedies",
-        list(seeds),
-        REMEDY_CONFIG,
+        env=ENV,
+        policy="bc",
+        demos=REMEDY_DEMOS,
+        out=Path(root) / "remedies",
+        seeds=list(seeds),
+        config=REMEDY_CONFIG,
         eval_episodes=study_rows.EVAL_EPISODES,
         policy_overrides=policy_overrides,
         train_overrides=train_overrides,
         equal_label_controls=True,
     )
-    table, bars = [], {}
-    for r in pooled_remedies(runs):
-        bars[r["label"]] = (r["success_rate"], r["ci_low"], r["ci_high"])
-        table.append(
-            [
-                r["label"],
-                r["expert_labels"],
-                r["synthetic_labels"],
-                format_success(r["success_rate"], r["ci_low"], r["ci_high"], r["successes"], r["episodes"]),
-                " · ".join(f"{p:.2g}" for p in r["p_vs_bc"]),
-            ]
-        )
+    summary = summarise(runs)
+    bars = {m.label: (m.success.rate, m.success.low, m.success.high) for m in summary}
     figure = plot_success_bars(
         {f"{ENV}, bc, {REMEDY_DEMOS} demos": bars},
         out / "remedies.png",
@@ -154,16 +144,13 @@ def _remedies_analysis(
     return (
         [
             Table(
-                f"{ENV}, MLP bc from {REMEDY_DEMOS} demonstrations: each remedy vs plain BC on the same evaluation "
-                "seeds (exact McNemar p per training seed); 'bc(N demos)' rows hold as many expert labels as the "
-                "remedies that spend more",
-                markdown_table(["method", "expert labels", "synthetic labels", "success [95% CI]", "p vs bc"], table),
+                remedies_caption(summary, f"{ENV}, MLP bc from {REMEDY_DEMOS} demonstrations"), remedies_table(summary)
             )
         ],
         [
             Figure(
                 figure.name,
-                "Success with Wilson 95% whiskers per remedy; the equal-label BC controls show "
+                f"Success per remedy ({band_note(len(seeds))} as whiskers); the equal-label BC controls show "
                 "whether a gain comes from the method or from more expert labels.",
             )
         ],

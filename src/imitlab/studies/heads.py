@@ -16,15 +16,24 @@ from imitlab.envs import two_path
 from imitlab.envs.registry import get_env_spec
 from imitlab.envs.rollout import run_episodes
 from imitlab.evaluation.execution import ChunkExecutor
-from imitlab.evaluation.stats import bootstrap_iqm_interval, interquartile_mean, mcnemar_exact_p, wilson_interval
+from imitlab.evaluation.stats import bootstrap_iqm_interval, interquartile_mean, paired_over_seeds, success_over_seeds
 from imitlab.experiments.process_executor import call_in_processes
 from imitlab.experiments.recipes import DEMOS, expected_train_seconds, recipe
 from imitlab.experiments.runs import RunSpec, append_row, digest, read_rows
 from imitlab.studies import Figure, Study, Table, register_study
 from imitlab.studies.animation import save_episode_gif
 from imitlab.studies.plots import plot_fork_actions, plot_success_bars
-from imitlab.studies.rows import Rows, group, heads_for, policy_of, pooled, recipe_spec, success_cell
-from imitlab.studies.table import format_modes, format_success, markdown_table
+from imitlab.studies.rows import Rows, group, heads_for, policy_of, recipe_spec, seed_count, seed_success, success_cell
+from imitlab.studies.table import (
+    band_note,
+    format_difference,
+    format_modes,
+    format_p_values,
+    format_seed_success,
+    format_seed_votes,
+    markdown_table,
+    seeds_note,
+)
 from imitlab.studies.toy import mode_split, write_toy_dataset
 from imitlab.training.checkpoint import load_policy
 from imitlab.training.train import train_policy
@@ -59,25 +68,26 @@ def _heads_grid(scale: str, seeds: Sequence[int]) -> list[RunSpec]:
 
 
 def _paired_lines(env: str, ers: Rows) -> list[list]:
-    """Each head against BASELINE on the same evaluation seeds, outcomes pooled over training seeds."""
+    """Each head against BASELINE, training seed by training seed, on the same evaluation seeds."""
     by_head = group(ers, "policy")
     base = {r["seed"]: outcomes(r) for r in by_head.get((BASELINE,), [])}
     lines = []
     for (policy,), rs in by_head.items():
-        if policy == BASELINE or not base:
+        paired = [r for r in rs if r["seed"] in base]
+        if policy == BASELINE or not paired:
             continue
-        paired = [(outcomes(r), base[r["seed"]]) for r in rs if r["seed"] in base]
-        head, bc = np.concatenate([p[0] for p in paired]), np.concatenate([p[1] for p in paired])
+        head = [outcomes(r) for r in paired]
+        bc = [base[r["seed"]] for r in paired]
+        comparison = paired_over_seeds(head, bc)
         lines.append(
             [
                 env,
                 policy,
-                f"{head.mean():.0%}",
-                f"{bc.mean():.0%}",
-                f"{head.mean() - bc.mean():+.0%}",
-                int((head & ~bc).sum()),
-                int((~head & bc).sum()),
-                f"{mcnemar_exact_p(head, bc):.2g}",
+                f"{np.mean([o.mean() for o in head]):.0%}",
+                f"{np.mean([o.mean() for o in bc]):.0%}",
+                format_difference(comparison),
+                format_seed_votes(comparison),
+                format_p_values(comparison),
             ]
         )
     return lines
@@ -115,8 +125,8 @@ def _heads_analysis(
     for (env,), ers in group(rows, "env").items():
         bars[env] = {}
         for (policy,), rs in group(ers, "policy").items():
-            rate, low, high, *_ = pooled(rs)
-            bars[env][policy] = (rate, low, high)
+            success = seed_success(rs)
+            bars[env][policy] = (success.rate, success.low, success.high)
             per_env.append(
                 [
                     env,
@@ -136,10 +146,11 @@ def _heads_analysis(
             [policy, len(runs), f"{interquartile_mean([o.mean() for o in runs]):.0%}", f"[{low:.0%}, {high:.0%}]"]
         )
     paired = [line for (env,), ers in group(rows, "env").items() for line in _paired_lines(env, ers)]
-    figure = plot_success_bars(bars, out / "heads.png", "success per head and env, with 95% interval")
+    n = seed_count(rows)
+    figure = plot_success_bars(bars, out / "heads.png", f"success per head and env, {band_note(n)}")
     tables = [
         Table(
-            "success per env and head (pooled over training seeds, Wilson 95% interval)",
+            f"success per env and head, {seeds_note(n)}",
             markdown_table(["env", "head", "seeds", "success [95% CI]", "mean return", "train s", "ms/step"], per_env),
         ),
         Table(
@@ -148,13 +159,28 @@ def _heads_analysis(
             markdown_table(["head", "runs", "IQM success", "95% CI"], aggregate),
         ),
         Table(
-            f"paired against {BASELINE} on the same evaluation seeds (exact McNemar test on the discordant episodes)",
+            f"paired against {BASELINE} on the same evaluation seeds, {n} training seed{'s' if n > 1 else ''}: "
+            + (
+                "the difference in success (one trained policy each; the exact McNemar p on its discordant episodes)"
+                if n == 1
+                else "mean per-seed difference with its 95% interval (bootstrap of seeds, then of episode pairs), "
+                "how many seeds favour each, and the exact McNemar p of each seed's pair of policies"
+            ),
             markdown_table(
-                ["env", "head", "head", BASELINE, "difference", "only head", f"only {BASELINE}", "p"], paired
+                [
+                    "env",
+                    "head",
+                    "head",
+                    BASELINE,
+                    "difference",
+                    f"seeds: head · {BASELINE} · tie",
+                    "McNemar p per seed",
+                ],
+                paired,
             ),
         ),
     ]
-    figures = [Figure(figure.name, "Success per head and env: pooled over training seeds, Wilson 95% whiskers.")]
+    figures = [Figure(figure.name, f"Success per head and env over training seeds: {band_note(n)} as whiskers.")]
     return tables, figures + _animate(root, rows, out)
 
 
@@ -257,8 +283,7 @@ def _multimodality_analysis(
     toy = _toy_rows(root, out, policies, seeds, TOY_STEPS[scale])
     toy_lines = []
     for (policy,), rs in group(toy, "policy").items():
-        n = sum(int(r["samples"]) for r in rs)
-        valid = round(sum((float(r["plus"]) + float(r["minus"])) * int(r["samples"]) for r in rs))
+        valid = [round((float(r["plus"]) + float(r["minus"])) * int(r["samples"])) for r in rs]
         share = {key: np.mean([float(r[key]) for r in rs]) for key in ("plus", "minus", "between")}
         toy_lines.append(
             [
@@ -266,13 +291,14 @@ def _multimodality_analysis(
                 f"{share['plus']:.0%}",
                 f"{share['minus']:.0%}",
                 f"{share['between']:.0%}",
-                format_success(valid / n, *wilson_interval(valid, n), valid, n),
+                format_seed_success(success_over_seeds(valid, [int(r["samples"]) for r in rs])),
             ]
         )
     closed_loop = [
         ["two-path", policy, success_cell(rs), format_modes(rs[0]["success_modes"])]
         for (policy,), rs in group(rows, "policy").items()
     ]
+    n_toy, n = seed_count(toy), seed_count(rows)
     trained = {r["policy"]: policy_of(root, r) for r in rows if int(r["seed"]) == seeds[0]}
     fork = plot_fork_actions(
         trained,
@@ -284,12 +310,13 @@ def _multimodality_analysis(
     return (
         [
             Table(
-                f"static toy (observation 0, actions +1 or -1; {TOY_SAMPLES} sampled chunks per head): where the "
-                "samples fall; 'valid' = near a mode",
+                f"static toy (observation 0, actions +1 or -1; {TOY_SAMPLES} sampled chunks per head and seed): where "
+                f"the samples fall; 'valid' = near a mode; {seeds_note(n_toy)}",
                 markdown_table(["head", "near +1", "near -1", "between (invalid)", "valid [95% CI]"], toy_lines),
             ),
             Table(
-                f"closed loop, two-path: success and the detour taken by successful episodes (seed {seeds[0]}: modes)",
+                f"closed loop, two-path: success and the detour taken by successful episodes (seed {seeds[0]}: modes); "
+                f"{seeds_note(n)}",
                 markdown_table(["env", "head", "success [95% CI]", "modes of successes"], closed_loop),
             ),
         ],

@@ -2,12 +2,11 @@
 (its [min, max] range / n_bins) and the round-trip (tokenise, then decode the bin centre) error on the dataset's
 own actions.
 
-    python -m imitlab.studies.quantization --data runs/demo/data/pendulum-50 --n-bins 256
+    imitlab quantization --data runs/demo/data/pendulum-50 --n-bins 256
 """
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
@@ -31,17 +30,13 @@ def quantization_table(data: Path, n_bins: int = 256) -> list[list[str]]:
     ]
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m imitlab.studies.quantization", description=__doc__.split("\n\n")[0]
+def quantization_report(data: Path, n_bins: int = 256) -> str:
+    """A line naming the dataset and bin count, then ``quantization_table`` as markdown."""
+    rows = quantization_table(data, n_bins)
+    return f"{data}: {load_dataset(data).num_frames} actions, {n_bins} bins per dimension\n" + markdown_table(
+        ["action", "data range", "bin width", "mean |round-trip error|", "max"], rows
     )
-    parser.add_argument("--data", type=Path, required=True, help="dataset directory")
-    parser.add_argument("--n-bins", type=int, default=256, help="tokens per action dimension")
-    args = parser.parse_args(argv)
-    rows = quantization_table(args.data, args.n_bins)
-    print(f"{args.data}: {load_dataset(args.data).num_frames} actions, {args.n_bins} bins per dimension")
-    print(markdown_table(["action", "data range", "bin width", "mean |round-trip error|", "max"], rows))
 
 
-if __name__ == "__main__":
-    main()
+if __name__ == "__main__":  # the former `python -m imitlab.studies.quantization`
+    raise SystemExit("this is now a command: imitlab quantization --help")

@@ -89,8 +89,9 @@ def write_report(runs_dir: Path, out: Path, title: str = "imitlab report") -> Pa
     page = (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
         f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
-        f"<p>Every number below comes from the command shown with it; intervals are 95% (Wilson for success "
-        f"rates).</p><ul>{toc}</ul>{body}</body></html>"
+        f"<p>Every number below comes from the command shown with it; success intervals are 95%: Wilson "
+        f"for one trained policy, and over several training seeds a bootstrap of the seeds, then of the episodes "
+        f"within each (the caption of each table says which).</p><ul>{toc}</ul>{body}</body></html>"
     )
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,19 +1,18 @@
 """Return conditioning, measured: evaluate a return-conditioned checkpoint (``dt``) once per prompted target
 return on the same evaluation seeds, next to baselines evaluated plainly, and print one markdown table.
 
-    python -m imitlab.studies.return_sweep --checkpoint runs/dt --targets -800 -400 -200 0 --baseline runs/bc
+    imitlab return-sweep --checkpoint runs/dt --targets -800 -400 -200 0 --baseline runs/bc
 """
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
 from imitlab.evaluation.evaluate import EvalResult, evaluate
 from imitlab.policies.base import Policy
 from imitlab.studies.table import markdown_table
-from imitlab.training.checkpoint import load_policy, read_run_config
+from imitlab.training.checkpoint import load_policy
 
 
 def return_sweep(
@@ -31,30 +30,19 @@ def _row(label: str, result: EvalResult) -> list[str]:
     ]
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m imitlab.studies.return_sweep", description=__doc__.split("\n\n")[0]
-    )
-    parser.add_argument("--checkpoint", type=Path, required=True, help="return-conditioned run (e.g. dt)")
-    parser.add_argument("--targets", type=float, nargs="+", required=True, help="target returns to prompt")
-    parser.add_argument("--baseline", type=Path, nargs="*", default=[], help="runs evaluated without a prompt")
-    parser.add_argument("--env", help="environment (default: the one the checkpoint was trained on)")
-    parser.add_argument("--episodes", type=int, default=100, help="evaluation episodes per row")
-    parser.add_argument("--seed", type=int, default=0, help="evaluation seed")
-    args = parser.parse_args(argv)
-    env = args.env or read_run_config(args.checkpoint).get("env")
-    if not env:
-        parser.error(f"{args.checkpoint} does not record its env; pass --env")
-    policy = load_policy(args.checkpoint)
-    rows = [
-        _row(f"{policy.name}, target {target:g}", result)
-        for target, result in zip(args.targets, return_sweep(policy, env, args.targets, args.episodes, args.seed))
-    ]
-    for run in args.baseline:
+def return_sweep_table(
+    checkpoint: Path, *, env: str, targets: Sequence[float], baselines: Sequence[Path], episodes: int, seed: int
+) -> str:
+    """A markdown table: ``checkpoint`` prompted with each target return, then each baseline run unprompted,
+    all on the same evaluation seeds."""
+    policy = load_policy(checkpoint)
+    results = return_sweep(policy, env, targets, episodes=episodes, seed=seed)
+    rows = [_row(f"{policy.name}, target {target:g}", result) for target, result in zip(targets, results)]
+    for run in baselines:
         baseline = load_policy(run)
-        rows.append(_row(f"{baseline.name} ({run})", evaluate(baseline, env, args.episodes, args.seed)))
-    print(markdown_table(["policy / prompt", "mean return ± std", "success [95% CI]"], rows))
+        rows.append(_row(f"{baseline.name} ({run})", evaluate(baseline, env, episodes, seed)))
+    return markdown_table(["policy / prompt", "mean return ± std", "success [95% CI]"], rows)
 
 
-if __name__ == "__main__":
-    main()
+if __name__ == "__main__":  # the former `python -m imitlab.studies.return_sweep`
+    raise SystemExit("this is now a command: imitlab return-sweep --help")

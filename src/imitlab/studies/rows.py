@@ -1,4 +1,4 @@
-"""Helpers shared by the studies: runs built from the tuned recipes, and rows read back grouped and pooled."""
+"""Helpers shared by the studies: runs built from the tuned recipes, and rows read back grouped and summarised over training seeds."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from typing import Any
 
 import numpy as np
 
-from imitlab.evaluation.stats import wilson_interval
-from imitlab.experiments.recipes import DEMOS, RECIPES, recipe
+from imitlab.evaluation.stats import SeedSuccess, success_over_seeds
+from imitlab.experiments.recipes import DEMOS, RECIPES, resolve_recipe
 from imitlab.experiments.runs import RunSpec, trained_run_dir
 from imitlab.policies.base import Policy, get_policy_class
 from imitlab.studies.plots import Series
-from imitlab.studies.table import format_success
+from imitlab.studies.table import format_seed_success
 from imitlab.training.checkpoint import load_policy
 
 Rows = list[dict[str, str]]
@@ -41,27 +41,31 @@ def recipe_spec(
     train_extra: dict[str, Any] | None = None,
     eval_overrides: dict[str, Any] | None = None,
 ) -> RunSpec:
-    """A run of ``policy`` on ``env`` with its recipe, changed by the ``*_extra`` settings under study."""
-    policy_overrides, train_overrides = recipe(env, policy)
+    """A run of ``policy`` on ``env`` with its recipe, changed by the ``*_extra`` settings under study (the same
+    ``resolve_recipe`` as `imitlab train`)."""
+    settings = resolve_recipe(env, policy, policy_extra, train_extra)
     return RunSpec(
         env,
         policy,
         demos or DEMOS[env],
         seed,
-        {**policy_overrides, **(policy_extra or {})},
-        {**train_overrides, **(train_extra or {})},
+        settings.policy_overrides,
+        settings.train_overrides,
         eval_episodes=EVAL_EPISODES,
         label=label or policy,
         eval_overrides=dict(eval_overrides or {}),
     )
 
 
-def pooled(rows: Rows) -> tuple[float, float, float, int, int]:
-    """Success over every episode of ``rows`` (e.g. all seeds of one config): rate, Wilson low/high, k, n."""
-    k = sum(int(r["successes"]) for r in rows)
-    n = sum(int(r["episodes"]) for r in rows)
-    low, high = wilson_interval(k, n)
-    return k / n, low, high, k, n
+def seed_success(rows: Rows) -> SeedSuccess:
+    """Success of one config over its runs ``rows`` (one per training seed): the mean of the per-seed rates with
+    a seed-aware 95% interval (Wilson when there is one seed), see ``evaluation.stats.success_over_seeds``."""
+    return success_over_seeds([int(r["successes"]) for r in rows], [int(r["episodes"]) for r in rows])
+
+
+def seed_count(rows: Rows) -> int:
+    """How many training seeds ``rows`` hold."""
+    return len({r["seed"] for r in rows})
 
 
 def mean_of(rows: Rows, key: str) -> float:
@@ -77,9 +81,11 @@ def group(rows: Rows, *keys: str | Callable[[dict[str, str]], Any]) -> dict[tupl
 
 
 def success_series(label: str, points: list[tuple[float, Rows]]) -> Series:
-    """Pooled success with its Wilson band at each x."""
-    stats = [pooled(rs) for _, rs in points]
-    return Series(label, [x for x, _ in points], [s[0] for s in stats], [s[1] for s in stats], [s[2] for s in stats])
+    """Success over training seeds with its 95% band at each x."""
+    stats = [seed_success(rs) for _, rs in points]
+    return Series(
+        label, [x for x, _ in points], [s.rate for s in stats], [s.low for s in stats], [s.high for s in stats]
+    )
 
 
 def metric_series(label: str, points: list[tuple[float, Rows]], key: str) -> Series:
@@ -87,7 +93,7 @@ def metric_series(label: str, points: list[tuple[float, Rows]], key: str) -> Ser
 
 
 def success_cell(rows: Rows) -> str:
-    return format_success(*pooled(rows))
+    return format_seed_success(seed_success(rows))
 
 
 def overrides(row: dict[str, str], column: str) -> dict[str, Any]:

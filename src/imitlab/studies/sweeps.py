@@ -18,12 +18,13 @@ from imitlab.studies.rows import (
     mean_of,
     metric_series,
     overrides,
-    pooled,
     recipe_spec,
+    seed_count,
+    seed_success,
     success_cell,
     success_series,
 )
-from imitlab.studies.table import format_modes, markdown_table
+from imitlab.studies.table import band_note, format_modes, markdown_table, seeds_note
 
 # --------------------------------------------------------------------------------------------------------------
 # chunk-size
@@ -53,8 +54,8 @@ def _chunk_size_analysis(
         success.append(success_series(policy, points))
         jerk.append(metric_series(policy, points, "action_jerk"))
         # sweet spot: the highest success; among ties (within one episode), the smoothest
-        top = max(pooled(rs)[0] for _, rs in points)
-        h_best = min((mean_of(rs, "action_jerk"), h) for h, rs in points if pooled(rs)[0] >= top - 0.01)[1]
+        top = max(seed_success(rs).rate for _, rs in points)
+        h_best = min((mean_of(rs, "action_jerk"), h) for h, rs in points if seed_success(rs).rate >= top - 0.01)[1]
         best[f"{policy} sweet spot H={h_best}"] = h_best
         lines += [
             [policy, h, success_cell(rs), f"{mean_of(rs, 'action_jerk'):.2e}", "◀" if h == h_best else ""]
@@ -77,11 +78,17 @@ def _chunk_size_analysis(
     )
     table = markdown_table(["policy", "H", "success [95% CI]", "mean squared jerk", "sweet spot"], lines)
     return (
-        [Table("pendulum, success and smoothness per chunk size H (H/2 actions executed per chunk)", table)],
+        [
+            Table(
+                "pendulum, success and smoothness per chunk size H (H/2 actions executed per chunk), "
+                + seeds_note(seed_count(rows)),
+                table,
+            )
+        ],
         [
             Figure(
                 figure.name,
-                "Success (Wilson 95% band) and jerk of the executed actions against H; the dashed "
+                f"Success ({band_note(seed_count(rows))}) and jerk of the executed actions against H; the dashed "
                 "line marks the most successful, then smoothest, chunk size.",
             )
         ],
@@ -128,11 +135,11 @@ def _demos_analysis(
     return (
         [
             Table(
-                "success per number of expert demonstrations",
+                f"success per number of expert demonstrations, {seeds_note(seed_count(rows))}",
                 markdown_table(["env", "policy", "demos", "success [95% CI]"], lines),
             )
         ],
-        [Figure(figure.name, "Learning curves with Wilson 95% bands: how much data each head needs.")],
+        [Figure(figure.name, f"Learning curves ({band_note(seed_count(rows))}): how much data each head needs.")],
     )
 
 
@@ -151,7 +158,7 @@ def _success_quality_latency(
     curves: list[tuple[str, list[tuple[float, Rows]]]], xlabel: str, out: Path, title: str, logx: bool = False
 ) -> Path:
     """Three panels over one inference setting (same trained weights along x), one line per (label, points):
-    success with its Wilson band, chunk MSE to the expert on held-out demonstrations, and time per chunk."""
+    success with its 95% band over training seeds, chunk MSE to the expert on held-out demonstrations, and time per chunk."""
     return plot_panels(
         [
             Panel("success", xlabel, "success", [success_series(c, p) for c, p in curves], logx=logx),
@@ -229,7 +236,8 @@ def _denoise_steps_analysis(
             )
         )
     table = markdown_table(["env", "policy", "steps", "success [95% CI]", "chunk MSE", "ms/chunk", "modes"], lines)
-    return [Table("inference steps vs success, action quality and latency (same trained weights)", table)], figures
+    caption = "inference steps vs success, action quality and latency (same trained weights), "
+    return [Table(caption + seeds_note(seed_count(rows)), table)], figures
 
 
 register_study(
@@ -311,7 +319,7 @@ def _guidance_analysis(
     return [
         Table(
             "guidance scale vs success, action quality and latency (same trained weights per head; "
-            "cond dropout 0 = the recipe, sampled without guidance)",
+            f"cond dropout 0 = the recipe, sampled without guidance), {seeds_note(seed_count(rows))}",
             table,
         )
     ], figures
@@ -361,14 +369,14 @@ def _obs_history_analysis(
     return (
         [
             Table(
-                "pendulum, observation history T_obs",
+                f"pendulum, observation history T_obs, {seeds_note(seed_count(rows))}",
                 markdown_table(["policy", "T_obs", "success [95% CI]", "chunk MSE"], lines),
             )
         ],
         [
             Figure(
                 figure.name,
-                "Success with Wilson bands against the number of past observations the policy sees "
+                f"Success ({band_note(seed_count(rows))}) against the number of past observations the policy sees "
                 "(the pendulum state is fully observed, so history should add little).",
             )
         ],
@@ -415,8 +423,8 @@ def _execution_analysis(
         bars[policy] = {}
         for (label,), rs in group(prs, "label").items():
             mode = label.removeprefix(f"{policy} ")
-            rate, low, high, *_ = pooled(rs)
-            bars[policy][mode] = (rate, low, high)
+            success = seed_success(rs)
+            bars[policy][mode] = (success.rate, success.low, success.high)
             lines.append(
                 [
                     policy,
@@ -431,11 +439,17 @@ def _execution_analysis(
     )
     table = markdown_table(["policy", "execution", "success [95% CI]", "mean squared jerk", "ms/step"], lines)
     return (
-        [Table("receding horizon (executed/predicted) vs temporal ensembling, same trained weights", table)],
+        [
+            Table(
+                "receding horizon (executed/predicted) vs temporal ensembling, same trained weights, "
+                + seeds_note(seed_count(rows)),
+                table,
+            )
+        ],
         [
             Figure(
                 figure.name,
-                "Success per execution mode with Wilson 95% whiskers; the table adds smoothness and "
+                f"Success per execution mode ({band_note(seed_count(rows))} as whiskers); the table adds smoothness and "
                 "the cost per step (ensembling predicts a chunk at every step).",
             )
         ],

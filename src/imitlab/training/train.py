@@ -237,12 +237,16 @@ def train_policy(
     progress: bool = True,
     init_from: Path | None = None,
     device: str = "auto",
+    recipe: dict[str, Any] | None = None,
 ) -> Policy:
     """Create policy ``name`` for the dataset at ``data`` and train it into ``out_dir``; ``init_from`` (a run
     directory of the same policy) warm-starts the network weights, keeping this dataset's normalisation.
+    ``recipe``: what a tuned recipe set (``experiments.recipes.Resolved.record``), kept in config.json as "recipe";
+    its fields must already be in the overrides.
 
     Config precedence: explicit overrides > the policy's ``train_defaults`` > TrainConfig defaults. With
-    ``resume`` and an existing run, the run's saved configs are used so that it continues the same experiment.
+    ``resume`` and an existing run, the run's saved configs (and recipe record) are used so that it continues the
+    same experiment.
     """
     out_dir = Path(out_dir)
     dataset = load_dataset(Path(data))
@@ -251,6 +255,7 @@ def train_policy(
     if resuming:
         saved = read_run_config(out_dir, "train_config")
         name, policy_fields, train_fields = saved["policy"], saved["policy_config"], saved["train_config"]
+        recipe = saved.get("recipe")
     else:
         policy_fields = {"obs_dim": dataset.obs_dim, "act_dim": dataset.act_dim, **(policy_overrides or {})}
         train_fields = {**get_policy_class(name).train_defaults, **(train_overrides or {})}
@@ -261,4 +266,6 @@ def train_policy(
     if init_from is not None and not resume:
         load_network_weights(policy, Path(init_from))
     meta = {"env": dataset.info.get("robot_type"), "data": str(Path(data).resolve())}
+    if recipe is not None:
+        meta["recipe"] = recipe
     return train(policy, dataset, config, out_dir, resume=resume, meta=meta, progress=progress, device=device)

@@ -1,0 +1,82 @@
+"""The command line as a whole: every command teaches with an example, shared options are declared once."""
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import imitlab.cli
+from imitlab.cli import COMMANDS, build_parser, main
+
+CLI_DIR = Path(imitlab.cli.__file__).parent
+SHARED_OPTIONS = ("--env", "--policy", "--out", "--seed", "--seeds", "--episodes", "--eval-episodes", "--steps")
+SHARED_OPTIONS += ("--set", "--overwrite", "--resume", "--scale", "--device")
+
+
+def subparsers() -> dict[str, argparse.ArgumentParser]:
+    (action,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    return dict(action.choices)
+
+
+def option(parser: argparse.ArgumentParser, flag: str) -> argparse.Action | None:
+    return next((a for a in parser._actions if flag in a.option_strings), None)
+
+
+@pytest.mark.parametrize("name", list(subparsers()))
+def test_every_command_help_exits_cleanly_and_ends_with_an_example_of_itself(name, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([name, "--help"])
+    assert exit_info.value.code == 0
+    assert f"example:\n  imitlab {name} " in capsys.readouterr().out
+
+
+def test_top_level_help_lists_one_command_per_module_and_the_examples(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert exit_info.value.code == 0 and "examples:\n  imitlab collect" in out
+    assert len(subparsers()) == len(COMMANDS)
+    for name in ("compare-execution", "return-sweep", "quantization"):  # formerly `python -m` side programs
+        assert f"\n    {name}" in out
+
+
+def test_set_parses_the_same_through_every_command_that_takes_it():
+    parsers = {name: p for name, p in subparsers().items() if option(p, "--set")}
+    assert {"train", "eval", "dagger", "remedy", "rl"} <= set(parsers)
+    flags = ["--set", "hidden_dim=512", "--set", "name=bc", "--set", "betas=[0.9, 0.99]"]
+    expected = [("hidden_dim", 512), ("name", "bc"), ("betas", [0.9, 0.99])]
+    for name, p in parsers.items():
+        assert option(p, "--set").type(flags[1]) == expected[0], name
+    assert build_parser().parse_args(["train", "--policy", "bc", "--data", "d", "--out", "o", *flags]).set == expected
+    args = build_parser().parse_args(["rl", "--algo", "ppo", "--env", "pendulum", "--steps", "10", *flags])
+    assert args.set == expected and args.seed == 0
+
+
+@pytest.mark.parametrize("flag", ["--seed", "--set", "--seeds", "--device", "--scale", "--overwrite"])
+def test_a_shared_option_has_one_type_default_and_metavar_in_every_command(flag):
+    actions = [a for p in subparsers().values() if (a := option(p, flag))]
+    assert len(actions) >= 2
+    kinds = {(type(a), a.type, repr(a.default), a.metavar, a.nargs, tuple(a.choices or ())) for a in actions}
+    assert len(kinds) == 1, kinds
+
+
+def test_no_command_module_declares_a_shared_option_itself():
+    for path in CLI_DIR.glob("*.py"):
+        if path.name != "options.py":
+            source = path.read_text()
+            assert not [f for f in SHARED_OPTIONS if f'add_argument("{f}"' in source], path.name
+
+
+def test_a_user_error_prints_its_message_and_exits_with_status_2(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["report", str(tmp_path)])
+    assert exit_info.value.code == 2 and "FileNotFoundError" in capsys.readouterr().err
+
+
+def test_python_m_imitlab_cli_is_the_imitlab_command():
+    result = subprocess.run(
+        [sys.executable, "-m", "imitlab.cli", "eval", "--help"], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0 and result.stdout.startswith("usage: imitlab eval")

@@ -1,0 +1,115 @@
+"""`imitlab train` applies the tuned recipe of the dataset's env and policy, records it in config.json, and lets
+flags, --set and --no-recipe win."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import random_episodes
+from imitlab.cli import main
+from imitlab.data import write_dataset
+from imitlab.experiments.recipes import RECIPES, recipe
+from imitlab.policies.base import get_policy_class
+from imitlab.training.train import TrainConfig
+
+BUILT_IN = [key for key in RECIPES if key[0] in ("two-path", "pendulum")]
+
+
+def dataset(root, env: str):
+    """A 6-episode random dataset (obs_dim 3, act_dim 2) recorded as if on ``env``."""
+    write_dataset(
+        root,
+        random_episodes(),
+        fps=10,
+        task="random",
+        obs_names=["a", "b", "c"],
+        action_names=["u", "v"],
+        robot_type=env,
+    )
+    return root
+
+
+def train(tmp_path, env: str, policy: str, *flags: str) -> dict:
+    """config.json of `imitlab train` (one optimizer step unless the flags say otherwise) on ``env``'s data."""
+    data = dataset(tmp_path / "data", env)
+    out = tmp_path / "run"
+    main(["train", "--policy", policy, "--data", str(data), "--out", str(out), "--steps", "1", *flags])
+    return json.loads((out / "config.json").read_text())
+
+
+@pytest.mark.parametrize("env, policy", BUILT_IN, ids=[f"{e}/{p}" for e, p in BUILT_IN])
+def test_plain_train_writes_every_recipe_field_into_config_json(tmp_path, env, policy):
+    config = train(tmp_path, env, policy)
+    policy_fields, train_fields = recipe(env, policy)
+    assert {k: config["policy_config"][k] for k in policy_fields} == policy_fields
+    assert {k: config["train_config"][k] for k in train_fields if k != "steps"} == {
+        k: v for k, v in train_fields.items() if k != "steps"
+    }
+    assert config["train_config"]["steps"] == 1  # the flag wins over the recipe's steps
+    assert config["recipe"]["name"] == f"{env}/{policy}"
+    assert config["recipe"]["policy_config"] == policy_fields
+
+
+def test_plain_train_says_which_fields_the_recipe_set_and_how_to_turn_it_off(tmp_path, capsys):
+    train(tmp_path, "two-path", "act")
+    line = capsys.readouterr().out.splitlines()[0]
+    assert line.startswith("recipe two-path/act: ") and "kl_weight=0.1" in line and "inference_z=prior" in line
+    assert "--no-recipe" in line and "steps" in line.split("kept for")[1]
+
+
+def test_flags_and_set_override_recipe_fields_and_the_rest_of_the_recipe_still_applies(tmp_path):
+    config = train(tmp_path, "two-path", "act", "--chunk-size", "4", "--n-action-steps", "2", "--set", "kl_weight=1")
+    assert (config["policy_config"]["horizon"], config["policy_config"]["n_action_steps"]) == (4, 2)
+    assert config["policy_config"]["kl_weight"] == 1
+    assert (config["policy_config"]["d_model"], config["policy_config"]["n_obs_steps"]) == (64, 2)  # the recipe's
+    assert set(config["recipe"]["overridden"]) == {"horizon", "n_action_steps", "kl_weight", "steps"}
+    assert "horizon" not in config["recipe"]["policy_config"]
+
+
+def test_no_recipe_trains_with_the_policy_defaults(tmp_path):
+    config = train(tmp_path, "two-path", "tokenized", "--no-recipe")
+    defaults = get_policy_class("tokenized").config_class(obs_dim=3, act_dim=2).to_dict()
+    assert config["policy_config"] == defaults
+    assert config["train_config"]["batch_size"] == get_policy_class("tokenized").train_defaults["batch_size"]
+    assert config["recipe"]["name"] is None
+
+
+def test_data_of_an_env_without_a_recipe_gets_the_policy_defaults(tmp_path, capsys):
+    config = train(tmp_path, "imported", "gmm", "--steps", "2")
+    assert config["recipe"]["name"] is None and config["train_config"]["steps"] == 2
+    assert config["policy_config"]["horizon"] == get_policy_class("gmm").config_class.horizon
+    assert "no tuned recipe for gmm on 'imported' data" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("env, policy", list(RECIPES), ids=[f"{e}/{p}" for e, p in RECIPES])
+def test_every_recipe_names_only_real_config_fields(env, policy):
+    policy_fields, train_fields = recipe(env, policy)
+    get_policy_class(policy).config_class(obs_dim=2, act_dim=2, **policy_fields)
+    TrainConfig(**train_fields)
+
+
+def test_recipes_command_prints_each_env_recipe_of_a_policy(capsys):
+    main(["recipes", "--policy", "act"])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "act"
+    envs = {line.split()[0]: line for line in lines[1:]}
+    assert set(envs) == {e for e, p in RECIPES if p == "act"}
+    assert "kl_weight=0.1" in envs["two-path"] and "train: steps=2000" in envs["two-path"]
+
+
+def test_recipes_command_names_the_recipes_there_are_when_none_match(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["recipes", "--env", "cartpole"])
+    assert exit_info.value.code == 2
+    assert "no recipe for env 'cartpole'; policies with recipes: act" in capsys.readouterr().err
+
+
+def test_dagger_takes_the_same_recipe_with_set_and_steps_on_top():
+    from imitlab.cli import build_parser
+    from imitlab.cli.options import recipe_overrides
+
+    flags = ["--env", "two-path", "--policy", "act", "--out", "o", "--steps", "5", "--set", "kl_weight=1"]
+    policy_overrides, train_overrides = recipe_overrides(build_parser().parse_args(["dagger", *flags]))
+    assert (policy_overrides["kl_weight"], policy_overrides["d_model"], train_overrides["steps"]) == (1, 64, 5)

@@ -1,0 +1,77 @@
+"""Datasets that LeRobot 0.4.4 itself wrote (tests/fixtures/lerobot_written, made by make_fixture.py there):
+imitlab loads them, reads their camera, appends to them and trains on them."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from imitlab.data.model import Episode
+from imitlab.data.reader import load_dataset
+from imitlab.data.writer import append_episodes
+from imitlab.training.train import train_policy
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "lerobot_written"
+CAM = "observation.images.top"
+MAX_CODEC_ERROR = 8.0  # mean |decoded - recorded| in 0..255 at LeRobot's default crf 30
+
+
+def _maker():
+    spec = importlib.util.spec_from_file_location("make_fixture", FIXTURES / "make_fixture.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+maker = _maker()
+
+
+def recorded(key: str) -> np.ndarray:
+    return np.stack([maker.fixture_frame(e, t)[key] for e, n in enumerate(maker.LENGTHS) for t in range(n)])
+
+
+@pytest.fixture(params=["state_only", "with_camera"])
+def copy(request, tmp_path):
+    """A copy of the fixture (the frame cache is written beside a dataset, never into the repository)."""
+    return Path(shutil.copytree(FIXTURES / request.param, tmp_path / request.param))
+
+
+def test_lerobot_written_dataset_loads_with_its_values_and_tasks(copy):
+    ds = load_dataset(copy)
+    assert ds.episode_lengths.tolist() == list(maker.LENGTHS)
+    assert ds.tasks == ["reach the goal"]  # tasks.parquet holds them as the pandas index __index_level_0__
+    np.testing.assert_array_equal(ds.observation, recorded("observation.state"))
+    np.testing.assert_array_equal(ds.action, recorded("action"))  # shape [1]: a scalar column in LeRobot's file
+    assert ds.camera_keys == ([CAM] if copy.name == "with_camera" else [])
+
+
+def test_lerobot_written_camera_decodes_to_the_recorded_frames(tmp_path):
+    ds = load_dataset(shutil.copytree(FIXTURES / "with_camera", tmp_path / "with_camera"))
+    frames = ds.frames(CAM)
+    assert frames.shape == (sum(maker.LENGTHS), maker.H, maker.W, 3)
+    assert np.abs(frames.astype(float) - recorded(CAM)).mean() < MAX_CODEC_ERROR
+    assert len(ds.episode_image_stats[CAM]) == 2 and ds.stats[CAM]["mean"].shape == (3, 1, 1)
+
+
+def test_appending_to_a_lerobot_written_dataset_keeps_its_files(copy):
+    ds = load_dataset(copy)
+    before = {p: p.read_bytes() for p in (copy / "videos").rglob("*.mp4")}
+    rng = np.random.default_rng(0)
+    images = {CAM: rng.integers(0, 256, size=(4, maker.H, maker.W, 3), dtype=np.uint8)} if ds.camera_keys else {}
+    extra = Episode(rng.normal(size=(4, 2)), rng.normal(size=(4, 1)), np.zeros(4), np.zeros(4, bool), images=images)
+    append_episodes(copy, [extra])
+    after = load_dataset(copy)
+    assert after.episode_lengths.tolist() == [*maker.LENGTHS, 4]
+    assert all(path.read_bytes() == data for path, data in before.items())
+    np.testing.assert_array_equal(after.observation[: ds.num_frames], ds.observation)
+
+
+def test_imitlab_trains_on_a_lerobot_written_dataset(copy, tmp_path):
+    train = {"steps": 6, "batch_size": 4, "save_every": 3, "log_every": 3, "warmup_steps": 1}
+    policy = train_policy("chunked-bc", copy, tmp_path / "run", {"horizon": 4}, train, progress=False, device="cpu")
+    assert (tmp_path / "run" / "model.safetensors").is_file()
+    assert policy.config.obs_dim == 2 and policy.config.act_dim == 1
