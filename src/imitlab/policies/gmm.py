@@ -53,7 +53,7 @@ class GMMPolicy(Policy):
         c = config
         self.dim = c.horizon * c.act_dim  # D
         # outputs per component: 1 logit + D means + D log-stds
-        self.net = mlp(c.n_obs_steps * c.obs_dim, c.n_components * (1 + 2 * self.dim), c.hidden_dim, c.num_layers)
+        self.net = mlp(self.cond_dim, c.n_components * (1 + 2 * self.dim), c.hidden_dim, c.num_layers)
         # spread the components' initial means over the normalised action range [-1, 1]: with all means near 0,
         # the symmetric optimum "one broad component covering every mode" traps training (mode averaging)
         K = c.n_components
@@ -63,9 +63,8 @@ class GMMPolicy(Policy):
     def mixture(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """obs (B, T_obs, obs_dim) in env units -> log weights (B, K), means (B, K, D), log-stds (B, K, D),
         over the normalised, flattened chunk (D = H * act_dim)."""
-        self.check_obs(obs)
         c, K, D = self.config, self.config.n_components, self.dim
-        out = self.net(self.obs_normalizer.normalize(obs).flatten(1))
+        out = self.net(self.encode_observation(obs))
         logits, means, raw_log_std = out.split([K, K * D, K * D], dim=-1)
         # soft clamp keeps a gradient at the edges: log sigma = lo + (hi - lo) * (tanh(raw) + 1) / 2
         log_std = c.min_log_std + (c.max_log_std - c.min_log_std) * 0.5 * (torch.tanh(raw_log_std) + 1)

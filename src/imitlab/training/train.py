@@ -53,6 +53,12 @@ class TrainConfig:
             raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
 
 
+def camera_shapes(dataset: EpisodeDataset) -> dict[str, tuple[int, int]]:
+    """Camera key -> (H, W) of each camera of ``dataset`` (its info.json feature shape [H, W, 3]): the policy's
+    ``image_shapes``; empty for a state-only dataset."""
+    return {key: tuple(dataset.info["features"][key]["shape"][:2]) for key in dataset.camera_keys}
+
+
 def lr_factor(step: int, warmup: int, total: int) -> float:
     """Linear warm-up over ``warmup`` steps, then cosine decay to 0 at ``total``."""
     if step < warmup:
@@ -129,6 +135,7 @@ def train(
     while step < config.steps:
         shard = sample_shard(sampler, config.batch_size, generator, world)
         batch = {key: value.to(target) for key, value in shard.items()}
+        batch["obs"] = policy.observation(batch)  # the dict of state and frames for a policy with cameras
         loss, metrics = compute_loss(batch)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -242,7 +249,12 @@ def train_policy(
         name, policy_fields = saved["policy"], saved["policy_config"]
         train_fields = saved["train_config"]
     else:
-        policy_fields = {"obs_dim": dataset.obs_dim, "act_dim": dataset.act_dim, **(policy_overrides or {})}
+        policy_fields = {
+            "obs_dim": dataset.obs_dim,
+            "act_dim": dataset.act_dim,
+            "image_shapes": camera_shapes(dataset),
+            **(policy_overrides or {}),
+        }
         train_fields = {**get_policy_class(name).train_defaults, **(train_overrides or {})}
     config = TrainConfig(**train_fields)
     torch.manual_seed(config.seed)  # initial weights depend on the training seed only
