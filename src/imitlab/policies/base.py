@@ -41,9 +41,8 @@ class PolicyConfig:
     n_action_steps: int = 1  # actions executed from each chunk before re-planning (receding horizon)
     obs_norm: str = "mean_std"  # "mean_std" or "min_max" (to [-1, 1])
     action_norm: str = "mean_std"  # "mean_std" or "min_max" (to [-1, 1]); generative heads use min_max
-    image_shapes: dict[str, tuple[int, int]] = dataclasses.field(
-        default_factory=dict
-    )  # camera key -> (H, W); from the dataset
+    # camera key ("observation.images.<camera>") -> (H, W), filled from the dataset; empty = state only
+    image_shapes: dict[str, tuple[int, int]] = dataclasses.field(default_factory=dict)
     vision: VisionConfig = VisionConfig()  # how camera frames become features (unused without cameras)
 
     def __post_init__(self) -> None:
