@@ -18,6 +18,7 @@ class ExecutorPolicy:
     numpy generator seeded by it, so a rollout is reproducible from the executor's seeds."""
 
     history_inputs: tuple[str, ...] = ()
+    cameras: tuple[str, ...] = ()  # exports are state-only (export_policy refuses a policy with cameras)
 
     def __init__(self, deployed: DeployedPolicy):
         self.deployed = deployed

@@ -164,6 +164,11 @@ def export_policy(policy: Policy, out_dir: Path, meta: dict[str, Any] | None = N
         raise DeployError(
             f"policy {policy.name!r} cannot be exported; exportable heads: {', '.join(sorted(EXPORTERS))}"
         )
+    if policy.cameras:
+        raise DeployError(
+            f"{policy.name} policy conditions on cameras ({', '.join(policy.cameras)}); exporting the visual "
+            "encoder is not supported yet: only state-only policies can be exported"
+        )
     policy = copy.deepcopy(policy).cpu().eval()  # the caller's policy keeps its device and mode
     _convs_as_2d(policy)
     config = policy.config.to_dict()

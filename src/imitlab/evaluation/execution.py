@@ -5,6 +5,10 @@ episode start, as the sampler does in training) and either executes ``n_action_s
 re-planning (receding horizon), or predicts a chunk every step and averages the predictions that overlap the
 current step with weights exp(-m * i), i = 0 for the oldest (temporal ensembling, Zhao et al. 2023, ACT).
 
+For a policy with cameras it also has ``observe_images``, which the rollout calls with each step's frames before
+``act``: it keeps each camera's history (B, T_obs, 3, H, W) uint8 beside the state's and passes the policy the dict
+observation.
+
 For policies that declare ``history_inputs`` (Decision Transformer) it also keeps, aligned with the observation
 history, the actions it executed (zeros before the episode starts) and the return still wanted: ``target_return``
 at the first step, then decremented by each reward the rollout reports (``observe_reward``; Chen et al. 2021).
@@ -59,6 +63,8 @@ class ChunkExecutor:
         self.generator = torch.Generator()
         self.chunk_seconds = 0.0
         self.chunk_calls = 0
+        if policy.cameras:  # only then an image-observing agent: the rollout renders for agents that have the hook
+            self.observe_images = self._observe_images
 
     def reset(self, seeds: np.ndarray) -> None:
         self.generator.manual_seed(int(np.asarray(seeds).sum()) % (2**63))
@@ -68,6 +74,12 @@ class ChunkExecutor:
         self.return_to_go: torch.Tensor | None = None  # (N,) return still wanted at the current step
         self.history_action: torch.Tensor | None = None  # (N, T_obs, act_dim) executed, zeros before the start
         self.history_return_to_go: torch.Tensor | None = None  # (N, T_obs)
+        self.latest_images: dict[str, np.ndarray] = {}  # camera key -> (N, H, W, 3) uint8, this step's frames
+        self.image_history: dict[str, torch.Tensor] = {}  # camera key -> (N, T_obs, 3, H, W) uint8
+
+    def _observe_images(self, images: dict[str, np.ndarray]) -> None:
+        """The rollout hands over this step's frames, camera key -> (N, H, W, 3) uint8, before ``act``."""
+        self.latest_images = images
 
     def observe_reward(self, reward: np.ndarray) -> None:
         """The rollout reports the rewards (N,) of the last step: the return still wanted drops by them."""
@@ -79,7 +91,10 @@ class ChunkExecutor:
         device = self.policy.device
         assert self.history is not None, "act() fills the observation history before predicting"
         context = {name: getattr(self, name).to(device) for name in self.conditions}
-        chunk = self.policy.predict_chunk(self.history.to(device), generator=self.generator, **context).cpu()
+        obs = self.history.to(device)
+        if self.image_history:
+            obs = {keys.OBS: obs, **{key: frames.to(device) for key, frames in self.image_history.items()}}
+        chunk = self.policy.predict_chunk(obs, generator=self.generator, **context).cpu()
         self.chunk_seconds += time.perf_counter() - start
         self.chunk_calls += 1
         return chunk
@@ -90,12 +105,29 @@ class ChunkExecutor:
             self.history = obs_t.unsqueeze(1).repeat(1, self.policy.config.n_obs_steps, 1)
         else:
             self.history = torch.cat([self.history[:, 1:], obs_t.unsqueeze(1)], dim=1)
+        for key in self.policy.cameras:
+            self._extend_image_history(key)
         if self.conditions:
             self._extend_condition_history(len(obs))
         action = self._next_action()
         if self.history_action is not None:  # kept for policies with history inputs only
             self.history_action[:, -1] = torch.as_tensor(action)
         return action
+
+    def _extend_image_history(self, key: str) -> None:
+        """Shift camera ``key``'s latest frames into its history; before the first step the history repeats the
+        first frame, as the chunk sampler pads it."""
+        if key not in self.latest_images:
+            raise ValueError(
+                f"policy {self.policy.name!r} sees camera {key!r}, but the rollout gave no frames of it "
+                f"(got: {', '.join(self.latest_images) or 'none'}); evaluate it on an env with that camera"
+            )
+        frames = torch.as_tensor(np.asarray(self.latest_images[key])).permute(0, 3, 1, 2)  # (N, 3, H, W)
+        past = self.image_history.get(key)
+        if past is None:
+            self.image_history[key] = frames.unsqueeze(1).repeat(1, self.policy.config.n_obs_steps, 1, 1, 1)
+        else:
+            self.image_history[key] = torch.cat([past[:, 1:], frames.unsqueeze(1)], dim=1)
 
     def _extend_condition_history(self, n: int) -> None:
         """Shift in the current step: a zero placeholder action (filled once chosen) and the return still

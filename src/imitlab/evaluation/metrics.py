@@ -40,7 +40,7 @@ def chunk_mse(policy: Policy, held_out: EpisodeDataset, chunks: int = 256, seed:
     sampler = ChunkSampler(held_out, policy.config.n_obs_steps, policy.config.horizon)
     rng = np.random.default_rng(seed)
     batch = sampler.get(rng.choice(len(sampler), size=min(chunks, len(sampler)), replace=False))
-    predicted = sample_chunks(policy, batch[keys.OBS], seed)
+    predicted = sample_chunks(policy, policy.observation(batch), seed)
     norm = policy.action_normalizer.normalize
     squared = ((norm(predicted) - norm(batch[keys.ACTION])) ** 2).sum(-1)  # (B, H)
     valid = ~batch[keys.ACTION_IS_PAD]

@@ -104,7 +104,7 @@ class ACTPolicy(Policy):
         super().__init__(config, stats)
         self.config: ACTConfig = config
         c = config
-        cond_dim, d = c.n_obs_steps * c.obs_dim, c.d_model
+        cond_dim, d = self.cond_dim, c.d_model
 
         # CVAE encoder q(z | a, o): [CLS, obs, a_1..a_H] -> (mu, log sigma^2) from the CLS output
         self.cls_token = nn.Parameter(torch.zeros(1, 1, d))
@@ -130,8 +130,7 @@ class ACTPolicy(Policy):
 
     def _condition(self, obs: torch.Tensor) -> torch.Tensor:
         """obs (B, T_obs, obs_dim) in env units -> flattened normalised history (B, T_obs * obs_dim)."""
-        self.check_obs(obs)
-        return self.obs_normalizer.normalize(obs).flatten(1)
+        return self.encode_observation(obs)
 
     def encode(
         self, cond: torch.Tensor, action: torch.Tensor, action_is_pad: torch.Tensor

@@ -4,6 +4,12 @@ A policy is a ``torch.nn.Module`` that owns its normalisation statistics (as buf
 alone can act. A training batch holds, by the names in ``core.keys``: ``observation.state`` (B, T_obs, obs_dim),
 ``action`` (B, H, act_dim), ``action_is_pad`` (B, H); ``predict_chunk`` takes the observation history ``obs``
 (B, T_obs, obs_dim).
+
+A policy with cameras (``PolicyConfig.image_shapes``) takes ``obs`` as a dict instead: ``observation.state``
+(B, T_obs, obs_dim) and ``observation.images.<camera>`` (B, T_obs, 3, H, W) uint8. ``encode_observation`` turns
+either form into the condition vector (B, cond_dim) every head reads: per step [image features of each camera
+(a ``VisualEncoder``), normalised state], flattened over T_obs; without cameras it is the flattened normalised
+state history, as before cameras existed.
 """
 
 from __future__ import annotations
@@ -12,12 +18,19 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 from torch import nn
 
 from imitlab.core import keys
 from imitlab.core.registry import Registry
+from imitlab.policies.encoders import VisionConfig, VisualEncoder
 from imitlab.policies.normalize import Normalizer
+
+IMAGES_PREFIX = "observation.images."  # a camera's key is IMAGES_PREFIX + its name (LeRobot's naming)
+CAMERA_FIELDS = ("image_shapes", "vision")  # PolicyConfig fields a state-only config.json leaves out
+
+Observation = torch.Tensor | dict[str, torch.Tensor]  # (B, T_obs, obs_dim), or the dict form with cameras
 
 
 @dataclass(frozen=True)
@@ -31,8 +44,36 @@ class PolicyConfig:
     n_action_steps: int = 1  # actions executed from each chunk before re-planning (receding horizon)
     obs_norm: str = "mean_std"  # "mean_std" or "min_max" (to [-1, 1])
     action_norm: str = "mean_std"  # "mean_std" or "min_max" (to [-1, 1]); generative heads use min_max
+    # camera key ("observation.images.<camera>") -> (H, W), filled from the dataset; empty = state only
+    image_shapes: dict[str, tuple[int, int]] = dataclasses.field(default_factory=dict)
+    vision: VisionConfig = VisionConfig()  # how camera frames become features (unused without cameras)
 
     def __post_init__(self) -> None:
+        # config.json gives back lists and a plain dict: restore the tuples and the VisionConfig
+        shapes = {str(key): tuple(int(n) for n in shape) for key, shape in dict(self.image_shapes).items()}
+        object.__setattr__(self, "image_shapes", shapes)
+        if isinstance(self.vision, dict):
+            fields = dict(self.vision)
+            if fields.get("crop_shape") is not None:
+                fields["crop_shape"] = tuple(fields["crop_shape"])
+            object.__setattr__(self, "vision", VisionConfig(**fields))
+        for key, shape in shapes.items():
+            name = key.removeprefix(IMAGES_PREFIX)
+            if not key.startswith(IMAGES_PREFIX) or not name or "." in name or len(shape) != 2 or min(shape) < 1:
+                raise ValueError(
+                    f"image_shapes must map '{IMAGES_PREFIX}<camera>' (no further dots) to (H, W), got {key!r}: {shape}"
+                )
+            crop = self.vision.crop_shape
+            if crop is not None and (crop[0] > shape[0] or crop[1] > shape[1]):
+                raise ValueError(
+                    f"vision crop_shape {crop} is larger than camera {key!r}'s frames {shape}: set a smaller "
+                    "crop, e.g. --set vision='{\"crop_shape\": [56, 56]}', or null to keep the whole frame"
+                )
+        if self.vision.shared and self.vision.crop_shape is None and len(set(shapes.values())) > 1:
+            raise ValueError(
+                f"a shared visual encoder without a crop needs cameras of one size, got {shapes}: set "
+                "vision crop_shape or shared false"
+            )
         if self.n_obs_steps < 1:
             raise ValueError(f"n_obs_steps must be >= 1, got {self.n_obs_steps}")
         if self.horizon < 1:
@@ -50,7 +91,13 @@ class PolicyConfig:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The fields as JSON-ready values; a state-only config leaves out the camera fields (as written before
+        cameras existed)."""
+        fields = dataclasses.asdict(self)
+        if not self.image_shapes:
+            for name in CAMERA_FIELDS:
+                del fields[name]
+        return fields
 
 
 def check_transformer(d_model: int, n_heads: int, n_layers: int, dropout: float) -> None:
@@ -83,6 +130,18 @@ class Policy(nn.Module):
         self.config = config
         self.obs_normalizer = Normalizer(stats[keys.OBS], config.obs_norm)
         self.action_normalizer = Normalizer(stats[keys.ACTION], config.action_norm)
+        self.cameras = tuple(config.image_shapes)  # camera keys, in the order their features are concatenated
+        self.step_dim = config.obs_dim  # condition features per observation step
+        if self.cameras:
+            self.image_normalizer = ImageNormalizer([stats.get(key) for key in self.cameras])
+            vision = config.vision
+            # one encoder under "shared", or one per camera under the camera's name
+            encoded = self.cameras[:1] if vision.shared else self.cameras
+            self.image_encoders = nn.ModuleDict(
+                {self._encoder_name(key): VisualEncoder(vision, config.image_shapes[key]) for key in encoded}
+            )
+            self.step_dim += len(self.cameras) * vision.feature_dim
+        self.cond_dim = config.n_obs_steps * self.step_dim  # the flattened condition encode_observation returns
 
     @property
     def device(self) -> torch.device:
@@ -115,10 +174,83 @@ class Policy(nn.Module):
             raise ValueError(f"{self.name}: action_is_pad must be (B, {c.horizon}), got {tuple(is_pad.shape)}")
         return action, is_pad
 
+    def encode_steps(self, obs: Observation) -> torch.Tensor:
+        """Observation history -> per-step condition features (B, T_obs, step_dim): [image features of each camera,
+        normalised state]. ``obs`` is a tensor (B, T_obs, obs_dim) for a state-only policy, else a dict with
+        ``observation.state`` and each camera's frames (B, T_obs, 3, H, W) uint8. Frames are randomly cropped in
+        training mode (from torch's global generator, which the trainer seeds) and centre-cropped in eval mode."""
+        if isinstance(obs, torch.Tensor):
+            if self.cameras:
+                raise ValueError(
+                    f"{self.name} sees cameras {', '.join(self.cameras)}: obs must be a dict with "
+                    f"'{keys.OBS}' and those keys, got a tensor of shape {tuple(obs.shape)}"
+                )
+            self.check_obs(obs)
+            return self.obs_normalizer.normalize(obs)
+        missing = [key for key in (keys.OBS, *self.cameras) if key not in obs]
+        if missing:
+            raise ValueError(f"{self.name}: obs has no {', '.join(missing)} (found: {', '.join(obs)})")
+        state = obs[keys.OBS]
+        self.check_obs(state)
+        B, T = state.shape[:2]
+        features = []
+        for i, key in enumerate(self.cameras):
+            frames = obs[key]
+            if tuple(frames.shape) != (B, T, 3, *self.config.image_shapes[key]) or frames.dtype != torch.uint8:
+                raise ValueError(
+                    f"{self.name}: {key} must be (B={B}, {T}, 3, {', '.join(map(str, self.config.image_shapes[key]))}) "
+                    f"uint8, got {tuple(frames.shape)} {frames.dtype}"
+                )
+            encoder = self.image_encoders[self._encoder_name(key)]
+            features.append(encoder(self.image_normalizer(frames.flatten(0, 1), i)).view(B, T, -1))
+        return torch.cat([*features, self.obs_normalizer.normalize(state)], dim=-1)
+
+    def _encoder_name(self, key: str) -> str:
+        return "shared" if self.config.vision.shared else key.removeprefix(IMAGES_PREFIX)
+
+    def encode_observation(self, obs: Observation) -> torch.Tensor:
+        """Observation history -> the condition vector (B, cond_dim), ``encode_steps`` flattened over T_obs. For a
+        state-only policy and a tensor obs it is exactly the flattened normalised state (B, T_obs * obs_dim)."""
+        return self.encode_steps(obs).flatten(1)
+
+    def observation(self, batch: dict[str, torch.Tensor]) -> Observation:
+        """A sampler batch's observation in the form this policy takes: ``batch["observation.state"]`` for a state-only policy,
+        else the dict of ``observation.state`` and each camera's frames (under their keys in the batch)."""
+        if not self.cameras:
+            return batch[keys.OBS]
+        missing = [key for key in self.cameras if key not in batch]
+        if missing:
+            raise ValueError(
+                f"{self.name} sees cameras the batch lacks: {', '.join(missing)} (found: {', '.join(batch)})"
+            )
+        return {keys.OBS: batch[keys.OBS], **{key: batch[key] for key in self.cameras}}
+
     def check_obs(self, obs: torch.Tensor) -> None:
         expected = (self.config.n_obs_steps, self.config.obs_dim)
         if obs.ndim != 3 or tuple(obs.shape[1:]) != expected:
             raise ValueError(f"{self.name}: obs must be (B, {expected[0]}, {expected[1]}), got {tuple(obs.shape)}")
+
+
+class ImageNormalizer(nn.Module):
+    """uint8 frames -> [0, 1] -> (x - mean) / std per channel, per camera; the mean and std (buffers of shape
+    (n_cameras, 3, 1, 1)) are the dataset's image statistics when it has them (LeRobot's ``meta/stats.json``
+    form, (3, 1, 1) in [0, 1]), else 0.5 and 0.5 (frames to [-1, 1])."""
+
+    def __init__(self, camera_stats: list[dict[str, Any] | None]):
+        super().__init__()
+
+        def stat(stats: dict[str, Any] | None, name: str) -> np.ndarray:
+            value = np.full(3, 0.5) if stats is None or name not in stats else np.asarray(stats[name])
+            return value.astype(np.float32).reshape(3, 1, 1)
+
+        mean = np.stack([stat(s, "mean") for s in camera_stats])
+        std = np.maximum(np.stack([stat(s, "std") for s in camera_stats]), 1e-6)
+        self.register_buffer("mean", torch.from_numpy(mean))
+        self.register_buffer("std", torch.from_numpy(std))
+
+    def forward(self, frames: torch.Tensor, camera: int) -> torch.Tensor:
+        """frames (B, 3, H, W) uint8 of camera number ``camera`` -> normalised float (B, 3, H, W)."""
+        return (frames.float() / 255.0 - self.mean[camera]) / self.std[camera]
 
 
 def _register_builtin_policies() -> None:
@@ -144,11 +276,18 @@ def create_policy(name: str, stats: dict[str, dict[str, Any]], **config_fields: 
     return cls.from_config(cls.config_class(**config_fields), stats)
 
 
+def to_device(obs: Observation, device: torch.device | str) -> Observation:
+    """An observation (tensor or dict of tensors) moved to ``device``."""
+    if isinstance(obs, torch.Tensor):
+        return obs.to(device)
+    return {key: value.to(device) for key, value in obs.items()}
+
+
 @torch.inference_mode()
-def sample_chunks(policy: Policy, obs: torch.Tensor, seed: int = 0) -> torch.Tensor:
-    """Chunks (B, H, act_dim) on the CPU for observation histories ``obs`` (B, T_obs, obs_dim), in eval mode,
-    drawn from a generator seeded with ``seed``, wherever the policy's weights live."""
-    chunk = policy.eval().predict_chunk(obs.to(policy.device), generator=torch.Generator().manual_seed(seed))
+def sample_chunks(policy: Policy, obs: Observation, seed: int = 0) -> torch.Tensor:
+    """Chunks (B, H, act_dim) on the CPU for observation histories ``obs`` (B, T_obs, obs_dim, or the dict form
+    with cameras), in eval mode, drawn from a generator seeded with ``seed``, wherever the policy's weights live."""
+    chunk = policy.eval().predict_chunk(to_device(obs, policy.device), generator=torch.Generator().manual_seed(seed))
     return chunk.cpu()
 
 

@@ -85,8 +85,7 @@ class DenoisingPolicy(Policy):
         for a model trained for guidance, by an "observed" flag of 1: the null condition is all zeros, flag
         included. (Without the flag the null condition would be the normalised mean observation, a real state
         that the network must also answer conditionally.)"""
-        self.check_obs(obs)
-        cond = self.obs_normalizer.normalize(obs).flatten(1)
+        cond = self.encode_observation(obs)
         if self.config.cond_dropout > 0:
             cond = torch.cat([cond, torch.ones_like(cond[:, :1])], dim=1)
         return cond
@@ -112,10 +111,10 @@ class DenoisingPolicy(Policy):
         return unconditional + w * (conditional - unconditional)
 
 
-def build_denoiser(config: DenoiserConfig) -> nn.Module:
-    """The network ``config.backbone`` names, conditioned on the flattened obs history (T_obs * obs_dim), plus
-    the "observed" flag of classifier-free guidance when trained for it."""
-    cond_dim = config.n_obs_steps * config.obs_dim + (1 if config.cond_dropout > 0 else 0)
+def build_denoiser(config: DenoiserConfig, obs_cond_dim: int) -> nn.Module:
+    """The network ``config.backbone`` names, conditioned on the policy's observation condition (obs_cond_dim,
+    ``Policy.cond_dim``), plus the "observed" flag of classifier-free guidance when trained for it."""
+    cond_dim = obs_cond_dim + (1 if config.cond_dropout > 0 else 0)
     if config.backbone == "unet":
         return ConditionalUnet1D(
             config.act_dim, cond_dim, config.down_dims, config.kernel_size, config.n_groups, config.time_embed_dim

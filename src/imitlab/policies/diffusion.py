@@ -66,7 +66,7 @@ class DiffusionPolicy(DenoisingPolicy):
     def __init__(self, config: DiffusionConfig, stats: dict[str, dict[str, Any]]):
         super().__init__(config, stats)
         self.config: DiffusionConfig = config
-        self.denoiser = build_denoiser(config)  # eps_theta(x_t, t, obs)
+        self.denoiser = build_denoiser(config, self.cond_dim)  # eps_theta(x_t, t, obs)
         self.schedule = NoiseSchedule(config.num_train_steps, config.beta_schedule)
 
     def compute_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from imitlab.core import keys
-from imitlab.policies.base import Policy, PolicyConfig, check_transformer, register_policy
+from imitlab.policies.base import Observation, Policy, PolicyConfig, check_transformer, register_policy
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ class DecisionTransformerPolicy(Policy):
         self.config: DTConfig = config
         c, d = config, config.d_model
         self.embed_return = nn.Linear(1, d)
-        self.embed_state = nn.Linear(c.obs_dim, d)
+        self.embed_state = nn.Linear(self.step_dim, d)  # [image features, state] per step
         self.embed_action = nn.Linear(c.act_dim, d)
         self.pos = nn.Parameter(torch.zeros(1, 3 * c.n_obs_steps, d))
         nn.init.normal_(self.pos, std=0.02)
@@ -79,22 +79,21 @@ class DecisionTransformerPolicy(Policy):
         mask = nn.Transformer.generate_square_subsequent_mask(3 * c.n_obs_steps)
         self.register_buffer("causal_mask", mask, persistent=False)
 
-    def _check_history(self, obs: torch.Tensor, action: torch.Tensor, return_to_go: torch.Tensor) -> None:
-        self.check_obs(obs)
-        B, K = obs.shape[:2]
+    def _check_history(self, obs: Observation, action: torch.Tensor, return_to_go: torch.Tensor) -> None:
+        B, K = (obs if isinstance(obs, torch.Tensor) else obs[keys.OBS]).shape[:2]
         if tuple(action.shape) != (B, K, self.config.act_dim) or tuple(return_to_go.shape) != (B, K):
             raise ValueError(
                 f"dt: history_action must be (B, {K}, {self.config.act_dim}) and history_return_to_go "
                 f"(B, {K}), got {tuple(action.shape)} and {tuple(return_to_go.shape)}"
             )
 
-    def forward(self, obs: torch.Tensor, action: torch.Tensor, return_to_go: torch.Tensor) -> torch.Tensor:
+    def forward(self, obs: Observation, action: torch.Tensor, return_to_go: torch.Tensor) -> torch.Tensor:
         """obs (B, K, obs_dim), action (B, K, act_dim) in env units (the action at step K is never seen by its
         own prediction), return_to_go (B, K) -> normalised predicted actions (B, K, act_dim)."""
+        s = self.embed_state(self.encode_steps(obs))  # (B, K, d_model); checks obs
         self._check_history(obs, action, return_to_go)
-        B, K = obs.shape[:2]
+        B, K = s.shape[:2]
         r = self.embed_return((return_to_go / self.config.return_scale).unsqueeze(-1))
-        s = self.embed_state(self.obs_normalizer.normalize(obs))
         a = self.embed_action(self.action_normalizer.normalize(action))
         tokens = torch.stack([r, s, a], dim=2).reshape(B, 3 * K, -1) + self.pos  # (R_1, s_1, a_1, R_2, ...)
         h = self.blocks(tokens, mask=self.causal_mask, is_causal=True)

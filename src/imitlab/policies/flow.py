@@ -61,7 +61,7 @@ class FlowPolicy(DenoisingPolicy):
     def __init__(self, config: FlowConfig, stats: dict[str, dict[str, Any]]):
         super().__init__(config, stats)
         self.config: FlowConfig = config
-        self.velocity = build_denoiser(config)  # v_theta(x_t, t * time_scale, obs)
+        self.velocity = build_denoiser(config, self.cond_dim)  # v_theta(x_t, t * time_scale, obs)
 
     def _velocity(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """x: (B, H, act_dim), t: (B,) in [0, 1], cond: (B, cond_dim) -> velocity (B, H, act_dim)."""

@@ -63,7 +63,7 @@ class GMMPolicy(Policy):
         c = config
         self.dim = c.horizon * c.act_dim  # D
         # outputs per component: 1 logit + D means + D log-stds
-        self.net = mlp(c.n_obs_steps * c.obs_dim, c.n_components * (1 + 2 * self.dim), c.hidden_dim, c.num_layers)
+        self.net = mlp(self.cond_dim, c.n_components * (1 + 2 * self.dim), c.hidden_dim, c.num_layers)
         # spread the components' initial means over the normalised action range [-1, 1]: with all means near 0,
         # the symmetric optimum "one broad component covering every mode" traps training (mode averaging)
         K = c.n_components
@@ -75,11 +75,10 @@ class GMMPolicy(Policy):
     def mixture(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """obs (B, T_obs, obs_dim) in env units -> log weights (B, K), means (B, K, D), log-stds (B, K, D),
         over the normalised, flattened chunk (D = H * act_dim)."""
-        self.check_obs(obs)
-        return self.mixture_of_condition(self.obs_normalizer.normalize(obs).flatten(1))
+        return self.mixture_of_condition(self.encode_observation(obs))
 
     def mixture_of_condition(self, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``mixture`` from the flattened normalised history cond (B, T_obs * obs_dim) (the exported graph)."""
+        """``mixture`` from the condition vector cond (B, cond_dim) (the exported graph)."""
         c, K, D = self.config, self.config.n_components, self.dim
         out = self.net(cond)
         logits, means, raw_log_std = out.split([K, K * D, K * D], dim=-1)

@@ -72,7 +72,7 @@ class ChunkedBCPolicy(Policy):
         super().__init__(config, stats)
         c = config
         self.net = mlp(
-            c.n_obs_steps * c.obs_dim,
+            self.cond_dim,
             c.horizon * c.act_dim,
             c.hidden_dim,
             c.num_layers,
@@ -82,10 +82,9 @@ class ChunkedBCPolicy(Policy):
 
     def _forward(self, obs: torch.Tensor) -> torch.Tensor:
         """obs (B, T_obs, obs_dim) in env units -> normalised actions (B, H, act_dim)."""
-        self.check_obs(obs)
-        flat = self.obs_normalizer.normalize(obs).flatten(1)
+        flat = self.encode_observation(obs)
         out: torch.Tensor = self.net(flat)
-        return out.view(len(obs), self.config.horizon, self.config.act_dim)
+        return out.view(len(flat), self.config.horizon, self.config.act_dim)
 
     def compute_loss(self, batch):
         target = self.action_normalizer.normalize(batch[keys.ACTION])

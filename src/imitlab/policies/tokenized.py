@@ -126,7 +126,7 @@ class TokenizedPolicy(Policy):
         super().__init__(config, stats)
         self.config: TokenizedConfig = config
         c = config
-        cond_dim = c.n_obs_steps * c.obs_dim
+        cond_dim = self.cond_dim
         self.length = c.horizon * c.act_dim  # L: tokens per chunk
         if c.autoregressive:
             self.decoder = CausalTokenDecoder(cond_dim, self.length, c)
@@ -135,8 +135,7 @@ class TokenizedPolicy(Policy):
 
     def _condition(self, obs: torch.Tensor) -> torch.Tensor:
         """obs (B, T_obs, obs_dim) in env units -> flattened normalised history (B, T_obs * obs_dim)."""
-        self.check_obs(obs)
-        return self.obs_normalizer.normalize(obs).flatten(1)
+        return self.encode_observation(obs)
 
     def _pick(self, logits: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         """logits (..., n_bins) -> tokens (...): argmax at temperature 0, else a draw from the generator."""

@@ -60,7 +60,7 @@ def learner_error_std(policy: Policy, dataset: EpisodeDataset, scale: float = 1.
     dimension) between the policy's first predicted action and the recorded (expert) action at every frame."""
     sampler = ChunkSampler(dataset, policy.config.n_obs_steps, 1)
     batch = sampler.get(np.arange(len(sampler)))
-    predicted = sample_chunks(policy, batch[keys.OBS])[:, 0]
+    predicted = sample_chunks(policy, policy.observation(batch))[:, 0]
     error = predicted.double() - batch[keys.ACTION][:, 0].double()  # (N, act_dim)
     return float(math.sqrt(scale * (error**2).mean().item()))
 

@@ -15,6 +15,7 @@ import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
+from imitlab.core import keys
 from imitlab.core.fields import check_field_types
 from imitlab.data.model import EpisodeDataset
 from imitlab.data.reader import load_dataset
@@ -60,6 +61,12 @@ class TrainConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+
+
+def camera_shapes(dataset: EpisodeDataset) -> dict[str, tuple[int, int]]:
+    """Camera key -> (H, W) of each camera of ``dataset`` (its info.json feature shape [H, W, 3]): the policy's
+    ``image_shapes``; empty for a state-only dataset."""
+    return {key: tuple(dataset.info["features"][key]["shape"][:2]) for key in dataset.camera_keys}
 
 
 def lr_factor(step: int, warmup: int, total: int) -> float:
@@ -139,6 +146,7 @@ def train(
     while step < config.steps:
         shard = sample_shard(sampler, config.batch_size, generator, world)
         batch = {key: value.to(target) for key, value in shard.items()}
+        batch[keys.OBS] = policy.observation(batch)  # the dict of state and frames for a policy with cameras
         loss, metrics = compute_loss(batch)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -257,7 +265,12 @@ def train_policy(
         name, policy_fields, train_fields = saved["policy"], saved["policy_config"], saved["train_config"]
         recipe = saved.get("recipe")
     else:
-        policy_fields = {"obs_dim": dataset.obs_dim, "act_dim": dataset.act_dim, **(policy_overrides or {})}
+        policy_fields = {
+            "obs_dim": dataset.obs_dim,
+            "act_dim": dataset.act_dim,
+            "image_shapes": camera_shapes(dataset),
+            **(policy_overrides or {}),
+        }
         train_fields = {**get_policy_class(name).train_defaults, **(train_overrides or {})}
     with restoring(saved_config) if resuming else nullcontext():  # a saved config that cannot build names its file
         config = TrainConfig(**train_fields)
