@@ -114,6 +114,7 @@ def test_imitlab_eval_of_a_truncated_model_names_the_file_and_exits_2(finished_r
         ("config.json", lambda text: text.replace('"train_config"', '"renamed"'), "has no key 'train_config'"),
         ("config.json", lambda text: text.replace('"steps": 4', '"steps": "4"'), "config.json does not fit"),
         ("config.json", lambda text: text.replace('"env": "pendulum"', '"env": [1]'), "key 'env' must be an env name"),
+        ("config.json", lambda text: text.replace('"lr": 0.001', '"lr": -1'), "lr must be > 0, got -1"),
         ("metrics.jsonl", lambda text: text.replace("}\n{", "}\n{{", 1), "metrics.jsonl line 2 is not valid JSON"),
     ],
 )

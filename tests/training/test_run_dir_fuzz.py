@@ -3,6 +3,7 @@ ImitlabError naming the file, never another exception, and a failed resume leave
 
 import tempfile
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from hypothesis import given
@@ -12,8 +13,9 @@ from conftest import random_episodes
 from fuzzing import FUZZ, FUZZ_LONG, damage_file, fresh_copy, snapshot
 from imitlab.core.errors import ImitlabError
 from imitlab.data.writer import write_dataset
+from imitlab.training import train as train_module
 from imitlab.training.checkpoint import load_policy
-from imitlab.training.train import train_policy
+from imitlab.training.train import TrainConfig, train_policy
 
 RUN_FILES = ["config.json", "model.safetensors", "train_state.pt", "metrics.jsonl"]
 TINY = {"steps": 4, "batch_size": 8, "save_every": 2, "log_every": 1, "warmup_steps": 1}
@@ -29,9 +31,14 @@ def trained(tmp_path_factory):
     return data, base / "run"
 
 
+def tiny_defaults(**fields):
+    """TrainConfig with the fixture's settings where a damaged config.json lost a field (not 3000 steps)."""
+    return TrainConfig(**{**TINY, **fields})
+
+
 def check_damaged_run(trained, name, data):
     dataset, source = trained
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, mock.patch.object(train_module, "TrainConfig", tiny_defaults):
         run = fresh_copy(source, Path(tmp) / "run")
         damage_file(data, run / name)
         before = snapshot(run)
