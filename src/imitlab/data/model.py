@@ -42,7 +42,7 @@ class Episode:
     success: np.ndarray
     images: dict[str, np.ndarray] = field(default_factory=dict)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         self.observation = _as_finite_float32(self.observation, "observation", ndim=2)
         self.action = _as_finite_float32(self.action, "action", ndim=2)
         self.reward = _as_finite_float32(self.reward, "reward", ndim=1)
@@ -162,7 +162,7 @@ def aggregate_stats(per_episode: Sequence[dict[str, np.ndarray]]) -> dict[str, n
     counts = np.array([float(s["count"][0]) for s in per_episode])
     weights = counts / counts.sum()
 
-    def weighted(values):
+    def weighted(values: list[np.ndarray]) -> np.ndarray:
         return np.tensordot(weights, np.stack(values), axes=1)
 
     mean = weighted([s["mean"] for s in per_episode])
