@@ -26,8 +26,9 @@ from imitlab.envs.rollout import run_episodes
 from imitlab.evaluation.execution import ChunkExecutor
 from imitlab.evaluation.stats import mcnemar_exact_p
 from imitlab.rl import train_rl
-from imitlab.rl.common import read_metrics, steps_to_target
+from imitlab.rl.loop import steps_to_target
 from imitlab.training.checkpoint import load_policy
+from imitlab.training.run_dir import read_metrics
 
 
 def describe_failures(bc: Path, episodes: int = 20, seed: int = 1000) -> None:

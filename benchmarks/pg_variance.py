@@ -14,7 +14,8 @@ import argparse
 import torch
 
 from imitlab.envs.registry import get_env_spec
-from imitlab.rl.common import PGConfig, make_actor
+from imitlab.rl.actor import make_actor
+from imitlab.rl.config import PGConfig
 from imitlab.rl.variance import gradient_variance
 from imitlab.training.checkpoint import load_policy
 

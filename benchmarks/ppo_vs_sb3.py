@@ -22,9 +22,9 @@ from imitlab.core.seeds import evaluation_seeds
 from imitlab.envs.registry import get_env_spec
 from imitlab.envs.rollout import rollout
 from imitlab.rl import train_rl
-from imitlab.rl.common import read_metrics
 from imitlab.rl.ppo import PPO as OurPPO
 from imitlab.rl.ppo import PPOConfig
+from imitlab.training.run_dir import read_metrics
 
 
 def ours(steps: int, seed: int, out: Path) -> tuple[dict[int, float], float]:

@@ -58,7 +58,7 @@ def test_load_runs_once_before_the_first_lookup_and_may_register():
 def test_the_package_registries_hold_the_built_in_entries():
     from imitlab.envs.registry import ENVS
     from imitlab.policies.base import POLICIES
-    from imitlab.rl.common import ALGOS
+    from imitlab.rl.algorithm import ALGOS
     from imitlab.studies import STUDIES
 
     assert {"bc", "diffusion"} <= set(POLICIES)

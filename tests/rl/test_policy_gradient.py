@@ -9,10 +9,13 @@ from scipy.stats import norm
 from imitlab.envs.registry import get_env_spec
 from imitlab.policies.actor_critic import gaussian_entropy, gaussian_log_prob
 from imitlab.policies.base import create_policy
-from imitlab.rl.common import PGConfig, actor_from_bc, collect, make_actor, read_metrics
+from imitlab.rl.actor import actor_from_bc, make_actor
+from imitlab.rl.config import PGConfig
 from imitlab.rl.ppo import clipped_surrogate
 from imitlab.rl.reinforce import pg_weights
+from imitlab.rl.sampling import collect
 from imitlab.training.checkpoint import load_policy, placeholder_stats
+from imitlab.training.run_dir import read_metrics
 from imitlab.training.train import train_policy
 
 
@@ -192,7 +195,7 @@ def test_ppo_gives_the_actor_and_its_log_std_their_own_learning_rates():
 
 
 def test_rl_run_resumes_to_the_same_weights_as_an_uninterrupted_run(tmp_path, monkeypatch):
-    from imitlab.rl import common, train_rl
+    from imitlab.rl import loop, train_rl
 
     settings = {
         "num_envs": 2,
@@ -205,7 +208,7 @@ def test_rl_run_resumes_to_the_same_weights_as_an_uninterrupted_run(tmp_path, mo
     full, _ = train_rl(
         "ppo", "pendulum", 1600, tmp_path / "full", overrides=settings, progress=False, final_eval_episodes=2
     )
-    original = common.collect
+    original = loop.collect
     calls = {"n": 0}
 
     def crash_on_third_batch(*args, **kwargs):
@@ -214,10 +217,10 @@ def test_rl_run_resumes_to_the_same_weights_as_an_uninterrupted_run(tmp_path, mo
             raise KeyboardInterrupt
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(common, "collect", crash_on_third_batch)
+    monkeypatch.setattr(loop, "collect", crash_on_third_batch)
     with pytest.raises(KeyboardInterrupt):
         train_rl("ppo", "pendulum", 1600, tmp_path / "cut", overrides=settings, progress=False)
-    monkeypatch.setattr(common, "collect", original)
+    monkeypatch.setattr(loop, "collect", original)
     resumed, _ = train_rl("ppo", "pendulum", 1600, tmp_path / "cut", resume=True, progress=False, final_eval_episodes=2)
     for key, value in full.state_dict().items():
         torch.testing.assert_close(resumed.state_dict()[key], value, rtol=0, atol=0, msg=key)
@@ -227,3 +230,28 @@ def test_rl_run_resumes_to_the_same_weights_as_an_uninterrupted_run(tmp_path, mo
     obs = torch.randn(3, 1, 3)
     torch.testing.assert_close(loaded.predict_chunk(obs), resumed.predict_chunk(obs))
     assert math.isfinite(read_metrics(tmp_path / "cut")[-1]["eval_return"])
+
+
+def test_an_rl_run_stopped_while_writing_its_final_checkpoint_reruns_to_the_same_weights(tmp_path, monkeypatch):
+    from imitlab.rl import loop, train_rl
+
+    settings = {"num_envs": 2, "eval_every": 10_000, "eval_episodes": 1, "save_every": 1}
+    args = ("reinforce", "pendulum", 800)
+    full, _ = train_rl(*args, tmp_path / "full", overrides=settings, progress=False, final_eval_episodes=1)
+    save = loop.save_policy
+
+    def stop_in_the_final_checkpoint(run_dir, policy, meta):
+        if meta["env_steps"] >= 800:
+            raise KeyboardInterrupt
+        save(run_dir, policy, meta)
+
+    monkeypatch.setattr(loop, "save_policy", stop_in_the_final_checkpoint)
+    with pytest.raises(KeyboardInterrupt):
+        train_rl(*args, tmp_path / "cut", overrides=settings, progress=False)
+    monkeypatch.setattr(loop, "save_policy", save)
+    resumed, _ = train_rl(*args, tmp_path / "cut", resume=True, progress=False, final_eval_episodes=1)
+    for key, value in full.state_dict().items():
+        torch.testing.assert_close(resumed.state_dict()[key], value, rtol=0, atol=0, msg=key)
+    loaded = load_policy(tmp_path / "cut")
+    for key, value in full.state_dict().items():
+        torch.testing.assert_close(loaded.state_dict()[key], value, rtol=0, atol=0, msg=key)

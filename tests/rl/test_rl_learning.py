@@ -8,8 +8,11 @@ from imitlab.data.collect import collect as collect_demos
 from imitlab.data.noisy_expert import Noise
 from imitlab.envs.registry import get_env_spec
 from imitlab.rl import train_rl
-from imitlab.rl.common import PGConfig, make_actor, read_metrics, steps_to_target
+from imitlab.rl.actor import make_actor
+from imitlab.rl.config import PGConfig
+from imitlab.rl.loop import steps_to_target
 from imitlab.rl.variance import gradient_variance
+from imitlab.training.run_dir import read_metrics
 from imitlab.training.train import train_policy
 
 pytestmark = pytest.mark.slow

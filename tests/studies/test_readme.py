@@ -6,10 +6,10 @@ from dataclasses import asdict
 
 import pytest
 
+from imitlab.core.io import write_json
 from imitlab.studies import SECTION_FILE, Section, Table
 from imitlab.studies.readme import MarkerError, main, refresh
 from imitlab.studies.table import markdown_table
-from imitlab.training.checkpoint import write_json
 
 SUCCESS = markdown_table(["env", "head", "success"], [["pendulum", "bc", "100%"], ["two-path", "bc", "0%"]])
 

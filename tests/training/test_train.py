@@ -97,3 +97,26 @@ def test_loading_a_directory_without_a_run_names_the_missing_file(tmp_path):
 def test_unknown_policy_field_is_named(small_dataset_dir, tmp_path):
     with pytest.raises(ValueError, match="no config field hidden_size"):
         train_policy("bc", small_dataset_dir, tmp_path / "run", {"hidden_size": 3}, TRAIN, progress=False)
+
+
+def test_a_run_stopped_while_writing_its_final_checkpoint_reruns_to_the_same_weights(
+    small_dataset_dir, tmp_path, monkeypatch
+):
+    from imitlab.training import train as train_module
+
+    full = weights(train_policy("bc", small_dataset_dir, tmp_path / "full", train_overrides=TRAIN, progress=False))
+    save = train_module.save_policy
+
+    def stop_in_the_final_checkpoint(run_dir, policy, meta):
+        if meta["step"] == TRAIN["steps"]:
+            raise KeyboardInterrupt
+        save(run_dir, policy, meta)
+
+    monkeypatch.setattr(train_module, "save_policy", stop_in_the_final_checkpoint)
+    with pytest.raises(KeyboardInterrupt):
+        train_policy("bc", small_dataset_dir, tmp_path / "cut", train_overrides=TRAIN, progress=False)
+    monkeypatch.setattr(train_module, "save_policy", save)
+    train_policy("bc", small_dataset_dir, tmp_path / "cut", resume=True, progress=False)
+    loaded = load_policy(tmp_path / "cut")  # the weights on disk are the final ones, not the previous checkpoint's
+    for key, value in full.items():
+        torch.testing.assert_close(loaded.state_dict()[key], value, rtol=0, atol=0, msg=key)

@@ -3,6 +3,8 @@ error raised when a dataset on disk breaks them."""
 
 from __future__ import annotations
 
+import os
+import string
 from pathlib import Path
 from typing import Any
 
@@ -47,13 +49,36 @@ class DatasetError(ImitlabError):
 def video_file(root: Path, info: dict[str, Any], key: str, chunk_index: int, file_index: int) -> Path:
     """The video file of camera ``key`` at (chunk, file), from info.json's ``video_path`` template. Every video
     path the reader and the frame cache open goes through here."""
-    template = info.get("video_path")
+    fields = {"video_key": key, "chunk_index": int(chunk_index), "file_index": int(file_index)}
+    return metadata_path(root, info.get("video_path"), "video_path", **fields)
+
+
+def metadata_path(root: Path, template: object, key: str, **fields: object) -> Path:
+    """The file that ``meta/info.json`` template ``key`` (e.g. ``data_path``, ``video_path``) names for ``fields``.
+    Only the named fields may appear in the template (no attribute or item access), and the result must lie
+    inside the dataset directory; otherwise a DatasetError that says so."""
+    where = f"{root / INFO_PATH} key '{key}'"
     if not isinstance(template, str):
-        raise DatasetError(
-            f"{root / INFO_PATH} key 'video_path' must be a path template for camera '{key}', found {template!r}"
-        )
+        raise DatasetError(f"{where} must be a path template string, found {template!r}")
     try:
-        rel = template.format(video_key=key, chunk_index=int(chunk_index), file_index=int(file_index))
+        names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    except ValueError as err:
+        raise DatasetError(f"{where} cannot be formatted: {err}") from None
+    if not names <= set(fields):
+        raise DatasetError(f"{where} may use only {{{'}, {'.join(fields)}}}, found {template!r}")
+    try:
+        relative = template.format(**fields)
     except (KeyError, IndexError, ValueError) as err:
-        raise DatasetError(f"{root / INFO_PATH} key 'video_path' cannot be formatted: {err}") from None
-    return root / rel
+        raise DatasetError(f"{where} cannot be formatted: {err}") from None
+    return inside_root(root, relative, where)
+
+
+def inside_root(root: Path, relative: str, what: str) -> Path:
+    """``root / relative`` when it stays inside the dataset directory ``root`` (lexically: ``..`` and absolute
+    paths are refused; links the dataset itself contains are followed, as in the Hugging Face cache); else a
+    DatasetError naming ``what``, the metadata the path came from."""
+    base = Path(os.path.normpath(root))
+    path = Path(os.path.normpath(base / relative))
+    if os.path.isabs(relative) or path == base or not path.is_relative_to(base):
+        raise DatasetError(f"{what} points outside the dataset directory {root}: {relative!r}")
+    return path

@@ -21,6 +21,7 @@ from imitlab.data.layout import (
     TASKS_PATH,
     VIDEO_SEGMENT_COLUMNS,
     DatasetError,
+    metadata_path,
     video_file,
 )
 from imitlab.data.model import (
@@ -135,8 +136,11 @@ def _load_tasks(path: Path) -> list[str]:
 
 def _read_parquet(path: Path, columns: list[str] | None = None) -> pa.Table:
     try:
-        return pq.read_table(path, columns=columns)
-    except (pa.ArrowException, OSError) as err:
+        table = pq.read_table(path, columns=columns)
+        table.validate(full=True)  # e.g. invalid UTF-8 in a string column
+        table.column_names  # noqa: B018  (names are decoded on access: a damaged one raises here)
+        return table
+    except (pa.ArrowException, OSError, UnicodeDecodeError) as err:
         raise DatasetError(f"{path} could not be read as parquet: {err}") from None
 
 
@@ -144,7 +148,7 @@ def _schema_names(path: Path) -> list[str]:
     try:
         names: list[str] = pq.read_schema(path).names
         return names
-    except (pa.ArrowException, OSError) as err:
+    except (pa.ArrowException, OSError, UnicodeDecodeError) as err:
         raise DatasetError(f"{path} could not be read as parquet: {err}") from None
 
 
@@ -291,11 +295,7 @@ def _load_data(root: Path, info: dict, episodes: dict[str, np.ndarray], num_task
     image_cameras = [k for k, f in features.items() if isinstance(f, dict) and f.get("dtype") == "image"]
     parts = []  # (path, table) in global frame order
     for chunk, file in pairs:
-        try:
-            rel = info["data_path"].format(chunk_index=chunk, file_index=file)
-        except (KeyError, IndexError, ValueError) as err:
-            raise DatasetError(f"{root / INFO_PATH} key 'data_path' cannot be formatted: {err}") from None
-        path = root / rel
+        path = metadata_path(root, info["data_path"], "data_path", chunk_index=chunk, file_index=file)
         _require_file(path)
         names = _schema_names(path)
         for col in needed + image_cameras:
@@ -420,7 +420,7 @@ def _load_stats(path: Path, info: dict) -> dict[str, dict[str, np.ndarray]]:
     stats: dict[str, dict[str, np.ndarray]] = {}
     for key, entry in raw.items():
         if isinstance(entry, dict):
-            stats[key] = {k: np.atleast_1d(np.asarray(v)) for k, v in entry.items()}
+            stats[key] = {stat: _stat_array(path, key, stat, value) for stat, value in entry.items()}
     for key in (keys.OBS, keys.ACTION):
         dim = info["features"][key]["shape"][0]
         if key not in stats:
@@ -435,3 +435,10 @@ def _load_stats(path: Path, info: dict) -> dict[str, dict[str, np.ndarray]]:
                 )
             stats[key][stat] = value.astype(np.float64)
     return stats
+
+
+def _stat_array(path: Path, key: str, stat: str, value: object) -> np.ndarray:
+    try:
+        return np.atleast_1d(np.asarray(value))
+    except (ValueError, TypeError) as err:  # ragged or nested lists
+        raise DatasetError(f"{path} entry '{key}/{stat}' is not an array: {err}") from None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import time
 import traceback
@@ -18,12 +19,14 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from imitlab.core.appendlog import append_record, complete_text
 from imitlab.data.collect import collect
 from imitlab.data.reader import load_dataset
 from imitlab.evaluation.evaluate import evaluate
 from imitlab.evaluation.metrics import chunk_mse
 from imitlab.policies.base import Policy
-from imitlab.training.train import METRICS_FILE, train_policy
+from imitlab.training.run_dir import read_metrics
+from imitlab.training.train import train_policy
 
 EXECUTION_FIELDS = ("n_action_steps", "temporal_ensemble")  # eval settings the executor takes
 
@@ -119,7 +122,7 @@ def trained_policy(spec: RunSpec, root: Path, progress: bool = False) -> tuple[P
         resume=True,
         progress=progress,
     )
-    logged = [json.loads(line) for line in (run_dir / METRICS_FILE).read_text().splitlines() if line]
+    logged = read_metrics(run_dir)
     return policy, max(time.perf_counter() - started, logged[-1]["seconds"] if logged else 0.0)
 
 
@@ -180,23 +183,24 @@ def run_group(specs: list[RunSpec], root: Path) -> list[tuple[str, dict[str, Any
     return results
 
 
+CSV_END = "\r\n"  # the csv module's row terminator
+
+
 def read_rows(csv_path: Path) -> list[dict[str, str]]:
-    if not Path(csv_path).is_file():
-        return []
-    with open(csv_path, newline="") as f:
-        return list(csv.DictReader(f))
+    """The finished rows of ``csv_path`` (a last row a kill cut short is not one: its run is redone)."""
+    return list(csv.DictReader(io.StringIO(complete_text(csv_path, CSV_END), newline="")))
 
 
 def append_row(csv_path: Path, row: dict[str, Any], columns: list[str]) -> None:
-    """Append one row (writing the header first into a new file); a finished row is never rewritten."""
+    """Append one row in one write (with the header first into a new file); a finished row is never rewritten."""
     csv_path = Path(csv_path)
-    new_file = not csv_path.is_file()
     csv_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(csv_path, "a", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
-        if new_file:
-            writer.writeheader()
-        writer.writerow(row)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=columns, lineterminator=CSV_END)
+    if not complete_text(csv_path, CSV_END):
+        writer.writeheader()
+    writer.writerow(row)
+    append_record(csv_path, text.getvalue(), CSV_END)
 
 
 # local: one run after another in this process; processes: one single-threaded process per core on this machine

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from imitlab.core.appendlog import append_record, complete_text
 from imitlab.core.io import read_json_object, write_json
 from imitlab.core.seeds import collection_seeds
 from imitlab.data.collect import collect
@@ -173,9 +174,7 @@ def run_dagger(
     out = Path(out)
     data = out / "data"
     log_path = out / "rounds.jsonl"
-    results = (
-        [RoundResult(**json.loads(line)) for line in log_path.read_text().splitlines()] if (log_path.is_file()) else []
-    )
+    results = [RoundResult(**json.loads(line)) for line in complete_text(log_path).splitlines()]
     if not data.exists():
         collect(env, init_demos, data, seed=seed)
     train_overrides = {**(train_overrides or {}), "seed": seed}
@@ -205,8 +204,7 @@ def run_dagger(
                 episode_success=result.episode_success,
             )
         )
-        with open(log_path, "a") as f:
-            f.write(json.dumps(asdict(results[-1])) + "\n")
+        append_record(log_path, json.dumps(asdict(results[-1])) + "\n")  # a round a kill cut short is redone
     return results
 
 

@@ -87,4 +87,5 @@ class RunningMeanStd:
         return {"mean": self.mean.copy(), "var": self.var.copy(), "count": self.count}
 
     def load_state_dict(self, state: dict) -> None:
-        self.mean, self.var, self.count = state["mean"].copy(), state["var"].copy(), float(state["count"])
+        mean, var = (np.asarray(state[key], dtype=np.float64).reshape(len(self.mean)) for key in ("mean", "var"))
+        self.mean, self.var, self.count = mean.copy(), var.copy(), float(state["count"])

@@ -1,7 +1,7 @@
 """PPO with the clipped surrogate (Schulman et al. 2017, "Proximal Policy Optimization Algorithms"), in the
 spirit of CleanRL's ``ppo_continuous_action.py``: GAE(lambda) advantages, a value loss, an entropy bonus, several
 epochs of minibatch updates on each batch of vectorised rollouts, observation normalisation (in the loop, see
-``rl/common.py``), optional KL early stop, and an optional BC regulariser for BC→RL fine-tuning.
+``rl/loop.py``), optional KL early stop, and an optional BC regulariser for BC→RL fine-tuning.
 
     r_t(theta) = pi_theta(a_t | s_t) / pi_old(a_t | s_t)
     L^CLIP     = E_t[ min(r_t A_t, clip(r_t, 1 - eps, 1 + eps) A_t) ]                           (paper eq. 7)
@@ -15,8 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from imitlab.rl.common import Algorithm, Batch, PGConfig, register_algo
+from imitlab.rl.algorithm import Algorithm, register_algo
+from imitlab.rl.config import PGConfig
 from imitlab.rl.estimators import gae
+from imitlab.rl.sampling import Batch
 
 
 @dataclass(frozen=True)

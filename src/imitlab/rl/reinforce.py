@@ -20,8 +20,10 @@ import numpy as np
 import torch
 
 from imitlab.policies.actor_critic import ActorCriticPolicy
-from imitlab.rl.common import Algorithm, Batch, PGConfig, register_algo
+from imitlab.rl.algorithm import Algorithm, register_algo
+from imitlab.rl.config import PGConfig
 from imitlab.rl.estimators import discounted_return, normalize, reward_to_go
+from imitlab.rl.sampling import Batch
 
 ESTIMATORS = ("plain", "reward_to_go", "baseline")
 

@@ -16,9 +16,9 @@ import torch
 
 from imitlab.envs.registry import get_env_spec
 from imitlab.policies.actor_critic import ActorCriticPolicy
-from imitlab.rl.common import Batch, collect
 from imitlab.rl.estimators import reward_to_go
 from imitlab.rl.reinforce import ESTIMATORS, fit_value, pg_weights, surrogate_loss
+from imitlab.rl.sampling import Batch, collect
 
 
 @dataclass

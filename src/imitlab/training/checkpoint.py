@@ -3,10 +3,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from imitlab.core import keys
@@ -23,6 +27,27 @@ class CheckpointError(ImitlabError):
     """A run directory that cannot be loaded; the message names the file at fault."""
 
 
+@contextmanager
+def restoring(path: Path) -> Iterator[None]:
+    """Turn an error raised while building from, or applying, what was read from ``path`` (missing keys, wrong
+    shapes, types or values) into a CheckpointError naming ``path``."""
+    try:
+        yield
+    except CheckpointError:
+        raise
+    except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as err:
+        raise CheckpointError(
+            f"{path} does not fit this run ({type(err).__name__}: {first_line(err)}); "
+            "was it written by a different version, or damaged?"
+        ) from None
+
+
+def first_line(err: BaseException) -> str:
+    """The first line of an error's message (at most 300 characters), for messages that quote it."""
+    text = str(err).strip()
+    return text.splitlines()[0][:300] if text else "no message"
+
+
 def save_policy(run_dir: Path, policy: Policy, meta: dict[str, Any]) -> None:
     """Write the acting weights and the config (policy name + policy config + ``meta``)."""
     run_dir = Path(run_dir)
@@ -31,12 +56,17 @@ def save_policy(run_dir: Path, policy: Policy, meta: dict[str, Any]) -> None:
     write_json(run_dir / CONFIG_FILE, {"policy": policy.name, "policy_config": policy.config.to_dict(), **meta})
 
 
-def read_run_config(run_dir: Path) -> dict[str, Any]:
+def read_run_config(run_dir: Path, *keys: str) -> dict[str, Any]:
+    """A run's config.json, holding at least ``policy``, ``policy_config`` (an object) and ``keys``."""
     path = Path(run_dir) / CONFIG_FILE
     config = read_json_object(path, "the config of a run directory written by `imitlab train`", CheckpointError)
-    for key in ("policy", "policy_config"):
+    for key in ("policy", "policy_config", *keys):
         if key not in config:
             raise CheckpointError(f"{path} has no key {key!r} (found: {', '.join(config)})")
+    if not isinstance(config["policy_config"], dict):
+        raise CheckpointError(f"{path} key 'policy_config' must be an object, found {config['policy_config']!r}")
+    if not isinstance(config.get("env"), (str, type(None))):  # commands act on this env unless told another
+        raise CheckpointError(f"{path} key 'env' must be an env name, found {config['env']!r}")
     return config
 
 
@@ -59,27 +89,46 @@ def load_policy(run_dir: Path) -> Policy:
     """The policy of a run directory, ready to act (eval mode)."""
     run_dir = Path(run_dir)
     config = read_run_config(run_dir)
-    try:
+    with restoring(run_dir / CONFIG_FILE):
         policy = build_policy(config["policy"], config["policy_config"])
-    except (KeyError, TypeError, ValueError) as err:
-        raise CheckpointError(f"{run_dir / CONFIG_FILE}: cannot build policy {config['policy']!r}: {err}") from err
-    weights = run_dir / MODEL_FILE
-    if not weights.is_file():
-        raise CheckpointError(f"{weights} not found: the run has no checkpoint yet")
-    missing, unexpected = policy.load_state_dict(load_file(weights), strict=False)
-    if missing or unexpected:
-        raise CheckpointError(f"{weights} does not match the policy: missing {missing}, unexpected {unexpected}")
+    load_weights(policy, read_weights(run_dir / MODEL_FILE), run_dir / MODEL_FILE)
     return policy.eval()
 
 
 def load_network_weights(policy: Policy, run_dir: Path) -> None:
     """Warm start: copy a run's network weights into ``policy`` (same policy and shapes), leaving ``policy``'s
     own normalisation statistics (those of the dataset it is about to train on)."""
-    weights = Path(run_dir) / MODEL_FILE
-    if not weights.is_file():
-        raise CheckpointError(f"{weights} not found: cannot warm-start from {run_dir}")
-    network = {k: v for k, v in load_file(weights).items() if not k.split(".")[0].endswith("_normalizer")}
-    missing, unexpected = policy.load_state_dict(network, strict=False)
-    missing = [k for k in missing if not k.split(".")[0].endswith("_normalizer")]
+    path = Path(run_dir) / MODEL_FILE
+    network = {k: v for k, v in read_weights(path).items() if not _is_normalizer(k)}
+    load_weights(policy, network, path, needed=lambda key: not _is_normalizer(key))
+
+
+def _is_normalizer(key: str) -> bool:
+    return key.split(".")[0].endswith("_normalizer")
+
+
+def read_weights(path: Path) -> dict[str, torch.Tensor]:
+    """The tensors of a ``model.safetensors``; a missing, truncated or damaged file is a CheckpointError."""
+    if not path.is_file():
+        raise CheckpointError(f"{path} not found: the run has no checkpoint yet")
+    try:
+        return load_file(path)
+    except (SafetensorError, OSError, ValueError) as err:
+        raise CheckpointError(f"{path} is damaged or truncated: {first_line(err)}") from None
+
+
+def load_weights(
+    policy: torch.nn.Module,
+    weights: dict[str, torch.Tensor],
+    path: Path,
+    needed: Callable[[str], bool] = lambda key: True,
+) -> None:
+    """Copy ``weights`` (read from ``path``) into ``policy``: every ``needed`` parameter must be there, with its
+    shape, and nothing else; otherwise a CheckpointError naming ``path``."""
+    try:
+        missing, unexpected = policy.load_state_dict(weights, strict=False)
+    except RuntimeError as err:  # a tensor of the wrong shape
+        raise CheckpointError(f"{path} does not match the policy: {first_line(err)}") from None
+    missing = [key for key in missing if needed(key)]
     if missing or unexpected:
-        raise CheckpointError(f"{weights} does not match the policy: missing {missing}, unexpected {unexpected}")
+        raise CheckpointError(f"{path} does not match the policy: missing {missing}, unexpected {unexpected}")

@@ -4,9 +4,9 @@ tqdm progress, metrics appended to ``metrics.jsonl``, atomic checkpoints, and ex
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -15,7 +15,7 @@ import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
-from imitlab.core.io import atomic_write
+from imitlab.core.fields import check_field_types
 from imitlab.data.model import EpisodeDataset
 from imitlab.data.reader import load_dataset
 from imitlab.data.sampler import ChunkSampler
@@ -23,13 +23,21 @@ from imitlab.policies.base import Policy, create_policy, get_policy_class
 from imitlab.training.checkpoint import (
     CONFIG_FILE,
     TRAIN_STATE_FILE,
+    CheckpointError,
     load_network_weights,
     read_run_config,
+    restoring,
     save_policy,
 )
 from imitlab.training.distributed import data_parallel, init_world, resolve_device, sample_shard
-
-METRICS_FILE = "metrics.jsonl"
+from imitlab.training.run_dir import (
+    append_metrics,
+    load_train_state,
+    remove_stale_temps,
+    save_train_state,
+    start_metrics,
+    truncate_metrics,
+)
 
 
 @dataclass(frozen=True)
@@ -46,6 +54,7 @@ class TrainConfig:
     seed: int = 0  # seeds initialisation, batch sampling and any noise in the loss
 
     def __post_init__(self) -> None:
+        check_field_types(self)
         for name in ("steps", "batch_size", "save_every", "log_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -105,15 +114,16 @@ def train(
         ema = AveragedModel(policy, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
     generator = torch.Generator().manual_seed(config.seed)
     step = 0
-    state_path = out_dir / TRAIN_STATE_FILE
-    if resume and state_path.is_file():
-        step = _load_train_state(state_path, policy, optimizer, scheduler, ema, generator, world.rank, target)
+    if world.is_main:
+        remove_stale_temps(out_dir)
+    if resume and (out_dir / TRAIN_STATE_FILE).is_file():
+        step = _load_train_state(out_dir, policy, optimizer, scheduler, ema, generator, world.rank, target)
         if world.is_main:
-            _truncate_metrics(out_dir / METRICS_FILE, step)
+            truncate_metrics(out_dir, step)
     else:
         torch.manual_seed(config.seed + world.rank)  # loss noise (CPU and GPU): rank 0 draws what one process would
         if world.is_main:
-            (out_dir / METRICS_FILE).unlink(missing_ok=True)
+            start_metrics(out_dir)
     acting: Policy = cast(Policy, ema.module) if ema is not None else policy  # AveragedModel holds a copy
     compute_loss = data_parallel(policy, world, target)  # after resume: DDP broadcasts rank 0's weights
 
@@ -151,14 +161,13 @@ def train(
                 **metrics,
             }
             if world.is_main:
-                with open(out_dir / METRICS_FILE, "a") as f:
-                    f.write(json.dumps(record) + "\n")
+                append_metrics(out_dir, record)
                 bar.set_postfix(loss=f"{record['loss']:.4f}")
         if step % config.save_every == 0 or step == config.steps:
             rank_rngs = world.gather(_loss_rng_state(target))  # each rank's loss noise, for an exact DDP resume
-            if world.is_main:
-                _save_train_state(state_path, step, policy, optimizer, scheduler, ema, generator, target, rank_rngs)
+            if world.is_main:  # weights and config first: wherever a kill lands, the state is never ahead of them
                 save_policy(out_dir, acting, {**meta, "step": step})
+                _save_train_state(out_dir, step, policy, optimizer, scheduler, ema, generator, target, rank_rngs)
     bar.close()
     world.barrier()  # every rank returns once the final checkpoint is on disk
     return acting.eval()
@@ -180,17 +189,10 @@ def _set_loss_rng_state(state: dict[str, torch.Tensor] | torch.Tensor, device: t
         torch.cuda.set_rng_state(state["cuda"].cpu(), device)
 
 
-def _save_train_state(
-    path: Path,
-    step: int,
-    policy: Policy,
-    optimizer: torch.optim.Optimizer,
-    scheduler: torch.optim.lr_scheduler.LRScheduler,
-    ema: AveragedModel | None,
-    generator: torch.Generator,
-    device: torch.device,
-    rank_rngs: list[dict[str, torch.Tensor]] | None = None,
-) -> None:
+TRAIN_STATE_KEYS = ("step", "model", "optimizer", "scheduler", "ema", "sampler_rng", "torch_rng")
+
+
+def _save_train_state(run_dir, step, policy, optimizer, scheduler, ema, generator, device, rank_rngs=None) -> None:
     state = {
         "step": step,
         "model": policy.state_dict(),
@@ -202,39 +204,27 @@ def _save_train_state(
     }
     if rank_rngs is not None:
         state["torch_rng_ranks"] = rank_rngs
-    atomic_write(path, lambda tmp: torch.save(state, tmp))
+    save_train_state(run_dir, state)
 
 
-def _load_train_state(
-    path: Path,
-    policy: Policy,
-    optimizer: torch.optim.Optimizer,
-    scheduler: torch.optim.lr_scheduler.LRScheduler,
-    ema: AveragedModel | None,
-    generator: torch.Generator,
-    rank: int,
-    device: torch.device,
-) -> int:
-    state = torch.load(path, map_location=device, weights_only=False)
-    policy.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
-    if ema is not None:
-        if state["ema"] is None:
-            raise ValueError(f"{path} was written without EMA; resume with the same --ema as the original run")
-        ema.load_state_dict(state["ema"])
-    generator.set_state(state["sampler_rng"].cpu())
-    rank_rngs = state.get("torch_rng_ranks") or []
-    _set_loss_rng_state(rank_rngs[rank] if rank < len(rank_rngs) else state["torch_rng"], device)
-    return int(state["step"])
-
-
-def _truncate_metrics(path: Path, step: int) -> None:
-    """Drop metric lines logged after the checkpoint we resume from (they will be logged again)."""
-    if not path.is_file():
-        return
-    kept = [line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= step]
-    atomic_write(path, lambda tmp: Path(tmp).write_text("".join(line + "\n" for line in kept)))
+def _load_train_state(run_dir, policy, optimizer, scheduler, ema, generator, rank, device) -> int:
+    state = load_train_state(run_dir, TRAIN_STATE_KEYS, map_location=device)
+    path = run_dir / TRAIN_STATE_FILE
+    if ema is not None and state["ema"] is None:
+        raise CheckpointError(f"{path} was written without EMA; resume with the same --ema as the original run")
+    with restoring(path):
+        policy.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        if ema is not None:
+            ema.load_state_dict(state["ema"])
+        generator.set_state(state["sampler_rng"].cpu())
+        rank_rngs = state.get("torch_rng_ranks") or []
+        _set_loss_rng_state(rank_rngs[rank] if rank < len(rank_rngs) else state["torch_rng"], device)
+        step = int(state["step"])
+        if step < 0:
+            raise ValueError(f"step is {step}")
+        return step
 
 
 def train_policy(
@@ -260,17 +250,19 @@ def train_policy(
     """
     out_dir = Path(out_dir)
     dataset = load_dataset(Path(data))
-    if resume and (out_dir / CONFIG_FILE).is_file():
-        saved = read_run_config(out_dir)
-        name, policy_fields = saved["policy"], saved["policy_config"]
-        train_fields = saved["train_config"]
+    saved_config = out_dir / CONFIG_FILE
+    resuming = resume and saved_config.is_file()
+    if resuming:
+        saved = read_run_config(out_dir, "train_config")
+        name, policy_fields, train_fields = saved["policy"], saved["policy_config"], saved["train_config"]
         recipe = saved.get("recipe")
     else:
         policy_fields = {"obs_dim": dataset.obs_dim, "act_dim": dataset.act_dim, **(policy_overrides or {})}
         train_fields = {**get_policy_class(name).train_defaults, **(train_overrides or {})}
-    config = TrainConfig(**train_fields)
-    torch.manual_seed(config.seed)  # initial weights depend on the training seed only
-    policy = create_policy(name, dataset.stats, **policy_fields)
+    with restoring(saved_config) if resuming else nullcontext():  # a saved config that cannot build names its file
+        config = TrainConfig(**train_fields)
+        torch.manual_seed(config.seed)  # initial weights depend on the training seed only
+        policy = create_policy(name, dataset.stats, **policy_fields)
     if init_from is not None and not resume:
         load_network_weights(policy, Path(init_from))
     meta = {"env": dataset.info.get("robot_type"), "data": str(Path(data).resolve())}
