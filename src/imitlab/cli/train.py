@@ -49,6 +49,7 @@ def add_parser(sub: Subparsers) -> None:
         help="train with the policy's defaults instead of the tuned recipe for the dataset's env",
     )
     add_device(p, "train on")
+    assert p.epilog is not None  # add_command puts the example there
     p.epilog += (
         "\n\nsettings: the tuned recipe for the dataset's env and this policy when there is one\n"
         "(`imitlab recipes --policy NAME` prints them per env), else the policy's defaults;\n"

@@ -68,7 +68,8 @@ def cached_frames(
     stem = key.replace("/", "_")
     final = folder / f"{stem}-{digest.hexdigest()}.npy"
     if final.is_file():
-        return np.load(final, mmap_mode="r")
+        cached: np.ndarray = np.load(final, mmap_mode="r")
+        return cached
     # Where each episode's frames come from: (source file digest, first frame in the file, length).
     origins = []
     if segments is not None:
@@ -98,7 +99,8 @@ def cached_frames(
     for stale in [*folder.glob(f"{stem}-*.npy"), *folder.glob(f"{stem}-*.json")]:
         if stale.stem != final.stem:
             stale.unlink(missing_ok=True)
-    return np.load(final, mmap_mode="r")
+    built: np.ndarray = np.load(final, mmap_mode="r")
+    return built
 
 
 def carry_cache(root: Path, new_tree: Path) -> None:
@@ -156,7 +158,9 @@ def _file_digest(path: Path) -> bytes:
     return h.digest()
 
 
-def _video_plan(root, info, key, lengths, segments, fps) -> list[tuple[Path, int, int]]:
+def _video_plan(
+    root: Path, info: dict, key: str, lengths: np.ndarray, segments: dict[str, np.ndarray], fps: float
+) -> list[tuple[Path, int, int]]:
     """Per episode: (video file, first frame in the file, first global frame)."""
     plan = []
     starts = np.cumsum(lengths) - lengths
@@ -167,7 +171,14 @@ def _video_plan(root, info, key, lengths, segments, fps) -> list[tuple[Path, int
     return plan
 
 
-def _fill_from_videos(out: np.ndarray, plan, lengths, fps: float, key: str, shape: tuple[int, int]) -> None:
+def _fill_from_videos(
+    out: np.ndarray,
+    plan: list[tuple[Path, int, int]],
+    lengths: np.ndarray,
+    fps: float,
+    key: str,
+    shape: tuple[int, int],
+) -> None:
     """Decode each video file of ``plan`` (the episodes to decode, with their ``lengths``) once, writing every
     frame an episode uses to its global index."""
     by_file: dict[Path, list[tuple[int, int, int]]] = {}

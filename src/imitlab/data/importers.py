@@ -29,7 +29,7 @@ Source stores hold no reward or success flags: imported frames get reward 0 and 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,11 +91,14 @@ def read_diffusion_policy_zarr(path: Path) -> SourceStore:
     if "episode_ends" not in meta_keys:
         raise DatasetError(f"{path}/meta has no array 'episode_ends' (found: {', '.join(meta_keys) or 'nothing'})")
 
-    def load(group: zarr.Group, key: str) -> np.ndarray:
+    def array(group: zarr.Group, key: str) -> zarr.Array:
         node = group[key]
         if not isinstance(node, zarr.Array):
             raise DatasetError(f"{path}/{group.basename}/{key} is a group; expected an array")
-        return np.asarray(node[:])
+        return node
+
+    def load(group: zarr.Group, key: str) -> np.ndarray:
+        return np.asarray(array(group, key)[:])
 
     return SourceStore(
         path=path,
@@ -103,7 +106,7 @@ def read_diffusion_policy_zarr(path: Path) -> SourceStore:
         load=lambda key: load(data, key),
         episode_ends=load(meta, "episode_ends"),
         describe="data/{key}",
-        load_rows=lambda key, start, stop: np.asarray(data[key][start:stop]),
+        load_rows=lambda key, start, stop: np.asarray(array(data, key)[start:stop]),
     )
 
 
@@ -372,7 +375,9 @@ def camera_names(image_keys: Sequence[str], env_cameras: dict[str, tuple[int, in
     return names
 
 
-def _check_env_cameras(store: SourceStore, cameras: dict[str, str], env_cameras, env: str) -> None:
+def _check_env_cameras(
+    store: SourceStore, cameras: dict[str, str], env_cameras: Mapping[str, tuple[int, int]], env: str
+) -> None:
     """Before reading anything large: frames imported as a camera the env renders must have its frame size."""
     for key, camera in cameras.items():
         if camera in env_cameras and key in store.keys:

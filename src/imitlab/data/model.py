@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -42,7 +42,7 @@ class Episode:
     success: np.ndarray
     images: dict[str, np.ndarray] = field(default_factory=dict)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         self.observation = _as_finite_float32(self.observation, "observation", ndim=2)
         self.action = _as_finite_float32(self.action, "action", ndim=2)
         self.reward = _as_finite_float32(self.reward, "reward", ndim=1)
@@ -162,7 +162,7 @@ def aggregate_stats(per_episode: Sequence[dict[str, np.ndarray]]) -> dict[str, n
     counts = np.array([float(s["count"][0]) for s in per_episode])
     weights = counts / counts.sum()
 
-    def weighted(values):
+    def weighted(values: list[np.ndarray]) -> np.ndarray:
         return np.tensordot(weights, np.stack(values), axes=1)
 
     mean = weighted([s["mean"] for s in per_episode])
@@ -183,6 +183,16 @@ def aggregate_stats(per_episode: Sequence[dict[str, np.ndarray]]) -> dict[str, n
 # ----------------------------------------------------------------------------------------------------------
 # The dataset
 # ----------------------------------------------------------------------------------------------------------
+
+
+class FrameArrays(TypedDict):
+    """The per-frame columns of an EpisodeDataset, each (N, ...) over all N frames."""
+
+    observation: np.ndarray  # (N, obs_dim)
+    action: np.ndarray  # (N, act_dim)
+    reward: np.ndarray  # (N,)
+    success: np.ndarray  # (N,)
+    task_index: np.ndarray  # (N,) int64
 
 
 class EpisodeDataset:
@@ -266,7 +276,7 @@ class EpisodeDataset:
             fps=fps, robot_type=robot_type, obs_names=obs_names, action_names=action_names, cameras=cameras
         )
         lengths = np.array([len(ep) for ep in episodes], dtype=np.int64)
-        arrays = dict(
+        arrays = FrameArrays(
             observation=np.concatenate([ep.observation for ep in episodes]),
             action=np.concatenate([ep.action for ep in episodes]),
             reward=np.concatenate([ep.reward for ep in episodes]),
@@ -277,7 +287,16 @@ class EpisodeDataset:
         return cls._from_arrays(arrays, lengths, tasks=[task], info=info, root=None, images_in_memory=images)
 
     @classmethod
-    def _from_arrays(cls, arrays, lengths, *, tasks, info, root, **cameras) -> EpisodeDataset:
+    def _from_arrays(
+        cls,
+        arrays: FrameArrays,
+        lengths: np.ndarray,
+        *,
+        tasks: Sequence[str],
+        info: dict[str, Any],
+        root: Path | None,
+        **cameras: Any,
+    ) -> EpisodeDataset:
         """The dataset with its counts in ``info`` and its stats computed; ``cameras`` are the constructor's
         images_in_memory / video_segments / episode_image_stats."""
         info = json.loads(json.dumps(info))  # deep copy

@@ -33,7 +33,7 @@ class Noise:
     std: float = 0.0
     epsilon: float = 0.0
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if not self.std >= 0:
             raise ValueError(f"expert noise std must be >= 0, got {self.std}")
         if not 0 <= self.epsilon <= 1:

@@ -45,9 +45,12 @@ def load_dataset(root: str | Path) -> EpisodeDataset:
     stats = _load_stats(root / STATS_PATH, info)
     segments, episode_image_stats = _load_camera_meta(root, info)
     _check_videos(root, info, segments, lengths)
-    arrays = {k: data[k] for k in ("observation", "action", "reward", "success", "task_index")}
     return EpisodeDataset(
-        **arrays,
+        observation=data["observation"],
+        action=data["action"],
+        reward=data["reward"],
+        success=data["success"],
+        task_index=data["task_index"],
         episode_lengths=lengths,
         tasks=tasks,
         info=info,
@@ -100,8 +103,12 @@ def _load_info(root: Path) -> dict:
     for key, feature in features.items():
         if isinstance(feature, dict) and feature.get("dtype") in CAMERA_DTYPES:
             shape = feature.get("shape")
-            ok = isinstance(shape, list) and len(shape) == 3 and all(isinstance(x, int) and x > 0 for x in shape)
-            if not ok or shape[2] != 3:
+            if not (
+                isinstance(shape, list)
+                and len(shape) == 3
+                and all(isinstance(x, int) and x > 0 for x in shape)
+                and shape[2] == 3
+            ):
                 raise DatasetError(f"{path} camera '{key}' must have shape [height, width, 3], found {shape!r}")
     return info
 
@@ -227,7 +234,7 @@ def _load_camera_meta(root: Path, info: dict) -> tuple[dict, dict]:
     table = pa.concat_tables([_read_parquet(p, columns=wanted + sum(stat_cols.values(), [])) for p in paths])
     order = np.argsort(table.column("episode_index").to_numpy(), kind="stable")
     table = table.take(pa.array(order))
-    segments = {}
+    segments: dict[str, dict[str, np.ndarray]] = {}
     for key in _video_cameras(info):
         segments[key] = {}
         for col in VIDEO_SEGMENT_COLUMNS:

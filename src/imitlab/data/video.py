@@ -119,7 +119,7 @@ def video_info(path: Path) -> dict:
     }
 
 
-def decode_frames(path: Path, fps: int) -> Iterator[tuple[int, np.ndarray]]:
+def decode_frames(path: Path, fps: float) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(frame_index_in_file, (H, W, 3) uint8 RGB)`` for every frame of ``path`` in order; the index is
     the frame's time times fps (LeRobot finds frames by timestamp). DatasetError if decoding fails."""
     try:

@@ -39,6 +39,7 @@ from imitlab.data.layout import (
 from imitlab.data.model import (
     Episode,
     EpisodeDataset,
+    FrameArrays,
     _check_dims,
     _features,
     check_cameras,
@@ -146,7 +147,7 @@ def append_episodes(
     if task not in tasks:
         tasks.append(task)
     new_frames = sum(len(ep) for ep in episodes)
-    arrays = dict(
+    arrays = FrameArrays(
         observation=np.concatenate([old.observation, *(ep.observation for ep in episodes)]),
         action=np.concatenate([old.action, *(ep.action for ep in episodes)]),
         reward=np.concatenate([old.reward, *(ep.reward for ep in episodes)]),
@@ -204,11 +205,12 @@ def _write_videos(
         stored = {c: list(np.asarray(v).tolist()) for c, v in ds.video_segments.get(key, {}).items()}
         stored = {c: stored.get(c, []) for c in VIDEO_SEGMENT_COLUMNS}
         files = sorted(set(zip(stored["chunk_index"], stored["file_index"])))
-        if files and (videos_from is None or videos_from.root is None):
-            raise ValueError(f"camera '{key}' has episodes stored in video files but no dataset to take them from")
-        for chunk, file in files:
-            src = video_file(videos_from.root, videos_from.info, key, chunk, file)
-            _link_or_copy(src, dest / VIDEO_PATH.format(video_key=key, chunk_index=chunk, file_index=file))
+        if files:
+            if videos_from is None or videos_from.root is None:
+                raise ValueError(f"camera '{key}' has episodes stored in video files but no dataset to take them from")
+            for chunk, file in files:
+                src = video_file(videos_from.root, videos_from.info, key, chunk, file)
+                _link_or_copy(src, dest / VIDEO_PATH.format(video_key=key, chunk_index=chunk, file_index=file))
         first_new = len(stored["chunk_index"])
         if first_new < ds.num_episodes:
             chunk, file = files[-1] if files else (0, -1)

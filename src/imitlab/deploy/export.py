@@ -31,8 +31,15 @@ from imitlab.deploy.manifest import (
     graph_file,
     graph_signatures,
 )
+from imitlab.policies.act import ACTPolicy
 from imitlab.policies.base import Policy
+from imitlab.policies.diffusion import DiffusionPolicy
+from imitlab.policies.flow import FlowPolicy
+from imitlab.policies.gmm import GMMPolicy
+from imitlab.policies.mlp import ChunkedBCPolicy
+from imitlab.policies.normalize import Normalizer
 from imitlab.policies.schedules import make_sampler
+from imitlab.policies.tokenized import TokenizedPolicy
 from imitlab.training.checkpoint import load_policy, read_run_config
 
 OPSET = 17
@@ -57,6 +64,7 @@ class _Conv1dAs2d(nn.Module):
 
     def __init__(self, conv: nn.Conv1d):
         super().__init__()
+        assert isinstance(conv.padding, tuple), "_convs_as_2d passes only convs with numeric padding"
         self.conv = nn.Conv2d(
             conv.in_channels,
             conv.out_channels,
@@ -68,6 +76,7 @@ class _Conv1dAs2d(nn.Module):
         with torch.no_grad():
             self.conv.weight.copy_(conv.weight[:, :, None])
             if conv.bias is not None:
+                assert self.conv.bias is not None  # built with bias=True just above
                 self.conv.bias.copy_(conv.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -78,33 +87,54 @@ class _Conv1dAs2d(nn.Module):
 def _convs_as_2d(module: nn.Module) -> None:
     """Replace, in place, every plain Conv1d (zero padding, no dilation or groups) inside ``module``."""
     for name, child in module.named_children():
-        plain = isinstance(child, nn.Conv1d) and child.padding_mode == "zeros" and child.groups == 1
-        if plain and child.dilation == (1,) and isinstance(child.padding, tuple):
+        if (
+            isinstance(child, nn.Conv1d)
+            and child.padding_mode == "zeros"
+            and child.groups == 1
+            and child.dilation == (1,)
+            and isinstance(child.padding, tuple)
+        ):
             setattr(module, name, _Conv1dAs2d(child))
         else:
             _convs_as_2d(child)
 
 
-def _mlp_graphs(p: Policy) -> dict[str, Callable[..., Any]]:
+def _mlp_graphs(p: ChunkedBCPolicy) -> dict[str, Callable[..., Any]]:
     return {"net": p.net}
 
 
-def _gmm_graphs(p: Policy) -> dict[str, Callable[..., Any]]:
+def _gmm_graphs(p: GMMPolicy) -> dict[str, Callable[..., Any]]:
     return {"mixture": p.mixture_of_condition}
 
 
-def _tokenized_graphs(p: Policy) -> dict[str, Callable[..., Any]]:
+def _gmm_sampler(p: GMMPolicy) -> dict[str, Any]:
+    return {"sample_from_component": p.config.sample_from_component}
+
+
+def _tokenized_graphs(p: TokenizedPolicy) -> dict[str, Callable[..., Any]]:
     c = p.config
     if c.autoregressive:
         return {"decoder": lambda cond, tokens: p.decoder(cond, tokens[:, : p.length - 1])}
     return {"logits": lambda cond: p.net(cond).view(-1, p.length, c.n_bins)}
 
 
-def _act_graphs(p: Policy) -> dict[str, Callable[..., Any]]:
+def _tokenized_sampler(p: TokenizedPolicy) -> dict[str, Any]:
+    return {"temperature": p.config.temperature, "autoregressive": p.config.autoregressive}
+
+
+def _act_graphs(p: ACTPolicy) -> dict[str, Callable[..., Any]]:
     return {"decoder": p.decode}
 
 
-def _diffusion_sampler(p: Policy) -> dict[str, Any]:
+def _act_sampler(p: ACTPolicy) -> dict[str, Any]:
+    return {"inference_z": p.config.inference_z}
+
+
+def _diffusion_graphs(p: DiffusionPolicy) -> dict[str, Callable[..., Any]]:
+    return {"denoiser": p.denoiser}
+
+
+def _diffusion_sampler(p: DiffusionPolicy) -> dict[str, Any]:
     c = p.config
     sampler = make_sampler(c.sampler, p.schedule, 1.0 if c.clip_sample else None, c.ddim_eta)
     sampler.set_timesteps(c.num_inference_steps)
@@ -118,7 +148,11 @@ def _diffusion_sampler(p: Policy) -> dict[str, Any]:
     }
 
 
-def _flow_sampler(p: Policy) -> dict[str, Any]:
+def _flow_graphs(p: FlowPolicy) -> dict[str, Callable[..., Any]]:
+    return {"velocity": p.velocity}
+
+
+def _flow_sampler(p: FlowPolicy) -> dict[str, Any]:
     c = p.config
     return {
         "num_inference_steps": c.num_inference_steps,
@@ -129,18 +163,20 @@ def _flow_sampler(p: Policy) -> dict[str, Any]:
     }
 
 
-# head -> (its graphs as callables on the signature's inputs, the settings its sampling loop reads)
-EXPORTERS: dict[str, tuple[Callable[[Policy], dict[str, Callable[..., Any]]], Callable[[Policy], dict[str, Any]]]] = {
-    "bc": (_mlp_graphs, lambda p: {}),
-    "chunked-bc": (_mlp_graphs, lambda p: {}),
-    "gmm": (_gmm_graphs, lambda p: {"sample_from_component": p.config.sample_from_component}),
-    "diffusion": (lambda p: {"denoiser": p.denoiser}, _diffusion_sampler),
-    "flow": (lambda p: {"velocity": p.velocity}, _flow_sampler),
-    "tokenized": (
-        _tokenized_graphs,
-        lambda p: {"temperature": p.config.temperature, "autoregressive": p.config.autoregressive},
-    ),
-    "act": (_act_graphs, lambda p: {"inference_z": p.config.inference_z}),
+def _no_settings(p: Policy) -> dict[str, Any]:
+    return {}
+
+
+# head -> (its graphs as callables on the signature's inputs, the settings its sampling loop reads). Each entry
+# takes the head's own Policy subclass (the one registered under that name), hence the Any parameter.
+EXPORTERS: dict[str, tuple[Callable[[Any], dict[str, Callable[..., Any]]], Callable[[Any], dict[str, Any]]]] = {
+    "bc": (_mlp_graphs, _no_settings),
+    "chunked-bc": (_mlp_graphs, _no_settings),
+    "gmm": (_gmm_graphs, _gmm_sampler),
+    "diffusion": (_diffusion_graphs, _diffusion_sampler),
+    "flow": (_flow_graphs, _flow_sampler),
+    "tokenized": (_tokenized_graphs, _tokenized_sampler),
+    "act": (_act_graphs, _act_sampler),
 }
 
 
@@ -153,7 +189,7 @@ def _example(shape: list[int | str], name: str) -> torch.Tensor:
     return torch.randn(concrete, generator=torch.Generator().manual_seed(0))
 
 
-def _normalizer(norm: nn.Module) -> dict[str, list[float]]:
+def _normalizer(norm: Normalizer) -> dict[str, list[float]]:
     return {"shift": norm.shift.detach().cpu().tolist(), "scale": norm.scale.detach().cpu().tolist()}
 
 

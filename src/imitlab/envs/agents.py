@@ -4,7 +4,7 @@ of each step before acting (``observe_images``)."""
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, TypeGuard
 
 import numpy as np
 
@@ -33,6 +33,11 @@ def observe_images(agent: Agent, images: dict[str, np.ndarray]) -> None:
         listener(images)
 
 
-def wants_images(agent: Agent) -> bool:
+class ImageAgent(Agent, Protocol):
+    def observe_images(self, images: dict[str, np.ndarray]) -> None:
+        """Take the camera images {key: (N, H, W, 3) uint8} of the state the next ``act`` observes."""
+
+
+def wants_images(agent: Agent) -> TypeGuard[ImageAgent]:
     """Whether ``agent`` looks at camera images (has ``observe_images``)."""
     return getattr(agent, "observe_images", None) is not None

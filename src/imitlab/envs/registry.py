@@ -44,6 +44,15 @@ class StatefulEnv(Protocol):
         ...
 
 
+@runtime_checkable
+class CameraEnv(Protocol):
+    """A vector env with cameras (the envs of an ``EnvSpec`` with ``cameras``)."""
+
+    def render_cameras(self) -> dict[str, np.ndarray]:
+        """{camera key: (N, H, W, 3) uint8} of the current state of every sub-env."""
+        ...
+
+
 def require_state(env: BatchedEnv, spec_name: str) -> StatefulEnv:
     """``env`` as a StatefulEnv, or a ValueError naming the env when it cannot save and load its state."""
     if not isinstance(env, StatefulEnv):

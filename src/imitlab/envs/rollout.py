@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from imitlab.core.errors import ImitlabError
 from imitlab.envs.agents import Agent, observe_images, observe_reward, wants_images
-from imitlab.envs.registry import BatchedEnv, EnvSpec, require_state
+from imitlab.envs.registry import BatchedEnv, CameraEnv, EnvSpec, require_state
 
 
 @dataclass
@@ -50,7 +51,7 @@ class Rollout:
         """Episode i cut to its length: observation, action, reward, success arrays, and ``images`` (camera key ->
         (T, H, W, 3) uint8) when they were recorded; the keyword arguments of ``data.Episode``."""
         n = int(self.lengths[i])
-        episode = {
+        episode: dict[str, Any] = {
             "observation": self.obs[i, :n],
             "action": self.action[i, :n],
             "reward": self.reward[i, :n],
@@ -88,12 +89,14 @@ def rollout(
     n = len(seeds)
     if env.num_envs != n:
         raise ValueError(f"env has {env.num_envs} sub-envs but {n} seeds were given")
-    render = record_images or wants_images(agent)
-    if render and not hasattr(env, "render_cameras"):
-        raise ImitlabError(
-            f"{type(env).__name__} has no cameras (no render_cameras method), but "
-            + ("images were asked to be recorded" if record_images else f"{type(agent).__name__} observes images")
-        )
+    cameras: CameraEnv | None = None  # set when rendering
+    if record_images or wants_images(agent):
+        if not isinstance(env, CameraEnv):
+            raise ImitlabError(
+                f"{type(env).__name__} has no cameras (no render_cameras method), but "
+                + ("images were asked to be recorded" if record_images else f"{type(agent).__name__} observes images")
+            )
+        cameras = env
     obs, _ = env.reset(seed=[int(s) for s in seeds])
     agent.reset(seeds)
     obs_log, act_log, rew_log, succ_log, alive_log, state_log = [], [], [], [], [], []
@@ -105,8 +108,8 @@ def rollout(
     for _ in range(max_steps):
         if record_state:
             state_log.append(require_state(env, type(env).__name__).get_state())
-        if render:
-            images = env.render_cameras()
+        if cameras is not None:
+            images = cameras.render_cameras()
             observe_images(agent, images)
             if record_images:
                 image_log.append(images)

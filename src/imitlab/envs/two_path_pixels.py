@@ -137,7 +137,7 @@ class TwoPathPixelsEnv(TwoPathEnv):
     metadata = {"render_modes": ["rgb_array"], "render_fps": FPS}
 
     def __init__(self, render_mode: str | None = "rgb_array"):
-        self._env = BatchedTwoPathPixels(1)
+        self._env: BatchedTwoPathPixels = BatchedTwoPathPixels(1)
         self.observation_space = self._env.single_observation_space
         self.action_space = self._env.single_action_space
         self.render_mode = render_mode

@@ -198,7 +198,7 @@ def success_over_seeds(
     if len(k) == 1:
         low, high = pooled_low, pooled_high
     else:
-        low, high = hierarchical_bootstrap_interval(k, n, resamples, seed=seed)
+        low, high = hierarchical_bootstrap_interval(successes, episodes, resamples, seed=seed)
         low, high = min(low, pooled_low), max(high, pooled_high)
     return SeedSuccess(float(rates.mean()), low, high, int(k.sum()), int(n.sum()), tuple(float(r) for r in rates))
 

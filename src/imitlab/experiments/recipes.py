@@ -194,6 +194,7 @@ def resolve_recipe(
         return Resolved(
             env, policy, policy_overrides, train_overrides, disabled=not enabled and (env, policy) in RECIPES
         )
+    assert env is not None  # every RECIPES key names an env, so env=None returned above
     recipe_policy, recipe_train = recipe(env, policy)
     overridden = (
         *(k for k in recipe_policy if k in policy_overrides),

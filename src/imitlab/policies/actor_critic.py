@@ -159,7 +159,7 @@ class ActorCriticPolicy(Policy):
         return value.squeeze(-1)
 
     # -- the Policy interface ---------------------------------------------------------------------------------
-    def compute_loss(self, batch):
+    def compute_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         """Behaviour cloning: MSE of the mean to the normalised demo action, or cross-entropy of the logits."""
         self.check_obs(batch[keys.OBS])
         action, _ = self.chunk_targets(batch)
@@ -171,7 +171,7 @@ class ActorCriticPolicy(Policy):
         return loss, {"mse": loss.item()}
 
     @torch.no_grad()
-    def predict_chunk(self, obs, generator=None):
+    def predict_chunk(self, obs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """The deterministic action: the Gaussian's mean, or the most likely discrete action; (B, 1, act_dim)."""
         self.check_obs(obs)
         head, _ = self._heads(obs[:, -1])

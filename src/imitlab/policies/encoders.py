@@ -46,6 +46,8 @@ class SpatialSoftmax(nn.Module):
     """Feature maps (B, C, H, W) -> keypoints (B, K, 2): the expected (x, y) in [-1, 1] of a softmax over each of
     K maps (a 1×1 convolution first maps C channels to K). Finn et al. 2016, eq. 1."""
 
+    grid: torch.Tensor  # (H*W, 2) buffer: the (x, y) of each feature-map cell
+
     def __init__(self, channels: int, height: int, width: int, num_keypoints: int):
         super().__init__()
         self.keypoint_conv = nn.Conv2d(channels, num_keypoints, kernel_size=1)
@@ -140,7 +142,8 @@ class VisualEncoder(nn.Module):
     def __init__(self, config: VisionConfig, image_shape: tuple[int, int]):
         super().__init__()
         self.config = config
-        self.input_shape = tuple(config.crop_shape or image_shape)
+        crop_h, crop_w = config.crop_shape or image_shape
+        self.input_shape = (crop_h, crop_w)  # a tuple whatever sequence type the config holds
         self.trunk = TRUNKS[config.backbone]()
         with torch.no_grad():
             _, channels, height, width = self.trunk(torch.zeros(1, 3, *self.input_shape)).shape

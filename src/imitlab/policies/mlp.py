@@ -86,13 +86,13 @@ class ChunkedBCPolicy(Policy):
         out: torch.Tensor = self.net(flat)
         return out.view(len(flat), self.config.horizon, self.config.act_dim)
 
-    def compute_loss(self, batch):
+    def compute_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         target = self.action_normalizer.normalize(batch[keys.ACTION])
         loss = masked_mean((self._forward(batch[keys.OBS]) - target) ** 2, batch[keys.ACTION_IS_PAD])
         return loss, {"mse": loss.item()}
 
     @torch.no_grad()
-    def predict_chunk(self, obs, generator=None):
+    def predict_chunk(self, obs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         return self.action_normalizer.unnormalize(self._forward(obs))
 
 

@@ -100,9 +100,17 @@ def expert_continuations(spec: EnvSpec, states: np.ndarray, seeds: np.ndarray, h
         alive &= ~(np.asarray(terminated) | np.asarray(truncated))
         obs = next_obs
     env.close()
-    arrays = {key: np.stack(values, axis=1) for key, values in log.items()}
-    lengths = arrays.pop("alive").sum(axis=1)
-    return [Episode(**{k: v[i, : lengths[i]] for k, v in arrays.items()}) for i in range(len(states))]
+    arrays = {key: np.stack(values, axis=1) for key, values in log.items()}  # (M, horizon, ...)
+    lengths = arrays["alive"].sum(axis=1)  # (M,)
+    return [
+        Episode(
+            observation=arrays["observation"][i, :n],
+            action=arrays["action"][i, :n],
+            reward=arrays["reward"][i, :n],
+            success=arrays["success"][i, :n],
+        )
+        for i, n in enumerate(lengths.tolist())
+    ]
 
 
 def collect_round(spec: EnvSpec, policy: Policy, beta_value: float, seeds: np.ndarray, seed: int) -> list[Episode]:

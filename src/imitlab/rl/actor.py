@@ -4,6 +4,7 @@ mean starts as a trained ``bc`` network (BC→RL)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -40,6 +41,7 @@ def mean_bounds(space: gym.spaces.Space, config: PGConfig, env: str) -> dict[str
         return {}
     if isinstance(space, gym.spaces.Discrete):
         raise ValueError(f"clamp_mean clamps a Gaussian's mean; {env} has discrete actions")
+    assert isinstance(space, gym.spaces.Box), f"{env}: action spaces are Discrete or Box, got {space}"
     return {"mean_low": tuple(map(float, space.low)), "mean_high": tuple(map(float, space.high))}
 
 
@@ -47,6 +49,7 @@ def make_actor(spec: EnvSpec, config: PGConfig) -> ActorCriticPolicy:
     """A fresh actor-critic for ``spec``'s spaces: categorical for a Discrete action space, else a Gaussian whose
     normalised actions map [-1, 1] onto the action bounds."""
     obs_space, space = env_spaces(spec)
+    assert obs_space.shape is not None, f"{spec.name}: observation space {obs_space} has no shape"
     obs_dim = int(obs_space.shape[0])
     fields = dict(
         hidden_dim=config.hidden_dim,
@@ -58,8 +61,7 @@ def make_actor(spec: EnvSpec, config: PGConfig) -> ActorCriticPolicy:
     )
     if isinstance(space, gym.spaces.Discrete):
         stats = placeholder_stats(obs_dim, 1)
-        return create_policy(
-            "actor-critic",
+        return _create_actor(
             stats,
             obs_dim=obs_dim,
             act_dim=1,
@@ -67,10 +69,11 @@ def make_actor(spec: EnvSpec, config: PGConfig) -> ActorCriticPolicy:
             n_actions=int(space.n),
             **fields,
         )
+    assert isinstance(space, gym.spaces.Box), f"{spec.name}: action spaces are Discrete or Box, got {space}"
     low, high = np.asarray(space.low, np.float32), np.asarray(space.high, np.float32)
     stats = placeholder_stats(obs_dim, len(low))
     stats["action"] = {"mean": (high + low) / 2, "std": (high - low) / 2, "min": low, "max": high}
-    return create_policy("actor-critic", stats, obs_dim=obs_dim, act_dim=len(low), **fields)
+    return _create_actor(stats, obs_dim=obs_dim, act_dim=len(low), **fields)
 
 
 def actor_from_bc(run_dir: Path, config: PGConfig, spec: EnvSpec) -> ActorCriticPolicy:
@@ -108,8 +111,7 @@ def actor_from_bc(run_dir: Path, config: PGConfig, spec: EnvSpec) -> ActorCritic
 
 def _bc_shaped_actor(pc: dict, config: PGConfig, action_space: gym.spaces.Box, env: str) -> ActorCriticPolicy:
     """A Gaussian actor with the network shape and normalisation settings of bc policy config ``pc``."""
-    return create_policy(
-        "actor-critic",
+    return _create_actor(
         placeholder_stats(pc["obs_dim"], pc["act_dim"]),
         obs_dim=pc["obs_dim"],
         act_dim=pc["act_dim"],
@@ -122,3 +124,8 @@ def _bc_shaped_actor(pc: dict, config: PGConfig, action_space: gym.spaces.Box, e
         init_log_std=config.init_log_std,
         **mean_bounds(action_space, config, env),
     )
+
+
+def _create_actor(stats: dict[str, dict[str, Any]], **fields: Any) -> ActorCriticPolicy:
+    """``create_policy("actor-critic", ...)``, typed as the class registered under that name."""
+    return cast(ActorCriticPolicy, create_policy("actor-critic", stats, **fields))

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import gymnasium as gym
 import numpy as np
 import torch
 
+from imitlab.envs.registry import BatchedEnv
 from imitlab.envs.rollout import Rollout, rollout
 from imitlab.policies.actor_critic import ActorCriticPolicy
 
@@ -54,7 +54,7 @@ class Batch:
 @torch.no_grad()
 def collect(
     policy: ActorCriticPolicy,
-    env: gym.vector.VectorEnv,
+    env: BatchedEnv,
     seeds: np.ndarray,
     max_steps: int,
     generator: torch.Generator,

@@ -205,7 +205,17 @@ def _set_loss_rng_state(state: dict[str, torch.Tensor] | torch.Tensor, device: t
 TRAIN_STATE_KEYS = ("step", "model", "optimizer", "scheduler", "ema", "sampler_rng", "torch_rng")
 
 
-def _save_train_state(run_dir, step, policy, optimizer, scheduler, ema, generator, device, rank_rngs=None) -> None:
+def _save_train_state(
+    run_dir: Path,
+    step: int,
+    policy: Policy,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    ema: AveragedModel | None,
+    generator: torch.Generator,
+    device: torch.device,
+    rank_rngs: list[Any] | None = None,
+) -> None:
     state = {
         "step": step,
         "model": policy.state_dict(),
@@ -220,7 +230,16 @@ def _save_train_state(run_dir, step, policy, optimizer, scheduler, ema, generato
     save_train_state(run_dir, state)
 
 
-def _load_train_state(run_dir, policy, optimizer, scheduler, ema, generator, rank, device) -> int:
+def _load_train_state(
+    run_dir: Path,
+    policy: Policy,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    ema: AveragedModel | None,
+    generator: torch.Generator,
+    rank: int,
+    device: torch.device,
+) -> int:
     state = load_train_state(run_dir, TRAIN_STATE_KEYS, map_location=device)
     path = run_dir / TRAIN_STATE_FILE
     if ema is not None and state["ema"] is None:
