@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from imitlab.core import keys
-from imitlab.policies.base import Policy
+from imitlab.policies.base import Observation, Policy
 
 
 def execution_modes(receding: Sequence[int], ensemble: Sequence[float]) -> list[tuple[str, dict[str, Any]]]:
@@ -91,9 +91,10 @@ class ChunkExecutor:
         device = self.policy.device
         assert self.history is not None, "act() fills the observation history before predicting"
         context = {name: getattr(self, name).to(device) for name in self.conditions}
-        obs = self.history.to(device)
+        state = self.history.to(device)
+        obs: Observation = state
         if self.image_history:
-            obs = {keys.OBS: obs, **{key: frames.to(device) for key, frames in self.image_history.items()}}
+            obs = {keys.OBS: state, **{key: frames.to(device) for key, frames in self.image_history.items()}}
         chunk = self.policy.predict_chunk(obs, generator=self.generator, **context).cpu()
         self.chunk_seconds += time.perf_counter() - start
         self.chunk_calls += 1

@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from imitlab.core import keys
-from imitlab.policies.base import Policy, PolicyConfig, masked_mean, register_policy
+from imitlab.policies.base import Observation, Policy, PolicyConfig, masked_mean, register_policy
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,7 @@ class ACTPolicy(Policy):
         for p in (self.cls_token, self.vae_pos, self.memory_pos, self.queries):
             nn.init.normal_(p, std=0.02)
 
-    def _condition(self, obs: torch.Tensor) -> torch.Tensor:
+    def _condition(self, obs: Observation) -> torch.Tensor:
         """obs (B, T_obs, obs_dim) in env units -> flattened normalised history (B, T_obs * obs_dim)."""
         return self.encode_observation(obs)
 
@@ -169,7 +169,7 @@ class ACTPolicy(Policy):
         return loss, {c.loss: float(reconstruction.detach()), "kl": float(kl.detach())}
 
     @torch.no_grad()
-    def predict_chunk(self, obs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def predict_chunk(self, obs: Observation, generator: torch.Generator | None = None) -> torch.Tensor:
         cond = self._condition(obs)
         shape = (cond.shape[0], self.config.latent_dim)
         if self.config.inference_z == "zero":

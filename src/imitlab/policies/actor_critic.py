@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from imitlab.core import keys
-from imitlab.policies.base import Policy, PolicyConfig, register_policy
+from imitlab.policies.base import Observation, Policy, PolicyConfig, register_policy
 from imitlab.policies.mlp import ACTIVATIONS, mlp
 
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
@@ -171,8 +171,10 @@ class ActorCriticPolicy(Policy):
         return loss, {"mse": loss.item()}
 
     @torch.no_grad()
-    def predict_chunk(self, obs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def predict_chunk(self, obs: Observation, generator: torch.Generator | None = None) -> torch.Tensor:
         """The deterministic action: the Gaussian's mean, or the most likely discrete action; (B, 1, act_dim)."""
+        if not isinstance(obs, torch.Tensor):
+            raise ValueError(f"{self.name} acts on the state alone; got an observation with cameras ({', '.join(obs)})")
         self.check_obs(obs)
         head, _ = self._heads(obs[:, -1])
         if self.config.distribution == "categorical":

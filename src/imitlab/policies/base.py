@@ -158,7 +158,7 @@ class Policy(nn.Module):
         (B, H, act_dim), keys.ACTION_IS_PAD (B, H). Padded steps must not contribute. Returns (loss, metrics)."""
         raise NotImplementedError
 
-    def predict_chunk(self, obs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def predict_chunk(self, obs: Observation, generator: torch.Generator | None = None) -> torch.Tensor:
         """Action chunk (B, H, act_dim) in environment units for observation history obs (B, T_obs, obs_dim);
         stochastic policies draw from ``generator`` so a seeded generator makes sampling reproducible."""
         raise NotImplementedError
@@ -247,6 +247,9 @@ class ImageNormalizer(nn.Module):
         std = np.maximum(np.stack([stat(s, "std") for s in camera_stats]), 1e-6)
         self.register_buffer("mean", torch.from_numpy(mean))
         self.register_buffer("std", torch.from_numpy(std))
+
+    mean: torch.Tensor  # (n_cameras, 3, 1, 1) buffer
+    std: torch.Tensor  # (n_cameras, 3, 1, 1) buffer
 
     def forward(self, frames: torch.Tensor, camera: int) -> torch.Tensor:
         """frames (B, 3, H, W) uint8 of camera number ``camera`` -> normalised float (B, 3, H, W)."""

@@ -22,7 +22,7 @@ from typing import cast
 import torch
 from torch import nn
 
-from imitlab.policies.base import Policy, PolicyConfig, check_transformer
+from imitlab.policies.base import Observation, Policy, PolicyConfig, check_transformer
 
 BACKBONES = ("unet", "transformer")
 
@@ -80,7 +80,7 @@ class DenoisingPolicy(Policy):
     train_defaults = {"ema_decay": 0.995, "batch_size": 64, "lr": 5e-4, "weight_decay": 1e-6}
     config: DenoiserConfig
 
-    def _condition(self, obs: torch.Tensor) -> torch.Tensor:
+    def _condition(self, obs: Observation) -> torch.Tensor:
         """obs (B, T_obs, obs_dim) in env units -> flattened normalised history (B, T_obs * obs_dim), followed,
         for a model trained for guidance, by an "observed" flag of 1: the null condition is all zeros, flag
         included. (Without the flag the null condition would be the normalised mean observation, a real state

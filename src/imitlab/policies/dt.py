@@ -112,7 +112,7 @@ class DecisionTransformerPolicy(Policy):
     @torch.no_grad()
     def predict_chunk(
         self,
-        obs: torch.Tensor,
+        obs: Observation,
         generator: torch.Generator | None = None,
         history_action: torch.Tensor | None = None,
         history_return_to_go: torch.Tensor | None = None,

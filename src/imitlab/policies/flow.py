@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from imitlab.core import keys
-from imitlab.policies.base import masked_mean, register_policy
+from imitlab.policies.base import Observation, masked_mean, register_policy
 from imitlab.policies.denoisers import DenoiserConfig, DenoisingPolicy, build_denoiser, hold_last_valid_action
 from imitlab.policies.schedules import randn
 
@@ -88,7 +88,7 @@ class FlowPolicy(DenoisingPolicy):
         return loss, {"loss": float(loss.detach())}
 
     @torch.no_grad()
-    def predict_chunk(self, obs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def predict_chunk(self, obs: Observation, generator: torch.Generator | None = None) -> torch.Tensor:
         cfg = self.config
         cond = self._condition(obs)
         B = cond.shape[0]

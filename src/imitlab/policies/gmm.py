@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from imitlab.core import keys
-from imitlab.policies.base import Policy, PolicyConfig, register_policy
+from imitlab.policies.base import Observation, Policy, PolicyConfig, register_policy
 from imitlab.policies.mlp import mlp
 
 
@@ -72,7 +72,7 @@ class GMMPolicy(Policy):
         with torch.no_grad():
             out_layer.bias[K : K + K * self.dim].uniform_(-1.0, 1.0)
 
-    def mixture(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def mixture(self, obs: Observation) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """obs (B, T_obs, obs_dim) in env units -> log weights (B, K), means (B, K, D), log-stds (B, K, D),
         over the normalised, flattened chunk (D = H * act_dim)."""
         return self.mixture_of_condition(self.encode_observation(obs))
@@ -104,7 +104,7 @@ class GMMPolicy(Policy):
         return loss, {"nll": float(loss.detach()), "mixture_entropy": float(entropy.detach())}
 
     @torch.no_grad()
-    def predict_chunk(self, obs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def predict_chunk(self, obs: Observation, generator: torch.Generator | None = None) -> torch.Tensor:
         c = self.config
         log_w, mu, log_std = self.mixture(obs)
         B = mu.shape[0]

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from imitlab.core import keys
-from imitlab.policies.base import Policy, PolicyConfig, masked_mean, register_policy
+from imitlab.policies.base import Observation, Policy, PolicyConfig, masked_mean, register_policy
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
 
@@ -80,7 +80,7 @@ class ChunkedBCPolicy(Policy):
             ACTIVATIONS[c.activation],
         )
 
-    def _forward(self, obs: torch.Tensor) -> torch.Tensor:
+    def _forward(self, obs: Observation) -> torch.Tensor:
         """obs (B, T_obs, obs_dim) in env units -> normalised actions (B, H, act_dim)."""
         flat = self.encode_observation(obs)
         out: torch.Tensor = self.net(flat)
@@ -92,7 +92,7 @@ class ChunkedBCPolicy(Policy):
         return loss, {"mse": loss.item()}
 
     @torch.no_grad()
-    def predict_chunk(self, obs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def predict_chunk(self, obs: Observation, generator: torch.Generator | None = None) -> torch.Tensor:
         return self.action_normalizer.unnormalize(self._forward(obs))
 
 

@@ -32,7 +32,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from imitlab.core import keys
-from imitlab.policies.base import Policy, PolicyConfig, check_transformer, masked_mean, register_policy
+from imitlab.policies.base import Observation, Policy, PolicyConfig, check_transformer, masked_mean, register_policy
 from imitlab.policies.denoisers import hold_last_valid_action
 from imitlab.policies.mlp import mlp
 
@@ -133,7 +133,7 @@ class TokenizedPolicy(Policy):
         else:
             self.net = mlp(cond_dim, self.length * c.n_bins, c.hidden_dim, c.num_layers)
 
-    def _condition(self, obs: torch.Tensor) -> torch.Tensor:
+    def _condition(self, obs: Observation) -> torch.Tensor:
         """obs (B, T_obs, obs_dim) in env units -> flattened normalised history (B, T_obs * obs_dim)."""
         return self.encode_observation(obs)
 
@@ -167,7 +167,7 @@ class TokenizedPolicy(Policy):
         return loss, {"ce": float(loss.detach()), "token_accuracy": float(accuracy)}
 
     @torch.no_grad()
-    def predict_chunk(self, obs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def predict_chunk(self, obs: Observation, generator: torch.Generator | None = None) -> torch.Tensor:
         c = self.config
         cond = self._condition(obs)
         B = cond.shape[0]

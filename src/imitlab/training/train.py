@@ -150,7 +150,7 @@ def train(
     started = time.perf_counter()
     while step < config.steps:
         shard = sample_shard(sampler, config.batch_size, generator, world)
-        batch = {key: value.to(target) for key, value in shard.items()}
+        batch: dict[str, Any] = {key: value.to(target) for key, value in shard.items()}
         batch[keys.OBS] = policy.observation(batch)  # the dict of state and frames for a policy with cameras
         loss, metrics = compute_loss(batch)
         optimizer.zero_grad(set_to_none=True)
