@@ -72,6 +72,9 @@ def test_appending_to_a_lerobot_written_dataset_keeps_its_files(copy):
 
 def test_imitlab_trains_on_a_lerobot_written_dataset(copy, tmp_path):
     train = {"steps": 6, "batch_size": 4, "save_every": 3, "log_every": 3, "warmup_steps": 1}
-    policy = train_policy("chunked-bc", copy, tmp_path / "run", {"horizon": 4}, train, progress=False, device="cpu")
+    # LeRobot's frames here are 32x48: the small encoder on the whole frame (the default crop is PushT's 84x84)
+    fields = {"horizon": 4, "vision": {"backbone": "small", "crop_shape": None}}
+    policy = train_policy("chunked-bc", copy, tmp_path / "run", fields, train, progress=False, device="cpu")
     assert (tmp_path / "run" / "model.safetensors").is_file()
     assert policy.config.obs_dim == 2 and policy.config.act_dim == 1
+    assert policy.cameras == tuple(load_dataset(copy).camera_keys)  # a camera in the data is one the policy sees
