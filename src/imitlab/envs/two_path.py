@@ -264,6 +264,10 @@ def detour_side(obs_trajectory: np.ndarray) -> int:
     return int(np.sign(x.mean()))
 
 
+SUCCESS_RULE = (
+    f"reach within {GOAL_RADIUS} of the goal within {MAX_STEPS} steps without touching the obstacle or the walls"
+)
+
 register_env(
     EnvSpec(
         name="two-path",
@@ -275,10 +279,7 @@ register_env(
         fps=FPS,
         obs_names=("x", "y"),
         action_names=("vx", "vy"),
-        success_rule=(
-            f"reach within {GOAL_RADIUS} of the goal within {MAX_STEPS} steps without touching the obstacle "
-            "or the walls"
-        ),
+        success_rule=SUCCESS_RULE,
         mode_of=detour_side,
         state_from_obs=lambda obs: np.column_stack([obs, np.zeros((len(obs), 3))]).astype(np.float64),
     )

@@ -30,6 +30,7 @@ from imitlab.envs.two_path import (
     GOAL_RADIUS,
     MAX_STEPS,
     OBSTACLE_RADIUS,
+    SUCCESS_RULE,
     BatchedTwoPath,
     TwoPathEnv,
     TwoPathExpert,
@@ -176,10 +177,7 @@ register_env(
         fps=FPS,
         obs_names=("goal_x", "goal_y"),
         action_names=("vx", "vy"),
-        success_rule=(
-            f"reach within {GOAL_RADIUS} of the goal within {MAX_STEPS} steps without touching the obstacle "
-            "or the walls"
-        ),
+        success_rule=SUCCESS_RULE,
         cameras={CAMERA: (IMAGE_SIZE, IMAGE_SIZE)},
     )
 )
