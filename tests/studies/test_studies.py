@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from matplotlib.collections import LineCollection, PathCollection, PolyCollection
 
-from imitlab.evaluation.stats import bootstrap_iqm_interval, interquartile_mean
+from imitlab.evaluation.stats import SeedSuccess, bootstrap_iqm_interval, interquartile_mean
 from imitlab.experiments import recipes
 from imitlab.experiments import runs as experiment
 from imitlab.experiments.runs import read_rows
@@ -71,7 +71,7 @@ def tiny():
         mp.setattr(rows, "EVAL_EPISODES", 20)
         mp.setattr(plots, "_save", recording_save)
         mp.setattr(remedy_studies, "COMPOUNDING_CELLS", (("bc", 2), ("bc", 4), ("chunked-bc", 4)))
-        mp.setattr(remedy_studies, "REMEDY_DEMOS", 4)
+        mp.setattr(remedy_studies, "REGIME_DEMOS", (2, 4))
         mp.setattr(
             remedy_studies,
             "REMEDY_CONFIG",
@@ -208,11 +208,23 @@ def test_compounding_error_study_writes_one_curve_per_config(studies):
     assert "mean distance" in sections["compounding-error"].tables[0].markdown
 
 
-def test_dagger_study_compares_every_remedy_with_bc(studies):
+def test_dagger_study_sweeps_bc_over_demos_then_compares_every_remedy_with_bc_at_the_chosen_number(studies):
     sections, _ = studies
-    table = sections["dagger"].tables[0].markdown
+    regime, remedies = (t.markdown for t in sections["dagger"].tables)
+    assert regime.count("◀") == 1 and "| 2 |" in regime and "| 4 |" in regime
+    chosen = next(line for line in regime.splitlines() if "◀" in line).split("|")[1].strip()
+    assert f"from {chosen} demonstrations" in sections["dagger"].tables[1].caption
     for method in ("| bc |", "| dart(", "| augment(", "| ccil(", "| dagger("):
-        assert method in table
+        assert method in remedies
+
+
+def test_remedies_are_compared_at_the_most_demos_where_bc_fails_on_most_seeds():
+    def bc(*rates):
+        return SeedSuccess(sum(rates) / len(rates), 0, 1, 0, 0, tuple(rates))
+
+    sweep = {3: bc(0.1, 0.3, 1.0), 10: bc(0.2, 0.5, 1.0), 20: bc(0.9, 1.0, 1.0)}
+    assert remedy_studies.regime_demos(sweep) == 10
+    assert remedy_studies.regime_demos({5: bc(1.0), 10: bc(0.9)}) == 5  # none fails: the fewest demos
 
 
 def test_report_embeds_every_figure_of_every_study(studies, tmp_path):

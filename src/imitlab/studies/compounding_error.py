@@ -6,9 +6,13 @@ from __future__ import annotations
 import csv
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from imitlab.core.seeds import evaluation_seeds
 from imitlab.evaluation.compounding import CSV_COLUMNS, CompoundingCurve, compounding_curve
+from imitlab.evaluation.stats import SeedSuccess
 from imitlab.experiments.recipes import recipe
 from imitlab.experiments.runs import RunSpec
 from imitlab.remedies.compare import RemedyConfig, compare_remedies, summarise
@@ -16,7 +20,7 @@ from imitlab.studies import Figure, Study, Table, register_study
 from imitlab.studies import rows as study_rows
 from imitlab.studies.plots import Panel, Series, plot_panels, plot_success_bars
 from imitlab.studies.rows import Rows, group, policy_of, recipe_spec, seed_count, success_cell
-from imitlab.studies.summaries import remedies_caption, remedies_table
+from imitlab.studies.summaries import format_seed_success, remedies_caption, remedies_table
 from imitlab.studies.table import band_note, markdown_table, seeds_note
 
 ENV = "pendulum"
@@ -111,41 +115,73 @@ register_study(
 # --------------------------------------------------------------------------------------------------------------
 # dagger (all remedies)
 
-REMEDY_DEMOS = 10
+REGIME_DEMOS = (3, 5, 10, 20, 40)  # the numbers of demonstrations plain bc is swept over before the comparison
 METHODS = ["dart", "augment", "ccil", "dagger"]
 REMEDY_CONFIG = RemedyConfig()  # each method's defaults (see imitlab.remedies.compare)
+
+
+def regime_demos(bc_by_demos: dict[int, SeedSuccess]) -> int:
+    """The setting of the remedy comparison: the largest number of demonstrations at which plain bc's median
+    success over the training seeds is at most half (the expert's is 100 %), so compounding error shows on most
+    seeds; the smallest swept number if there is none."""
+    failing = [n for n, success in bc_by_demos.items() if np.median(success.per_seed) <= 0.5]
+    return max(failing) if failing else min(bc_by_demos)
+
+
+def _regime_table(bc_by_demos: dict[int, SeedSuccess], chosen: int) -> Table:
+    lines = [
+        [
+            n,
+            f"{np.median(s.per_seed):.0%}",
+            format_seed_success(s),
+            " ".join(f"{r:.0%}" for r in s.per_seed),
+            "◀" if n == chosen else "",
+        ]
+        for n, s in bc_by_demos.items()
+    ]
+    seeds = max(s.seeds for s in bc_by_demos.values())
+    return Table(
+        f"{ENV}, plain bc vs number of demonstrations, {seeds_note(seeds)}: the remedies are compared at the largest "
+        "number where bc's median success is at most 50 % (◀)",
+        markdown_table(["demos", "median over seeds", "success [95% CI]", "per seed", "compared at"], lines),
+    )
 
 
 def _remedies_analysis(
     rows: Rows, root: Path, out: Path, scale: str, seeds: Sequence[int]
 ) -> tuple[list[Table], list[Figure]]:
     policy_overrides, train_overrides = recipe(ENV, "bc")
-    runs = compare_remedies(
-        METHODS,
-        env=ENV,
-        policy="bc",
-        demos=REMEDY_DEMOS,
-        out=Path(root) / "remedies",
-        seeds=list(seeds),
-        config=REMEDY_CONFIG,
-        eval_episodes=study_rows.EVAL_EPISODES,
-        policy_overrides=policy_overrides,
-        train_overrides=train_overrides,
-        equal_label_controls=True,
-    )
+
+    def compare(methods: list[str], demos: int, out: Path, controls: bool = False) -> list[dict[str, Any]]:
+        return compare_remedies(
+            methods,
+            env=ENV,
+            policy="bc",
+            demos=demos,
+            out=out,
+            seeds=list(seeds),
+            config=REMEDY_CONFIG,
+            eval_episodes=study_rows.EVAL_EPISODES,
+            policy_overrides=policy_overrides,
+            train_overrides=train_overrides,
+            equal_label_controls=controls,
+        )
+
+    bc_by_demos = {n: summarise(compare([], n, Path(root) / "regime" / f"demos-{n}"))[0].success for n in REGIME_DEMOS}
+    demos = regime_demos(bc_by_demos)
+    runs = compare(METHODS, demos, Path(root) / "remedies" / f"demos-{demos}", controls=True)
     summary = summarise(runs)
     bars = {m.label: (m.success.rate, m.success.low, m.success.high) for m in summary}
     figure = plot_success_bars(
-        {f"{ENV}, bc, {REMEDY_DEMOS} demos": bars},
+        {f"{ENV}, bc, {demos} demos": bars},
         out / "remedies.png",
         "remedies for compounding error",
         xlabel="method",
     )
     return (
         [
-            Table(
-                remedies_caption(summary, f"{ENV}, MLP bc from {REMEDY_DEMOS} demonstrations"), remedies_table(summary)
-            )
+            _regime_table(bc_by_demos, demos),
+            Table(remedies_caption(summary, f"{ENV}, MLP bc from {demos} demonstrations"), remedies_table(summary)),
         ],
         [
             Figure(
