@@ -95,3 +95,40 @@ def test_an_observation_history_of_the_wrong_shape_is_refused_with_the_expected_
 
     with pytest.raises(ValueError, match=r"obs must be \(B, 1, 3\), got \(4, 3\)"):
         load(export_dir).predict_chunk(np.zeros((4, 3), np.float32), np.random.default_rng(0))
+
+
+CAMERA = "observation.images.top"
+
+
+def camera_export(root, size: int = 16, feature_dim: int = 8):
+    """An exported chunked-bc policy that sees one camera of size x size frames."""
+    vision = {"backbone": "small", "crop_shape": None, "num_keypoints": 4, "feature_dim": feature_dim}
+    policy = small_policy(image_shapes={CAMERA: (size, size)}, vision=vision)
+    return export_policy(policy, root).parent
+
+
+def test_loading_a_camera_export_without_its_encoder_graph_names_the_encoder_file(tmp_path):
+    export = camera_export(tmp_path / "export")
+    (export / "encoder.onnx").unlink()
+    with pytest.raises(DeployError, match=re.escape(f"{export / 'encoder.onnx'} not found")):
+        load(export)
+
+
+@pytest.mark.parametrize("other", [{"size": 20}, {"feature_dim": 6}], ids=["frame-size", "feature-width"])
+def test_an_encoder_graph_that_does_not_match_its_config_names_the_encoder_file(tmp_path, other):
+    export, mismatched = camera_export(tmp_path / "export"), camera_export(tmp_path / "other", **other)
+    (export / "encoder.onnx").write_bytes((mismatched / "encoder.onnx").read_bytes())
+    with pytest.raises(DeployError, match=re.escape(f"{export / 'encoder.onnx'} does not match its config")):
+        load(export)
+
+
+def test_a_camera_policy_refuses_a_state_array_and_frames_that_are_not_uint8_naming_the_camera(tmp_path):
+    import numpy as np
+
+    deployed, rng = load(camera_export(tmp_path / "export")), np.random.default_rng(0)
+    state = np.zeros((2, 1, 3), np.float32)
+    with pytest.raises(ValueError, match=f"sees cameras {CAMERA}: obs must be a dict"):
+        deployed.predict_chunk(state, rng)
+    frames = np.zeros((2, 1, 3, 16, 16), np.float32)
+    with pytest.raises(ValueError, match=re.escape(f"{CAMERA} must be (B=2, 1, 3, 16, 16) uint8, got")):
+        deployed.predict_chunk({"observation.state": state, CAMERA: frames}, rng)

@@ -76,10 +76,12 @@ SMALL = {
 }
 
 
-def make_policy(name: str, fields: dict):
+def make_policy(name: str, fields: dict, dataset_stats: dict | None = None):
     torch.manual_seed(0)
     fields = {"n_action_steps": 1, **SMALL[name], **fields}
-    return create_policy(name, stats(), obs_dim=OBS_DIM, act_dim=ACT_DIM, n_obs_steps=T_OBS, **fields).eval()
+    return create_policy(
+        name, dataset_stats or stats(), obs_dim=OBS_DIM, act_dim=ACT_DIM, n_obs_steps=T_OBS, **fields
+    ).eval()
 
 
 @pytest.mark.parametrize(
@@ -92,6 +94,54 @@ def test_exported_chunks_match_eager_within_1e4_for_the_same_noise_at_any_batch(
         obs = torch.randn(batch, T_OBS, OBS_DIM, generator=torch.Generator().manual_seed(batch))
         eager = policy.predict_chunk(obs, generator=torch.Generator().manual_seed(7)).numpy()
         exported = deployed.predict_chunk(obs.numpy(), TorchDraws(7))
+        assert exported.shape == eager.shape == (batch, policy.config.horizon, ACT_DIM)
+        assert np.abs(exported - eager).max() <= 1e-4
+
+
+TOP, WRIST = "observation.images.top", "observation.images.wrist"
+SMALL_VISION = {"backbone": "small", "crop_shape": (12, 12), "num_keypoints": 4, "feature_dim": 8}
+# (head, config fields, vision fields): the heads that condition on cameras, one with an encoder per camera
+CAMERA_CASES = [
+    ("bc", {}, {}),
+    ("diffusion", {"horizon": 6}, {}),
+    ("flow", {"horizon": 6}, {"shared": False}),
+    ("act", {"horizon": 4}, {"crop_shape": None}),
+]
+
+
+def camera_policy(name: str, fields: dict, vision: dict):
+    """A small policy of head ``name`` that sees two 16x16 cameras, with image statistics of its own per camera."""
+    s = stats()
+    s[TOP] = {"mean": np.full((3, 1, 1), 0.4), "std": np.full((3, 1, 1), 0.2)}
+    s[WRIST] = {"mean": np.array([0.5, 0.3, 0.6]).reshape(3, 1, 1), "std": np.full((3, 1, 1), 0.3)}
+    cameras = {"image_shapes": {TOP: (16, 16), WRIST: (16, 16)}, "vision": {**SMALL_VISION, **vision}}
+    return make_policy(name, {**fields, **cameras}, s)
+
+
+def camera_observation(batch: int) -> dict[str, torch.Tensor]:
+    generator = torch.Generator().manual_seed(batch)
+    frames = {
+        key: torch.randint(0, 256, (batch, T_OBS, 3, 16, 16), generator=generator, dtype=torch.uint8)
+        for key in (TOP, WRIST)
+    }
+    return {"observation.state": torch.randn(batch, T_OBS, OBS_DIM, generator=generator), **frames}
+
+
+@pytest.mark.parametrize(
+    "name, fields, vision",
+    CAMERA_CASES,
+    ids=[f"{n}-{'-'.join(f'{k}={v}' for k, v in {**f, **v}.items())}" for n, f, v in CAMERA_CASES],
+)
+def test_exported_camera_policy_chunks_match_eager_within_1e4_from_raw_frames_at_any_batch(
+    tmp_path, name, fields, vision
+):
+    policy = camera_policy(name, fields, vision)
+    deployed = load(export_policy(policy, tmp_path / "export").parent)
+    assert (tmp_path / "export" / "encoder.onnx").is_file()
+    for batch in (1, 5):
+        obs = camera_observation(batch)
+        eager = policy.predict_chunk(obs, generator=torch.Generator().manual_seed(7)).numpy()
+        exported = deployed.predict_chunk({key: value.numpy() for key, value in obs.items()}, TorchDraws(7))
         assert exported.shape == eager.shape == (batch, policy.config.horizon, ACT_DIM)
         assert np.abs(exported - eager).max() <= 1e-4
 

@@ -12,7 +12,7 @@ from imitlab.cli import main
 from imitlab.policies.base import create_policy
 from imitlab.training.checkpoint import placeholder_stats, save_policy
 
-ENV_DIMS = {"two-path": (2, 2), "pendulum": (3, 1)}
+ENV_DIMS = {"two-path": (2, 2), "pendulum": (3, 1), "two-path-pixels": (2, 2)}
 
 
 def make_run(root, env: str, name: str, **fields):
@@ -32,6 +32,17 @@ def evaluate_cli(run, out, *flags) -> dict:
 @pytest.mark.parametrize("env", ["two-path", "pendulum"])
 def test_onnx_backend_rolls_out_the_same_episodes_as_torch_for_a_deterministic_head(tmp_path, env):
     run = make_run(tmp_path, env, "chunked-bc", horizon=4, n_action_steps=2, n_obs_steps=2, hidden_dim=32)
+    eager = evaluate_cli(run, tmp_path / "torch.json")
+    exported = evaluate_cli(run, tmp_path / "onnx.json", "--backend", "onnx")
+    assert exported["seeds"] == eager["seeds"]
+    assert exported["episode_success"] == eager["episode_success"]
+    np.testing.assert_allclose(exported["episode_return"], eager["episode_return"], rtol=1e-4, atol=1e-4)
+
+
+def test_onnx_backend_rolls_out_a_camera_policy_on_two_path_pixels_as_torch_does(tmp_path):
+    vision = {"backbone": "small", "crop_shape": (56, 56), "num_keypoints": 4, "feature_dim": 8}
+    cameras = {"image_shapes": {"observation.images.top": (64, 64)}, "vision": vision}
+    run = make_run(tmp_path, "two-path-pixels", "chunked-bc", horizon=4, n_action_steps=2, n_obs_steps=2, **cameras)
     eager = evaluate_cli(run, tmp_path / "torch.json")
     exported = evaluate_cli(run, tmp_path / "onnx.json", "--backend", "onnx")
     assert exported["seeds"] == eager["seeds"]

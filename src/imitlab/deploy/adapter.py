@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from imitlab.deploy.runtime import DeployedPolicy, load
-from imitlab.policies.base import PolicyConfig, get_policy_class
+from imitlab.policies.base import Observation, PolicyConfig, get_policy_class
 
 
 class ExecutorPolicy:
@@ -18,21 +18,23 @@ class ExecutorPolicy:
     numpy generator seeded by it, so a rollout is reproducible from the executor's seeds."""
 
     history_inputs: tuple[str, ...] = ()
-    cameras: tuple[str, ...] = ()  # exports are state-only (export_policy refuses a policy with cameras)
 
     def __init__(self, deployed: DeployedPolicy):
         self.deployed = deployed
         self.name = deployed.name
+        self.cameras = tuple(deployed.cameras)  # the executor keeps these cameras' frame histories
         self.config: PolicyConfig = get_policy_class(deployed.name).config_class(**deployed.config)
         self.device = torch.device("cpu")
 
     def eval(self) -> ExecutorPolicy:
         return self
 
-    def predict_chunk(self, obs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """obs (B, T_obs, obs_dim) -> chunk (B, H, act_dim), both torch tensors in environment units."""
+    def predict_chunk(self, obs: Observation, generator: torch.Generator | None = None) -> torch.Tensor:
+        """obs (B, T_obs, obs_dim), or the dict form with cameras -> chunk (B, H, act_dim), torch tensors in
+        environment units."""
         seed = int(torch.randint(0, 2**62, (1,), generator=generator))
-        chunk = self.deployed.predict_chunk(obs.cpu().numpy(), np.random.default_rng(seed))
+        arrays = obs.cpu().numpy() if isinstance(obs, torch.Tensor) else {k: v.cpu().numpy() for k, v in obs.items()}
+        chunk = self.deployed.predict_chunk(arrays, np.random.default_rng(seed))
         return torch.from_numpy(chunk)
 
 

@@ -2,8 +2,9 @@
 beside ``deploy.json`` holding the policy config, the normalisation statistics and the sampler's settings
 (DDIM/DDPM timesteps and alpha_bar, Euler steps, token bins, ...).
 
-Graphs take the flattened *normalised* observation history; normalisation, the sampling loop and
-un-normalisation run in ``runtime.py``. Each head's graphs and their shapes are fixed by
+Graphs take the flattened *normalised* observation history, or for a policy with cameras the condition that its
+visual encoder's graph computes from the normalised state history and raw uint8 frames; state normalisation, the
+sampling loop and un-normalisation run in ``runtime.py``. Each head's graphs and their shapes are fixed by
 ``manifest.graph_signatures``; the functions here build, per head, the modules with those inputs and outputs
 (one registry entry per head) and the sampler settings the runtime's loop reads.
 """
@@ -33,7 +34,7 @@ from imitlab.deploy.manifest import (
 )
 from imitlab.deploy.unet_graph import unets_as_graphs
 from imitlab.policies.act import ACTPolicy
-from imitlab.policies.base import Policy
+from imitlab.policies.base import IMAGES_PREFIX, Policy
 from imitlab.policies.diffusion import DiffusionPolicy
 from imitlab.policies.flow import FlowPolicy
 from imitlab.policies.gmm import GMMPolicy
@@ -127,6 +128,15 @@ def _no_settings(p: Policy) -> dict[str, Any]:
     return {}
 
 
+def _encoder_graphs(p: Policy) -> dict[str, Callable[..., Any]]:
+    """The visual encoder of a policy with cameras, any head: (normalised state, each camera's uint8 frames) ->
+    the condition the head's graphs take; its image normalisation and centre crop (eval mode) are traced in."""
+    if not p.cameras:
+        return {}
+    # reshaped to a constant width (not flattened), so the graph's output declares it and a mismatch is caught
+    return {"encoder": lambda state, *frames: p.condition_steps(state, frames).reshape(-1, p.cond_dim)}
+
+
 # head -> (its graphs as callables on the signature's inputs, the settings its sampling loop reads). Each entry
 # takes the head's own Policy subclass (the one registered under that name), hence the Any parameter.
 EXPORTERS: dict[str, tuple[Callable[[Any], dict[str, Callable[..., Any]]], Callable[[Any], dict[str, Any]]]] = {
@@ -146,6 +156,8 @@ def _example(shape: list[int | str], name: str) -> torch.Tensor:
         return torch.zeros(concrete, dtype=torch.long)
     if name == "time":
         return torch.full(concrete, 3.0)
+    if name.startswith(IMAGES_PREFIX):  # a camera's frames
+        return torch.randint(0, 256, concrete, dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     return torch.randn(concrete, generator=torch.Generator().manual_seed(0))
 
 
@@ -160,11 +172,6 @@ def export_policy(policy: Policy, out_dir: Path, meta: dict[str, Any] | None = N
         raise DeployError(
             f"policy {policy.name!r} cannot be exported; exportable heads: {', '.join(sorted(EXPORTERS))}"
         )
-    if policy.cameras:
-        raise DeployError(
-            f"{policy.name} policy conditions on cameras ({', '.join(policy.cameras)}); exporting the visual "
-            "encoder is not supported yet: only state-only policies can be exported"
-        )
     policy = copy.deepcopy(policy).cpu().eval()  # the caller's policy keeps its device and mode
     unets_as_graphs(policy, policy.config.horizon)  # same outputs, a graph that batches well: unet_graph.py
     config = policy.config.to_dict()
@@ -174,7 +181,7 @@ def export_policy(policy: Policy, out_dir: Path, meta: dict[str, Any] | None = N
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
     try:
-        for name, fn in graphs(policy).items():
+        for name, fn in {**_encoder_graphs(policy), **graphs(policy)}.items():
             _export_graph(_Call(policy, fn).eval(), signatures[name], staging / graph_file(name))
         manifest = {
             "format": FORMAT,

@@ -1,5 +1,6 @@
 """The export directory's layout, shared by the exporter (torch) and the runtime (no torch): file names, the
-manifest's format tag, the error type, and the input/output shapes each head's graphs must have.
+manifest's format tag, the error type, and the input/output shapes each head's graphs (and the visual encoder's
+graph of a policy with cameras) must have.
 
 ``graph_signatures(policy, config)`` is the contract between the two sides: the exporter writes graphs with
 these names and shapes, the runtime refuses graphs that differ. A shape is a list of ints, ``"B"`` for the
@@ -24,11 +25,31 @@ class DeployError(ImitlabError):
     """An export that cannot be written or loaded; the message names the file at fault."""
 
 
+def cameras(config: dict[str, Any]) -> dict[str, tuple[int, int]]:
+    """Camera key ("observation.images.<camera>") -> frame (H, W), in the order the policy concatenates their
+    features; empty for a state-only policy (whose config.json has no ``image_shapes``)."""
+    return {key: (int(shape[0]), int(shape[1])) for key, shape in config.get("image_shapes", {}).items()}
+
+
 def condition_dim(config: dict[str, Any], guidance_flag: bool = False) -> int:
-    """Width of the flattened normalised observation history (T_obs * obs_dim), plus classifier-free guidance's
-    "observed" flag for a denoiser trained with cond_dropout."""
+    """Width of the condition the heads' graphs take: T_obs * (image features of each camera + obs_dim), which
+    without cameras is the flattened normalised observation history (T_obs * obs_dim); plus classifier-free
+    guidance's "observed" flag for a denoiser trained with cond_dropout."""
     flag = 1 if guidance_flag and config.get("cond_dropout", 0.0) > 0 else 0
-    return config["n_obs_steps"] * config["obs_dim"] + flag
+    n_cameras = len(cameras(config))
+    features = n_cameras * config["vision"]["feature_dim"] if n_cameras else 0  # a state-only config has no vision
+    return config["n_obs_steps"] * (features + config["obs_dim"]) + flag
+
+
+def _encoder(c: dict[str, Any]) -> dict[str, Signature]:
+    """The visual encoder of a policy with cameras: the normalised state history and each camera's raw uint8
+    frames (under its key) -> the condition (image normalisation and the evaluation crop are in the graph)."""
+    if not cameras(c):
+        return {}
+    T = c["n_obs_steps"]
+    frames: dict[str, list[int | str]] = {key: [BATCH, T, 3, h, w] for key, (h, w) in cameras(c).items()}
+    inputs = {"state": [BATCH, T, c["obs_dim"]], **frames}
+    return {"encoder": {"inputs": inputs, "outputs": {"cond": [BATCH, condition_dim(c)]}}}
 
 
 def _denoiser(c: dict[str, Any], output: str) -> dict[str, Signature]:
@@ -76,10 +97,11 @@ GRAPHS = {
 
 
 def graph_signatures(policy: str, config: dict[str, Any]) -> dict[str, Signature]:
-    """{graph name: signature} for head ``policy`` with config fields ``config``."""
+    """{graph name: signature} for head ``policy`` with config fields ``config``: the visual encoder's first for a
+    policy with cameras, then the head's."""
     if policy not in GRAPHS:
         raise DeployError(f"policy {policy!r} cannot be exported; exportable heads: {', '.join(sorted(GRAPHS))}")
-    return GRAPHS[policy](config)
+    return {**_encoder(config), **GRAPHS[policy](config)}
 
 
 def graph_file(name: str) -> str:

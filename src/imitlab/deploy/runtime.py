@@ -3,26 +3,32 @@
 
     policy = load("runs/dp-onnx")                                   # deploy.json + the graphs it names
     chunk = policy.predict_chunk(obs_history, np.random.default_rng(0))   # (B, T_obs, obs_dim) -> (B, H, act_dim)
+    # a policy with cameras takes a dict: the state history and each camera's frames (B, T_obs, 3, H, W) uint8
+    chunk = policy.predict_chunk({"observation.state": obs_history, "observation.images.top": frames}, rng)
 
-The graphs compute the networks; this module runs what surrounds them: normalising the observation history,
-each head's sampling loop (DDIM and DDPM steps, Euler or midpoint integration, token decoding, mixture draws,
-z from the prior), classifier-free guidance, and un-normalising the chunk. Every random draw goes through a
-``Draws`` object: ``NumpyDraws`` over a seeded ``np.random.Generator`` by default, or any object with the
-same two methods (a test passes torch's draws, in eager's order, to check parity with the eager policy).
+The graphs compute the networks, the visual encoder's included (image normalisation and crop inside it); this
+module runs what surrounds them: normalising the state history, each head's sampling loop (DDIM and DDPM steps,
+Euler or midpoint integration, token decoding, mixture draws, z from the prior), classifier-free guidance, and
+un-normalising the chunk. Every random draw goes through a ``Draws`` object: ``NumpyDraws`` over a seeded
+``np.random.Generator`` by default, or any object with the same two methods (a test passes torch's draws, in
+eager's order, to check parity with the eager policy).
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 import onnxruntime as ort
 
-from imitlab.deploy.manifest import BATCH, FORMAT, MANIFEST_FILE, DeployError, graph_signatures
+from imitlab.core import keys
+from imitlab.deploy.manifest import BATCH, FORMAT, MANIFEST_FILE, DeployError, cameras, graph_signatures
+
+Observation = np.ndarray | Mapping[str, np.ndarray]  # (B, T_obs, obs_dim), or the dict form with cameras
 
 
 class Draws(Protocol):
@@ -51,7 +57,8 @@ class NumpyDraws:
 
 
 class DeployedPolicy:
-    """An exported policy: ``predict_chunk(obs_history, rng)`` -> action chunk in environment units."""
+    """An exported policy: ``predict_chunk(obs_history, rng)`` -> action chunk in environment units. ``cameras``:
+    camera key -> frame (H, W) of a policy that sees cameras, empty for a state-only one."""
 
     def __init__(self, directory: Path, manifest: dict[str, Any], sessions: dict[str, ort.InferenceSession]):
         self.directory = directory
@@ -65,25 +72,58 @@ class DeployedPolicy:
         self._action = _affine(norm["action"])
         self.horizon, self.act_dim = self.config["horizon"], self.config["act_dim"]
         self.n_obs_steps, self.obs_dim = self.config["n_obs_steps"], self.config["obs_dim"]
+        self.cameras = cameras(self.config)
 
     def run(self, graph: str, **inputs: np.ndarray) -> list[np.ndarray]:
         """The outputs of graph ``graph`` (in its signature's order) for named inputs."""
         return self.sessions[graph].run(None, inputs)
 
-    def predict_chunk(self, obs: np.ndarray, rng: np.random.Generator | Draws) -> np.ndarray:
-        """obs (B, T_obs, obs_dim) in environment units -> chunk (B, H, act_dim) float32 in environment units.
-        ``rng``: a numpy generator, or a ``Draws`` that supplies every random number."""
-        obs = np.asarray(obs, dtype=np.float32)
-        if obs.ndim != 3 or obs.shape[1:] != (self.n_obs_steps, self.obs_dim):
-            raise ValueError(
-                f"{self.name}: obs must be (B, {self.n_obs_steps}, {self.obs_dim}), got {tuple(obs.shape)}"
-            )
+    def predict_chunk(self, obs: Observation, rng: np.random.Generator | Draws) -> np.ndarray:
+        """Observation history in environment units -> chunk (B, H, act_dim) float32 in environment units. ``obs``:
+        (B, T_obs, obs_dim), or a dict of ``observation.state`` (B, T_obs, obs_dim) and, for a policy with cameras,
+        each camera's frames (B, T_obs, 3, H, W) uint8 under its key, newest last. ``rng``: a numpy generator, or a
+        ``Draws`` that supplies every random number."""
+        state, frames = self._split(obs)
         draws = NumpyDraws(rng) if isinstance(rng, np.random.Generator) else rng
         shift, scale = self._obs
-        cond = ((obs - shift) / scale).reshape(len(obs), -1)  # (B, T_obs * obs_dim)
+        state = (state - shift) / scale  # (B, T_obs, obs_dim)
+        if self.cameras:  # the visual encoder's graph: (B, T_obs * (features of each camera + obs_dim))
+            cond = self.run("encoder", state=state, **frames)[0]
+        else:
+            cond = state.reshape(len(state), -1)  # (B, T_obs * obs_dim)
         chunk = SAMPLERS[self.name](self, cond, draws)  # normalised (B, H, act_dim)
         shift, scale = self._action
         return (chunk * scale + shift).astype(np.float32)
+
+    def _split(self, obs: Observation) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """obs -> the state history (B, T_obs, obs_dim) float32 and each camera's frames, shapes checked."""
+        if isinstance(obs, Mapping):
+            missing = [key for key in (keys.OBS, *self.cameras) if key not in obs]
+            if missing:
+                raise ValueError(f"{self.name}: obs has no {', '.join(missing)} (found: {', '.join(obs)})")
+            state = np.asarray(obs[keys.OBS], dtype=np.float32)
+        elif self.cameras:
+            raise ValueError(
+                f"{self.name} sees cameras {', '.join(self.cameras)}: obs must be a dict with '{keys.OBS}' and "
+                f"those keys, got an array of shape {np.shape(obs)}"
+            )
+        else:
+            state = np.asarray(obs, dtype=np.float32)
+        if state.ndim != 3 or state.shape[1:] != (self.n_obs_steps, self.obs_dim):
+            raise ValueError(
+                f"{self.name}: obs must be (B, {self.n_obs_steps}, {self.obs_dim}), got {tuple(state.shape)}"
+            )
+        frames = {}
+        for key, (h, w) in self.cameras.items():
+            assert isinstance(obs, Mapping)  # a policy with cameras was given the dict form (checked above)
+            frame = np.ascontiguousarray(obs[key])
+            if frame.shape != (len(state), self.n_obs_steps, 3, h, w) or frame.dtype != np.uint8:
+                raise ValueError(
+                    f"{self.name}: {key} must be (B={len(state)}, {self.n_obs_steps}, 3, {h}, {w}) uint8, "
+                    f"got {frame.shape} {frame.dtype}"
+                )
+            frames[key] = frame
+        return state, frames
 
 
 def _affine(stats: dict[str, list[float]]) -> tuple[np.ndarray, np.ndarray]:

@@ -15,6 +15,7 @@ state history, as before cameras existed.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -193,17 +194,25 @@ class Policy(nn.Module):
         state = obs[keys.OBS]
         self.check_obs(state)
         B, T = state.shape[:2]
-        features = []
-        for i, key in enumerate(self.cameras):
+        for key in self.cameras:
             frames = obs[key]
             if tuple(frames.shape) != (B, T, 3, *self.config.image_shapes[key]) or frames.dtype != torch.uint8:
                 raise ValueError(
                     f"{self.name}: {key} must be (B={B}, {T}, 3, {', '.join(map(str, self.config.image_shapes[key]))}) "
                     f"uint8, got {tuple(frames.shape)} {frames.dtype}"
                 )
-            encoder = self.image_encoders[self._encoder_name(key)]
-            features.append(encoder(self.image_normalizer(frames.flatten(0, 1), i)).view(B, T, -1))
-        return torch.cat([*features, self.obs_normalizer.normalize(state)], dim=-1)
+        return self.condition_steps(self.obs_normalizer.normalize(state), [obs[key] for key in self.cameras])
+
+    def condition_steps(self, state: torch.Tensor, frames: Sequence[torch.Tensor]) -> torch.Tensor:
+        """Normalised state history (B, T_obs, obs_dim) and each camera's frames (B, T_obs, 3, H, W) uint8, in
+        ``cameras``' order, already checked -> per-step condition features (B, T_obs, step_dim). The exporter
+        traces it as the visual encoder's graph, so the deployed condition is this one."""
+        B, T = state.shape[:2]
+        features = [
+            self.image_encoders[self._encoder_name(key)](self.image_normalizer(f.flatten(0, 1), i)).view(B, T, -1)
+            for i, (key, f) in enumerate(zip(self.cameras, frames, strict=True))
+        ]
+        return torch.cat([*features, state], dim=-1)
 
     def _encoder_name(self, key: str) -> str:
         return "shared" if self.config.vision.shared else key.removeprefix(IMAGES_PREFIX)
