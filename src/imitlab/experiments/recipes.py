@@ -145,7 +145,8 @@ for _table in (RECIPES, FULL_SCALE):
 # a 2-core machine; the MLP heads take ~6); used only to start the longest trainings first
 STEP_MILLISECONDS = {"diffusion": 86, "flow": 85, "tokenized": 56, "act": 50}
 # a camera run adds, per 64 x 64 frame its batch holds (batch_size x n_obs_steps), the small CNN's forward and
-# backward pass: ~3 ms (bc at batch 256 took ~0.75 s per step, diffusion at 64 x 2 frames ~0.35 s, 2 cores under load)
+# backward pass: ~3 ms (metrics.jsonl of a few single-threaded two-path-pixels steps on their recipes, 2 cores under
+# load: bc, 256 frames, ~0.75 s per step; diffusion, 64 x 2 frames, ~0.35 s)
 CAMERA_FRAME_MILLISECONDS = 3
 
 
