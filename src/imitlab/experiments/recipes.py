@@ -15,6 +15,8 @@ from typing import Any
 
 from imitlab.core.errors import ImitlabError
 from imitlab.data.reader import read_info
+from imitlab.policies.base import get_policy_class
+from imitlab.training.train import TrainConfig
 
 Recipe = tuple[dict[str, Any], dict[str, Any]]
 
@@ -73,6 +75,23 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     # Decision Transformer on mixed-quality data (MIXED_EPSILONS below), context K = 10 steps
     ("pendulum", "dt"): ({"n_obs_steps": 10}, {"steps": 3000}),
 }
+# Camera variants of the demo's envs: camera env -> the state env whose task it shows, whose recipes it starts from
+# and whose demonstration count it trains on (``demos_for``)
+PIXEL_VARIANTS = {"two-path-pixels": "two-path"}
+# The small CNN on the whole 64 x 64 frame: a random crop would shift the frame by up to 8 px (~0.4 units of the
+# 3-unit arena), and where the robot is in the frame is all the policy knows of its position
+SMALL_VISION = {"vision": {"backbone": "small", "crop_shape": None}}
+# NOT TUNED YET: each head's two-path recipe unchanged, with SMALL_VISION in front. They train and evaluate (tests);
+# their success from pixels has not been measured, and the steps and batch sizes tuned on the state may be wrong
+# for pixels. The encoder costs ~3 ms of single-threaded CPU per frame in a batch (CAMERA_FRAME_MILLISECONDS).
+RECIPES.update(
+    {
+        (pixels, head): ({**policy_fields, **SMALL_VISION}, dict(train_fields))
+        for pixels, state_env in PIXEL_VARIANTS.items()
+        for (env, head), (policy_fields, train_fields) in list(RECIPES.items())
+        if env == state_env
+    }
+)
 # the mixed-quality Pendulum data the dt recipe was measured on: `imitlab collect --epsilon 0 0.25 0.5 0.75 1`
 # (episode i takes a uniformly random action with probability MIXED_EPSILONS[i % 5] at each step)
 MIXED_EPSILONS = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -125,11 +144,32 @@ for _table in (RECIPES, FULL_SCALE):
 # single-threaded CPU milliseconds per training step of each head at its recipe's size (the demo's metrics.jsonl on
 # a 2-core machine; the MLP heads take ~6); used only to start the longest trainings first
 STEP_MILLISECONDS = {"diffusion": 86, "flow": 85, "tokenized": 56, "act": 50}
+# a camera run adds, per 64 x 64 frame its batch holds (batch_size x n_obs_steps), the small CNN's forward and
+# backward pass: ~3 ms (metrics.jsonl of a few single-threaded two-path-pixels steps on their recipes, 2 cores under
+# load: bc, 256 frames, ~0.75 s per step; diffusion, 64 x 2 frames, ~0.35 s)
+CAMERA_FRAME_MILLISECONDS = 3
 
 
-def expected_train_seconds(policy: str, train_overrides: dict[str, Any]) -> float:
-    """A rough single-threaded training time, for ordering runs longest first."""
-    return STEP_MILLISECONDS.get(policy, 6) * train_overrides.get("steps", 3000) / 1000
+def expected_train_seconds(
+    policy: str, train_overrides: dict[str, Any], policy_overrides: dict[str, Any] | None = None
+) -> float:
+    """A rough single-threaded training time, for ordering runs longest first; a run with a visual encoder
+    (``vision`` in ``policy_overrides``) also pays for each frame of its batches."""
+    milliseconds = STEP_MILLISECONDS.get(policy, 6)
+    policy_overrides = policy_overrides or {}
+    if "vision" in policy_overrides:
+        policy_class = get_policy_class(policy)
+        batch_size = train_overrides.get(
+            "batch_size", policy_class.train_defaults.get("batch_size", TrainConfig.batch_size)
+        )
+        n_obs_steps = policy_overrides.get("n_obs_steps", policy_class.config_class.n_obs_steps)
+        milliseconds += CAMERA_FRAME_MILLISECONDS * batch_size * n_obs_steps
+    return milliseconds * train_overrides.get("steps", 3000) / 1000
+
+
+def demos_for(env: str) -> int:
+    """Demonstrations a study trains ``env``'s recipes on: ``DEMOS``, or its state env's for a camera variant."""
+    return DEMOS[PIXEL_VARIANTS.get(env, env)]
 
 
 def recipe(env: str, policy: str) -> Recipe:

@@ -7,6 +7,10 @@ with the expert, aggregate, retrain. Works for every registered policy:
   where the learner re-plans (every ``n_action_steps``) a copy of the env is rolled forward by the expert and
   stored as a short episode of at most H steps.
 
+Envs with cameras (``EnvSpec.cameras``): the mixture shows each step's frames to the learner and the expert when
+they look at them (``observe_images``), and every aggregated episode, single-step or continuation, records the
+frames of the states it visits (``Episode.images``), so the dataset keeps its camera features.
+
 Round 0 trains on ``init_demos`` expert demonstrations; round i >= 1 first collects with
 beta_i = schedule(i), appends to the dataset on disk (atomically), then retrains. Each round's policy is
 evaluated on the same evaluation seeds. Rerunning with the same ``out`` resumes after the last finished round.
@@ -31,7 +35,8 @@ from imitlab.data.collect import collect
 from imitlab.data.model import Episode
 from imitlab.data.reader import load_dataset
 from imitlab.data.writer import append_episodes
-from imitlab.envs.registry import EnvSpec, get_env_spec, require_state
+from imitlab.envs.agents import Agent, observe_images, wants_images
+from imitlab.envs.registry import CameraEnv, EnvSpec, get_env_spec, require_state
 from imitlab.envs.rollout import Rollout, run_episodes
 from imitlab.evaluation.evaluate import EvalResult, evaluate
 from imitlab.evaluation.execution import ChunkExecutor
@@ -56,12 +61,20 @@ def beta(schedule: str, round_index: int, rounds: int, base: float = 0.5) -> flo
 
 class MixtureAgent:
     """Executes the expert's action with probability beta (per env and step), else the learner's; records the
-    expert's action at every visited observation in ``labels``."""
+    expert's action at every visited observation in ``labels``. When the learner or the expert looks at camera
+    images, the mixture does too and hands each step's frames to whichever of them looks."""
 
-    def __init__(self, learner: ChunkExecutor, expert, beta: float, seed: int):
+    def __init__(self, learner: Agent, expert: Agent, beta: float, seed: int):
         self.learner, self.expert, self.beta = learner, expert, beta
         self.rng = np.random.default_rng(seed)
         self.labels: list[np.ndarray] = []
+        if wants_images(learner) or wants_images(expert):  # only then the rollout renders for this agent
+            self.observe_images = self._observe_images
+
+    def _observe_images(self, images: dict[str, np.ndarray]) -> None:
+        """This step's frames, camera key -> (N, H, W, 3) uint8, for the learner and the expert."""
+        observe_images(self.learner, images)
+        observe_images(self.expert, images)
 
     def reset(self, seeds: np.ndarray) -> None:
         self.learner.reset(seeds)
@@ -78,15 +91,21 @@ class MixtureAgent:
 
 def expert_continuations(spec: EnvSpec, states: np.ndarray, seeds: np.ndarray, horizon: int) -> list[Episode]:
     """From each env state (M, state_dim), let the expert act for up to ``horizon`` steps on a copy of the env:
-    one episode per state, holding the expert's chunk label for the state it starts from."""
+    one episode per state, holding the expert's chunk label for the state it starts from. An env with cameras
+    renders them before each step: the expert sees the frames if it looks, and the episodes record them."""
     env = spec.make_vector(len(states))
     env.reset(seed=[int(s) for s in seeds])
     obs = require_state(env, spec.name).set_state(states)
+    cameras = env if spec.cameras and isinstance(env, CameraEnv) else None
     expert = spec.make_expert()
     expert.reset(seeds)
     log: dict[str, list[np.ndarray]] = {"observation": [], "action": [], "reward": [], "success": [], "alive": []}
+    frames: list[dict[str, np.ndarray]] = []  # per step: camera key -> (M, H, W, 3) uint8
     alive = np.ones(len(states), dtype=bool)
     for _ in range(horizon):
+        if cameras is not None:
+            frames.append(cameras.render_cameras())
+            observe_images(expert, frames[-1])
         action = np.asarray(expert.act(obs), dtype=np.float32)
         next_obs, reward, terminated, truncated, info = env.step(action)
         for key, value in (
@@ -101,6 +120,7 @@ def expert_continuations(spec: EnvSpec, states: np.ndarray, seeds: np.ndarray, h
         obs = next_obs
     env.close()
     arrays = {key: np.stack(values, axis=1) for key, values in log.items()}  # (M, horizon, ...)
+    images = {key: np.stack([step[key] for step in frames], axis=1) for key in frames[0]} if frames else {}
     lengths = arrays["alive"].sum(axis=1)  # (M,)
     return [
         Episode(
@@ -108,26 +128,26 @@ def expert_continuations(spec: EnvSpec, states: np.ndarray, seeds: np.ndarray, h
             action=arrays["action"][i, :n],
             reward=arrays["reward"][i, :n],
             success=arrays["success"][i, :n],
+            images={key: video[i, :n] for key, video in images.items()},
         )
         for i, n in enumerate(lengths.tolist())
     ]
 
 
 def collect_round(spec: EnvSpec, policy: Policy, beta_value: float, seeds: np.ndarray, seed: int) -> list[Episode]:
-    """Roll out the beta-mixture on ``seeds`` and return the expert-labelled episodes to aggregate."""
+    """Roll out the beta-mixture on ``seeds`` and return the expert-labelled episodes to aggregate (with the env's
+    camera frames, ``EnvSpec.cameras``, as the dataset holds them)."""
     config = policy.config
     agent = MixtureAgent(ChunkExecutor(policy), spec.make_expert(), beta_value, seed)
+    single_step = config.horizon == 1  # else the labels are expert continuations, which record their own frames
     with torch.inference_mode():
-        result: Rollout = run_episodes(spec, agent, seeds, record_state=config.horizon > 1)
+        result: Rollout = run_episodes(
+            spec, agent, seeds, record_state=not single_step, record_images=single_step and bool(spec.cameras)
+        )
     labels = np.stack(agent.labels, axis=1)
-    if config.horizon == 1:
+    if single_step:
         return [
-            Episode(
-                observation=ep["observation"],
-                action=labels[i, : len(ep["action"])],
-                reward=ep["reward"],
-                success=ep["success"],
-            )
+            Episode(**{**ep, "action": labels[i, : len(ep["action"])]})
             for i, ep in ((i, result.episode(i)) for i in range(len(seeds)))
         ]
     replan = np.zeros(result.alive.shape, dtype=bool)

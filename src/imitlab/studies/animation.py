@@ -1,7 +1,7 @@
 """Rollout animations: draw an episode's observations frame by frame (PIL, no display) and save a looping GIF.
 
-Each env registers a drawer that maps the trajectory so far, (t + 1, obs_dim), to one RGB image; envs without one
-are simply not animated.
+Each env registers a drawer that maps the trajectory so far, (t + 1, obs_dim), to one RGB image; an env with
+cameras can be animated from its recorded frames instead; envs with neither are simply not animated.
 """
 
 from __future__ import annotations
@@ -67,13 +67,20 @@ def draw_two_path(trajectory: np.ndarray) -> Image.Image:
     return image
 
 
-def save_episode_gif(env: str, observations: np.ndarray, out: Path, fps: int) -> Path | None:
-    """Animate one episode's observations (T, obs_dim) as ``out`` (GIF); None when ``env`` has no drawer."""
-    if env not in DRAWERS:
+def save_episode_gif(
+    env: str, observations: np.ndarray, out: Path, fps: int, camera_frames: np.ndarray | None = None
+) -> Path | None:
+    """Animate one episode as ``out`` (GIF): its ``camera_frames`` (T, H, W, 3) uint8 when given (what a camera
+    policy saw, enlarged to SIZE pixels), else its observations (T, obs_dim) through ``env``'s drawer; None when
+    there are no frames and ``env`` has no drawer."""
+    if camera_frames is None and env not in DRAWERS:
         return None
     observations = np.asarray(observations)
     frames_at = np.unique(np.linspace(0, len(observations) - 1, min(MAX_FRAMES, len(observations))).astype(int))
-    frames = [DRAWERS[env](observations[: t + 1]) for t in frames_at]
+    if camera_frames is not None:
+        frames = [Image.fromarray(camera_frames[t]).resize((SIZE, SIZE), Image.Resampling.NEAREST) for t in frames_at]
+    else:
+        frames = [DRAWERS[env](observations[: t + 1]) for t in frames_at]
     duration_ms = int(1000 * len(observations) / fps / len(frames))  # play in real time
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -26,7 +26,10 @@ def train_side_by_side(names: Sequence[str], out: Path, scale: str, seeds: Seque
     specs = {spec.train_id: spec for name in names for spec in get_study(name).grid(scale, tuple(seeds))}
     prepare_datasets(list(specs.values()), out)
     jobs = [
-        (expected_train_seconds(spec.policy, spec.train_overrides), partial(trained_policy, spec, out))
+        (
+            expected_train_seconds(spec.policy, spec.train_overrides, spec.policy_overrides),
+            partial(trained_policy, spec, out),
+        )
         for spec in specs.values()
     ]
     if "multimodality" in names:

@@ -1,5 +1,7 @@
 """The headline comparisons: every head on every env over several training seeds (``heads``), and how each head
-copes with two equally valid actions (``multimodality``: the static toy and the closed-loop two-path task)."""
+copes with two equally valid actions (``multimodality``: the static toy and the closed-loop two-path task). At full
+scale both also run the camera variants of their envs (``recipes.PIXEL_VARIANTS``: two-path from its 64 x 64
+camera), on their recipes, which are not tuned yet."""
 
 from __future__ import annotations
 
@@ -14,12 +16,12 @@ import torch
 
 from imitlab.core.seeds import evaluation_seeds
 from imitlab.envs import two_path
-from imitlab.envs.registry import get_env_spec
+from imitlab.envs.registry import CameraEnv, get_env_spec, require_state
 from imitlab.envs.rollout import run_episodes
 from imitlab.evaluation.execution import ChunkExecutor
 from imitlab.evaluation.stats import bootstrap_iqm_interval, interquartile_mean, paired_over_seeds, success_over_seeds
 from imitlab.experiments.process_executor import call_in_processes
-from imitlab.experiments.recipes import DEMOS, expected_train_seconds, recipe
+from imitlab.experiments.recipes import DEMOS, PIXEL_VARIANTS, expected_train_seconds, recipe
 from imitlab.experiments.runs import RunSpec, append_row, digest, read_rows
 from imitlab.studies import Figure, Study, Table, register_study
 from imitlab.studies.animation import save_episode_gif
@@ -54,14 +56,15 @@ def outcomes(row: dict[str, str]) -> np.ndarray:
 
 # small scale (the demo's, sized to fit its 15 minutes): every head on two-path, where the heads differ, and only the
 # regressors on pendulum, where every head succeeds (the U-Net heads' four trainings would take ~7 of those minutes);
-# full scale: every head on every env
+# full scale: every head on every env, the camera variants included (hours of CPU per head: recipes.py)
 SMALL_SCALE_HEADS = {"pendulum": ("bc", "chunked-bc")}
 
 
 def _heads_grid(scale: str, seeds: Sequence[int]) -> list[RunSpec]:
+    envs = list(DEMOS) if scale == "small" else [*DEMOS, *PIXEL_VARIANTS]
     return [
         recipe_spec(env, p, s)
-        for env in DEMOS
+        for env in envs
         for p in heads_for(env)
         for s in seeds
         if scale == "full" or p in SMALL_SCALE_HEADS.get(env, (p,))
@@ -101,13 +104,16 @@ def _animate(root: Path, rows: Rows, out: Path) -> list[Figure]:
         row = rs[0]
         spec = get_env_spec(env)
         executor = ChunkExecutor(policy_of(root, row))
+        camera = next(iter(spec.cameras), None)  # an env with cameras is animated from its first camera's frames
         with torch.inference_mode():
-            result = run_episodes(spec, executor, evaluation_seeds(int(row["seed"]), ANIMATED_EPISODES))
+            seeds = evaluation_seeds(int(row["seed"]), ANIMATED_EPISODES)
+            result = run_episodes(spec, executor, seeds, record_images=camera is not None)
         order = np.argsort(result.returns)
         for which, i in (("best", order[-1]), ("worst", order[0])):
             episode = result.episode(int(i))
             verdict = "success" if result.episode_success[i] else "failure"
-            gif = save_episode_gif(env, episode["observation"], out / f"{env}-{policy}-{which}.gif", spec.fps)
+            frames = episode["images"][camera] if camera is not None else None
+            gif = save_episode_gif(env, episode["observation"], out / f"{env}-{policy}-{which}.gif", spec.fps, frames)
             if gif is not None:
                 figures.append(
                     Figure(
@@ -274,8 +280,27 @@ def _toy_rows(root: Path, out: Path, policies: list[str], seeds: Sequence[int], 
     return [r for r in read_rows(csv_path) if (r["policy"], r["seed"], r["settings"]) in wanted]
 
 
+def multimodality_envs(scale: str) -> list[str]:
+    """two-path, and at full scale its camera variants."""
+    pixels = [env for env, state_env in PIXEL_VARIANTS.items() if state_env == "two-path"]
+    return ["two-path", *(pixels if scale == "full" else [])]
+
+
 def _multimodality_grid(scale: str, seeds: Sequence[int]) -> list[RunSpec]:
-    return [recipe_spec("two-path", p, s) for p in heads_for("two-path") for s in seeds]
+    return [recipe_spec(env, p, s) for env in multimodality_envs(scale) for p in heads_for(env) for s in seeds]
+
+
+def fork_observation(env: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """What a policy of ``env`` (two-path or a camera variant) observes with the robot at the centre of the start
+    area, where the detours split: the observation (obs_dim,) and the camera frames {key: (H, W, 3) uint8}."""
+    vector_env = get_env_spec(env).make_vector(1)
+    vector_env.reset(seed=[0])
+    state = np.zeros((1, len(two_path.STATE_NAMES)))  # step 0, not done, no success
+    state[0, :2] = two_path.START
+    obs = require_state(vector_env, env).set_state(state)
+    frames = vector_env.render_cameras() if isinstance(vector_env, CameraEnv) else {}
+    vector_env.close()
+    return obs[0], {key: images[0] for key, images in frames.items()}
 
 
 def _multimodality_analysis(
@@ -297,18 +322,31 @@ def _multimodality_analysis(
             ]
         )
     closed_loop = [
-        ["two-path", policy, success_cell(rs), format_modes(rs[0]["success_modes"])]
-        for (policy,), rs in group(rows, "policy").items()
+        [env, policy, success_cell(rs), format_modes(rs[0]["success_modes"])]
+        for (env, policy), rs in group(rows, "env", "policy").items()
     ]
+    unmoded = [env for (env,) in group(rows, "env") if get_env_spec(env).mode_of is None]
     n_toy, n = seed_count(toy), seed_count(rows)
-    trained = {r["policy"]: policy_of(root, r) for r in rows if int(r["seed"]) == seeds[0]}
-    fork = plot_fork_actions(
-        trained,
-        two_path.START,
-        two_path.fork_expert_actions(),
-        out / "fork-actions.png",
-        title="two-path: first action at the start",
-    )
+    forks = []
+    for (env,), ers in group(rows, "env").items():
+        obs, images = fork_observation(env)
+        fork = plot_fork_actions(
+            {r["policy"]: policy_of(root, r) for r in ers if int(r["seed"]) == seeds[0]},
+            obs,
+            two_path.fork_expert_actions(),
+            out / ("fork-actions.png" if env == "two-path" else f"fork-actions-{env}.png"),
+            title=f"{env}: first action at the start",
+            images=images,
+        )
+        forks.append(
+            Figure(
+                fork.name,
+                "First actions sampled at the start of two-path, over the expert's two: a regressor "
+                "puts every sample between the modes (into the obstacle); a multimodal head splits them."
+                if env == "two-path"
+                else f"The same at the start of {env}, the policies seeing the robot only in the camera frame.",
+            )
+        )
     return (
         [
             Table(
@@ -317,18 +355,14 @@ def _multimodality_analysis(
                 markdown_table(["head", "near +1", "near -1", "between (invalid)", "valid [95% CI]"], toy_lines),
             ),
             Table(
-                f"closed loop, two-path: success and the detour taken by successful episodes (seed {seeds[0]}: modes); "
-                f"{seeds_note(n)}",
+                f"closed loop, {', '.join(dict.fromkeys(r['env'] for r in rows))}: success and the detour taken by "
+                f"successful episodes (seed {seeds[0]}: modes"
+                + (f"; none for {', '.join(unmoded)}, whose observation does not show the robot" if unmoded else "")
+                + f"); {seeds_note(n)}",
                 markdown_table(["env", "head", "success [95% CI]", "modes of successes"], closed_loop),
             ),
         ],
-        [
-            Figure(
-                fork.name,
-                "First actions sampled at the start of two-path, over the expert's two: a regressor "
-                "puts every sample between the modes (into the obstacle); a multimodal head splits them.",
-            )
-        ],
+        forks,
     )
 
 

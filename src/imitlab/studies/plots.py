@@ -13,15 +13,34 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from imitlab.policies.base import Policy, sample_chunks  # noqa: E402
+from imitlab.core import keys  # noqa: E402
+from imitlab.policies.base import Observation, Policy, sample_chunks  # noqa: E402
 
 
-def sample_first_actions(policy: Policy, obs: np.ndarray, samples: int = 200, seed: int = 0) -> np.ndarray:
-    """(samples, act_dim): the first action of ``samples`` chunks predicted at one observation (obs_dim,),
-    with the history filled by repeating it, as at an episode's start."""
-    history = torch.as_tensor(obs, dtype=torch.float32).view(1, 1, -1)
-    history = history.repeat(samples, policy.config.n_obs_steps, 1)
-    return sample_chunks(policy, history, seed)[:, 0].numpy()
+def sample_first_actions(
+    policy: Policy,
+    obs: np.ndarray,
+    samples: int = 200,
+    seed: int = 0,
+    images: Mapping[str, np.ndarray] | None = None,
+) -> np.ndarray:
+    """(samples, act_dim): the first action of ``samples`` chunks predicted at one observation (obs_dim,) and, for a
+    policy with cameras, its camera frames ``images`` {key: (H, W, 3) uint8}, with the history filled by repeating
+    them, as at an episode's start."""
+    n_obs_steps = policy.config.n_obs_steps
+    history = torch.as_tensor(obs, dtype=torch.float32).view(1, 1, -1).repeat(samples, n_obs_steps, 1)
+    observation: Observation = history
+    if policy.cameras:
+        images = images or {}
+        missing = [key for key in policy.cameras if key not in images]
+        if missing:
+            raise ValueError(f"{policy.name} sees cameras {', '.join(missing)}: give their frames as images")
+        frames = {key: torch.as_tensor(np.asarray(images[key])).permute(2, 0, 1) for key in policy.cameras}
+        observation = {
+            keys.OBS: history,
+            **{key: frame[None, None].repeat(samples, n_obs_steps, 1, 1, 1) for key, frame in frames.items()},
+        }
+    return sample_chunks(policy, observation, seed)[:, 0].numpy()
 
 
 def plot_fork_actions(
@@ -31,8 +50,10 @@ def plot_fork_actions(
     out: Path,
     samples: int = 200,
     title: str = "first action at the fork",
+    images: Mapping[str, np.ndarray] | None = None,
 ) -> Path:
-    """One scatter panel per policy of ``samples`` first actions at ``obs``, over the expert's actions there.
+    """One scatter panel per policy of ``samples`` first actions at ``obs`` (and the camera frames ``images`` there,
+    {key: (H, W, 3) uint8}, for policies with cameras), over the expert's actions there.
 
     A regressor puts every sample on one point between the modes (the average); a multimodal head splits them.
     """
@@ -40,7 +61,7 @@ def plot_fork_actions(
     axes = np.atleast_1d(axes)
     expert_actions = np.asarray(expert_actions)
     for ax, (label, policy) in zip(axes, policies.items()):
-        actions = sample_first_actions(policy, obs, samples)
+        actions = sample_first_actions(policy, obs, samples, images=images)
         ax.scatter(expert_actions[:, 0], expert_actions[:, 1], s=60, marker="x", c="black", label="expert modes")
         ax.scatter(actions[:, 0], actions[:, 1], s=8, alpha=0.5, label=f"{label} samples")
         ax.axvline(0, lw=0.5, c="grey")

@@ -11,7 +11,7 @@ import numpy as np
 
 from imitlab.core import keys
 from imitlab.evaluation.stats import SeedSuccess, success_over_seeds
-from imitlab.experiments.recipes import DEMOS, RECIPES, resolve_recipe
+from imitlab.experiments.recipes import RECIPES, demos_for, resolve_recipe
 from imitlab.experiments.runs import RunSpec, trained_run_dir
 from imitlab.policies.base import Policy, get_policy_class
 from imitlab.studies.plots import Series
@@ -48,7 +48,7 @@ def recipe_spec(
     return RunSpec(
         env,
         policy,
-        demos or DEMOS[env],
+        demos or demos_for(env),
         seed,
         settings.policy_overrides,
         settings.train_overrides,
