@@ -99,7 +99,7 @@ def test_exported_chunks_match_eager_within_1e4_for_the_same_noise_at_any_batch(
 
 
 TOP, WRIST = "observation.images.top", "observation.images.wrist"
-SMALL_VISION = {"backbone": "small", "crop_shape": (12, 12), "num_keypoints": 4, "feature_dim": 8}
+PIXEL_VISION = {"backbone": "small", "crop_shape": (12, 12), "num_keypoints": 4, "feature_dim": 8}
 # (head, config fields, vision fields): the heads that condition on cameras, one with an encoder per camera
 CAMERA_CASES = [
     ("bc", {}, {}),
@@ -114,7 +114,7 @@ def camera_policy(name: str, fields: dict, vision: dict):
     s = stats()
     s[TOP] = {"mean": np.full((3, 1, 1), 0.4), "std": np.full((3, 1, 1), 0.2)}
     s[WRIST] = {"mean": np.array([0.5, 0.3, 0.6]).reshape(3, 1, 1), "std": np.full((3, 1, 1), 0.3)}
-    cameras = {"image_shapes": {TOP: (16, 16), WRIST: (16, 16)}, "vision": {**SMALL_VISION, **vision}}
+    cameras = {"image_shapes": {TOP: (16, 16), WRIST: (16, 16)}, "vision": {**PIXEL_VISION, **vision}}
     return make_policy(name, {**fields, **cameras}, s)
 
 

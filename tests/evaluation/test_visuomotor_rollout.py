@@ -15,7 +15,7 @@ from imitlab.evaluation.execution import ChunkExecutor
 from imitlab.policies.base import Policy, PolicyConfig, create_policy
 
 CAMERA = "observation.images.top"
-SMALL_VISION = {"backbone": "small", "crop_shape": None, "num_keypoints": 4, "feature_dim": 8}
+PIXEL_VISION = {"backbone": "small", "crop_shape": None, "num_keypoints": 4, "feature_dim": 8}
 
 
 class RecordingPolicy(Policy):
@@ -37,7 +37,7 @@ def stats(dim: int) -> dict:
 
 
 def test_the_executor_keeps_an_image_history_that_repeats_the_first_frame_before_the_start():
-    config = PolicyConfig(obs_dim=2, act_dim=1, n_obs_steps=2, image_shapes={CAMERA: (4, 4)}, vision=SMALL_VISION)
+    config = PolicyConfig(obs_dim=2, act_dim=1, n_obs_steps=2, image_shapes={CAMERA: (4, 4)}, vision=PIXEL_VISION)
     policy = RecordingPolicy(config, {"observation.state": stats(2), "action": stats(1)})
     executor = ChunkExecutor(policy)
     assert wants_images(executor)
@@ -61,7 +61,7 @@ def test_a_state_only_policy_executor_does_not_ask_for_images():
 def test_two_path_pixels_collect_train_and_evaluate_a_camera_policy_through_the_cli(tmp_path, capsys):
     data, run = tmp_path / "data", tmp_path / "run"
     main(["collect", "--env", "two-path-pixels", "--episodes", "3", "--out", str(data)])
-    vision = json.dumps({**SMALL_VISION, "crop_shape": [56, 56]})
+    vision = json.dumps({**PIXEL_VISION, "crop_shape": [56, 56]})
     main(
         ["train", "--policy", "bc", "--data", str(data), "--out", str(run), "--steps", "5", "--set", f"vision={vision}"]
     )

@@ -20,7 +20,7 @@ from imitlab.training.train import camera_shapes
 
 CAMERA = "observation.images.top"
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "state_only_checkpoints"
-SMALL_VISION = {"backbone": "small", "crop_shape": (12, 12), "num_keypoints": 4, "feature_dim": 8}
+PIXEL_VISION = {"backbone": "small", "crop_shape": (12, 12), "num_keypoints": 4, "feature_dim": 8}
 # tiny networks per head; every head also gets T_obs = 2 and the camera
 HEADS = {
     "bc": {"hidden_dim": 16, "num_layers": 1},
@@ -60,7 +60,7 @@ def camera_policy(name: str, dataset: EpisodeDataset, **fields):
         obs_dim=dataset.obs_dim,
         act_dim=dataset.act_dim,
         n_obs_steps=2,
-        **{"image_shapes": camera_shapes(dataset), "vision": SMALL_VISION, **HEADS[name], **fields},
+        **{"image_shapes": camera_shapes(dataset), "vision": PIXEL_VISION, **HEADS[name], **fields},
     )
 
 
@@ -127,7 +127,7 @@ def test_images_are_normalised_with_the_dataset_image_stats():
 
 def test_one_encoder_per_camera_when_not_shared():
     dataset = camera_dataset()
-    policy = camera_policy("bc", dataset, vision={**SMALL_VISION, "shared": False})
+    policy = camera_policy("bc", dataset, vision={**PIXEL_VISION, "shared": False})
     assert set(policy.image_encoders) == {"top"}
     shared = camera_policy("bc", dataset)
     assert set(shared.image_encoders) == {"shared"}
@@ -153,7 +153,7 @@ def test_a_state_only_config_writes_no_camera_fields():
 
 def test_a_crop_larger_than_the_frames_is_refused_with_the_fix():
     with pytest.raises(ValueError, match="crop_shape"):
-        camera_policy("bc", camera_dataset(), vision={**SMALL_VISION, "crop_shape": (84, 84)})
+        camera_policy("bc", camera_dataset(), vision={**PIXEL_VISION, "crop_shape": (84, 84)})
 
 
 @pytest.mark.parametrize("name", ["diffusion", "chunked-bc"])

@@ -28,7 +28,7 @@ TINY_RECIPES = {
 
 
 @pytest.mark.parametrize("study", ["heads", "multimodality"])
-def test_the_full_scale_grid_runs_every_two_path_head_from_pixels_on_its_recipe_with_the_small_encoder(study):
+def test_the_full_scale_grid_runs_every_two_path_head_from_pixels_on_its_recipe_with_the_tiny_encoder(study):
     full = get_study(study).grid("full", (0, 1))
     pixel = [spec for spec in full if spec.env == PIXELS]
     assert sorted((spec.policy, spec.seed) for spec in pixel) == sorted(
@@ -36,7 +36,7 @@ def test_the_full_scale_grid_runs_every_two_path_head_from_pixels_on_its_recipe_
     )
     for spec in pixel:
         state = next(s for s in full if s.env == "two-path" and (s.policy, s.seed) == (spec.policy, spec.seed))
-        assert spec.policy_overrides == {**state.policy_overrides, **recipes.SMALL_VISION}
+        assert spec.policy_overrides == {**state.policy_overrides, **recipes.PIXEL_VISION}
         assert (spec.train_overrides, spec.demos) == (state.train_overrides, state.demos)
 
 
@@ -53,7 +53,7 @@ def test_a_pixel_run_of_the_grid_trains_on_the_camera_and_evaluates(tmp_path, mo
     assert row["episodes"] == 2 and len(row["outcomes"]) == 2
     config = json.loads((trained_run_dir(tmp_path, row["run_id"]) / "config.json").read_text())["policy_config"]
     assert config["image_shapes"] == {CAMERA: [IMAGE_SIZE, IMAGE_SIZE]}
-    assert config["vision"]["backbone"] == "small" and config["vision"]["crop_shape"] is None
+    assert config["vision"]["backbone"] == "tiny" and config["vision"]["crop_shape"] is None
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +99,7 @@ def test_the_multimodality_study_tables_the_pixel_heads_and_draws_their_fork(ful
 def test_a_camera_run_is_expected_to_train_longer_by_the_frames_its_batches_hold():
     """The estimate that orders trainings longest first (the demo at full scale starts the pixel runs first)."""
     state = recipes.expected_train_seconds("bc", {"steps": 100})
-    camera = recipes.expected_train_seconds("bc", {"steps": 100}, recipes.SMALL_VISION)
-    half_batch = recipes.expected_train_seconds("bc", {"steps": 100, "batch_size": 128}, recipes.SMALL_VISION)
+    camera = recipes.expected_train_seconds("bc", {"steps": 100}, recipes.PIXEL_VISION)
+    half_batch = recipes.expected_train_seconds("bc", {"steps": 100, "batch_size": 128}, recipes.PIXEL_VISION)
     assert camera > half_batch > state
     assert camera - state == pytest.approx(2 * (half_batch - state))

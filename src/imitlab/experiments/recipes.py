@@ -78,15 +78,15 @@ RECIPES: dict[tuple[str, str], Recipe] = {
 # Camera variants of the demo's envs: camera env -> the state env whose task it shows, whose recipes it starts from
 # and whose demonstration count it trains on (``demos_for``)
 PIXEL_VARIANTS = {"two-path-pixels": "two-path"}
-# The small CNN on the whole 64 x 64 frame: a random crop would shift the frame by up to 8 px (~0.4 units of the
+# The tiny CNN on the whole 64 x 64 frame: a random crop would shift the frame by up to 8 px (~0.4 units of the
 # 3-unit arena), and where the robot is in the frame is all the policy knows of its position
-SMALL_VISION = {"vision": {"backbone": "small", "crop_shape": None}}
-# NOT TUNED YET: each head's two-path recipe unchanged, with SMALL_VISION in front. They train and evaluate (tests);
+PIXEL_VISION = {"vision": {"backbone": "tiny", "crop_shape": None}}
+# NOT TUNED YET: each head's two-path recipe unchanged, with PIXEL_VISION in front. They train and evaluate (tests);
 # their success from pixels has not been measured, and the steps and batch sizes tuned on the state may be wrong
 # for pixels. The encoder costs ~3 ms of single-threaded CPU per frame in a batch (CAMERA_FRAME_MILLISECONDS).
 RECIPES.update(
     {
-        (pixels, head): ({**policy_fields, **SMALL_VISION}, dict(train_fields))
+        (pixels, head): ({**policy_fields, **PIXEL_VISION}, dict(train_fields))
         for pixels, state_env in PIXEL_VARIANTS.items()
         for (env, head), (policy_fields, train_fields) in list(RECIPES.items())
         if env == state_env

@@ -18,14 +18,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-BACKBONES = ("resnet18", "small")
+BACKBONES = ("resnet18", "small", "tiny")
 
 
 @dataclass(frozen=True)
 class VisionConfig:
     """How camera frames become features."""
 
-    backbone: str = "resnet18"  # "resnet18" (Chi et al.) or "small" (a 4-layer CNN for CPU training)
+    backbone: str = "resnet18"  # "resnet18" (Chi et al.), or "small" or "tiny" (4-layer CNNs for CPU training)
     crop_shape: tuple[int, int] | None = (84, 84)  # (H, W) of the crop; None keeps the whole frame
     num_keypoints: int = 32  # spatial-softmax keypoints; the feature is their (x, y): 2 * num_keypoints values
     feature_dim: int = 64  # output features per camera (a linear layer + ReLU after the keypoints)
@@ -101,17 +101,20 @@ def resnet18_trunk() -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-def small_trunk() -> nn.Sequential:
-    """Four 3×3 convolutions (32, 32, 64, 64 channels; the first two with stride 2): (B, 3, H, W) -> (B, 64, H/4, W/4)."""
+def conv_trunk(widths: tuple[int, int]) -> nn.Sequential:
+    """Four 3×3 convolutions (widths[0] twice, then widths[1] twice; the first of each pair with stride 2):
+    (B, 3, H, W) -> (B, widths[1], H/4, W/4)."""
     layers: list[nn.Module] = []
     channels = 3
-    for width, stride in ((32, 2), (32, 1), (64, 2), (64, 1)):
+    for width, stride in ((widths[0], 2), (widths[0], 1), (widths[1], 2), (widths[1], 1)):
         layers += [nn.Conv2d(channels, width, 3, stride, 1), group_norm(width), nn.ReLU()]
         channels = width
     return nn.Sequential(*layers)
 
 
-TRUNKS = {"resnet18": resnet18_trunk, "small": small_trunk}
+# "small" (32, 64 channels) for CPU training on PushT-size frames; "tiny" (16, 32), about a quarter of its
+# arithmetic, for simple scenes such as two-path's 64×64 top-down view
+TRUNKS = {"resnet18": resnet18_trunk, "small": lambda: conv_trunk((32, 64)), "tiny": lambda: conv_trunk((16, 32))}
 
 
 def crop(images: torch.Tensor, shape: tuple[int, int], generator: torch.Generator | None, random: bool) -> torch.Tensor:
