@@ -24,10 +24,11 @@ def diffusion_run(root):
     return root / "run"
 
 
-def test_export_writes_the_graph_and_a_manifest_with_the_env_and_the_set_sampler_settings(tmp_path, capsys):
+def test_export_writes_the_graphs_and_a_manifest_with_the_env_and_the_set_sampler_settings(tmp_path, capsys):
     run = diffusion_run(tmp_path)
     main(["export", "--checkpoint", str(run), "--out", str(tmp_path / "out"), "--set", "num_inference_steps=3"])
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["denoiser.onnx", MANIFEST_FILE]
+    graphs = ["condition.onnx", "denoiser.onnx", "time_film.onnx"]  # the U-Net's three parts (unet_graph.py)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted([*graphs, MANIFEST_FILE])
     manifest = json.loads((tmp_path / "out" / MANIFEST_FILE).read_text())
     assert manifest["env"] == "two-path" and manifest["policy"] == "diffusion"
     assert manifest["sampler"]["timesteps"] == [99, 65, 32]  # trailing spacing over N = 100

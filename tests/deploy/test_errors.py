@@ -10,7 +10,7 @@ import torch
 
 from imitlab.cli import main
 from imitlab.deploy.export import export_policy
-from imitlab.deploy.manifest import MANIFEST_FILE, DeployError
+from imitlab.deploy.manifest import FORMAT_VERSION, MANIFEST_FILE, DeployError
 from imitlab.deploy.runtime import load
 from imitlab.policies.base import create_policy
 from imitlab.training.checkpoint import MODEL_FILE, placeholder_stats, save_policy
@@ -80,6 +80,30 @@ def test_a_config_edited_after_export_no_longer_matches_its_graph(export_dir):
     (export_dir / MANIFEST_FILE).write_text(json.dumps(manifest))
     with pytest.raises(DeployError, match=re.escape(f"{export_dir / 'net.onnx'} does not match its config")):
         load(export_dir)
+
+
+def test_an_export_of_an_older_format_version_is_refused_with_a_request_to_re_export(export_dir):
+    manifest = json.loads((export_dir / MANIFEST_FILE).read_text())
+    manifest["format_version"] = FORMAT_VERSION - 1
+    (export_dir / MANIFEST_FILE).write_text(json.dumps(manifest))
+    expected = (
+        f"{export_dir / MANIFEST_FILE}: format_version is {FORMAT_VERSION - 1}, this runtime reads {FORMAT_VERSION}"
+    )
+    with pytest.raises(DeployError, match=re.escape(expected) + ".*re-export the run"):
+        load(export_dir)
+
+
+@pytest.mark.parametrize("graph", ["condition", "time_film", "denoiser"])
+def test_a_unet_denoiser_graph_from_another_shape_names_the_graph_file(tmp_path, graph):
+    def diffusion_export(root, horizon):
+        fields = {"horizon": horizon, "n_action_steps": 2, "down_dims": (8, 16), "n_groups": 4, "time_embed_dim": 8}
+        policy = create_policy("diffusion", placeholder_stats(3, 2), obs_dim=3, act_dim=2, **fields)
+        return export_policy(policy, root).parent
+
+    export, other = diffusion_export(tmp_path / "export", 4), diffusion_export(tmp_path / "other", 8)
+    (export / f"{graph}.onnx").write_bytes((other / f"{graph}.onnx").read_bytes())
+    with pytest.raises(DeployError, match=re.escape(f"{export / f'{graph}.onnx'} does not match its config")):
+        load(export)
 
 
 def test_normalisation_statistics_of_the_wrong_size_are_named(export_dir):

@@ -32,7 +32,7 @@ from imitlab.deploy.manifest import (
     graph_file,
     graph_signatures,
 )
-from imitlab.deploy.unet_graph import unets_as_graphs
+from imitlab.deploy.unet_graph import UnetGraph, unets_as_graphs
 from imitlab.policies.act import ACTPolicy
 from imitlab.policies.base import IMAGES_PREFIX, Policy
 from imitlab.policies.diffusion import DiffusionPolicy
@@ -91,8 +91,15 @@ def _act_sampler(p: ACTPolicy) -> dict[str, Any]:
     return {"inference_z": p.config.inference_z}
 
 
+def _denoiser_graphs(network: nn.Module, name: str) -> dict[str, Callable[..., Any]]:
+    """A denoiser as graph ``name``; the U-Net's as its three parts (unet_graph.py), ``name`` on their sum."""
+    if isinstance(network, UnetGraph):
+        return {"condition": network.condition, "time_film": network.time_film, name: network.denoise}
+    return {name: network}
+
+
 def _diffusion_graphs(p: DiffusionPolicy) -> dict[str, Callable[..., Any]]:
-    return {"denoiser": p.denoiser}
+    return _denoiser_graphs(p.denoiser, "denoiser")
 
 
 def _diffusion_sampler(p: DiffusionPolicy) -> dict[str, Any]:
@@ -110,7 +117,7 @@ def _diffusion_sampler(p: DiffusionPolicy) -> dict[str, Any]:
 
 
 def _flow_graphs(p: FlowPolicy) -> dict[str, Callable[..., Any]]:
-    return {"velocity": p.velocity}
+    return _denoiser_graphs(p.velocity, "velocity")
 
 
 def _flow_sampler(p: FlowPolicy) -> dict[str, Any]:

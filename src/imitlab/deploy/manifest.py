@@ -15,7 +15,7 @@ from imitlab.core.errors import ImitlabError
 
 MANIFEST_FILE = "deploy.json"
 FORMAT = "imitlab-onnx"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: a U-Net denoiser is three graphs (condition, time_film, the denoiser on their sum)
 BATCH = "B"
 
 Signature = dict[str, dict[str, list[int | str]]]  # {"inputs": {name: shape}, "outputs": {name: shape}}
@@ -52,10 +52,34 @@ def _encoder(c: dict[str, Any]) -> dict[str, Signature]:
     return {"encoder": {"inputs": inputs, "outputs": {"cond": [BATCH, condition_dim(c)]}}}
 
 
+def film_rows(c: dict[str, Any]) -> int:
+    """Width of a U-Net denoiser's FiLM input (deploy/unet_graph.py): every residual block's scale and bias
+    (2 x its channels), each repeated over the block's length. H is padded to a multiple of 2^(levels - 1) and
+    halved between levels; a level's two blocks down and its two blocks up (at the level above's width) run at
+    its length, the two middle blocks at the deepest level's."""
+    dims = list(c["down_dims"])
+    multiple = 2 ** (len(dims) - 1)
+    lengths = [(c["horizon"] + -c["horizon"] % multiple) // 2**level for level in range(len(dims))]
+    down = sum(2 * d * n for d, n in zip(dims, lengths))
+    mid = 2 * dims[-1] * lengths[-1]
+    up = sum(2 * d * n for d, n in zip(dims[:-1], lengths[1:]))
+    return 2 * (down + mid + up)  # two blocks each
+
+
 def _denoiser(c: dict[str, Any], output: str) -> dict[str, Signature]:
+    """A denoiser (x, time, cond) -> (B, H, act_dim). The U-Net's is three graphs, its FiLM input split in the
+    observation's part (once per chunk) and the time step's (once per step, N = 1 time for the whole batch)."""
     H, A = c["horizon"], c["act_dim"]
-    inputs = {"x": [BATCH, H, A], "time": [BATCH], "cond": [BATCH, condition_dim(c, guidance_flag=True)]}
-    return {output: {"inputs": inputs, "outputs": {output: [BATCH, H, A]}}}
+    cond: list[int | str] = [BATCH, condition_dim(c, guidance_flag=True)]
+    if c["backbone"] != "unet":
+        inputs = {"x": [BATCH, H, A], "time": [BATCH], "cond": cond}
+        return {output: {"inputs": inputs, "outputs": {output: [BATCH, H, A]}}}
+    rows = film_rows(c)
+    return {
+        "condition": {"inputs": {"cond": cond}, "outputs": {"film_cond": [BATCH, rows]}},
+        "time_film": {"inputs": {"time": [BATCH]}, "outputs": {"film_time": [BATCH, rows]}},
+        output: {"inputs": {"x": [BATCH, H, A], "film": [BATCH, rows]}, "outputs": {output: [BATCH, H, A]}},
+    }
 
 
 def _mlp(c: dict[str, Any]) -> dict[str, Signature]:

@@ -26,7 +26,15 @@ import numpy as np
 import onnxruntime as ort
 
 from imitlab.core import keys
-from imitlab.deploy.manifest import BATCH, FORMAT, MANIFEST_FILE, DeployError, cameras, graph_signatures
+from imitlab.deploy.manifest import (
+    BATCH,
+    FORMAT,
+    FORMAT_VERSION,
+    MANIFEST_FILE,
+    DeployError,
+    cameras,
+    graph_signatures,
+)
 
 Observation = np.ndarray | Mapping[str, np.ndarray]  # (B, T_obs, obs_dim), or the dict form with cameras
 
@@ -150,25 +158,50 @@ def _gmm(p: DeployedPolicy, cond: np.ndarray, draws: Draws) -> np.ndarray:
     return chosen.reshape(len(cond), p.horizon, p.act_dim)
 
 
-def _guided(p: DeployedPolicy, graph: str, x: np.ndarray, time: np.ndarray, cond: np.ndarray) -> np.ndarray:
-    """The network under classifier-free guidance: out_null + w (out_cond - out_null), one batched call; the null
-    condition is all zeros (the "observed" flag included)."""
+Network = Callable[[np.ndarray, np.floating], np.ndarray]  # (x (B, H, act_dim), the step's time) -> (B, H, act_dim)
+
+
+def _plain_network(p: DeployedPolicy, graph: str, cond: np.ndarray) -> Network:
+    """A denoiser exported as one graph (x, time (B,), cond) -> out."""
+    return lambda x, time: p.run(graph, x=x, time=np.full(len(x), time, np.float32), cond=cond)[0]
+
+
+def _film_network(p: DeployedPolicy, graph: str, cond: np.ndarray) -> Network:
+    """The U-Net exported as three graphs: the observation's FiLM part computed here, once for the chunk; at each
+    step the time's part once for the whole batch (N = 1), broadcast-added, and the denoiser on the sum."""
+    film_cond = p.run("condition", cond=cond)[0]  # (B, film rows)
+
+    def network(x: np.ndarray, time: np.floating) -> np.ndarray:
+        film_time = p.run("time_film", time=np.full(1, time, np.float32))[0]  # (1, film rows)
+        return p.run(graph, x=x, film=film_cond + film_time)[0]
+
+    return network
+
+
+def _guided(p: DeployedPolicy, graph: str, cond: np.ndarray) -> Network:
+    """The head's network for one chunk under classifier-free guidance: out_null + w (out_cond - out_null), one
+    batched call for both; the null condition is all zeros (the "observed" flag included)."""
     w = p.sampler["guidance_scale"]
     if p.config.get("cond_dropout", 0.0) > 0:
         cond = np.concatenate([cond, np.ones_like(cond[:, :1])], axis=1)  # the "observed" flag
+    if w != 1.0:
+        cond = np.concatenate([cond, 0 * cond])  # (2B, cond_dim): observed, then null
+    network = (_film_network if "condition" in p.sessions else _plain_network)(p, graph, cond)
     if w == 1.0:
-        return p.run(graph, x=x, time=time, cond=cond)[0]
-    both = p.run(
-        graph, x=np.concatenate([x, x]), time=np.concatenate([time, time]), cond=np.concatenate([cond, 0 * cond])
-    )[0]
-    conditional, unconditional = np.split(both, 2)
-    return unconditional + w * (conditional - unconditional)
+        return network
+
+    def guided(x: np.ndarray, time: np.floating) -> np.ndarray:
+        conditional, unconditional = np.split(network(np.concatenate([x, x]), time), 2)
+        return unconditional + w * (conditional - unconditional)
+
+    return guided
 
 
 def _diffusion(p: DeployedPolicy, cond: np.ndarray, draws: Draws) -> np.ndarray:
     """x_{N-1} ~ N(0, I), then one DDIM (Song et al. eq. 12) or DDPM (Ho et al. eq. 7) step per timestep."""
     s = p.sampler
     B, steps, clip = len(cond), s["timesteps"], s["clip_sample"]
+    denoiser = _guided(p, "denoiser", cond)
 
     def alpha_bar(t: int) -> float:
         return 1.0 if t < 0 else s["alpha_bars"][t]
@@ -176,7 +209,7 @@ def _diffusion(p: DeployedPolicy, cond: np.ndarray, draws: Draws) -> np.ndarray:
     x = draws.normal((B, p.horizon, p.act_dim))
     for i, t in enumerate(steps):
         prev = steps[i + 1] if i + 1 < len(steps) else -1
-        eps = _guided(p, "denoiser", x, np.full(B, float(t), np.float32), cond)
+        eps = denoiser(x, np.float32(t))
         ab_t, ab_prev = alpha_bar(t), alpha_bar(prev)
         x0 = (x - math.sqrt(1 - ab_t) * eps) / math.sqrt(ab_t)  # Ho et al. eq. 15, solved for x_0
         if clip is not None:
@@ -200,13 +233,14 @@ def _flow(p: DeployedPolicy, cond: np.ndarray, draws: Draws) -> np.ndarray:
     """x_0 ~ N(0, I) at t = 0, integrated to t = 1 with Euler or midpoint steps, then clipped to [-1, 1]."""
     s = p.sampler
     B, n, scale = len(cond), s["num_inference_steps"], s["time_scale"]
+    velocity = _guided(p, "velocity", cond)
     x = draws.normal((B, p.horizon, p.act_dim))
     dt = 1.0 / n
     for i in range(n):
-        t = np.full(B, i * dt, np.float32)
-        v = _guided(p, "velocity", x, t * scale, cond)
+        t = np.float32(i * dt)  # float32 as eager's time tensor, then scaled in float32
+        v = velocity(x, t * scale)
         if s["integrator"] == "midpoint":
-            v = _guided(p, "velocity", x + 0.5 * dt * v, (t + 0.5 * dt) * scale, cond)
+            v = velocity(x + 0.5 * dt * v, (t + 0.5 * dt) * scale)
         x = x + dt * v
     return np.clip(x, -1.0, 1.0) if s["clip_sample"] else x
 
@@ -267,6 +301,11 @@ def read_manifest(directory: Path) -> dict[str, Any]:
         raise DeployError(f"{path} is not valid JSON: {err}") from err
     if manifest.get("format") != FORMAT:
         raise DeployError(f"{path}: format is {manifest.get('format')!r}, expected {FORMAT!r}")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise DeployError(
+            f"{path}: format_version is {manifest.get('format_version')!r}, this runtime reads {FORMAT_VERSION}; "
+            "re-export the run with `imitlab export`"
+        )
     missing = [k for k in ("policy", "policy_config", "normalization", "sampler", "graphs") if k not in manifest]
     if missing:
         raise DeployError(f"{path} has no key {', '.join(map(repr, missing))} (found: {', '.join(manifest)})")

@@ -14,6 +14,12 @@ x·(1 − u²)/(1 + u²) with u = sigmoid(−x), which equals x·tanh(softplus(x
 the U-Net is fixed by H, stores GroupNorm's weight and bias already repeated over the length and has each FiLM
 layer's Linear emit its scale and bias repeated over the length, so no broadcast runs along a short axis; the
 FiLM layers of all blocks, which all read Mish of the same condition, run as one Linear.
+
+That Linear reads Mish(cat[time embedding, observation embedding]); Mish is elementwise, so it splits exactly
+into W_t·Mish(time embedding) + W_c·Mish(observation embedding) + b. The export runs the halves as graphs of
+their own (``condition``, ``time_film``) and the rest of the U-Net on their sum (``denoise``): the runtime
+computes the observation's half once per chunk and the time's half once per denoising step for the whole
+batch, where one graph would recompute both for every row at every step.
 """
 
 from __future__ import annotations
@@ -85,8 +91,8 @@ def _conv_block(block: Conv1dBlock, length: int) -> nn.Sequential:
 
 
 class _ResidualBlockAtLength(nn.Module):
-    """ConditionalResidualBlock1D at length L. Its FiLM Linear is moved into UnetGraph's one Linear for all blocks,
-    with the output rows repeated L times; ``film_rows`` is this block's slice of that Linear's output."""
+    """ConditionalResidualBlock1D at length L. Its FiLM Linear is moved into UnetGraph's FiLM Linear for all
+    blocks, with the output rows repeated L times; ``film_rows`` is this block's slice of the FiLM input."""
 
     def __init__(self, block: ConditionalResidualBlock1D, length: int, film_rows: slice):
         super().__init__()
@@ -111,7 +117,9 @@ def _mish_as_sigmoid(module: nn.Module) -> nn.Module:
 
 class UnetGraph(nn.Module):
     """``unet``'s forward for a fixed horizon, rewritten as the module docstring says: (B, H, act_dim), (B,),
-    (B, cond_dim) -> (B, H, act_dim)."""
+    (B, cond_dim) -> (B, H, act_dim). Its three parts, which the export runs as separate graphs:
+    ``condition`` (B, cond_dim) -> (B, film_rows), ``time_film`` (N,) -> (N, film_rows) and
+    ``denoise`` (B, H, act_dim), (B, film_rows) -> (B, H, act_dim), the FiLM input being their sum."""
 
     def __init__(self, unet: ConditionalUnet1D, horizon: int):
         super().__init__()
@@ -146,15 +154,36 @@ class UnetGraph(nn.Module):
             length *= 2
         final_block, final_conv = unet.final
         self.final = nn.Sequential(_conv_block(cast(Conv1dBlock, final_block), length), _ConvAs2d(final_conv))
-        self.film_act = SigmoidMish()  # every block's FiLM starts with Mish of the same condition
-        self.film = nn.Linear(weights[0].shape[1], sum(len(w) for w in weights))
+        self.film_act = SigmoidMish()  # every block's FiLM starts with Mish of the same [time, condition]
+        # every block's FiLM Linear as one, split by input columns: [time embedding | observation embedding]
+        weight, time_dim = torch.cat(weights), cast(nn.Linear, unet.time_encoder[-1]).out_features
+        self.film_time = nn.Linear(time_dim, len(weight), bias=False)
+        self.film_cond = nn.Linear(weight.shape[1] - time_dim, len(weight))
         with torch.no_grad():
-            self.film.weight.copy_(torch.cat(weights))
-            self.film.bias.copy_(torch.cat(biases))
+            self.film_time.weight.copy_(weight[:, :time_dim])
+            self.film_cond.weight.copy_(weight[:, time_dim:])
+            self.film_cond.bias.copy_(torch.cat(biases))
+
+    @property
+    def film_rows(self) -> int:
+        """Width of the FiLM input: every block's scale and bias, each repeated over its length."""
+        return self.film_cond.out_features
+
+    def condition(self, cond: torch.Tensor) -> torch.Tensor:
+        """The observation's part of every block's FiLM, bias included: (B, cond_dim) -> (B, film_rows)."""
+        out: torch.Tensor = self.film_cond(self.film_act(self.cond_encoder(cond)))
+        return out
+
+    def time_film(self, time: torch.Tensor) -> torch.Tensor:
+        """The time step's part of every block's FiLM: (N,) -> (N, film_rows)."""
+        out: torch.Tensor = self.film_time(self.film_act(self.time_encoder(time)))
+        return out
 
     def forward(self, x: torch.Tensor, time: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        film = torch.cat([self.time_encoder(time), self.cond_encoder(cond)], dim=-1)
-        film = self.film(self.film_act(film))  # (B, every block's scale and bias, each repeated over its length)
+        return self.denoise(x, self.condition(cond) + self.time_film(time))
+
+    def denoise(self, x: torch.Tensor, film: torch.Tensor) -> torch.Tensor:
+        """x: (B, H, act_dim), film = condition(cond) + time_film(time): (B, film_rows) -> (B, H, act_dim)."""
         h = x.transpose(1, 2)  # (B, act_dim, H)
         pad = -self.horizon % self.multiple
         if pad:
