@@ -67,7 +67,7 @@ def film_rows(c: dict[str, Any]) -> int:
 
 
 def _denoiser(c: dict[str, Any], output: str) -> dict[str, Signature]:
-    """A denoiser (x, time, cond) -> (B, H, act_dim). The U-Net's is three graphs, its FiLM input split in the
+    """A denoiser (x, time, cond) -> (B, H, act_dim). The U-Net's is three graphs, its FiLM input split into the
     observation's part (once per chunk) and the time step's (once per step, N = 1 time for the whole batch)."""
     H, A = c["horizon"], c["act_dim"]
     cond: list[int | str] = [BATCH, condition_dim(c, guidance_flag=True)]
