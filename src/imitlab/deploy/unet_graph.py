@@ -99,7 +99,8 @@ class _ResidualBlockAtLength(nn.Module):
         self.block1 = _conv_block(block.block1, length)
         self.block2 = _conv_block(block.block2, length)
         self.residual = _ConvAs2d(block.residual) if isinstance(block.residual, nn.Conv1d) else nn.Identity()
-        self.channels, self.length, self.film_rows = block.block1[0].out_channels, length, film_rows
+        self.channels = cast(nn.Conv1d, block.block1[0]).out_channels
+        self.length, self.film_rows = length, film_rows
 
     def forward(self, x: torch.Tensor, films: torch.Tensor) -> torch.Tensor:
         """x: (B, C_in, L), films: (B, all blocks' FiLM rows) -> (B, C_out, L)."""
@@ -150,10 +151,13 @@ class UnetGraph(nn.Module):
         self.up = nn.ModuleList()
         for level in unet.up:
             block1, block2, upsample = cast(nn.ModuleList, level)
-            self.up.append(nn.ModuleList([residual_block(b, length) for b in (block1, block2)] + [_ConvAs2d(upsample)]))
+            blocks: list[nn.Module] = [residual_block(b, length) for b in (block1, block2)]
+            self.up.append(nn.ModuleList([*blocks, _ConvAs2d(cast(nn.ConvTranspose1d, upsample))]))
             length *= 2
         final_block, final_conv = unet.final
-        self.final = nn.Sequential(_conv_block(cast(Conv1dBlock, final_block), length), _ConvAs2d(final_conv))
+        self.final = nn.Sequential(
+            _conv_block(cast(Conv1dBlock, final_block), length), _ConvAs2d(cast(nn.Conv1d, final_conv))
+        )
         self.film_act = SigmoidMish()  # every block's FiLM starts with Mish of the same [time, condition]
         # every block's FiLM Linear as one, split by input columns: [time embedding | observation embedding]
         weight, time_dim = torch.cat(weights), cast(nn.Linear, unet.time_encoder[-1]).out_features
