@@ -18,6 +18,7 @@ from imitlab.remedies.compare import RemedyConfig, compare_remedies, summarise
 from imitlab.remedies.dart import DartConfig, collect_dart, learner_error_std
 from imitlab.studies.compounding_error import write_curves
 from imitlab.training.train import train_policy
+from remedy_rows import remedy_rows
 
 TINY = {"steps": 30, "batch_size": 32, "log_every": 10, "save_every": 30}
 
@@ -151,22 +152,7 @@ def test_compare_remedies_pairs_every_method_with_bc_of_the_same_seed(tmp_path):
 
 
 def test_summary_pairs_each_remedy_with_bc_of_the_same_training_seed():
-    rows = []
-    for seed, bc_successes in ((1, 100), (2, 44), (5, 36), (6, 66)):
-        bc = [i < bc_successes for i in range(100)]
-        for method, label, outcome in (("bc", "bc", bc), ("dagger", "dagger(5x2)", [True] * 100)):
-            rows.append(
-                dict(
-                    method=method,
-                    label=label,
-                    seed=seed,
-                    expert_labels=2000,
-                    synthetic_labels=0,
-                    successes=sum(outcome),
-                    episodes=100,
-                    episode_success=outcome,
-                )
-            )
+    rows = remedy_rows({1: 100, 2: 44, 5: 36, 6: 66})
     bc, dagger = summarise(rows)
     assert bc.vs_bc is None and bc.success.per_seed == (1.0, 0.44, 0.36, 0.66)
     assert dagger.success.rate == 1.0

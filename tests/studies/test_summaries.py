@@ -15,6 +15,7 @@ from imitlab.studies.summaries import (
     remedies_caption,
     remedies_table,
 )
+from remedy_rows import remedy_rows
 
 
 def round_result(i: int, episode_success: list[bool]) -> RoundResult:
@@ -52,29 +53,8 @@ def test_dagger_versus_bc_names_the_label_count_both_rates_and_the_number_of_pai
     assert "DAgger round 3: 100%" in line and line.endswith("(same 6 evaluation seeds)")
 
 
-def remedy_rows(bc_successes: list[int]) -> list[dict]:
-    """compare_remedies-like rows: bc with the given successes per seed, dagger succeeding every episode."""
-    rows = []
-    for seed, k in enumerate(bc_successes):
-        for method, outcome in (("bc", [i < k for i in range(100)]), ("dagger", [True] * 100)):
-            label = "bc" if method == "bc" else "dagger(5x2)"
-            rows.append(
-                dict(
-                    method=method,
-                    label=label,
-                    seed=seed,
-                    expert_labels=2000,
-                    synthetic_labels=0,
-                    successes=sum(outcome),
-                    episodes=100,
-                    episode_success=outcome,
-                )
-            )
-    return rows
-
-
 def test_remedy_table_over_seeds_shows_each_seed_and_the_seeds_favouring_each_method():
-    summary = summarise(remedy_rows([100, 44, 36, 66]))
+    summary = summarise(remedy_rows({0: 100, 1: 44, 2: 36, 3: 66}))
     table = remedies_table(summary)
     assert "| bc | 2000 | 0 |" in table and "| 100% 44% 36% 66% |" in table
     assert "| 3 · 0 · 1 |" in table  # dagger better on three seeds, tied on the one where bc succeeds 100/100
@@ -82,7 +62,7 @@ def test_remedy_table_over_seeds_shows_each_seed_and_the_seeds_favouring_each_me
 
 
 def test_remedy_table_of_one_seed_says_it_describes_one_trained_policy():
-    summary = summarise(remedy_rows([59]))
+    summary = summarise(remedy_rows({0: 59}))
     assert "1 training seed (Wilson: this policy only)" in remedies_caption(summary, "pendulum")
     assert "| +41% |" in remedies_table(summary)
 
