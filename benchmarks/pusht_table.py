@@ -4,10 +4,11 @@ test seeds (100000+), and print our rows beside the published table of Chi et al
     python benchmarks/pusht_table.py                                       # only estimate CPU time per head
     python benchmarks/pusht_table.py --train --scale cpu --episodes 50    # the CPU recipes (~1 h per head)
     python benchmarks/pusht_table.py --train --obs keypoints              # on the paper's keypoint observation
+    python benchmarks/pusht_table.py --train --obs pixels --heads diffusion   # from images (<= 90 CPU minutes)
     python benchmarks/pusht_table.py --train --heads diffusion --steps 600 --episodes 5 --out runs/pusht-smoke
 
 A run directory whose final checkpoint is complete is loaded, not retrained; an interrupted one resumes.
-Results (one JSON per head) go to OUT/<scale>/<head>[-keypoints]-seedN/pusht_eval*.json; the table to
+Results (one JSON per head) go to OUT/<scale>/<head>[-keypoints|-pixels]-seedN/pusht_eval*.json; the table to
 OUT/pusht_table.md. Choose evaluation settings on the validation seeds (--eval-seed 1), then report the test
 seeds (--eval-seed 0).
 """
@@ -22,16 +23,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from imitlab.core import keys
 from imitlab.data.importers import import_dataset, train_split_episodes
 from imitlab.data.reader import load_dataset
 from imitlab.data.sampler import ChunkSampler
 from imitlab.evaluation.evaluate import evaluate
 from imitlab.evaluation.stats import mean_interval
-from imitlab.experiments.recipes import FULL_SCALE, recipe
+from imitlab.experiments.recipes import FULL_SCALE, RECIPES, recipe
 from imitlab.policies.base import create_policy, get_policy_class
 from imitlab.training.checkpoint import load_policy, read_run_config
 from imitlab.training.distributed import DEVICES, resolve_device
-from imitlab.training.train import TrainConfig, train_policy
+from imitlab.training.train import TrainConfig, camera_shapes, train_policy
 
 DEFAULT_ZARR = Path(__file__).resolve().parents[2] / "shared" / "data" / "pusht" / "pusht_cchi_v7_replay.zarr"
 HEADS = ("diffusion", "chunked-bc", "gmm", "flow", "act")
@@ -46,13 +48,18 @@ PAPER_ROWS = [
 MAX_TRAIN_EPISODES = 90
 
 
-# observation -> (env, the zarr keys forming it): the 5-D state, or the paper's 9 block keypoints + agent x, y
-OBSERVATIONS = {"state": ("pusht", ["state"]), "keypoints": ("pusht-keypoints", ["keypoint", "state[:2]"])}
+# observation -> (env, the zarr keys forming its vector, the zarr keys of its camera frames): the 5-D state, the
+# paper's 9 block keypoints + agent x, y, or the paper's image observation (agent x, y + the 96 x 96 frame)
+OBSERVATIONS = {
+    "state": ("pusht", ["state"], []),
+    "keypoints": ("pusht-keypoints", ["keypoint", "state[:2]"], []),
+    "pixels": ("pusht-pixels", ["state[:2]"], ["img"]),
+}
 
 
 def training_data(zarr: Path, out: Path, observation: str) -> Path:
     """The paper's training split (90 of the 206 episodes, diffusion_policy's selection), imported once."""
-    env, obs_keys = OBSERVATIONS[observation]
+    env, obs_keys, image_keys = OBSERVATIONS[observation]
     path = out / "data" / f"{env}-train{MAX_TRAIN_EPISODES}"
     if not (path / "meta" / "info.json").is_file():
         import_dataset(
@@ -61,6 +68,7 @@ def training_data(zarr: Path, out: Path, observation: str) -> Path:
             obs_keys=obs_keys,
             action_key="action",
             env=env,
+            image_keys=image_keys,
             overwrite=True,
             episodes=train_split_episodes("diffusion-policy-zarr", zarr, MAX_TRAIN_EPISODES),
         )
@@ -97,7 +105,12 @@ def estimate(data: Path, env: str, scale: str, heads: list[str], steps: int | No
         policy_overrides, train_overrides = settings(env, head, scale, steps)
         config = TrainConfig(**{**get_policy_class(head).train_defaults, **train_overrides})
         policy = create_policy(
-            head, dataset.stats, obs_dim=dataset.obs_dim, act_dim=dataset.act_dim, **policy_overrides
+            head,
+            dataset.stats,
+            obs_dim=dataset.obs_dim,
+            act_dim=dataset.act_dim,
+            image_shapes=camera_shapes(dataset),
+            **policy_overrides,
         )
         optimizer = torch.optim.AdamW(policy.parameters(), lr=config.lr)
         sampler = ChunkSampler(dataset, policy.config.n_obs_steps, policy.config.horizon)
@@ -105,7 +118,9 @@ def estimate(data: Path, env: str, scale: str, heads: list[str], steps: int | No
         for i in range(8):
             if i == 3:  # after warm-up
                 started = time.process_time()
-            loss, _ = policy.compute_loss(sampler.sample(config.batch_size, generator))
+            batch = sampler.sample(config.batch_size, generator)
+            batch[keys.OBS] = policy.observation(batch)  # state and frames, for a policy with a camera
+            loss, _ = policy.compute_loss(batch)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -130,7 +145,8 @@ def main() -> None:
         choices=sorted(OBSERVATIONS),
         default="state",
         help="state: agent x, y, block x, y, angle (5-D); keypoints: the paper's 9 block keypoints "
-        "+ agent x, y (20-D), continuous where the angle wraps",
+        "+ agent x, y (20-D), continuous where the angle wraps; pixels: agent x, y + the 96x96 image "
+        "(the paper's image observation; diffusion only)",
     )
     parser.add_argument("--scale", choices=["cpu", "full"], default="cpu", help="recipes.RECIPES or FULL_SCALE")
     parser.add_argument("--steps", type=int, help="override the recipe's training steps (smoke runs)")
@@ -162,6 +178,13 @@ def main() -> None:
         print(f"skipped: PushT demonstrations not found at {args.zarr} (pass --zarr)")
         return
     env = OBSERVATIONS[args.obs][0]
+    table = FULL_SCALE if args.scale == "full" else RECIPES
+    missing = [head for head in heads if (env, head) not in table]
+    if missing:
+        parser.error(
+            f"no {args.scale} recipe for {', '.join(missing)} on {env}; heads with one: "
+            f"{', '.join(h for e, h in table if e == env)}"
+        )
     data = training_data(args.zarr, args.out, args.obs)
     if not args.train:
         estimate(data, env, args.scale, heads, args.steps)
@@ -172,7 +195,7 @@ def main() -> None:
     for head in heads:
         policy_overrides, train_overrides = settings(env, head, args.scale, args.steps)
         train_overrides["seed"] = args.seed
-        suffix = ("-keypoints" if args.obs == "keypoints" else "") + (
+        suffix = (f"-{args.obs}" if args.obs != "state" else "") + (
             f"-steps{args.steps}" if args.steps is not None else ""
         )
         run_dir = args.out / args.scale / f"{head}{suffix}-seed{args.seed}"

@@ -10,7 +10,7 @@ import pytest
 from conftest import random_episodes
 from imitlab.cli import main
 from imitlab.data import write_dataset
-from imitlab.experiments.recipes import RECIPES, recipe
+from imitlab.experiments.recipes import FULL_SCALE, RECIPES, recipe
 from imitlab.policies.base import get_policy_class
 from imitlab.training.train import TrainConfig
 
@@ -83,10 +83,13 @@ def test_data_of_an_env_without_a_recipe_gets_the_policy_defaults(tmp_path, caps
     assert "no tuned recipe for gmm on 'imported' data" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("env, policy", list(RECIPES), ids=[f"{e}/{p}" for e, p in RECIPES])
-def test_every_recipe_names_only_real_config_fields(env, policy):
-    policy_fields, train_fields = recipe(env, policy)
-    get_policy_class(policy).config_class(obs_dim=2, act_dim=2, **policy_fields)
+TABLES = [("cpu", RECIPES, key) for key in RECIPES] + [("full", FULL_SCALE, key) for key in FULL_SCALE]
+
+
+@pytest.mark.parametrize("table, key", [t[1:] for t in TABLES], ids=[f"{n}:{e}/{p}" for n, _, (e, p) in TABLES])
+def test_every_recipe_names_only_real_config_fields(table, key):
+    policy_fields, train_fields = table[key]
+    get_policy_class(key[1]).config_class(obs_dim=2, act_dim=2, **policy_fields)
     TrainConfig(**train_fields)
 
 

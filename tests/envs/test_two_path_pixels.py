@@ -17,6 +17,7 @@ from imitlab.envs.two_path_pixels import (
     locate_agent,
     render_top,
 )
+from imitlab.evaluation.evaluate import evaluate_expert
 
 SEEDS = 1_000_000_000 + np.arange(50)
 
@@ -76,6 +77,12 @@ def test_pixel_expert_reads_the_image_and_succeeds_on_its_chosen_side():
     assert result.episode_success.all()
     sides = [detour_side(result.state[i, : result.lengths[i], :2]) for i in range(len(SEEDS))]
     np.testing.assert_array_equal(sides, expert.modes)
+
+
+def test_detours_are_told_apart_from_the_frames_as_from_the_state():
+    state, pixels = evaluate_expert("two-path", 40, seed=3), evaluate_expert("two-path-pixels", 40, seed=3)
+    assert pixels.successes == 40 and set(pixels.success_modes) == {"-1", "1"}
+    assert pixels.success_modes == state.success_modes
 
 
 def test_rollout_records_each_steps_camera_images_when_asked():

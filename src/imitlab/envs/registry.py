@@ -72,8 +72,9 @@ class EnvSpec:
     obs_names: tuple[str, ...]
     action_names: tuple[str, ...]
     success_rule: str  # how success is judged, in words (shown in reports and --help)
-    # multimodal envs: which strategy an episode's observations (T, obs_dim) show, e.g. -1 left / +1 right
-    mode_of: Callable[[np.ndarray], int] | None = None
+    # multimodal envs: which strategy an episode shows, e.g. -1 left / +1 right, from the episode as
+    # ``Rollout.episode`` gives it ("observation" (T, obs_dim), and "images" for an env with cameras)
+    mode_of: Callable[[dict[str, Any]], int] | None = None
     # envs with a published protocol: evaluation reset seeds (seed, n) -> (n,), instead of seeds.evaluation_seeds
     eval_seeds: Callable[[int, int], np.ndarray] | None = None
     # envs with a graded metric: an episode's score from its rewards (T,), reported as a mean beside success

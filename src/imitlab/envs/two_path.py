@@ -280,7 +280,7 @@ register_env(
         obs_names=("x", "y"),
         action_names=("vx", "vy"),
         success_rule=SUCCESS_RULE,
-        mode_of=detour_side,
+        mode_of=lambda episode: detour_side(episode["observation"]),
         state_from_obs=lambda obs: np.column_stack([obs, np.zeros((len(obs), 3))]).astype(np.float64),
     )
 )

@@ -34,6 +34,7 @@ from imitlab.envs.two_path import (
     BatchedTwoPath,
     TwoPathEnv,
     TwoPathExpert,
+    detour_side,
 )
 
 CAMERA = "observation.images.top"
@@ -114,6 +115,13 @@ def locate_agent(images: np.ndarray) -> np.ndarray:
     return np.stack([x, y], axis=1)
 
 
+def detour_side_seen(episode: dict[str, Any]) -> int:
+    """``detour_side`` of an episode's robot positions as its camera frames (``episode["images"][CAMERA]``,
+    (T, 64, 64, 3)) show them; steps with the robot out of view are left out."""
+    positions = locate_agent(episode["images"][CAMERA])
+    return detour_side(positions[~np.isnan(positions).any(axis=1)])
+
+
 class BatchedTwoPathPixels(BatchedTwoPath):
     """``BatchedTwoPath`` whose observation (N, 2) is the goal's position; the robot is seen only through
     ``render_cameras``."""
@@ -179,5 +187,6 @@ register_env(
         action_names=("vx", "vy"),
         success_rule=SUCCESS_RULE,
         cameras={CAMERA: (IMAGE_SIZE, IMAGE_SIZE)},
+        mode_of=detour_side_seen,
     )
 )

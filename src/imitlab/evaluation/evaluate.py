@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from imitlab.core.seeds import evaluation_seeds
-from imitlab.envs.registry import get_env_spec
+from imitlab.envs.registry import EnvSpec, get_env_spec
 from imitlab.envs.rollout import Rollout, run_episodes
 from imitlab.evaluation.execution import ChunkExecutor
 from imitlab.evaluation.metrics import mean_squared_jerk
@@ -49,8 +49,13 @@ def success_modes(env: str, result: Rollout) -> dict[str, int]:
     mode_of = get_env_spec(env).mode_of
     if mode_of is None:
         return {}
-    modes = [mode_of(result.episode(int(i))["observation"]) for i in np.flatnonzero(result.episode_success)]
+    modes = [mode_of(result.episode(int(i))) for i in np.flatnonzero(result.episode_success)]
     return {str(m): modes.count(m) for m in sorted(set(modes))}
+
+
+def modes_need_images(spec: EnvSpec) -> bool:
+    """Whether telling an episode's strategy apart takes its camera frames (a multimodal env seen by cameras)."""
+    return spec.mode_of is not None and bool(spec.cameras)
 
 
 def episode_scores(env: str, result: Rollout) -> dict:
@@ -108,11 +113,14 @@ def evaluate(
         policy, n_action_steps=n_action_steps, temporal_ensemble=temporal_ensemble, target_return=target_return
     )
     with torch.inference_mode():
-        result = run_episodes(spec, executor, eval_seeds(env, seed, episodes))
+        result = run_episodes(spec, executor, eval_seeds(env, seed, episodes), record_images=modes_need_images(spec))
     return summarize(env, result, executor.chunk_seconds, executor.chunk_calls)
 
 
 def evaluate_expert(env: str, episodes: int = 100, seed: int = 0) -> EvalResult:
     """The scripted expert on the evaluation seeds: the ceiling every policy is measured against."""
     spec = get_env_spec(env)
-    return summarize(env, run_episodes(spec, spec.make_expert(), eval_seeds(env, seed, episodes)))
+    result = run_episodes(
+        spec, spec.make_expert(), eval_seeds(env, seed, episodes), record_images=modes_need_images(spec)
+    )
+    return summarize(env, result)

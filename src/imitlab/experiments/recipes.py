@@ -81,9 +81,9 @@ PIXEL_VARIANTS = {"two-path-pixels": "two-path"}
 # The tiny CNN on the whole 64 x 64 frame: a random crop would shift the frame by up to 8 px (~0.4 units of the
 # 3-unit arena), and where the robot is in the frame is all the policy knows of its position
 PIXEL_VISION = {"vision": {"backbone": "tiny", "crop_shape": None}}
-# NOT TUNED YET: each head's two-path recipe unchanged, with PIXEL_VISION in front. They train and evaluate (tests);
-# their success from pixels has not been measured, and the steps and batch sizes tuned on the state may be wrong
-# for pixels. The encoder costs ~3 ms of single-threaded CPU per frame in a batch (CAMERA_FRAME_MILLISECONDS).
+# Each head's two-path recipe unchanged, with PIXEL_VISION in front. Measured from pixels (docs/heads.md): diffusion,
+# flow and bc; the other heads train and evaluate (tests), their success from pixels has not been measured. The
+# encoder costs ~3 ms of single-threaded CPU per frame in a batch (CAMERA_FRAME_MILLISECONDS).
 RECIPES.update(
     {
         (pixels, head): ({**policy_fields, **PIXEL_VISION}, dict(train_fields))
@@ -139,6 +139,26 @@ FULL_SCALE: dict[tuple[str, str], Recipe] = {
 # pusht-keypoints is the same task observed as the paper observes it (9 block keypoints + agent x, y): same recipes
 for _table in (RECIPES, FULL_SCALE):
     _table.update({("pusht-keypoints", head): r for (env, head), r in list(_table.items()) if env == "pusht"})
+# PushT from images (pusht-pixels: agent x, y + the 96 x 96 frame), diffusion as the paper's image policy: random
+# 84 x 84 crops. CPU: the tiny trunk (~300 ms of CPU per batch-64 step on 1 thread, EMA included; "small" takes
+# ~700, ResNet-18 ~2400), so 15k steps train in <= 90 minutes. Full scale: LeRobot's diffusion_pusht (ResNet-18 with GroupNorm, spatial
+# softmax with 32 keypoints, U-Net (512, 1024, 2048), time embedding 128, DDPM 100, batch 64, 200k steps).
+_PUSHT_CROP = {"crop_shape": (84, 84)}
+RECIPES[("pusht-pixels", "diffusion")] = (
+    {**_PUSHT_UNET, "vision": {"backbone": "tiny", **_PUSHT_CROP}},
+    {"steps": 15000, "batch_size": 64, "warmup_steps": 500, "ema_decay": 0.999},
+)
+FULL_SCALE[("pusht-pixels", "diffusion")] = (
+    {
+        **_PUSHT_CHUNK,
+        "down_dims": (512, 1024, 2048),
+        "time_embed_dim": 128,
+        "sampler": "ddpm",
+        "num_inference_steps": 100,
+        "vision": {"backbone": "resnet18", **_PUSHT_CROP},
+    },
+    {**_PAPER_TRAIN, "steps": 200000, "batch_size": 64},
+)
 
 
 # single-threaded CPU milliseconds per training step of each head at its recipe's size (the demo's metrics.jsonl on
