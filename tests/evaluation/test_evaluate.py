@@ -25,6 +25,10 @@ def test_format_modes_lists_counts_and_is_empty_without_modes():
     assert format_modes("{}") == "" and format_modes("") == ""
 
 
+def test_format_modes_sums_the_counts_of_several_runs():
+    assert format_modes('{"-1": 48, "1": 47}', '{"1": 50, "-1": 40}', "{}") == "-1: 88 · 1: 97"
+
+
 def test_fork_expert_actions_are_mirror_images_that_both_climb():
     left, right = two_path.fork_expert_actions()
     assert left[0] < 0 < right[0] and left[1] > 0 and right[1] > 0

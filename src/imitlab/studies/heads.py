@@ -322,7 +322,7 @@ def _multimodality_analysis(
             ]
         )
     closed_loop = [
-        [env, policy, success_cell(rs), format_modes(rs[0]["success_modes"])]
+        [env, policy, success_cell(rs), format_modes(*(r["success_modes"] for r in rs))]
         for (env, policy), rs in group(rows, "env", "policy").items()
     ]
     unmoded = [env for (env,) in group(rows, "env") if get_env_spec(env).mode_of is None]

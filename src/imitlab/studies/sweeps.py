@@ -218,7 +218,7 @@ def _denoise_steps_analysis(
                     success_cell(rs),
                     f"{mean_of(rs, 'chunk_mse'):.4f}",
                     f"{mean_of(rs, 'chunk_latency_ms'):.1f}",
-                    format_modes(rs[0]["success_modes"]),
+                    format_modes(*(r["success_modes"] for r in rs)),
                 ]
                 for k, rs in points
             ]
@@ -297,7 +297,7 @@ def _guidance_analysis(
                     success_cell(rs),
                     f"{mean_of(rs, 'chunk_mse'):.4f}",
                     f"{mean_of(rs, 'chunk_latency_ms'):.1f}",
-                    format_modes(rs[0]["success_modes"]),
+                    format_modes(*(r["success_modes"] for r in rs)),
                 ]
                 for w, rs in points
             ]

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from imitlab.evaluation.stats import PairedSeeds, SeedSuccess
 
 
-def format_modes(success_modes: str) -> str:
-    """'{"-1": 48, "1": 47}' -> '-1: 48 · 1: 47' (successes per strategy); '' for single-mode envs."""
-    modes = json.loads(success_modes or "{}")
+def format_modes(*success_modes: str) -> str:
+    """'{"-1": 48, "1": 47}' -> '-1: 48 · 1: 47' (successes per strategy, summed over the runs given, e.g. every
+    training seed of a row); '' for single-mode envs."""
+    modes: Counter[str] = Counter()
+    for counts in success_modes:
+        modes.update(json.loads(counts or "{}"))
     return " · ".join(f"{mode}: {count}" for mode, count in modes.items())
 
 
