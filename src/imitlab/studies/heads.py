@@ -325,7 +325,6 @@ def _multimodality_analysis(
         [env, policy, success_cell(rs), format_modes(*(r["success_modes"] for r in rs))]
         for (env, policy), rs in group(rows, "env", "policy").items()
     ]
-    unmoded = [env for (env,) in group(rows, "env") if get_env_spec(env).mode_of is None]
     n_toy, n = seed_count(toy), seed_count(rows)
     forks = []
     for (env,), ers in group(rows, "env").items():
@@ -356,9 +355,7 @@ def _multimodality_analysis(
             ),
             Table(
                 f"closed loop, {', '.join(dict.fromkeys(r['env'] for r in rows))}: success and the detour taken by "
-                f"successful episodes (seed {seeds[0]}: modes"
-                + (f"; none for {', '.join(unmoded)}, whose observation does not show the robot" if unmoded else "")
-                + f"); {seeds_note(n)}",
+                f"successful episodes (modes: summed over the training seeds); {seeds_note(n)}",
                 markdown_table(["env", "head", "success [95% CI]", "modes of successes"], closed_loop),
             ),
         ],
