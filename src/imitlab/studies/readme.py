@@ -10,7 +10,7 @@ wrote there): its caption, the markdown table, and the command that produced it.
 rows whose cell under COLUMN is VALUE (an excerpt, e.g. ``env=two-path``). RUNS_DIR is relative to the directory
 the command runs in. A marked table whose runs are missing is kept as it is and reported.
 
-    python -m imitlab.studies.readme README.md docs/dagger.md docs/studies.md      # or: make readme-tables
+    python -m imitlab.studies.readme README.md docs/dagger.md docs/studies.md docs/heads.md   # or: make readme-tables
 """
 
 from __future__ import annotations
