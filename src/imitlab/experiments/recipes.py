@@ -141,8 +141,9 @@ for _table in (RECIPES, FULL_SCALE):
     _table.update({("pusht-keypoints", head): r for (env, head), r in list(_table.items()) if env == "pusht"})
 # PushT from images (pusht-pixels: agent x, y + the 96 x 96 frame), diffusion as the paper's image policy: random
 # 84 x 84 crops. CPU: the tiny trunk (~300 ms of CPU per batch-64 step on 1 thread, EMA included; "small" takes
-# ~700, ResNet-18 ~2400), so 15k steps train in <= 90 minutes. Full scale: LeRobot's diffusion_pusht (ResNet-18 with GroupNorm, spatial
-# softmax with 32 keypoints, U-Net (512, 1024, 2048), time embedding 128, DDPM 100, batch 64, 200k steps).
+# ~700, ResNet-18 ~2400), so 15k steps train in <= 90 minutes. Full scale: LeRobot's diffusion_pusht (ResNet-18
+# with GroupNorm, spatial softmax with 32 keypoints, U-Net (512, 1024, 2048), time embedding 128, DDPM 100, batch
+# 64, 200k steps).
 _PUSHT_CROP = {"crop_shape": (84, 84)}
 RECIPES[("pusht-pixels", "diffusion")] = (
     {**_PUSHT_UNET, "vision": {"backbone": "tiny", **_PUSHT_CROP}},
