@@ -279,6 +279,17 @@ def test_unknown_study_lists_the_available_ones():
         get_study("chunk-sizes")
 
 
+def test_a_study_restricted_to_some_envs_keeps_only_their_runs_and_says_so_in_its_command():
+    from imitlab.studies import study_command, study_grid
+
+    full = study_grid("heads", "full", (0, 1))
+    pendulum = study_grid("heads", "full", (0, 1), envs=["pendulum"])
+    assert pendulum == [spec for spec in full if spec.env == "pendulum"] and 0 < len(pendulum) < len(full)
+    assert study_command("heads", "runs/x", "full", (0, 1), ["pendulum"]).endswith("--seeds 0 1 --env pendulum")
+    with pytest.raises(ValueError, match="no runs on cartpole; its envs: pendulum, two-path"):
+        study_grid("heads", "small", (0,), envs=["pendulum", "cartpole"])
+
+
 def test_interquartile_mean_matches_scipy_trim_mean():
     from scipy.stats import trim_mean
 
@@ -300,13 +311,13 @@ def test_bootstrap_interval_contains_the_iqm_and_narrows_with_more_runs():
 def test_every_study_runs_at_small_scale_with_real_figures(tmp_path, monkeypatch):
     """The whole catalogue on the real recipes (~25 minutes on 2 cores): every run lands in its CSV and every
     still figure has labelled axes, data, and intervals on success."""
-    from imitlab.studies import catalogue, study_grid_size
+    from imitlab.studies import catalogue, study_grid
 
     monkeypatch.setattr(plots, "_save", recording_save)
     DRAWN.clear()
     for name in catalogue():
         section = run_study(name, tmp_path, "small", (0,), progress=False, executor="processes")
-        assert len(read_rows(tmp_path / name / "results.csv")) == study_grid_size(name, "small", (0,))
+        assert len(read_rows(tmp_path / name / "results.csv")) == len(study_grid(name, "small", (0,)))
         stills = [f.file for f in section.figures if f.file.endswith(".png")]
         assert stills, name
         for file in stills:

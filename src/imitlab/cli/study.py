@@ -29,6 +29,12 @@ def add_parser(sub: Subparsers) -> None:
     add_scale(p, "small: minutes on a laptop CPU; full: the whole grid")
     add_seeds(p, "training seeds, one run per config per seed (default: 0 at small scale, 0 1 2 at full scale)")
     p.add_argument(
+        "--env",
+        nargs="+",
+        metavar="ENV",
+        help="run only the study's runs on these envs (e.g. --env pendulum); default: every env of the grid",
+    )
+    p.add_argument(
         "--executor",
         choices=EXECUTORS,
         default="local",
@@ -56,7 +62,9 @@ def run(args: argparse.Namespace) -> None:
         ray = RayConfig(address=args.ray_address, cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run)
     names = list(catalogue()) if args.name == "all" else [args.name]
     for name in names:
-        section = run_study(name, out=args.out, scale=args.scale, seeds=args.seeds, executor=args.executor, ray=ray)
+        section = run_study(
+            name, out=args.out, scale=args.scale, seeds=args.seeds, executor=args.executor, ray=ray, envs=args.env
+        )
         print(f"\n## {section.title}\n{section.question}\n")
         for table in section.tables:
             print(f"{table.caption}\n{table.markdown}\n")

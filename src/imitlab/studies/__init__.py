@@ -91,13 +91,23 @@ def catalogue() -> dict[str, Study]:
     return dict(sorted(STUDIES.items(), key=lambda item: rank.get(item[0], len(rank))))
 
 
-def study_grid_size(name: str, scale: str, seeds: Sequence[int]) -> int:
-    """How many runs (CSV rows) study ``name`` has at ``scale`` with ``seeds``."""
-    return len(get_study(name).grid(scale, tuple(seeds)))
+def study_grid(name: str, scale: str, seeds: Sequence[int], envs: Sequence[str] | None = None) -> list[RunSpec]:
+    """The runs (CSV rows) of study ``name`` at ``scale`` with ``seeds``; with ``envs``, only those on these envs."""
+    grid = get_study(name).grid(scale, tuple(seeds))
+    if not envs:
+        return grid
+    unknown = sorted(set(envs) - {spec.env for spec in grid})
+    if unknown:
+        raise ValueError(
+            f"study {name} at {scale} scale has no runs on {', '.join(unknown)}; "
+            f"its envs: {', '.join(sorted({spec.env for spec in grid}))}"
+        )
+    return [spec for spec in grid if spec.env in envs]
 
 
-def study_command(name: str, out: Path, scale: str, seeds: Sequence[int]) -> str:
-    return f"imitlab study {name} --out {out} --scale {scale} --seeds {' '.join(map(str, seeds))}"
+def study_command(name: str, out: Path, scale: str, seeds: Sequence[int], envs: Sequence[str] | None = None) -> str:
+    command = f"imitlab study {name} --out {out} --scale {scale} --seeds {' '.join(map(str, seeds))}"
+    return command + (f" --env {' '.join(envs)}" if envs else "")
 
 
 def run_study(
@@ -108,10 +118,11 @@ def run_study(
     progress: bool = True,
     executor: str = "local",
     ray: Any = None,
+    envs: Sequence[str] | None = None,
 ) -> Section:
     """Run (or resume) study ``name`` under ``out`` and write its CSV, figures, summary.md and section.json.
-    ``seeds``: training seeds (default: ``DEFAULT_SEEDS[scale]``); ``executor``/``ray``: how the grid's runs are
-    executed (see ``experiment.run_grid``)."""
+    ``seeds``: training seeds (default: ``DEFAULT_SEEDS[scale]``); ``envs``: only the grid's runs on these envs
+    (default: all); ``executor``/``ray``: how the grid's runs are executed (see ``experiment.run_grid``)."""
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {', '.join(SCALES)}, got {scale!r}")
     seeds = DEFAULT_SEEDS[scale] if seeds is None else seeds
@@ -119,10 +130,17 @@ def run_study(
     out = Path(out)
     study_dir = out / name
     rows = run_grid(
-        study.grid(scale, tuple(seeds)), out, study_dir / "results.csv", progress=progress, executor=executor, ray=ray
+        study_grid(name, scale, seeds, envs),
+        out,
+        study_dir / "results.csv",
+        progress=progress,
+        executor=executor,
+        ray=ray,
     )
     tables, figures = study.analyse(rows, out, study_dir, scale, tuple(seeds))
-    section = Section(study.name, study.title, study.question, study_command(name, out, scale, seeds), tables, figures)
+    section = Section(
+        study.name, study.title, study.question, study_command(name, out, scale, seeds, envs), tables, figures
+    )
     write_json(study_dir / SECTION_FILE, asdict(section))
     summary = [f"# {section.title}", "", section.question, "", f"`{section.command}`", ""]
     for table in tables:
