@@ -290,6 +290,15 @@ def test_a_study_restricted_to_some_envs_keeps_only_their_runs_and_says_so_in_it
         study_grid("heads", "small", (0,), envs=["pendulum", "cartpole"])
 
 
+def test_all_studies_restricted_to_an_env_are_those_with_runs_on_it():
+    from imitlab.studies import studies_on
+
+    pendulum = ["heads", "chunk-size", "demos", "obs-history", "execution", "compounding-error"]
+    assert studies_on(["pendulum"], "small") == pendulum
+    assert studies_on(["pendulum", "two-path"], "small") == ["heads"]
+    assert studies_on(["cartpole"], "full") == []
+
+
 def test_interquartile_mean_matches_scipy_trim_mean():
     from scipy.stats import trim_mean
 

@@ -32,7 +32,8 @@ def add_parser(sub: Subparsers) -> None:
         "--env",
         nargs="+",
         metavar="ENV",
-        help="run only the study's runs on these envs (e.g. --env pendulum); default: every env of the grid",
+        help="run only the study's runs on these envs (e.g. --env pendulum); with all, only the studies that "
+        "have runs on every one of them; default: every env of the grid",
     )
     p.add_argument(
         "--executor",
@@ -52,7 +53,7 @@ def add_parser(sub: Subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from imitlab.studies import catalogue, run_study
+    from imitlab.studies import catalogue, run_study, studies_on
     from imitlab.studies.report import write_report
 
     ray = None
@@ -61,6 +62,11 @@ def run(args: argparse.Namespace) -> None:
 
         ray = RayConfig(address=args.ray_address, cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run)
     names = list(catalogue()) if args.name == "all" else [args.name]
+    if args.name == "all" and args.env:
+        names = studies_on(args.env, args.scale)
+        if not names:
+            raise ValueError(f"no study at {args.scale} scale has runs on every one of {', '.join(args.env)}")
+        print(f"studies with runs on {', '.join(args.env)}: {', '.join(names)}")
     for name in names:
         section = run_study(
             name, out=args.out, scale=args.scale, seeds=args.seeds, executor=args.executor, ray=ray, envs=args.env

@@ -96,13 +96,23 @@ def study_grid(name: str, scale: str, seeds: Sequence[int], envs: Sequence[str] 
     grid = get_study(name).grid(scale, tuple(seeds))
     if not envs:
         return grid
-    unknown = sorted(set(envs) - {spec.env for spec in grid})
+    grid_envs = {spec.env for spec in grid}
+    unknown = sorted(set(envs) - grid_envs)
     if unknown:
         raise ValueError(
-            f"study {name} at {scale} scale has no runs on {', '.join(unknown)}; "
-            f"its envs: {', '.join(sorted({spec.env for spec in grid}))}"
+            f"study {name} at {scale} scale has no runs on {', '.join(unknown)}; its envs: {', '.join(sorted(grid_envs))}"
         )
     return [spec for spec in grid if spec.env in envs]
+
+
+def studies_on(envs: Sequence[str], scale: str) -> list[str]:
+    """The catalogue's studies (in reading order) whose grid at ``scale`` has runs on every env of ``envs``: what
+    ``imitlab study all --env ...`` runs, so that no study fails on a missing env after the others ran."""
+    return [
+        name
+        for name, study in catalogue().items()
+        if set(envs) <= {spec.env for spec in study.grid(scale, DEFAULT_SEEDS[scale])}
+    ]
 
 
 def study_command(name: str, out: Path, scale: str, seeds: Sequence[int], envs: Sequence[str] | None = None) -> str:
