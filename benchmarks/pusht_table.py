@@ -29,7 +29,7 @@ from imitlab.data.reader import load_dataset
 from imitlab.data.sampler import ChunkSampler
 from imitlab.evaluation.evaluate import evaluate
 from imitlab.evaluation.stats import mean_interval
-from imitlab.experiments.recipes import FULL_SCALE, RECIPES
+from imitlab.experiments.recipes import SCALES, recipe_table
 from imitlab.policies.base import create_policy, get_policy_class
 from imitlab.training.checkpoint import load_policy, read_run_config
 from imitlab.training.distributed import DEVICES, resolve_device
@@ -46,7 +46,6 @@ PAPER_ROWS = [
     ("LSTM-GMM", 0.67, 0.61),
 ]
 MAX_TRAIN_EPISODES = 90
-RECIPE_TABLES = {"cpu": RECIPES, "full": FULL_SCALE}  # --scale -> its (env, head) -> recipe table
 
 
 # observation -> (env, the zarr keys forming its vector, the zarr keys of its camera frames): the 5-D state, the
@@ -77,7 +76,7 @@ def training_data(zarr: Path, out: Path, observation: str) -> Path:
 
 
 def settings(env: str, head: str, scale: str, steps: int | None) -> tuple[dict, dict]:
-    policy_overrides, train_overrides = RECIPE_TABLES[scale][(env, head)]
+    policy_overrides, train_overrides = recipe_table(scale)[(env, head)]
     policy_overrides, train_overrides = dict(policy_overrides), dict(train_overrides)
     if steps is not None:
         train_overrides["steps"] = steps
@@ -149,7 +148,9 @@ def main() -> None:
         "+ agent x, y (20-D), continuous where the angle wraps; pixels: agent x, y + the 96x96 image "
         "(the paper's image observation; diffusion only)",
     )
-    parser.add_argument("--scale", choices=sorted(RECIPE_TABLES), default="cpu", help="recipes.RECIPES or FULL_SCALE")
+    parser.add_argument(
+        "--scale", choices=SCALES, default="cpu", help="the envs' recipes (EnvSpec.recipes) or full_scale_recipes"
+    )
     parser.add_argument("--steps", type=int, help="override the recipe's training steps (smoke runs)")
     parser.add_argument("--episodes", type=int, default=50, help="test seeds 100000.. (the paper: 50)")
     parser.add_argument(
@@ -179,7 +180,7 @@ def main() -> None:
         print(f"skipped: PushT demonstrations not found at {args.zarr} (pass --zarr)")
         return
     env = OBSERVATIONS[args.obs][0]
-    table = RECIPE_TABLES[args.scale]
+    table = recipe_table(args.scale)
     missing = [head for head in heads if (env, head) not in table]
     if missing:
         parser.error(

@@ -18,7 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from imitlab.experiments.runs import RunSpec, run_grid
+from imitlab.experiments.grid import run_grid
+from imitlab.experiments.runs import RunSpec
 
 HEADS = [("bc", {"hidden_dim": 64}), ("chunked-bc", {"horizon": 4, "n_action_steps": 2, "hidden_dim": 64})]
 

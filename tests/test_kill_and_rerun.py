@@ -164,7 +164,8 @@ def test_dataset_appends_killed_midway_leave_a_whole_dataset_and_the_rerun_compl
 
 
 GRID_CODE = """
-from imitlab.experiments.runs import RunSpec, run_grid
+from imitlab.experiments.grid import run_grid
+from imitlab.experiments.runs import RunSpec
 specs = [RunSpec("two-path", policy, seed=seed, demos=5, eval_episodes=5, train_overrides={{"steps": 30}})
          for policy in ("bc", "gmm") for seed in (0, 1)]
 run_grid(specs, {root!r}, {root!r} + "/results.csv", progress=False, executor={executor!r})

@@ -72,7 +72,48 @@ def test_no_command_module_declares_a_shared_option_itself():
 def test_a_user_error_prints_its_message_and_exits_with_status_2(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["report", str(tmp_path)])
-    assert exit_info.value.code == 2 and "FileNotFoundError" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.startswith("MissingFileError: ") and "Traceback" not in err
+
+
+def test_debug_shows_the_traceback_of_a_user_error(tmp_path):
+    from imitlab.core.errors import MissingFileError
+
+    with pytest.raises(MissingFileError, match="holds no study results"):
+        main(["--debug", "report", str(tmp_path)])
+
+
+def test_an_error_that_is_not_the_users_is_not_dressed_as_one(tmp_path, monkeypatch):
+    """A KeyError from deep inside (torch, pyarrow, a bug) keeps its traceback instead of a one-line exit 2."""
+    import imitlab.cli.report
+
+    def broken(args):
+        raise KeyError("an internal key")
+
+    monkeypatch.setattr(imitlab.cli.report, "run", broken)
+    with pytest.raises(KeyError, match="an internal key"):
+        main(["report", str(tmp_path)])
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from imitlab.cli import main; import imitlab.cli.report as r; "
+            "r.run = lambda a: {}['x']; main(['report', '.'])",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1 and "Traceback" in result.stderr and "KeyError: 'x'" in result.stderr
+
+
+def test_no_command_raises_systemexit_with_an_error_message_of_its_own():
+    """User errors are ImitlabError subclasses that main() prints; no module exits with a message itself."""
+    src = Path(__file__).resolve().parents[2] / "src" / "imitlab"
+    offenders = [
+        p.name for p in src.rglob("*.py") if 'SystemExit("' in p.read_text() or 'SystemExit(f"' in p.read_text()
+    ]
+    assert offenders == []
 
 
 def test_python_m_imitlab_cli_is_the_imitlab_command():

@@ -10,11 +10,11 @@ import pytest
 from conftest import random_episodes
 from imitlab.cli import main
 from imitlab.data import write_dataset
-from imitlab.experiments.recipes import FULL_SCALE, RECIPES, recipe
+from imitlab.experiments.recipes import recipe, recipe_table
 from imitlab.policies.base import get_policy_class
 from imitlab.training.train import TrainConfig
 
-BUILT_IN = [key for key in RECIPES if key[0] in ("two-path", "pendulum")]
+BUILT_IN = [key for key in recipe_table() if key[0] in ("two-path", "pendulum")]
 
 
 def dataset(root, env: str):
@@ -54,9 +54,12 @@ def test_plain_train_writes_every_recipe_field_into_config_json(tmp_path, env, p
 
 def test_plain_train_says_which_fields_the_recipe_set_and_how_to_turn_it_off(tmp_path, capsys):
     train(tmp_path, "two-path", "act")
-    line = capsys.readouterr().out.splitlines()[0]
-    assert line.startswith("recipe two-path/act: ") and "kl_weight=0.1" in line and "inference_z=prior" in line
-    assert "--no-recipe" in line and "steps" in line.split("kept for")[1]
+    line, layers = capsys.readouterr().out.splitlines()[:2]
+    assert line.startswith("recipe two-path/act; your flags kept for steps") and "--no-recipe" in line
+    by_layer = dict(part.split(": ", 1) for part in layers.split("settings by layer: ")[1].split("; "))
+    assert "kl_weight=0.1" in by_layer["recipe two-path/act"] and "inference_z=prior" in by_layer["recipe two-path/act"]
+    assert by_layer["flags"] == "steps=1 seed=0"  # --seed has a default: 0
+    assert "batch_size=64" in by_layer["act defaults"]  # the policy's train_defaults, under the recipe
 
 
 def test_flags_and_set_override_recipe_fields_and_the_rest_of_the_recipe_still_applies(tmp_path):
@@ -83,7 +86,7 @@ def test_data_of_an_env_without_a_recipe_gets_the_policy_defaults(tmp_path, caps
     assert "no tuned recipe for gmm on 'imported' data" in capsys.readouterr().out
 
 
-TABLES = [("cpu", RECIPES, key) for key in RECIPES] + [("full", FULL_SCALE, key) for key in FULL_SCALE]
+TABLES = [(scale, recipe_table(scale), key) for scale in ("cpu", "full") for key in recipe_table(scale)]
 
 
 @pytest.mark.parametrize("table, key", [t[1:] for t in TABLES], ids=[f"{n}:{e}/{p}" for n, _, (e, p) in TABLES])
@@ -98,7 +101,7 @@ def test_recipes_command_prints_each_env_recipe_of_a_policy(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "act"
     envs = {line.split()[0]: line for line in lines[1:]}
-    assert set(envs) == {e for e, p in RECIPES if p == "act"}
+    assert set(envs) == {e for e, p in recipe_table() if p == "act"}
     assert "kl_weight=0.1" in envs["two-path"] and "train: steps=2000" in envs["two-path"]
 
 

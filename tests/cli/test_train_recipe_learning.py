@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 
 from imitlab.cli import main
-from imitlab.experiments.recipes import DEMOS, RECIPES
+from imitlab.experiments.recipes import demos_for, recipe_table, study_envs
 
 pytestmark = pytest.mark.slow
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 # dt has no README row: it needs mixed-quality data and a target return (docs/heads.md, "dt")
-HEADS = [(env, policy) for env, policy in RECIPES if env in DEMOS and policy != "dt"]
+HEADS = [(env, policy) for env, policy in recipe_table() if env in study_envs() and policy != "dt"]
 
 
 def readme_interval(env: str, policy: str) -> tuple[float, float]:
@@ -37,7 +37,7 @@ def plain_run(tmp_path_factory):
         if (env, policy) not in results:
             data, out = root / "data" / env, root / env / policy
             if not data.exists():
-                main(["collect", "--env", env, "--episodes", str(DEMOS[env]), "--out", str(data), "--seed", "0"])
+                main(["collect", "--env", env, "--episodes", str(demos_for(env)), "--out", str(data), "--seed", "0"])
             main(["train", "--policy", policy, "--data", str(data), "--out", str(out)])
             result = out / "eval.json"
             main(["eval", "--checkpoint", str(out), "--episodes", "100", "--seed", "7", "--json", str(result)])

@@ -12,7 +12,7 @@ from imitlab.deploy.adapter import load_for_executor
 from imitlab.deploy.export import export_policy
 from imitlab.evaluation.evaluate import evaluate
 from imitlab.evaluation.stats import mcnemar_exact_p
-from imitlab.experiments.recipes import DEMOS, recipe
+from imitlab.experiments.recipes import demos_for, recipe
 from imitlab.experiments.runs import RunSpec, trained_policy
 
 pytestmark = pytest.mark.slow
@@ -21,7 +21,9 @@ pytestmark = pytest.mark.slow
 @pytest.mark.parametrize("env", ["two-path", "pendulum"])
 def test_exported_diffusion_succeeds_as_often_as_eager_on_the_same_evaluation_seeds(tmp_path, env):
     policy_overrides, train_overrides = recipe(env, "diffusion")
-    policy, _ = trained_policy(RunSpec(env, "diffusion", DEMOS[env], 0, policy_overrides, train_overrides), tmp_path)
+    policy, _ = trained_policy(
+        RunSpec(env, "diffusion", demos_for(env), 0, policy_overrides, train_overrides), tmp_path
+    )
     eager = evaluate(policy, env, episodes=100, seed=0)
     deployed = load_for_executor(export_policy(policy, tmp_path / "export").parent)
     exported = evaluate(deployed, env, episodes=100, seed=0)

@@ -58,10 +58,12 @@ def test_onnx_backend_rollouts_of_a_sampling_head_are_reproducible_from_the_eval
     assert first["episode_return"] == again["episode_return"]
 
 
-def test_compile_is_refused_with_the_onnx_backend(tmp_path):
+def test_compile_is_refused_with_the_onnx_backend(tmp_path, capsys):
     run = make_run(tmp_path, "two-path", "bc", hidden_dim=16)
-    with pytest.raises(SystemExit, match="--compile applies to the torch backend only"):
+    with pytest.raises(SystemExit) as exit_info:
         evaluate_cli(run, tmp_path / "a.json", "--backend", "onnx", "--compile")
+    assert exit_info.value.code == 2
+    assert "UsageError: --compile applies to the torch backend only" in capsys.readouterr().err
 
 
 def test_the_control_loop_of_docs_deploy_md_drives_a_gymnasium_env_with_the_runtime_alone(tmp_path):

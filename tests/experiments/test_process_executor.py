@@ -7,7 +7,8 @@ import pytest
 from test_ray_executor import GRID, TIMINGS, TINY
 
 from imitlab.core.errors import ImitlabError
-from imitlab.experiments.runs import RunSpec, read_rows, run_grid
+from imitlab.experiments.grid import run_grid
+from imitlab.experiments.runs import RunSpec, read_rows
 
 
 def without_timings(rows):

@@ -9,8 +9,9 @@ import sys
 import pytest
 
 from imitlab.core.errors import ImitlabError
+from imitlab.experiments.grid import run_grid
 from imitlab.experiments.ray_executor import GridError, RayConfig, errors_path, import_ray
-from imitlab.experiments.runs import RunSpec, group_by_training, read_rows, run_grid
+from imitlab.experiments.runs import RunSpec, group_by_training, read_rows
 
 TINY = {"demos": 20, "eval_episodes": 20, "train_overrides": {"steps": 200, "lr": 3e-3}}
 CONFIGS = [("gmm", {"hidden_dim": 64}), ("chunked-bc", {"horizon": 4, "n_action_steps": 2, "hidden_dim": 64})]

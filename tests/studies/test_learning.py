@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from imitlab.experiments.recipes import DEMOS, recipe
+from imitlab.experiments.recipes import demos_for, recipe
 from imitlab.experiments.runs import RunSpec, run_one
 
 pytestmark = pytest.mark.slow
@@ -21,7 +21,7 @@ def root(tmp_path_factory):
 
 def train_and_evaluate(root, env: str, policy: str) -> dict:
     policy_overrides, train_overrides = recipe(env, policy)
-    return run_one(RunSpec(env, policy, DEMOS[env], 0, policy_overrides, train_overrides), root)
+    return run_one(RunSpec(env, policy, demos_for(env), 0, policy_overrides, train_overrides), root)
 
 
 def test_mse_bc_averages_the_detours_and_fails(root):
@@ -68,8 +68,8 @@ def test_dagger_beats_bc_with_as_many_expert_labels(tmp_path):
 def test_decision_transformer_return_rises_with_the_prompt_and_beats_bc_on_mixed_data(tmp_path):
     from imitlab.data.collect import collect
     from imitlab.data.noisy_expert import Noise
+    from imitlab.envs.pendulum import MIXED_EPSILONS
     from imitlab.evaluation.evaluate import evaluate
-    from imitlab.experiments.recipes import MIXED_EPSILONS
     from imitlab.studies.return_sweep import return_sweep
     from imitlab.training.train import train_policy
 

@@ -9,6 +9,8 @@ import json
 
 import pytest
 
+from env_recipes import use_recipes
+from imitlab.envs.presets import SMALL_FRAME_VISION
 from imitlab.envs.two_path_pixels import CAMERA, IMAGE_SIZE
 from imitlab.experiments import recipes
 from imitlab.experiments import runs as experiment
@@ -36,7 +38,7 @@ def test_the_full_scale_grid_runs_every_two_path_head_from_pixels_on_its_recipe_
     )
     for spec in pixel:
         state = next(s for s in full if s.env == "two-path" and (s.policy, s.seed) == (spec.policy, spec.seed))
-        assert spec.policy_overrides == {**state.policy_overrides, **recipes.PIXEL_VISION}
+        assert spec.policy_overrides == {**state.policy_overrides, **SMALL_FRAME_VISION}
         assert (spec.train_overrides, spec.demos) == (state.train_overrides, state.demos)
 
 
@@ -62,10 +64,7 @@ def full_scale(tmp_path_factory):
     ({name: Section}, root)."""
     root = tmp_path_factory.mktemp("pixel-studies")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(recipes, "RECIPES", dict(TINY_RECIPES))
-        mp.setattr(rows, "RECIPES", recipes.RECIPES)
-        mp.setitem(recipes.DEMOS, "pendulum", 2)
-        mp.setitem(recipes.DEMOS, "two-path", 3)
+        use_recipes(mp, TINY_RECIPES, {"pendulum": 2, "two-path": 3})
         mp.setattr(experiment, "HELD_OUT_DEMOS", 2)
         mp.setattr(rows, "EVAL_EPISODES", 4)
         mp.setattr(heads_study, "TOY_STEPS", {"small": 5, "full": 5})
@@ -99,7 +98,7 @@ def test_the_multimodality_study_tables_the_pixel_heads_and_draws_their_fork(ful
 def test_a_camera_run_is_expected_to_train_longer_by_the_frames_its_batches_hold():
     """The estimate that orders trainings longest first (the demo at full scale starts the pixel runs first)."""
     state = recipes.expected_train_seconds("bc", {"steps": 100})
-    camera = recipes.expected_train_seconds("bc", {"steps": 100}, recipes.PIXEL_VISION)
-    half_batch = recipes.expected_train_seconds("bc", {"steps": 100, "batch_size": 128}, recipes.PIXEL_VISION)
+    camera = recipes.expected_train_seconds("bc", {"steps": 100}, SMALL_FRAME_VISION)
+    half_batch = recipes.expected_train_seconds("bc", {"steps": 100, "batch_size": 128}, SMALL_FRAME_VISION)
     assert camera > half_batch > state
     assert camera - state == pytest.approx(2 * (half_batch - state))

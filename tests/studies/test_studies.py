@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from matplotlib.collections import LineCollection, PathCollection, PolyCollection
 
+from env_recipes import use_recipes
 from imitlab.evaluation.stats import SeedSuccess, bootstrap_iqm_interval, interquartile_mean
-from imitlab.experiments import recipes
 from imitlab.experiments import runs as experiment
 from imitlab.experiments.runs import read_rows
 from imitlab.remedies.ccil import CCILConfig
@@ -57,12 +57,8 @@ def recording_save(fig, out):
 @pytest.fixture(scope="module")
 def tiny():
     """Every study on tiny recipes: 4 cheap heads, 4-6 demonstrations, 20 optimizer steps, 20 eval episodes."""
-    saved = dict(recipes.RECIPES)
-    recipes.RECIPES.clear()
-    recipes.RECIPES.update(TINY_RECIPES)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setitem(recipes.DEMOS, "pendulum", 4)
-        mp.setitem(recipes.DEMOS, "two-path", 6)
+        use_recipes(mp, TINY_RECIPES, {"pendulum": 4, "two-path": 6})
         mp.setattr(sweeps, "CHUNK_SIZES", (1, 4))
         mp.setattr(sweeps, "DEMO_COUNTS", (2, 4))
         mp.setattr(experiment, "HELD_OUT_DEMOS", 2)
@@ -80,8 +76,6 @@ def tiny():
             ),
         )
         yield
-    recipes.RECIPES.clear()
-    recipes.RECIPES.update(saved)
 
 
 @pytest.fixture(scope="module")

@@ -72,6 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="show the traceback of a user error too (e.g. imitlab --debug train ...); errors that are not the "
+        "user's always show theirs",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         command.add_parser(sub)
@@ -79,10 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run one command; a user-facing error prints its message (no traceback) and exits with status 2."""
+    """Run one command. A user error (``ImitlabError``) prints its message in one line and exits with status 2;
+    anything else is a bug and shows its traceback (exit status 1); ``--debug`` shows the traceback of both."""
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (ImitlabError, ValueError, KeyError, FileNotFoundError, FileExistsError) as err:
+    except ImitlabError as err:
+        if args.debug:
+            raise
         print(f"{type(err).__name__}: {err}", file=sys.stderr)
         raise SystemExit(2) from err

@@ -14,6 +14,7 @@ from imitlab.cli.options import (
     add_seed,
     env_names,
 )
+from imitlab.core.errors import UsageError
 
 
 def add_parser(sub: Subparsers) -> None:
@@ -63,9 +64,7 @@ def run(args: argparse.Namespace) -> None:
 
     stds, epsilons = args.expert_noise, args.epsilon
     if len(stds) != len(epsilons) and 1 not in (len(stds), len(epsilons)):
-        raise SystemExit(
-            f"error: give one --expert-noise or as many as --epsilon values, got {len(stds)} and {len(epsilons)}"
-        )
+        raise UsageError(f"give one --expert-noise or as many as --epsilon values, got {len(stds)} and {len(epsilons)}")
     n = max(len(stds), len(epsilons))
     levels = [Noise(stds[i % len(stds)], epsilons[i % len(epsilons)]) for i in range(n)]
     dataset = collect(

@@ -17,6 +17,7 @@ from imitlab.cli.options import (
     add_set,
     checkpoint_env,
 )
+from imitlab.core.errors import UsageError
 
 
 def add_parser(sub: Subparsers) -> None:
@@ -58,12 +59,12 @@ def run(args: argparse.Namespace) -> None:
 
     if args.expert:
         if not args.env:
-            raise SystemExit("error: --expert needs --env")
+            raise UsageError("--expert needs --env")
         result = evaluate_expert(args.env, args.episodes, args.seed)
         label = f"expert on {args.env}"
     else:
         if not args.checkpoint:
-            raise SystemExit("error: give --checkpoint RUN (or --expert --env ENV)")
+            raise UsageError("give --checkpoint RUN (or --expert --env ENV)")
         env = checkpoint_env(args.checkpoint, args.env)
         policy = load_policy(args.checkpoint).to(resolve_device(args.device))
         if args.set:  # inference-time settings, e.g. temperature or inference_z

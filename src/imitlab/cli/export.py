@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from imitlab.cli.options import Subparsers, add_command, add_out, add_set
+from imitlab.core.errors import UsageError
 
 FORMATS = ("onnx",)
 BACKENDS = ("torch", "onnx")
@@ -56,7 +57,7 @@ def backend_policy(policy: Any, args: argparse.Namespace) -> Any:
     """The policy ``imitlab eval`` rolls out for ``args.backend`` / ``args.compile``."""
     if args.backend == "onnx":
         if args.compile:
-            raise SystemExit("error: --compile applies to the torch backend only")
+            raise UsageError("--compile applies to the torch backend only")
         import torch
 
         from imitlab.deploy.adapter import load_for_executor

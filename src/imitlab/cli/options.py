@@ -8,6 +8,8 @@ import json
 from pathlib import Path
 from typing import Any, TypeAlias
 
+from imitlab.core.errors import UsageError
+
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"  # what `add_subparsers` returns
 
 
@@ -129,10 +131,10 @@ def recipe_overrides(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str
 
 
 def checkpoint_env(checkpoint: Path, env: str | None) -> str:
-    """``env`` if given, else the env recorded in the run's config; exits with a message when neither is known."""
+    """``env`` if given, else the env recorded in the run's config; a UsageError when neither is known."""
     from imitlab.training.checkpoint import read_run_config
 
     env = env or read_run_config(checkpoint).get("env")
     if not env:
-        raise SystemExit(f"error: {checkpoint} does not record its env; pass --env")
+        raise UsageError(f"{checkpoint} does not record its env; pass --env")
     return env

@@ -6,10 +6,11 @@ import argparse
 from pathlib import Path
 
 from imitlab.cli.options import Subparsers, add_command, add_out, add_scale, add_seeds
+from imitlab.core.errors import InvalidInputError
 
 
 def add_parser(sub: Subparsers) -> None:
-    from imitlab.experiments.runs import EXECUTORS
+    from imitlab.experiments.grid import EXECUTORS
     from imitlab.studies import catalogue
 
     studies = "\n".join(f"  {s.name:15} {s.question}" for s in catalogue().values())
@@ -65,7 +66,7 @@ def run(args: argparse.Namespace) -> None:
     if args.name == "all" and args.env:
         names = studies_on(args.env, args.scale)
         if not names:
-            raise ValueError(f"no study at {args.scale} scale has runs on every one of {', '.join(args.env)}")
+            raise InvalidInputError(f"no study at {args.scale} scale has runs on every one of {', '.join(args.env)}")
         print(f"studies with runs on {', '.join(args.env)}: {', '.join(names)}")
     for name in names:
         section = run_study(

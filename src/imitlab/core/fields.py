@@ -6,6 +6,8 @@ import dataclasses
 import numbers
 from typing import Any
 
+from imitlab.core.errors import InvalidInputError
+
 # annotation (as written, under ``from __future__ import annotations``) -> accepted type (numpy scalars included);
 # bool is never a number
 SIMPLE_TYPES: dict[str, type] = {"int": numbers.Integral, "float": numbers.Real, "bool": bool, "str": str}
@@ -20,4 +22,4 @@ def check_field_types(config: Any) -> None:
         if accepted is None:
             continue
         if not isinstance(value, accepted) or (isinstance(value, bool) and accepted is not bool):
-            raise ValueError(f"{field.name} must be of type {field.type}, got {value!r}")
+            raise InvalidInputError(f"{field.name} must be of type {field.type}, got {value!r}")

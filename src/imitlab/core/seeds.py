@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from imitlab.core.errors import InvalidInputError
+
 EPISODES_PER_SEED = 100_000
 EVAL_OFFSET = 1_000_000_000
 
 
 def _seeds(offset: int, seed: int, n: int) -> np.ndarray:
     if not 0 <= seed < EVAL_OFFSET // EPISODES_PER_SEED:
-        raise ValueError(f"seed must be in [0, {EVAL_OFFSET // EPISODES_PER_SEED}), got {seed}")
+        raise InvalidInputError(f"seed must be in [0, {EVAL_OFFSET // EPISODES_PER_SEED}), got {seed}")
     if not 0 < n <= EPISODES_PER_SEED:
-        raise ValueError(f"number of episodes must be in [1, {EPISODES_PER_SEED}], got {n}")
+        raise InvalidInputError(f"number of episodes must be in [1, {EPISODES_PER_SEED}], got {n}")
     return offset + seed * EPISODES_PER_SEED + np.arange(n, dtype=np.int64)
 
 

@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from imitlab.core.errors import InvalidInputError
 from imitlab.data.layout import IMAGES_PREFIX, DatasetError
 from imitlab.data.model import Episode, EpisodeDataset
 from imitlab.data.writer import write_dataset
@@ -163,7 +164,7 @@ def diffusion_policy_train_episodes(
     ``downsample_mask``, both with ``np.random.default_rng(seed)``): hold out ``round(val_ratio * E)`` episodes
     (at least 1) for validation, then keep ``max_train`` of the rest at random. Sorted (k,) int64."""
     if n_episodes < 2:
-        raise ValueError(f"a train/validation split needs at least 2 episodes, got {n_episodes}")
+        raise InvalidInputError(f"a train/validation split needs at least 2 episodes, got {n_episodes}")
     val = np.zeros(n_episodes, dtype=bool)
     if val_ratio > 0:
         n_val = min(max(1, round(n_episodes * val_ratio)), n_episodes - 1)
@@ -200,7 +201,7 @@ def parse_key(spec: str) -> tuple[str, slice]:
     """``"state"`` -> ("state", all columns); ``"state[:2]"`` -> ("state", columns 0-1) of the flattened array."""
     match = _KEY_SPEC.fullmatch(spec)
     if match is None:
-        raise ValueError(f"bad key {spec!r}: give KEY or KEY[START:STOP] (columns of the flattened array)")
+        raise InvalidInputError(f"bad key {spec!r}: give KEY or KEY[START:STOP] (columns of the flattened array)")
     start, stop = (int(match[g]) if match[g] else None for g in ("start", "stop"))
     return match["key"], slice(start, stop)
 
@@ -228,7 +229,7 @@ def parse_image_key(spec: str) -> tuple[str, str | None]:
     """``"img"`` -> ("img", None): camera named by default; ``"img=top"`` -> ("img", "observation.images.top")."""
     key, separator, camera = spec.partition("=")
     if not key or (separator and not camera):
-        raise ValueError(f"bad image key {spec!r}: give KEY or KEY=CAMERA (e.g. img=top)")
+        raise InvalidInputError(f"bad image key {spec!r}: give KEY or KEY=CAMERA (e.g. img=top)")
     if not camera:
         return key, None
     return key, camera if camera.startswith(IMAGES_PREFIX) else IMAGES_PREFIX + camera
@@ -267,7 +268,7 @@ def read_episodes(
     indices (default: all). ``image_keys``: store key -> camera key; those frames, read one episode at a time,
     become ``Episode.images``."""
     if not obs_keys:
-        raise ValueError("give at least one observation key")
+        raise InvalidInputError("give at least one observation key")
     obs = np.concatenate([_load_key(store, k, "observation") for k in obs_keys], axis=1)
     action = _load_key(store, action_key, "action")
     if len(obs) != len(action):
@@ -287,7 +288,7 @@ def read_episodes(
     out = []
     for i in chosen:
         if not 0 <= i < len(ends):
-            raise ValueError(f"episode {i} out of range: {store.path} holds {len(ends)} episodes")
+            raise InvalidInputError(f"episode {i} out of range: {store.path} holds {len(ends)} episodes")
         s, e = starts[i], ends[i]
         for name, x in (("observation", obs[s:e]), ("action", action[s:e])):
             if not np.isfinite(x).all():
@@ -340,7 +341,7 @@ def import_dataset(
         obs_names, action_names = obs_names or spec.obs_names, action_names or spec.action_names
     fps, task = fps or 10, task or "imported demonstrations"
     if format not in READERS:
-        raise ValueError(f"unknown import format {format!r}; available: {', '.join(sorted(READERS))}")
+        raise InvalidInputError(f"unknown import format {format!r}; available: {', '.join(sorted(READERS))}")
     cameras = camera_names(image_keys, dict(spec.cameras) if spec is not None else {})
     store = READERS[format](Path(source))
     if spec is not None:
@@ -371,7 +372,7 @@ def camera_names(image_keys: Sequence[str], env_cameras: dict[str, tuple[int, in
     only_env_camera = next(iter(env_cameras)) if len(env_cameras) == 1 and len(parsed) == 1 else None
     names = {key: camera or only_env_camera or IMAGES_PREFIX + key for key, camera in parsed}
     if len(set(names.values())) != len(names) or len(names) != len(parsed):
-        raise ValueError(f"image keys {list(image_keys)} name the same store key or camera twice")
+        raise InvalidInputError(f"image keys {list(image_keys)} name the same store key or camera twice")
     return names
 
 
@@ -395,6 +396,6 @@ def train_split_episodes(format: str, source: Path, max_train: int | None) -> np
     if max_train is None:
         return None
     if format != "diffusion-policy-zarr":
-        raise ValueError(f"--max-train-episodes follows diffusion_policy's split; format {format!r} has none")
+        raise InvalidInputError(f"--max-train-episodes follows diffusion_policy's split; format {format!r} has none")
     n_episodes = len(READERS[format](Path(source)).episode_ends)
     return diffusion_policy_train_episodes(n_episodes, max_train)

@@ -11,6 +11,7 @@ from typing import Any, TypedDict
 import numpy as np
 
 from imitlab.core import keys
+from imitlab.core.errors import InvalidInputError
 from imitlab.data.frame_cache import cached_frames
 from imitlab.data.layout import (
     CAMERA_DTYPES,
@@ -48,10 +49,10 @@ class Episode:
         self.reward = _as_finite_float32(self.reward, "reward", ndim=1)
         success = np.asarray(self.success)
         if success.ndim != 1:
-            raise ValueError(f"Episode.success must be 1-D (T,), got shape {success.shape}")
+            raise InvalidInputError(f"Episode.success must be 1-D (T,), got shape {success.shape}")
         if success.dtype != np.bool_:
             if success.dtype.kind not in "iuf" or not np.isin(success, (0, 1)).all():
-                raise ValueError(f"Episode.success must be bool (or 0/1), got dtype {success.dtype}")
+                raise InvalidInputError(f"Episode.success must be bool (or 0/1), got dtype {success.dtype}")
             success = success.astype(bool)
         self.success = success
         lengths = {
@@ -61,9 +62,9 @@ class Episode:
             "success": len(self.success),
         }
         if len(set(lengths.values())) != 1:
-            raise ValueError(f"Episode fields must share the same length T, got {lengths}")
+            raise InvalidInputError(f"Episode fields must share the same length T, got {lengths}")
         if lengths["observation"] < 1:
-            raise ValueError("Episode is empty (T = 0): an episode needs at least one frame")
+            raise InvalidInputError("Episode is empty (T = 0): an episode needs at least one frame")
         self.images = {key: _as_frames(frames, key, lengths["observation"]) for key, frames in self.images.items()}
 
     def __len__(self) -> int:
@@ -72,14 +73,16 @@ class Episode:
 
 def _as_frames(frames: Any, key: Any, length: int) -> np.ndarray:
     if not isinstance(key, str) or not key.startswith(IMAGES_PREFIX) or key == IMAGES_PREFIX:
-        raise ValueError(f"Episode.images key {key!r} must be '{IMAGES_PREFIX}<camera>' (LeRobot's camera naming)")
+        raise InvalidInputError(
+            f"Episode.images key {key!r} must be '{IMAGES_PREFIX}<camera>' (LeRobot's camera naming)"
+        )
     arr = np.asarray(frames)
     if arr.dtype != np.uint8:
-        raise ValueError(f"Episode.images['{key}'] must be uint8 RGB frames, got dtype {arr.dtype}")
+        raise InvalidInputError(f"Episode.images['{key}'] must be uint8 RGB frames, got dtype {arr.dtype}")
     if arr.ndim != 4 or arr.shape[3] != 3 or arr.shape[1] < 1 or arr.shape[2] < 1:
-        raise ValueError(f"Episode.images['{key}'] must have shape (T, H, W, 3), got {arr.shape}")
+        raise InvalidInputError(f"Episode.images['{key}'] must have shape (T, H, W, 3), got {arr.shape}")
     if len(arr) != length:
-        raise ValueError(f"Episode.images['{key}'] has {len(arr)} frames but the episode has T = {length}")
+        raise InvalidInputError(f"Episode.images['{key}'] has {len(arr)} frames but the episode has T = {length}")
     return arr
 
 
@@ -87,13 +90,13 @@ def _as_finite_float32(x: Any, name: str, ndim: int) -> np.ndarray:
     arr = np.asarray(x)
     if arr.ndim != ndim:
         want = "(T, dim)" if ndim == 2 else "(T,)"
-        raise ValueError(f"Episode.{name} must be {ndim}-D {want}, got shape {arr.shape}")
+        raise InvalidInputError(f"Episode.{name} must be {ndim}-D {want}, got shape {arr.shape}")
     if arr.dtype.kind not in "iuf":
-        raise ValueError(f"Episode.{name} must be numeric, got dtype {arr.dtype}")
+        raise InvalidInputError(f"Episode.{name} must be numeric, got dtype {arr.dtype}")
     arr = np.ascontiguousarray(arr, dtype=np.float32)
     if not np.isfinite(arr).all():
         bad = np.argwhere(~np.isfinite(arr))[0].tolist()
-        raise ValueError(f"Episode.{name} has a non-finite value (NaN/inf) at {bad}")
+        raise InvalidInputError(f"Episode.{name} has a non-finite value (NaN/inf) at {bad}")
     return arr
 
 
@@ -112,9 +115,9 @@ def compute_stats(array: np.ndarray) -> dict[str, np.ndarray]:
     if x.ndim == 1:
         x = x[:, None]
     if x.ndim != 2:
-        raise ValueError(f"compute_stats expects (N, D) or (N,), got shape {np.shape(array)}")
+        raise InvalidInputError(f"compute_stats expects (N, D) or (N,), got shape {np.shape(array)}")
     if len(x) == 0:
-        raise ValueError("compute_stats needs at least one row, got N = 0")
+        raise InvalidInputError("compute_stats needs at least one row, got N = 0")
     x = x.astype(np.float64)
     stats = {
         "min": x.min(axis=0),
@@ -141,7 +144,9 @@ def compute_image_stats(frames: np.ndarray) -> dict[str, np.ndarray]:
     (:func:`sample_indices`; frames of 300 pixels or more strided down to about 150), in [0, 1]: ``min, max, mean, std, q01..q99`` of shape (3, 1, 1) (as LeRobot stores them), ``count`` = [k]."""
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[3] != 3 or frames.dtype != np.uint8 or len(frames) == 0:
-        raise ValueError(f"compute_image_stats expects (n >= 1, H, W, 3) uint8, got {frames.shape} {frames.dtype}")
+        raise InvalidInputError(
+            f"compute_image_stats expects (n >= 1, H, W, 3) uint8, got {frames.shape} {frames.dtype}"
+        )
     sample = frames[sample_indices(len(frames))]  # (k, H, W, 3)
     height, width = frames.shape[1:3]
     if max(height, width) >= 300:  # LeRobot's auto_downsample_height_width: about 150 pixels on the long side
@@ -262,12 +267,12 @@ class EpisodeDataset:
         """Build a dataset in memory (root None), with the info and stats that writing it would store."""
         episodes = list(episodes)
         if not episodes:
-            raise ValueError("a dataset needs at least one episode, got none")
+            raise InvalidInputError("a dataset needs at least one episode, got none")
         for i, ep in enumerate(episodes):
             if not isinstance(ep, Episode):
                 raise TypeError(f"episodes[{i}] must be an imitlab Episode, got {type(ep).__name__}")
         if not isinstance(task, str) or not task:
-            raise ValueError(f"task must be a non-empty string, got {task!r}")
+            raise InvalidInputError(f"task must be a non-empty string, got {task!r}")
         obs_dim, act_dim = _check_dims(episodes, None, None)
         cameras = check_cameras(episodes, None)
         obs_names = _names(obs_names, obs_dim, "obs_names", "observation")
@@ -336,7 +341,7 @@ class EpisodeDataset:
     def task(self) -> str:
         """The task of a single-task dataset (see ``tasks`` for all of them)."""
         if len(self.tasks) != 1:
-            raise ValueError(f"this dataset has {len(self.tasks)} tasks {self.tasks}; use .tasks instead")
+            raise InvalidInputError(f"this dataset has {len(self.tasks)} tasks {self.tasks}; use .tasks instead")
         return self.tasks[0]
 
     @property
@@ -361,7 +366,9 @@ class EpisodeDataset:
             if held is not None and len(held) == self.num_episodes:
                 self._frames[key] = np.concatenate(held)
             elif held is not None or self.root is None:
-                raise ValueError(f"camera '{key}' is partly written and partly in memory: write the dataset first")
+                raise InvalidInputError(
+                    f"camera '{key}' is partly written and partly in memory: write the dataset first"
+                )
             else:
                 self._frames[key] = cached_frames(
                     self.root,
@@ -385,7 +392,7 @@ class EpisodeDataset:
                 elif e >= first_held:
                     known.append(compute_image_stats(held[e - first_held]))
                 else:
-                    raise ValueError(f"camera '{key}': episode {e} has no statistics and no frames in memory")
+                    raise InvalidInputError(f"camera '{key}': episode {e} has no statistics and no frames in memory")
             self.episode_image_stats[key] = known
         return known
 
@@ -445,7 +452,7 @@ def _check_dims(episodes: Sequence[Episode], obs_dim: int | None, act_dim: int |
     act_dim = episodes[0].action.shape[1] if act_dim is None else act_dim
     for i, ep in enumerate(episodes):
         if ep.observation.shape[1] != obs_dim or ep.action.shape[1] != act_dim:
-            raise ValueError(
+            raise InvalidInputError(
                 f"episodes[{i}] has obs_dim {ep.observation.shape[1]} and act_dim {ep.action.shape[1]}; "
                 f"the dataset has obs_dim {obs_dim} and act_dim {act_dim}"
             )
@@ -461,7 +468,7 @@ def check_cameras(
     for i, ep in enumerate(episodes):
         found = {key: tuple(frames.shape[1:3]) for key, frames in ep.images.items()}
         if found != cameras:
-            raise ValueError(
+            raise InvalidInputError(
                 f"episodes[{i}] has cameras {found} (key: (H, W)); the dataset has {cameras}: every episode "
                 "needs the same cameras at the same size"
             )
@@ -473,7 +480,7 @@ def _names(names: Sequence[str] | None, dim: int, arg: str, prefix: str) -> list
         return [f"{prefix}_{i}" for i in range(dim)]
     names = [str(n) for n in names]
     if len(names) != dim:
-        raise ValueError(f"{arg} has {len(names)} names but the episodes have dimension {dim}: {names}")
+        raise InvalidInputError(f"{arg} has {len(names)} names but the episodes have dimension {dim}: {names}")
     return names
 
 
@@ -509,7 +516,7 @@ def _make_info(
     cameras: dict[str, tuple[int, int]],
 ) -> dict:
     if isinstance(fps, bool) or not isinstance(fps, (int, np.integer)) or fps <= 0:
-        raise ValueError(f"fps must be a positive int (LeRobot stores an int), got {fps!r}")
+        raise InvalidInputError(f"fps must be a positive int (LeRobot stores an int), got {fps!r}")
     features = _features(
         {"dtype": "float32", "shape": [len(obs_names)], "names": list(obs_names)},
         {"dtype": "float32", "shape": [len(action_names)], "names": list(action_names)},

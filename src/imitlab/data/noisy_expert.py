@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import gymnasium as gym
 import numpy as np
 
+from imitlab.core.errors import InvalidInputError
 from imitlab.data.model import Episode
 from imitlab.envs.agents import Agent, wants_images
 from imitlab.envs.registry import EnvSpec
@@ -35,9 +36,9 @@ class Noise:
 
     def __post_init__(self) -> None:
         if not self.std >= 0:
-            raise ValueError(f"expert noise std must be >= 0, got {self.std}")
+            raise InvalidInputError(f"expert noise std must be >= 0, got {self.std}")
         if not 0 <= self.epsilon <= 1:
-            raise ValueError(f"epsilon must be in [0, 1], got {self.epsilon}")
+            raise InvalidInputError(f"epsilon must be in [0, 1], got {self.epsilon}")
 
     @property
     def is_zero(self) -> bool:
@@ -49,7 +50,7 @@ def per_env(noise: Noise | Sequence[Noise], n: int) -> tuple[np.ndarray, np.ndar
     environments (env i gets ``noise[i % len(noise)]``: mixed-quality data in one batch)."""
     levels = [noise] if isinstance(noise, Noise) else list(noise)
     if not levels:
-        raise ValueError("give at least one noise level")
+        raise InvalidInputError("give at least one noise level")
     chosen = [levels[i % len(levels)] for i in range(n)]
     return np.array([c.std for c in chosen]), np.array([c.epsilon for c in chosen])
 
@@ -93,12 +94,14 @@ def noisy_expert_episodes(
     ``seeds`` (one episode each) and return the episodes with the executed action (``label="executed"``) or the
     expert's clean action (``"expert"``), with the env's cameras recorded (``EnvSpec.cameras``)."""
     if label not in LABELS:
-        raise ValueError(f"label must be one of {LABELS}, got {label!r}")
+        raise InvalidInputError(f"label must be one of {LABELS}, got {label!r}")
     vec_env = spec.make_vector(len(seeds))
     space = vec_env.single_action_space
     if not isinstance(space, gym.spaces.Box):
         vec_env.close()
-        raise ValueError(f"{spec.name}: noisy-expert collection needs a continuous (Box) action space, got {space}")
+        raise InvalidInputError(
+            f"{spec.name}: noisy-expert collection needs a continuous (Box) action space, got {space}"
+        )
     agent = NoisyExpert(spec.make_expert(), noise, space.low, space.high, seed)
     result = rollout(vec_env, agent, seeds, spec.max_steps, record_images=bool(spec.cameras))
     vec_env.close()

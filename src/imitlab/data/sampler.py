@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from imitlab.core import keys
+from imitlab.core.errors import InvalidInputError
 from imitlab.data.model import EpisodeDataset
 
 
@@ -34,9 +35,9 @@ class ChunkSampler:
 
     def __init__(self, dataset: EpisodeDataset, n_obs_steps: int, horizon: int):
         if int(n_obs_steps) < 1:
-            raise ValueError(f"n_obs_steps must be >= 1, got {n_obs_steps}")
+            raise InvalidInputError(f"n_obs_steps must be >= 1, got {n_obs_steps}")
         if int(horizon) < 1:
-            raise ValueError(f"horizon must be >= 1, got {horizon}")
+            raise InvalidInputError(f"horizon must be >= 1, got {horizon}")
         self.dataset = dataset
         self.n_obs_steps = int(n_obs_steps)
         self.horizon = int(horizon)
@@ -85,7 +86,7 @@ class ChunkSampler:
                 raise TypeError(f"indices must be integers, got dtype {idx.dtype}")
             idx = idx.astype(np.int64, copy=False)
         if idx.ndim != 1:
-            raise ValueError(f"indices must be 1-D (B,), got shape {tuple(idx.shape)}")
+            raise InvalidInputError(f"indices must be 1-D (B,), got shape {tuple(idx.shape)}")
         n = len(self)
         if idx.size and (idx.min() < 0 or idx.max() >= n):
             raise IndexError(f"chunk start indices must lie in [0, {n}), got min {idx.min()} max {idx.max()}")

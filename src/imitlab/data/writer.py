@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from imitlab.core import keys
+from imitlab.core.errors import InvalidInputError
 from imitlab.core.io import write_json
 from imitlab.data.atomic import fsync_tree, publish, recover_interrupted_swap
 from imitlab.data.frame_cache import carry_cache
@@ -142,7 +143,7 @@ def append_episodes(
     tasks = list(old.tasks)
     if task is None:
         if len(tasks) != 1:
-            raise ValueError(f"the dataset at {root} has {len(tasks)} tasks {tasks}: pass task=... to append")
+            raise InvalidInputError(f"the dataset at {root} has {len(tasks)} tasks {tasks}: pass task=... to append")
         task = tasks[0]
     if task not in tasks:
         tasks.append(task)
@@ -207,7 +208,9 @@ def _write_videos(
         files = sorted(set(zip(stored["chunk_index"], stored["file_index"])))
         if files:
             if videos_from is None or videos_from.root is None:
-                raise ValueError(f"camera '{key}' has episodes stored in video files but no dataset to take them from")
+                raise InvalidInputError(
+                    f"camera '{key}' has episodes stored in video files but no dataset to take them from"
+                )
             for chunk, file in files:
                 src = video_file(videos_from.root, videos_from.info, key, chunk, file)
                 _link_or_copy(src, dest / VIDEO_PATH.format(video_key=key, chunk_index=chunk, file_index=file))
@@ -218,7 +221,7 @@ def _write_videos(
             path = dest / VIDEO_PATH.format(video_key=key, chunk_index=chunk, file_index=file)
             held = ds.images_in_memory[key]  # (T, H, W, 3) per episode from first_new on
             if len(held) != ds.num_episodes - first_new:
-                raise ValueError(
+                raise InvalidInputError(
                     f"camera '{key}': {len(held)} episodes of frames in memory for "
                     f"{ds.num_episodes - first_new} episodes not stored yet"
                 )

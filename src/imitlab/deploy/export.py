@@ -4,9 +4,9 @@ beside ``deploy.json`` holding the policy config, the normalisation statistics a
 
 Graphs take the flattened *normalised* observation history, or for a policy with cameras the condition that its
 visual encoder's graph computes from the normalised state history and raw uint8 frames; state normalisation, the
-sampling loop and un-normalisation run in ``runtime.py``. Each head's graphs and their shapes are fixed by
-``manifest.graph_signatures``; the functions here build, per head, the modules with those inputs and outputs
-(one registry entry per head) and the sampler settings the runtime's loop reads.
+sampling loop and un-normalisation run in ``runtime.py``. Each head declares what is exported (``Policy
+.runtime_head``, ``export_graphs``, ``sampler_settings``); the graphs' names and shapes are fixed by the runtime
+head's ``manifest.graph_signatures``.
 """
 
 from __future__ import annotations
@@ -33,15 +33,8 @@ from imitlab.deploy.manifest import (
     graph_signatures,
 )
 from imitlab.deploy.unet_graph import UnetGraph, unets_as_graphs
-from imitlab.policies.act import ACTPolicy
-from imitlab.policies.base import IMAGES_PREFIX, Policy
-from imitlab.policies.diffusion import DiffusionPolicy
-from imitlab.policies.flow import FlowPolicy
-from imitlab.policies.gmm import GMMPolicy
-from imitlab.policies.mlp import ChunkedBCPolicy
+from imitlab.policies.base import IMAGES_PREFIX, POLICIES, Policy
 from imitlab.policies.normalize import Normalizer
-from imitlab.policies.schedules import make_sampler
-from imitlab.policies.tokenized import TokenizedPolicy
 from imitlab.training.checkpoint import load_policy, read_run_config
 
 OPSET = 17
@@ -60,79 +53,16 @@ class _Call(nn.Module):
         return self.fn(*inputs)
 
 
-def _mlp_graphs(p: ChunkedBCPolicy) -> dict[str, Callable[..., Any]]:
-    return {"net": p.net}
-
-
-def _gmm_graphs(p: GMMPolicy) -> dict[str, Callable[..., Any]]:
-    return {"mixture": p.mixture_of_condition}
-
-
-def _gmm_sampler(p: GMMPolicy) -> dict[str, Any]:
-    return {"sample_from_component": p.config.sample_from_component}
-
-
-def _tokenized_graphs(p: TokenizedPolicy) -> dict[str, Callable[..., Any]]:
-    c = p.config
-    if c.autoregressive:
-        return {"decoder": lambda cond, tokens: p.decoder(cond, tokens[:, : p.length - 1])}
-    return {"logits": lambda cond: p.net(cond).view(-1, p.length, c.n_bins)}
-
-
-def _tokenized_sampler(p: TokenizedPolicy) -> dict[str, Any]:
-    return {"temperature": p.config.temperature, "autoregressive": p.config.autoregressive}
-
-
-def _act_graphs(p: ACTPolicy) -> dict[str, Callable[..., Any]]:
-    return {"decoder": p.decode}
-
-
-def _act_sampler(p: ACTPolicy) -> dict[str, Any]:
-    return {"inference_z": p.config.inference_z}
-
-
-def _denoiser_graphs(network: nn.Module, name: str) -> dict[str, Callable[..., Any]]:
-    """A denoiser as graph ``name``; the U-Net's as its three parts (unet_graph.py), ``name`` on their sum."""
-    if isinstance(network, UnetGraph):
-        return {"condition": network.condition, "time_film": network.time_film, name: network.denoise}
-    return {name: network}
-
-
-def _diffusion_graphs(p: DiffusionPolicy) -> dict[str, Callable[..., Any]]:
-    return _denoiser_graphs(p.denoiser, "denoiser")
-
-
-def _diffusion_sampler(p: DiffusionPolicy) -> dict[str, Any]:
-    c = p.config
-    sampler = make_sampler(c.sampler, p.schedule, 1.0 if c.clip_sample else None, c.ddim_eta)
-    sampler.set_timesteps(c.num_inference_steps)
-    return {
-        "kind": c.sampler,  # "ddim" (Song et al. eq. 12) or "ddpm" (Ho et al. eq. 7)
-        "timesteps": sampler.timesteps.tolist(),  # descending, "trailing" spacing
-        "alpha_bars": p.schedule.alpha_bars.tolist(),  # (N,) float64, t = 0..N-1
-        "clip_sample": sampler.clip_sample,
-        "eta": c.ddim_eta,
-        "guidance_scale": c.guidance_scale,
-    }
-
-
-def _flow_graphs(p: FlowPolicy) -> dict[str, Callable[..., Any]]:
-    return _denoiser_graphs(p.velocity, "velocity")
-
-
-def _flow_sampler(p: FlowPolicy) -> dict[str, Any]:
-    c = p.config
-    return {
-        "num_inference_steps": c.num_inference_steps,
-        "integrator": c.integrator,
-        "time_scale": c.time_scale,
-        "clip_sample": c.clip_sample,
-        "guidance_scale": c.guidance_scale,
-    }
-
-
-def _no_settings(p: Policy) -> dict[str, Any]:
-    return {}
+def _split_unets(graphs: dict[str, Callable[..., Any]]) -> dict[str, Callable[..., Any]]:
+    """A head's graphs with each U-Net (already an ``UnetGraph``) as its three parts (unet_graph.py), the head's
+    graph name on their sum."""
+    split: dict[str, Callable[..., Any]] = {}
+    for name, network in graphs.items():
+        if isinstance(network, UnetGraph):
+            split.update(condition=network.condition, time_film=network.time_film, **{name: network.denoise})
+        else:
+            split[name] = network
+    return split
 
 
 def _encoder_graphs(p: Policy) -> dict[str, Callable[..., Any]]:
@@ -144,17 +74,9 @@ def _encoder_graphs(p: Policy) -> dict[str, Callable[..., Any]]:
     return {"encoder": lambda state, *frames: p.condition_steps(state, frames).reshape(-1, p.cond_dim)}
 
 
-# head -> (its graphs as callables on the signature's inputs, the settings its sampling loop reads). Each entry
-# takes the head's own Policy subclass (the one registered under that name), hence the Any parameter.
-EXPORTERS: dict[str, tuple[Callable[[Any], dict[str, Callable[..., Any]]], Callable[[Any], dict[str, Any]]]] = {
-    "bc": (_mlp_graphs, _no_settings),
-    "chunked-bc": (_mlp_graphs, _no_settings),
-    "gmm": (_gmm_graphs, _gmm_sampler),
-    "diffusion": (_diffusion_graphs, _diffusion_sampler),
-    "flow": (_flow_graphs, _flow_sampler),
-    "tokenized": (_tokenized_graphs, _tokenized_sampler),
-    "act": (_act_graphs, _act_sampler),
-}
+def exportable() -> list[str]:
+    """The registered heads that declare a runtime head, sorted."""
+    return sorted(name for name, cls in POLICIES.items() if cls.runtime_head is not None)
 
 
 def _example(shape: list[int | str], name: str) -> torch.Tensor:
@@ -175,31 +97,30 @@ def _normalizer(norm: Normalizer) -> dict[str, list[float]]:
 def export_policy(policy: Policy, out_dir: Path, meta: dict[str, Any] | None = None) -> Path:
     """Write ``policy``'s graphs and ``deploy.json`` to ``out_dir`` (replaced atomically if it exists).
     ``meta`` (e.g. the env) is stored in the manifest. Returns the manifest's path."""
-    if policy.name not in EXPORTERS:
-        raise DeployError(
-            f"policy {policy.name!r} cannot be exported; exportable heads: {', '.join(sorted(EXPORTERS))}"
-        )
+    runtime = policy.runtime_head
+    if runtime is None:
+        raise DeployError(f"policy {policy.name!r} cannot be exported; exportable heads: {', '.join(exportable())}")
     policy = copy.deepcopy(policy).cpu().eval()  # the caller's policy keeps its device and mode
     unets_as_graphs(policy, policy.config.horizon)  # same outputs, a graph that batches well: unet_graph.py
     config = policy.config.to_dict()
-    graphs, sampler = EXPORTERS[policy.name]
-    signatures = graph_signatures(policy.name, config)
+    signatures = graph_signatures(runtime, config)
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
     try:
-        for name, fn in {**_encoder_graphs(policy), **graphs(policy)}.items():
+        for name, fn in {**_encoder_graphs(policy), **_split_unets(policy.export_graphs())}.items():
             _export_graph(_Call(policy, fn).eval(), signatures[name], staging / graph_file(name))
         manifest = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
             "policy": policy.name,
+            "runtime": runtime,
             "policy_config": config,
             "normalization": {
                 "observation.state": _normalizer(policy.obs_normalizer),
                 "action": _normalizer(policy.action_normalizer),
             },
-            "sampler": sampler(policy),
+            "sampler": policy.sampler_settings(),
             "graphs": {name: {"file": graph_file(name), **sig} for name, sig in signatures.items()},
             "exported_with": {"torch": torch.__version__, "opset": OPSET},
             **(meta or {}),

@@ -2,23 +2,51 @@
 manifest's format tag, the error type, and the input/output shapes each head's graphs (and the visual encoder's
 graph of a policy with cameras) must have.
 
-``graph_signatures(policy, config)`` is the contract between the two sides: the exporter writes graphs with
+``graph_signatures(runtime, config)`` is the contract between the two sides: the exporter writes graphs with
 these names and shapes, the runtime refuses graphs that differ. A shape is a list of ints, ``"B"`` for the
-dynamic batch axis.
+dynamic batch axis. Each runtime head (``RuntimeHead``: the graphs one kind of head exports and the numpy loop
+that samples a chunk from them) is registered by name; a policy class names its own (``Policy.runtime_head``), so
+adding a head that samples like an existing one adds nothing here, and one with a new loop registers it in a
+torch-free module (the built-in ones: ``deploy/samplers.py``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from imitlab.core.errors import ImitlabError
+from imitlab.core.registry import Registry
 
 MANIFEST_FILE = "deploy.json"
 FORMAT = "imitlab-onnx"
-FORMAT_VERSION = 2  # 2: a U-Net denoiser is three graphs (condition, time_film, the denoiser on their sum)
+# 2: a U-Net denoiser is three graphs (condition, time_film, the denoiser on their sum); 3: "runtime" names the
+# runtime head that samples the policy
+FORMAT_VERSION = 3
 BATCH = "B"
 
 Signature = dict[str, dict[str, list[int | str]]]  # {"inputs": {name: shape}, "outputs": {name: shape}}
+
+
+@dataclass(frozen=True)
+class RuntimeHead:
+    """How the torch-free runtime runs one kind of head: ``graphs(config)`` -> {graph name: signature} of the
+    networks it exports (the visual encoder's excluded), and ``sample(policy, cond, draws)`` -> the normalised
+    chunk (B, H, act_dim), from the deployed policy (``runtime.DeployedPolicy``), the normalised condition
+    (B, cond_dim) and the random draws (``runtime.Draws``)."""
+
+    name: str
+    graphs: Callable[[dict[str, Any]], dict[str, Signature]]
+    sample: Callable[[Any, Any, Any], Any]
+
+
+def _register_builtin_runtime_heads() -> None:
+    import imitlab.deploy.samplers  # noqa: F401  (registers the built-in runtime heads)
+
+
+RUNTIME_HEADS: Registry[RuntimeHead] = Registry("runtime head", load=_register_builtin_runtime_heads)
+register_runtime_head = RUNTIME_HEADS.register
 
 
 class DeployError(ImitlabError):
@@ -66,7 +94,7 @@ def film_rows(c: dict[str, Any]) -> int:
     return 2 * (down + mid + up)  # two blocks each
 
 
-def _denoiser(c: dict[str, Any], output: str) -> dict[str, Signature]:
+def denoiser_graphs(c: dict[str, Any], output: str) -> dict[str, Signature]:
     """A denoiser (x, time, cond) -> (B, H, act_dim). The U-Net's is three graphs, its FiLM input split into the
     observation's part (once per chunk) and the time step's (once per step, N = 1 time for the whole batch)."""
     H, A = c["horizon"], c["act_dim"]
@@ -82,19 +110,19 @@ def _denoiser(c: dict[str, Any], output: str) -> dict[str, Signature]:
     }
 
 
-def _mlp(c: dict[str, Any]) -> dict[str, Signature]:
+def mlp_graphs(c: dict[str, Any]) -> dict[str, Signature]:
     return {
         "net": {"inputs": {"cond": [BATCH, condition_dim(c)]}, "outputs": {"out": [BATCH, c["horizon"] * c["act_dim"]]}}
     }
 
 
-def _gmm(c: dict[str, Any]) -> dict[str, Signature]:
+def gmm_graphs(c: dict[str, Any]) -> dict[str, Signature]:
     K, D = c["n_components"], c["horizon"] * c["act_dim"]
     outputs = {"log_weights": [BATCH, K], "means": [BATCH, K, D], "log_stds": [BATCH, K, D]}
     return {"mixture": {"inputs": {"cond": [BATCH, condition_dim(c)]}, "outputs": outputs}}
 
 
-def _tokenized(c: dict[str, Any]) -> dict[str, Signature]:
+def tokenized_graphs(c: dict[str, Any]) -> dict[str, Signature]:
     L, n_bins, cond = c["horizon"] * c["act_dim"], c["n_bins"], [BATCH, condition_dim(c)]
     if c["autoregressive"]:
         # all L positions in one call; tokens (B, L - 1) holds the tokens chosen so far (the rest is ignored by the
@@ -104,28 +132,17 @@ def _tokenized(c: dict[str, Any]) -> dict[str, Signature]:
     return {"logits": {"inputs": {"cond": cond}, "outputs": {"logits": [BATCH, L, n_bins]}}}
 
 
-def _act(c: dict[str, Any]) -> dict[str, Signature]:
+def act_graphs(c: dict[str, Any]) -> dict[str, Signature]:
     inputs = {"cond": [BATCH, condition_dim(c)], "z": [BATCH, c["latent_dim"]]}
     return {"decoder": {"inputs": inputs, "outputs": {"chunk": [BATCH, c["horizon"], c["act_dim"]]}}}
 
 
-GRAPHS = {
-    "bc": _mlp,
-    "chunked-bc": _mlp,
-    "gmm": _gmm,
-    "diffusion": lambda c: _denoiser(c, "denoiser"),
-    "flow": lambda c: _denoiser(c, "velocity"),
-    "tokenized": _tokenized,
-    "act": _act,
-}
-
-
-def graph_signatures(policy: str, config: dict[str, Any]) -> dict[str, Signature]:
-    """{graph name: signature} for head ``policy`` with config fields ``config``: the visual encoder's first for a
-    policy with cameras, then the head's."""
-    if policy not in GRAPHS:
-        raise DeployError(f"policy {policy!r} cannot be exported; exportable heads: {', '.join(sorted(GRAPHS))}")
-    return {**_encoder(config), **GRAPHS[policy](config)}
+def graph_signatures(runtime: str, config: dict[str, Any]) -> dict[str, Signature]:
+    """{graph name: signature} of a policy sampled by runtime head ``runtime`` with config fields ``config``: the
+    visual encoder's first for a policy with cameras, then the head's."""
+    if runtime not in RUNTIME_HEADS:
+        raise DeployError(f"no runtime head {runtime!r}; runtime heads: {', '.join(sorted(RUNTIME_HEADS))}")
+    return {**_encoder(config), **RUNTIME_HEADS.get(runtime).graphs(config)}
 
 
 def graph_file(name: str) -> str:

@@ -17,6 +17,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode
 
+from imitlab.core.errors import InvalidInputError
 from imitlab.envs.pendulum import normalise_seeds
 from imitlab.envs.registry import BatchedEnv, EnvSpec, register_env
 
@@ -35,7 +36,7 @@ class BatchedCartPole(BatchedEnv):
 
     def __init__(self, num_envs: int):
         if num_envs < 1:
-            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+            raise InvalidInputError(f"num_envs must be >= 1, got {num_envs}")
         self.num_envs = int(num_envs)
         self.envs = [gym.make(GYM_ID) for _ in range(self.num_envs)]
         self.single_observation_space = self.envs[0].observation_space
@@ -62,7 +63,7 @@ class BatchedCartPole(BatchedEnv):
         """actions (N, 1) -> obs (N, 4), reward (N,), terminated (N,), truncated (N,), info."""
         actions = np.asarray(actions)
         if actions.shape not in ((self.num_envs, 1), (self.num_envs,)):
-            raise ValueError(f"actions must have shape ({self.num_envs}, 1), got {actions.shape}")
+            raise InvalidInputError(f"actions must have shape ({self.num_envs}, 1), got {actions.shape}")
         actions = np.rint(actions.reshape(-1)).astype(np.int64)
         reward = np.zeros(self.num_envs)
         for i in np.flatnonzero(~(self.terminated | self.truncated)):
@@ -125,5 +126,6 @@ register_env(
         obs_names=("x", "x_dot", "theta", "theta_dot"),
         action_names=("push_right",),
         success_rule=f"the pole stays up for at least {SOLVED_STEPS} of the {MAX_STEPS} steps (return >= 475)",
+        rl_defaults={"reinforce": {"num_envs": 16, "lr": 3e-3}, "ppo": {"num_envs": 8, "lr": 1e-3}},
     )
 )

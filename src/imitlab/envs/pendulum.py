@@ -23,8 +23,11 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
+from PIL import Image, ImageDraw
 
-from imitlab.envs.registry import BatchedEnv, EnvSpec, register_env
+from imitlab.core.errors import InvalidInputError
+from imitlab.envs.presets import ACT_PAPER_LATENT, DENOISER
+from imitlab.envs.registry import BatchedEnv, EnvSpec, Recipe, register_env
 
 # Pendulum-v1 constants (gymnasium/envs/classic_control/pendulum.py).
 G = 10.0
@@ -82,7 +85,7 @@ def normalise_seeds(seed: int | Sequence[int | None] | None, n: int) -> list[int
         return [int(seed) + i for i in range(n)]
     seeds = [None if s is None else int(s) for s in seed]
     if len(seeds) != n:
-        raise ValueError(f"reset got {len(seeds)} seeds for {n} sub-envs")
+        raise InvalidInputError(f"reset got {len(seeds)} seeds for {n} sub-envs")
     return seeds
 
 
@@ -98,7 +101,7 @@ class BatchedPendulum(BatchedEnv):
 
     def __init__(self, num_envs: int):
         if num_envs < 1:
-            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+            raise InvalidInputError(f"num_envs must be >= 1, got {num_envs}")
         self.num_envs = int(num_envs)
         high = np.array([1.0, 1.0, MAX_SPEED], dtype=np.float32)
         self.single_observation_space = spaces.Box(low=-high, high=high, dtype=np.float32)
@@ -128,7 +131,7 @@ class BatchedPendulum(BatchedEnv):
         """actions (N, 1) torque -> obs (N, 3), reward (N,), terminated (N,), truncated (N,), info."""
         actions = np.asarray(actions, dtype=np.float32)
         if actions.shape not in ((self.num_envs, 1), (self.num_envs,)):
-            raise ValueError(f"actions must have shape ({self.num_envs}, 1), got {actions.shape}")
+            raise InvalidInputError(f"actions must have shape ({self.num_envs}, 1), got {actions.shape}")
         self.theta, self.theta_dot, reward = pendulum_step(self.theta, self.theta_dot, actions.reshape(-1))
         self.steps += 1
         self.streak = update_streak(self.streak, self.theta)
@@ -149,7 +152,7 @@ class BatchedPendulum(BatchedEnv):
         """Load an (N, 4) state from ``get_state`` (of this env or another of the same size); returns the obs."""
         state = np.asarray(state, dtype=np.float64)
         if state.shape != (self.num_envs, len(STATE_NAMES)):
-            raise ValueError(f"state must have shape ({self.num_envs}, {len(STATE_NAMES)}), got {state.shape}")
+            raise InvalidInputError(f"state must have shape ({self.num_envs}, {len(STATE_NAMES)}), got {state.shape}")
         self.theta, self.theta_dot = state[:, 0].copy(), state[:, 1].copy()
         self.steps = state[:, 2].astype(np.int64)
         self.streak = state[:, 3].astype(np.int64)
@@ -200,7 +203,7 @@ def obs_angle(obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(theta in [-pi, pi], theta_dot) from observations (N, 3)."""
     obs = np.asarray(obs, dtype=np.float64)
     if obs.ndim != 2 or obs.shape[1] != 3:
-        raise ValueError(f"pendulum obs must have shape (N, 3), got {obs.shape}")
+        raise InvalidInputError(f"pendulum obs must have shape (N, 3), got {obs.shape}")
     return np.arctan2(obs[:, 1], obs[:, 0]), obs[:, 2]
 
 
@@ -253,6 +256,46 @@ class SwingUpExpert:
         return np.clip(u, -MAX_TORQUE, MAX_TORQUE)[:, None].astype(np.float32)
 
 
+def draw_pendulum(trajectory: np.ndarray, size: int) -> Image.Image:
+    """Pole from the pivot at angle theta (0 = up); obs is (cos theta, sin theta, theta_dot)."""
+    image = Image.new("RGB", (size, size), "white")
+    d = ImageDraw.Draw(image)
+    c = size / 2
+    cos, sin = trajectory[-1, 0], trajectory[-1, 1]
+    tip = (c - 0.4 * size * sin, c - 0.4 * size * cos)  # theta grows anticlockwise, as gymnasium draws it
+    d.ellipse([c - 0.4 * size, c - 0.4 * size, c + 0.4 * size, c + 0.4 * size], outline=(220, 220, 220))
+    d.line([(c, c), tip], fill=(200, 60, 60), width=7)
+    d.ellipse([c - 4, c - 4, c + 4, c + 4], fill="black")
+    d.text((4, 4), f"t={len(trajectory) - 1}", fill="black")
+    return image
+
+
+RECIPES: dict[str, Recipe] = {
+    "bc": ({}, {"steps": 3000}),
+    "chunked-bc": ({"horizon": 8, "n_action_steps": 4}, {"steps": 3000}),
+    "gmm": ({}, {"steps": 10000}),
+    "diffusion": DENOISER,
+    "flow": DENOISER,
+    # ACT on Pendulum needs the L2 reconstruction: with the paper's L1 every run stayed at 0-17 % (docs/heads.md)
+    "act": (
+        {
+            "horizon": 8,
+            "n_action_steps": 4,
+            "d_model": 64,
+            "dim_feedforward": 256,
+            "dropout": 0.0,
+            "loss": "l2",
+            **ACT_PAPER_LATENT,
+        },
+        {"steps": 3000, "lr": 1e-3},
+    ),
+    # Decision Transformer on mixed-quality data (MIXED_EPSILONS), context K = 10 steps
+    "dt": ({"n_obs_steps": 10}, {"steps": 3000}),
+}
+# the mixed-quality data the dt recipe was measured on: `imitlab collect --epsilon 0 0.25 0.5 0.75 1` (episode i
+# takes a uniformly random action with probability MIXED_EPSILONS[i % 5] at each step)
+MIXED_EPSILONS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
 register_env(
     EnvSpec(
         name="pendulum",
@@ -268,5 +311,14 @@ register_env(
         success_rule=(
             f"upright (|theta| < {UPRIGHT_ANGLE} rad) after each of the last {UPRIGHT_STEPS} of the {MAX_STEPS} steps"
         ),
+        recipes=RECIPES,
+        study_demos=50,
+        rl_defaults={
+            # 16 episodes x 200 steps per batch; gamma 0.95 and rewards / 10: the costs are dense and local
+            "reinforce": {"num_envs": 16, "gamma": 0.95, "reward_scale": 0.1},
+            # 8 episodes x 200 steps per batch, the same discount and scale
+            "ppo": {"num_envs": 8, "gamma": 0.95, "lr": 1e-3, "reward_scale": 0.1, "eval_every": 1_600},
+        },
+        draw=draw_pendulum,
     )
 )

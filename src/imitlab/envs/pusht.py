@@ -38,9 +38,10 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 
-from imitlab.core.errors import ImitlabError
+from imitlab.core.errors import ImitlabError, InvalidInputError
 from imitlab.envs.pendulum import normalise_seeds
-from imitlab.envs.registry import BatchedEnv, EnvSpec, register_env
+from imitlab.envs.presets import ACT_PAPER_LATENT
+from imitlab.envs.registry import BatchedEnv, EnvSpec, Recipe, register_env
 
 MAX_STEPS = 300  # the paper's evaluation episode length
 FPS = 10
@@ -104,7 +105,7 @@ def pusht_eval_seeds(seed: int, n: int) -> np.ndarray:
     """Evaluation seeds: the paper's test seeds 100000, 100001, ... for ``seed`` 0; seed s starts at
     100000 * (s + 1). (The demonstrations are human, so no collection seed can collide with these.)"""
     if seed < 0 or not 0 < n <= PAPER_TEST_START_SEED:
-        raise ValueError(f"need seed >= 0 and 0 < n <= {PAPER_TEST_START_SEED}, got seed {seed}, n {n}")
+        raise InvalidInputError(f"need seed >= 0 and 0 < n <= {PAPER_TEST_START_SEED}, got seed {seed}, n {n}")
     return PAPER_TEST_START_SEED * (seed + 1) + np.arange(n, dtype=np.int64)
 
 
@@ -158,7 +159,7 @@ def place_state(sim: Any, state: np.ndarray, legacy: bool) -> None:
     block); otherwise angle first, so the block ends exactly at the given pose."""
     state = np.asarray(state, dtype=np.float64)
     if state.shape != (5,):
-        raise ValueError(f"a PushT state is (agent x, y, block x, y, angle), shape (5,); got {state.shape}")
+        raise InvalidInputError(f"a PushT state is (agent x, y, block x, y, angle), shape (5,); got {state.shape}")
     sim.agent.position = state[:2].tolist()
     if legacy:
         sim.block.position = state[2:4].tolist()
@@ -179,7 +180,7 @@ def observation_space(observation: str) -> spaces.Box:
         return spaces.Box(low=-np.inf, high=np.inf, shape=(len(KEYPOINT_OBS_NAMES),), dtype=np.float32)
     if observation == "agent_pos":
         return spaces.Box(low=0.0, high=WORKSPACE, shape=(2,), dtype=np.float32)
-    raise ValueError(f"unknown PushT observation {observation!r}; choose from {', '.join(OBSERVATIONS)}")
+    raise InvalidInputError(f"unknown PushT observation {observation!r}; choose from {', '.join(OBSERVATIONS)}")
 
 
 class PushTEnv(gym.Env):
@@ -264,7 +265,7 @@ class BatchedPushT(BatchedEnv):
 
     def __init__(self, num_envs: int, observation: str = "state"):
         if num_envs < 1:
-            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+            raise InvalidInputError(f"num_envs must be >= 1, got {num_envs}")
         self.num_envs = int(num_envs)
         self.envs = [PushTEnv(observation=observation) for _ in range(self.num_envs)]
         self.single_observation_space = self.envs[0].observation_space
@@ -279,7 +280,7 @@ class BatchedPushT(BatchedEnv):
     ) -> tuple[np.ndarray, dict[str, Any]]:
         states = None if not options or options.get("states") is None else np.asarray(options["states"])
         if states is not None and states.shape != (self.num_envs, 5):
-            raise ValueError(f"options['states'] must have shape ({self.num_envs}, 5), got {states.shape}")
+            raise InvalidInputError(f"options['states'] must have shape ({self.num_envs}, 5), got {states.shape}")
         for i, (env, s) in enumerate(zip(self.envs, normalise_seeds(seed, self.num_envs))):
             self.obs[i], _ = env.reset(seed=s, options=None if states is None else {"state": states[i]})
         self.done[:] = False
@@ -289,7 +290,7 @@ class BatchedPushT(BatchedEnv):
         """actions (N, 2) target positions -> obs (N, obs_dim), reward (N,), terminated, truncated, info."""
         actions = np.asarray(actions, dtype=np.float64)
         if actions.shape != (self.num_envs, 2):
-            raise ValueError(f"actions must have shape ({self.num_envs}, 2), got {actions.shape}")
+            raise InvalidInputError(f"actions must have shape ({self.num_envs}, 2), got {actions.shape}")
         reward = np.zeros(self.num_envs)
         terminated = np.zeros(self.num_envs, dtype=bool)
         truncated = np.zeros(self.num_envs, dtype=bool)
@@ -339,14 +340,71 @@ def _no_expert():
     )
 
 
-for name, observation, obs_names, cameras, description in (
-    ("pusht", "state", OBS_NAMES, {}, "Push the T-shaped block into the goal pose."),
+# PushT on the 90 human training demonstrations (docs/pusht.md), all heads in the paper's set-up: T_obs 2, H 16,
+# 8 actions executed. CPU: sized so training fits in <= 60 min on 2 cores (single-threaded CPU time per step x
+# steps <= ~50 min: `python benchmarks/pusht_table.py`); the scores they reach are in docs/pusht.md.
+_CHUNK = {"n_obs_steps": 2, "horizon": 16, "n_action_steps": 8}
+_UNET = {**_CHUNK, "down_dims": (32, 64, 128)}
+_UNET_TRAIN = {"steps": 20000, "batch_size": 64, "warmup_steps": 500, "ema_decay": 0.999}
+RECIPES: dict[str, Recipe] = {
+    "diffusion": (_UNET, _UNET_TRAIN),
+    "flow": (_UNET, _UNET_TRAIN),
+    "chunked-bc": ({**_CHUNK, "hidden_dim": 512}, {"steps": 30000, "batch_size": 256}),
+    "gmm": ({**_CHUNK, "hidden_dim": 512}, {"steps": 30000, "batch_size": 256}),
+    "act": ({**_CHUNK, **ACT_PAPER_LATENT}, {"steps": 12000, "batch_size": 64}),
+}
+# The paper's scale (Chi et al. 2023, pusht lowdim config): U-Net (256, 512, 1024), time embedding 256, AdamW lr
+# 1e-4, weight decay 1e-6, batch 256, EMA, DDPM with 100 steps in training and at inference; 5000 epochs of the
+# 90-episode split (~45 batches each) = ~225k steps. Needs a GPU (`pusht_table.py --scale full --device cuda`).
+_PAPER_TRAIN = {
+    "steps": 225000,
+    "batch_size": 256,
+    "lr": 1e-4,
+    "weight_decay": 1e-6,
+    "warmup_steps": 500,
+    "ema_decay": 0.9999,
+}
+_PAPER_UNET = {**_CHUNK, "down_dims": (256, 512, 1024), "time_embed_dim": 256}
+FULL_SCALE: dict[str, Recipe] = {
+    "diffusion": ({**_PAPER_UNET, "sampler": "ddpm", "num_inference_steps": 100}, _PAPER_TRAIN),
+    "flow": (_PAPER_UNET, _PAPER_TRAIN),
+    "chunked-bc": ({**_CHUNK, "hidden_dim": 1024, "num_layers": 4}, _PAPER_TRAIN),
+    "gmm": ({**_CHUNK, "hidden_dim": 1024, "num_layers": 4}, _PAPER_TRAIN),
+    "act": ({**_CHUNK, **ACT_PAPER_LATENT, "d_model": 512, "dim_feedforward": 3200}, _PAPER_TRAIN),
+}
+# From images (agent x, y + the 96 x 96 frame), diffusion as the paper's image policy: random 84 x 84 crops. CPU:
+# the tiny trunk (~300 ms of CPU per batch-64 step on 1 thread, EMA included; "small" takes ~700, ResNet-18
+# ~2400), so 15k steps train in <= 90 minutes. Full scale: LeRobot's diffusion_pusht (ResNet-18 with GroupNorm,
+# spatial softmax with 32 keypoints, U-Net (512, 1024, 2048), time embedding 128, DDPM 100, batch 64, 200k steps).
+_CROP = {"crop_shape": (84, 84)}
+PIXEL_RECIPES: dict[str, Recipe] = {
+    "diffusion": ({**_UNET, "vision": {"backbone": "tiny", **_CROP}}, {**_UNET_TRAIN, "steps": 15000}),
+}
+PIXEL_FULL_SCALE: dict[str, Recipe] = {
+    "diffusion": (
+        {
+            **_CHUNK,
+            "down_dims": (512, 1024, 2048),
+            "time_embed_dim": 128,
+            "sampler": "ddpm",
+            "num_inference_steps": 100,
+            "vision": {"backbone": "resnet18", **_CROP},
+        },
+        {**_PAPER_TRAIN, "steps": 200000, "batch_size": 64},
+    ),
+}
+
+# pusht-keypoints is the same task observed as the paper observes it (9 block keypoints + agent x, y): same recipes
+for name, observation, obs_names, cameras, description, recipes, full_scale in (
+    ("pusht", "state", OBS_NAMES, {}, "Push the T-shaped block into the goal pose.", RECIPES, FULL_SCALE),
     (
         "pusht-keypoints",
         "keypoints",
         KEYPOINT_OBS_NAMES,
         {},
         "Push the T-shaped block into the goal pose (observation: 9 block keypoints and the agent position).",
+        RECIPES,
+        FULL_SCALE,
     ),
     (
         "pusht-pixels",
@@ -354,6 +412,8 @@ for name, observation, obs_names, cameras, description in (
         OBS_NAMES[:2],
         {CAMERA: (IMAGE_SIZE, IMAGE_SIZE)},
         "Push the T-shaped block into the goal pose (observation: a 96x96 top-down image and the agent position).",
+        PIXEL_RECIPES,
+        PIXEL_FULL_SCALE,
     ),
 ):
     register_env(
@@ -372,5 +432,7 @@ for name, observation, obs_names, cameras, description in (
             episode_score=episode_score,
             score_rule="mean over episodes of the maximum of clip(coverage / 0.95, 0, 1) (Chi et al. 2023)",
             cameras=cameras,
+            recipes=recipes,
+            full_scale_recipes=full_scale,
         )
     )

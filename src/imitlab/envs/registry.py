@@ -12,13 +12,23 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import gymnasium as gym
 import numpy as np
 
+from imitlab.core.errors import InvalidInputError
 from imitlab.core.registry import Registry
 from imitlab.envs.agents import Agent
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+# Tuned settings of one head on one env: (policy config fields, train config fields); anything not named takes the
+# policy's and TrainConfig's defaults (docs/heads.md, "Defaults and recipes")
+Recipe = tuple[Mapping[str, Any], Mapping[str, Any]]
+# An env's rollout animation: the observations so far (t + 1, obs_dim) and a side in pixels -> one RGB frame
+Drawer = Callable[[np.ndarray, int], "Image"]
 
 
 class BatchedEnv(gym.vector.VectorEnv):
@@ -56,7 +66,7 @@ class CameraEnv(Protocol):
 def require_state(env: BatchedEnv, spec_name: str) -> StatefulEnv:
     """``env`` as a StatefulEnv, or a ValueError naming the env when it cannot save and load its state."""
     if not isinstance(env, StatefulEnv):
-        raise ValueError(f"env {spec_name!r} cannot save or load its state (no get_state/set_state)")
+        raise InvalidInputError(f"env {spec_name!r} cannot save or load its state (no get_state/set_state)")
     return env
 
 
@@ -87,6 +97,21 @@ class EnvSpec:
     # batched env then has ``render_cameras() -> {key: (N, H, W, 3) uint8}`` (the current state, as seen before
     # the next action), and ``imitlab collect`` records every camera beside the observation vector
     cameras: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+
+    # What the rest of imitlab needs to know of the env, declared here rather than in tables keyed by its name:
+    # head -> the settings that work for it on a 2-core CPU (what `imitlab train` and the studies apply), and at
+    # the paper's scale (a GPU; `benchmarks/pusht_table.py --scale full`)
+    recipes: Mapping[str, Recipe] = field(default_factory=dict)
+    full_scale_recipes: Mapping[str, Recipe] = field(default_factory=dict)
+    # demonstrations the built-in studies and the demo train this env's recipes on; None: not one of their envs
+    study_demos: int | None = None
+    # a camera variant of a study env: that env's name (the studies train it on that env's demonstrations at
+    # full scale, beside the state env)
+    variant_of: str | None = None
+    # RL algorithm name -> its settings that work on this env (under --set; `imitlab rl`)
+    rl_defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # draws the rollout GIFs of the report for envs without cameras; None: such rollouts are not animated
+    draw: Drawer | None = None
 
 
 def _register_builtin_envs() -> None:

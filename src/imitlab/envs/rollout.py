@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from imitlab.core.errors import ImitlabError
+from imitlab.core.errors import ImitlabError, InvalidInputError
 from imitlab.envs.agents import Agent, observe_images, observe_reward, wants_images
 from imitlab.envs.registry import BatchedEnv, CameraEnv, EnvSpec, require_state
 
@@ -88,7 +88,7 @@ def rollout(
     seeds = np.asarray(seeds, dtype=np.int64)
     n = len(seeds)
     if env.num_envs != n:
-        raise ValueError(f"env has {env.num_envs} sub-envs but {n} seeds were given")
+        raise InvalidInputError(f"env has {env.num_envs} sub-envs but {n} seeds were given")
     cameras: CameraEnv | None = None  # set when rendering
     if record_images or wants_images(agent):
         if not isinstance(env, CameraEnv):

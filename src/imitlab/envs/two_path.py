@@ -26,9 +26,12 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
+from PIL import Image, ImageDraw
 
+from imitlab.core.errors import InvalidInputError
 from imitlab.envs.pendulum import normalise_seeds
-from imitlab.envs.registry import BatchedEnv, EnvSpec, register_env
+from imitlab.envs.presets import DENOISER
+from imitlab.envs.registry import BatchedEnv, EnvSpec, Recipe, register_env
 
 START = np.array([0.0, -0.65])  # 0.15 below the obstacle: the detours must split at once
 # Half-width of the uniform start noise, in x and in y. Small on purpose: with a wider spread (0.01) a regressor
@@ -84,7 +87,7 @@ class BatchedTwoPath(BatchedEnv):
 
     def __init__(self, num_envs: int):
         if num_envs < 1:
-            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+            raise InvalidInputError(f"num_envs must be >= 1, got {num_envs}")
         self.num_envs = int(num_envs)
         self.single_observation_space = spaces.Box(low=-BOUND, high=BOUND, shape=(2,), dtype=np.float32)
         self.single_action_space = spaces.Box(low=-MAX_SPEED, high=MAX_SPEED, shape=(2,), dtype=np.float32)
@@ -113,7 +116,7 @@ class BatchedTwoPath(BatchedEnv):
         """actions (N, 2) velocity -> obs (N, 2), reward (N,), terminated (N,), truncated (N,), info."""
         actions = np.asarray(actions, dtype=np.float64)
         if actions.shape != (self.num_envs, 2):
-            raise ValueError(f"actions must have shape ({self.num_envs}, 2), got {actions.shape}")
+            raise InvalidInputError(f"actions must have shape ({self.num_envs}, 2), got {actions.shape}")
         new_pos, reward, crashed, reached = two_path_step(self.pos, actions)
         live = ~self.done
         self.pos = np.where(live[:, None], new_pos, self.pos)
@@ -133,7 +136,7 @@ class BatchedTwoPath(BatchedEnv):
         """Load an (N, 5) state from ``get_state``; returns the obs (N, obs_dim)."""
         state = np.asarray(state, dtype=np.float64)
         if state.shape != (self.num_envs, len(STATE_NAMES)):
-            raise ValueError(f"state must have shape ({self.num_envs}, {len(STATE_NAMES)}), got {state.shape}")
+            raise InvalidInputError(f"state must have shape ({self.num_envs}, {len(STATE_NAMES)}), got {state.shape}")
         self.pos = state[:, :2].copy()
         self.steps = state[:, 2].astype(np.int64)
         self.done = state[:, 3] != 0
@@ -207,10 +210,10 @@ class TwoPathExpert:
         """obs (N, 2) -> velocity (N, 2) float32 with norm <= max_speed."""
         p = np.asarray(obs, dtype=np.float64)
         if p.ndim != 2 or p.shape[1] != 2:
-            raise ValueError(f"two-path obs must have shape (N, 2), got {p.shape}")
+            raise InvalidInputError(f"two-path obs must have shape (N, 2), got {p.shape}")
         if self.modes is None or len(self.modes) != len(p):
             got = "no reset" if self.modes is None else f"reset with {len(self.modes)} seeds"
-            raise ValueError(f"TwoPathExpert.act got {len(p)} observations after {got}; call reset(seeds) first")
+            raise InvalidInputError(f"TwoPathExpert.act got {len(p)} observations after {got}; call reset(seeds) first")
         side = np.where(np.abs(p[:, 0]) > self.side_threshold, np.sign(p[:, 0]), self.modes).astype(np.float64)
         direction = _detour_direction(p, side, self.radius)
         speed = np.minimum(self.max_speed, np.linalg.norm(GOAL - p, axis=1))
@@ -258,7 +261,7 @@ def detour_side(obs_trajectory: np.ndarray) -> int:
     """
     xy = np.asarray(obs_trajectory, dtype=np.float64)
     if xy.ndim != 2 or xy.shape[1] < 2 or len(xy) == 0:
-        raise ValueError(f"obs_trajectory must have shape (T, >=2) with T >= 1, got {xy.shape}")
+        raise InvalidInputError(f"obs_trajectory must have shape (T, >=2) with T >= 1, got {xy.shape}")
     beside = np.abs(xy[:, 1]) <= OBSTACLE_RADIUS
     x = xy[beside, 0] if beside.any() else xy[[np.argmin(np.abs(xy[:, 1]))], 0]
     return int(np.sign(x.mean()))
@@ -267,6 +270,56 @@ def detour_side(obs_trajectory: np.ndarray) -> int:
 SUCCESS_RULE = (
     f"reach within {GOAL_RADIUS} of the goal within {MAX_STEPS} steps without touching the obstacle or the walls"
 )
+
+
+def draw_two_path(trajectory: np.ndarray, size: int) -> Image.Image:
+    """Obstacle (grey), goal (green), the path so far (blue) and the robot (dark dot)."""
+    image = Image.new("RGB", (size, size), "white")
+    d = ImageDraw.Draw(image)
+    scale = size / (2 * BOUND)
+
+    def px(x: float, y: float) -> tuple[float, float]:
+        return ((x + BOUND) * scale, (BOUND - y) * scale)
+
+    def disc(centre: np.ndarray, radius: float, **style: Any) -> None:
+        (x0, y0), (x1, y1) = px(centre[0] - radius, centre[1] + radius), px(centre[0] + radius, centre[1] - radius)
+        d.ellipse([x0, y0, x1, y1], **style)
+
+    disc(np.zeros(2), OBSTACLE_RADIUS, fill=(170, 170, 170))
+    disc(GOAL, GOAL_RADIUS, fill=(80, 180, 80))
+    if len(trajectory) > 1:
+        d.line([px(x, y) for x, y in trajectory[:, :2]], fill=(60, 90, 200), width=2)
+    disc(trajectory[-1, :2], 0.04, fill=(20, 20, 60))
+    d.text((4, 4), f"t={len(trajectory) - 1}", fill="black")
+    return image
+
+
+RECIPES: dict[str, Recipe] = {
+    "bc": ({}, {"steps": 3000}),
+    "chunked-bc": ({"horizon": 8, "n_action_steps": 4}, {"steps": 3000}),
+    # the mixture needs longer than the regressors to separate its components (3000 steps: 74-84 %)
+    "gmm": ({}, {"steps": 10000}),
+    "diffusion": DENOISER,
+    "flow": DENOISER,
+    # ACT at CPU width; two-path needs a latent that carries the detour (kl_weight 0.1; at the paper's 10 the KL
+    # collapses below 0.001 and every rollout takes one detour) and z drawn from the prior at inference (z = 0
+    # decodes one detour for every start): docs/heads.md, "act" on two-path
+    "act": (
+        {
+            "n_obs_steps": 2,
+            "horizon": 8,
+            "n_action_steps": 4,
+            "d_model": 64,
+            "dim_feedforward": 256,
+            "kl_weight": 0.1,
+            "inference_z": "prior",
+        },
+        {"steps": 2000},
+    ),
+    # tokens decoded one at a time and sampled (temperature 1): parallel argmax keeps one detour (71 %), parallel
+    # sampling mixes detours within a chunk (25 %): docs/heads.md, "tokenized" on two-path
+    "tokenized": ({"autoregressive": True, "temperature": 1.0}, {"steps": 3000, "batch_size": 128}),
+}
 
 register_env(
     EnvSpec(
@@ -282,5 +335,8 @@ register_env(
         success_rule=SUCCESS_RULE,
         mode_of=lambda episode: detour_side(episode["observation"]),
         state_from_obs=lambda obs: np.column_stack([obs, np.zeros((len(obs), 3))]).astype(np.float64),
+        recipes=RECIPES,
+        study_demos=100,
+        draw=draw_two_path,
     )
 )

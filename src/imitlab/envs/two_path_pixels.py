@@ -22,6 +22,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from imitlab.core.errors import InvalidInputError
+from imitlab.envs.presets import SMALL_FRAME_VISION, with_vision
 from imitlab.envs.registry import EnvSpec, register_env
 from imitlab.envs.two_path import (
     BOUND,
@@ -36,6 +38,7 @@ from imitlab.envs.two_path import (
     TwoPathExpert,
     detour_side,
 )
+from imitlab.envs.two_path import RECIPES as TWO_PATH_RECIPES
 
 CAMERA = "observation.images.top"
 IMAGE_SIZE = 64  # pixels, height = width
@@ -82,7 +85,7 @@ def render_top(pos: np.ndarray) -> np.ndarray:
     The background is copied and only the few pixels round each robot (a ``_PATCH``-wide square) are blended."""
     pos = np.asarray(pos, np.float64)
     if pos.ndim != 2 or pos.shape[1] != 2:
-        raise ValueError(f"positions must have shape (N, 2), got {pos.shape}")
+        raise InvalidInputError(f"positions must have shape (N, 2), got {pos.shape}")
     n = len(pos)
     images = np.broadcast_to(_BACKGROUND_UINT8, (n, IMAGE_SIZE, IMAGE_SIZE, 3)).copy()
     # Pixel rows/columns (N, _PATCH) round each robot, clipped to the image (a clipped index repeats a pixel,
@@ -106,7 +109,7 @@ def locate_agent(images: np.ndarray) -> np.ndarray:
     of view gives NaN."""
     images = np.asarray(images)
     if images.ndim != 4 or images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE, 3):
-        raise ValueError(f"images must have shape (N, {IMAGE_SIZE}, {IMAGE_SIZE}, 3), got {images.shape}")
+        raise InvalidInputError(f"images must have shape (N, {IMAGE_SIZE}, {IMAGE_SIZE}, 3), got {images.shape}")
     weight = np.maximum(255.0 - LOCATE_FLOOR - images[..., 0].astype(np.float64), 0.0)  # (N, H, W)
     total = weight.sum(axis=(1, 2))
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -169,7 +172,7 @@ class TwoPathPixelsExpert(TwoPathExpert):
     def act(self, obs: np.ndarray) -> np.ndarray:
         """obs (N, 2) (the goal) -> velocity (N, 2); the robot's position comes from the images of this step."""
         if self.position is None or len(self.position) != len(obs):
-            raise ValueError("TwoPathPixelsExpert.act needs this step's images first (observe_images)")
+            raise InvalidInputError("TwoPathPixelsExpert.act needs this step's images first (observe_images)")
         # A robot that left the image has crashed into a wall: its episode is over, any action will do.
         return super().act(np.nan_to_num(self.position))
 
@@ -188,5 +191,9 @@ register_env(
         success_rule=SUCCESS_RULE,
         cameras={CAMERA: (IMAGE_SIZE, IMAGE_SIZE)},
         mode_of=detour_side_seen,
+        # each head's two-path recipe with the tiny CNN in front. Measured from pixels (docs/heads.md): diffusion,
+        # flow and bc; the other heads train and evaluate (tests), their success from pixels is not measured
+        recipes=with_vision(TWO_PATH_RECIPES, SMALL_FRAME_VISION),
+        variant_of="two-path",
     )
 )

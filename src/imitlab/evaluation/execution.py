@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from imitlab.core import keys
+from imitlab.core.errors import InvalidInputError
 from imitlab.policies.base import Observation, Policy
 
 
@@ -49,14 +50,14 @@ class ChunkExecutor:
         horizon = policy.config.horizon
         self.n_action_steps = n_action_steps or policy.config.n_action_steps
         if not 1 <= self.n_action_steps <= horizon:
-            raise ValueError(f"n_action_steps must be in [1, horizon={horizon}], got {self.n_action_steps}")
+            raise InvalidInputError(f"n_action_steps must be in [1, horizon={horizon}], got {self.n_action_steps}")
         if temporal_ensemble is not None and temporal_ensemble < 0:
-            raise ValueError(f"temporal_ensemble coefficient m must be >= 0, got {temporal_ensemble}")
+            raise InvalidInputError(f"temporal_ensemble coefficient m must be >= 0, got {temporal_ensemble}")
         self.policy = policy.eval()
         self.temporal_ensemble = temporal_ensemble
         self.conditions = set(policy.history_inputs)
         if keys.HISTORY_RETURN_TO_GO in self.conditions and target_return is None:
-            raise ValueError(
+            raise InvalidInputError(
                 f"policy {policy.name!r} is return-conditioned: give a target return (imitlab eval --target-return R)"
             )
         self.target_return = target_return
@@ -119,7 +120,7 @@ class ChunkExecutor:
         """Shift camera ``key``'s latest frames into its history; before the first step the history repeats the
         first frame, as the chunk sampler pads it."""
         if key not in self.latest_images:
-            raise ValueError(
+            raise InvalidInputError(
                 f"policy {self.policy.name!r} sees camera {key!r}, but the rollout gave no frames of it "
                 f"(got: {', '.join(self.latest_images) or 'none'}); evaluate it on an env with that camera"
             )

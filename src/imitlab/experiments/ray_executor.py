@@ -15,7 +15,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from imitlab.core.errors import ImitlabError
+from imitlab.core.errors import ImitlabError, InvalidInputError
 from imitlab.experiments.runs import COLUMNS, RunSpec, append_row, group_by_training, prepare_datasets, run_group
 
 ERROR_COLUMNS = ["run_id", "env", "policy", "label", "demos", "seed", "attempts", "error", "traceback"]
@@ -34,9 +34,9 @@ class RayConfig:
 
     def __post_init__(self) -> None:
         if self.cpus_per_run <= 0:
-            raise ValueError(f"cpus_per_run must be > 0, got {self.cpus_per_run}")
+            raise InvalidInputError(f"cpus_per_run must be > 0, got {self.cpus_per_run}")
         if self.gpus_per_run < 0:
-            raise ValueError(f"gpus_per_run must be >= 0, got {self.gpus_per_run}")
+            raise InvalidInputError(f"gpus_per_run must be >= 0, got {self.gpus_per_run}")
 
 
 def errors_path(csv_path: Path) -> Path:

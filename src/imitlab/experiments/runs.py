@@ -1,7 +1,7 @@
 """Runs and grids of runs: collect (cached) -> train -> evaluate, one tidy CSV row per run.
 
-The demo and every study are lists of ``RunSpec``; ``run_grid`` skips runs already in the CSV, so an
-interrupted grid resumes where it stopped.
+The demo and every study are lists of ``RunSpec``; ``experiments.grid.run_grid`` runs them, skipping runs already
+in the CSV, so an interrupted grid resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-from tqdm.auto import tqdm
 
 from imitlab.core.appendlog import append_record, complete_text
 from imitlab.data.collect import collect
@@ -203,39 +201,8 @@ def append_row(csv_path: Path, row: dict[str, Any], columns: list[str]) -> None:
     append_record(csv_path, text.getvalue(), CSV_END)
 
 
-# local: one run after another in this process; processes: one single-threaded process per core on this machine
-# (imitlab.experiments.process_executor); ray: Ray tasks on a laptop or a cluster (imitlab.experiments.ray_executor)
-EXECUTORS = ("local", "processes", "ray")
-
-
 def prepare_datasets(specs: list[RunSpec], root: Path) -> None:
     """Collect every dataset the specs need (and the held-out demos) before parallel runs race to write them."""
     for env, demos in sorted({(spec.env, spec.demos) for spec in specs}):
         dataset_dir(root, env, demos)
         dataset_dir(root, env, HELD_OUT_DEMOS, seed=1)
-
-
-def run_grid(
-    specs: list[RunSpec], root: Path, csv_path: Path, progress: bool = True, executor: str = "local", ray: Any = None
-) -> list[dict[str, str]]:
-    """Run every spec not already in ``csv_path``, appending one row per finished run. Returns all rows, in grid
-    order. ``executor="ray"`` runs them as Ray tasks (``ray``: a ``ray_executor.RayConfig``, default local Ray)."""
-    if executor not in EXECUTORS:
-        raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
-    csv_path = Path(csv_path)
-    csv_path.parent.mkdir(parents=True, exist_ok=True)
-    done = {row["run_id"] for row in read_rows(csv_path)}
-    todo = [spec for spec in specs if spec.run_id not in done]
-    if executor == "ray" and todo:
-        from imitlab.experiments.ray_executor import RayConfig, run_on_ray
-
-        run_on_ray(todo, root, csv_path, ray or RayConfig(), progress)
-    elif executor == "processes" and todo:
-        from imitlab.experiments.process_executor import run_in_processes
-
-        run_in_processes(todo, root, csv_path, progress=progress)
-    elif executor == "local":
-        for spec in tqdm(todo, desc="runs", disable=not progress, unit="run"):
-            append_row(csv_path, run_one(spec, root), COLUMNS)
-    order = {spec.run_id: i for i, spec in enumerate(specs)}
-    return sorted((row for row in read_rows(csv_path) if row["run_id"] in order), key=lambda row: order[row["run_id"]])

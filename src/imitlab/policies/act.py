@@ -22,6 +22,7 @@ instead of DETR-style zeros plus a query position added in every layer.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,7 @@ import torch
 from torch import nn
 
 from imitlab.core import keys
+from imitlab.core.errors import InvalidInputError
 from imitlab.policies.base import Observation, Policy, PolicyConfig, masked_mean, register_policy
 
 
@@ -57,24 +59,24 @@ class ACTConfig(PolicyConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.latent_dim < 1:
-            raise ValueError(f"latent_dim must be >= 1, got {self.latent_dim}")
+            raise InvalidInputError(f"latent_dim must be >= 1, got {self.latent_dim}")
         if self.d_model < 1 or self.n_heads < 1 or self.d_model % self.n_heads:
-            raise ValueError(
+            raise InvalidInputError(
                 f"d_model must be a positive multiple of n_heads, got d_model {self.d_model}, n_heads {self.n_heads}"
             )
         if self.dim_feedforward < 1:
-            raise ValueError(f"dim_feedforward must be >= 1, got {self.dim_feedforward}")
+            raise InvalidInputError(f"dim_feedforward must be >= 1, got {self.dim_feedforward}")
         for field in ("n_vae_encoder_layers", "n_encoder_layers", "n_decoder_layers"):
             if getattr(self, field) < 1:
-                raise ValueError(f"{field} must be >= 1, got {getattr(self, field)}")
+                raise InvalidInputError(f"{field} must be >= 1, got {getattr(self, field)}")
         if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+            raise InvalidInputError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.kl_weight < 0:
-            raise ValueError(f"kl_weight must be >= 0, got {self.kl_weight}")
+            raise InvalidInputError(f"kl_weight must be >= 0, got {self.kl_weight}")
         if self.loss not in ("l1", "l2"):
-            raise ValueError(f"loss must be 'l1' or 'l2', got {self.loss!r}")
+            raise InvalidInputError(f"loss must be 'l1' or 'l2', got {self.loss!r}")
         if self.inference_z not in ("zero", "prior"):
-            raise ValueError(f"inference_z must be 'zero' (paper) or 'prior', got {self.inference_z!r}")
+            raise InvalidInputError(f"inference_z must be 'zero' (paper) or 'prior', got {self.inference_z!r}")
 
 
 def kl_to_standard_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -97,6 +99,8 @@ def _encoder(c: ACTConfig, n_layers: int) -> nn.TransformerEncoder:
 class ACTPolicy(Policy):
     name = "act"
     config_class = ACTConfig
+    step_milliseconds = 50.0
+    runtime_head = "act"
     # CPU-sized (paper: AdamW lr 1e-5, weight decay 1e-4, batch 8, for far larger models and image inputs)
     train_defaults = {"lr": 3e-4, "batch_size": 64, "weight_decay": 1e-4}
 
@@ -178,3 +182,9 @@ class ACTPolicy(Policy):
             source = generator.device if generator is not None else cond.device
             z = torch.randn(shape, generator=generator, device=source).to(cond.device)
         return self.action_normalizer.unnormalize(self.decode(cond, z))
+
+    def export_graphs(self) -> dict[str, Callable[..., Any]]:
+        return {"decoder": self.decode}
+
+    def sampler_settings(self) -> dict[str, Any]:
+        return {"inference_z": self.config.inference_z}

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from imitlab.core import keys
+from imitlab.core.errors import InvalidInputError
 from imitlab.policies.base import Observation, Policy, PolicyConfig, register_policy
 from imitlab.policies.mlp import ACTIVATIONS, mlp
 
@@ -48,23 +49,25 @@ class ActorCriticConfig(PolicyConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.horizon != 1 or self.n_obs_steps != 1:
-            raise ValueError(
+            raise InvalidInputError(
                 f"actor-critic acts on one observation, one action: got n_obs_steps "
                 f"{self.n_obs_steps}, horizon {self.horizon}"
             )
         if self.distribution not in ("gaussian", "categorical"):
-            raise ValueError(f"distribution must be 'gaussian' or 'categorical', got {self.distribution!r}")
+            raise InvalidInputError(f"distribution must be 'gaussian' or 'categorical', got {self.distribution!r}")
         if self.distribution == "categorical" and (self.n_actions < 2 or self.act_dim != 1):
-            raise ValueError(f"categorical needs n_actions >= 2 and act_dim 1, got {self.n_actions}, {self.act_dim}")
+            raise InvalidInputError(
+                f"categorical needs n_actions >= 2 and act_dim 1, got {self.n_actions}, {self.act_dim}"
+            )
         if self.log_std not in ("state_independent", "state_dependent"):
-            raise ValueError(f"log_std must be 'state_independent' or 'state_dependent', got {self.log_std!r}")
+            raise InvalidInputError(f"log_std must be 'state_independent' or 'state_dependent', got {self.log_std!r}")
         if self.activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
+            raise InvalidInputError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
         if self.hidden_dim < 1 or self.num_layers < 1:
-            raise ValueError(f"hidden_dim and num_layers must be >= 1, got {self.hidden_dim}, {self.num_layers}")
+            raise InvalidInputError(f"hidden_dim and num_layers must be >= 1, got {self.hidden_dim}, {self.num_layers}")
         if self.mean_low or self.mean_high:
             if not len(self.mean_low) == len(self.mean_high) == self.act_dim or self.distribution != "gaussian":
-                raise ValueError(
+                raise InvalidInputError(
                     f"mean_low and mean_high clamp a Gaussian's mean: give {self.act_dim} values each, "
                     f"got {self.mean_low}, {self.mean_high} for a {self.distribution}"
                 )
@@ -114,7 +117,7 @@ class ActorCriticPolicy(Policy):
     def _heads(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """obs (B, obs_dim) env units -> (mean (B, act_dim) or logits (B, n_actions), log_std (B, act_dim))."""
         if obs.ndim != 2 or obs.shape[1] != self.config.obs_dim:
-            raise ValueError(f"{self.name}: obs must be (B, {self.config.obs_dim}), got {tuple(obs.shape)}")
+            raise InvalidInputError(f"{self.name}: obs must be (B, {self.config.obs_dim}), got {tuple(obs.shape)}")
         x = self.obs_normalizer.normalize(obs)
         if self.config.distribution == "categorical":
             logits: torch.Tensor = self.net(x)
@@ -174,7 +177,9 @@ class ActorCriticPolicy(Policy):
     def predict_chunk(self, obs: Observation, generator: torch.Generator | None = None) -> torch.Tensor:
         """The deterministic action: the Gaussian's mean, or the most likely discrete action; (B, 1, act_dim)."""
         if not isinstance(obs, torch.Tensor):
-            raise ValueError(f"{self.name} acts on the state alone; got an observation with cameras ({', '.join(obs)})")
+            raise InvalidInputError(
+                f"{self.name} acts on the state alone; got an observation with cameras ({', '.join(obs)})"
+            )
         self.check_obs(obs)
         head, _ = self._heads(obs[:, -1])
         if self.config.distribution == "categorical":

@@ -15,7 +15,7 @@ state history, as before cameras existed.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from imitlab.core import keys
+from imitlab.core.errors import InvalidInputError
 from imitlab.core.registry import Registry
 from imitlab.policies.encoders import VisionConfig, VisualEncoder
 from imitlab.policies.normalize import Normalizer
@@ -61,32 +62,32 @@ class PolicyConfig:
         for key, shape in shapes.items():
             name = key.removeprefix(IMAGES_PREFIX)
             if not key.startswith(IMAGES_PREFIX) or not name or "." in name or len(shape) != 2 or min(shape) < 1:
-                raise ValueError(
+                raise InvalidInputError(
                     f"image_shapes must map '{IMAGES_PREFIX}<camera>' (no further dots) to (H, W), got {key!r}: {shape}"
                 )
             crop = self.vision.crop_shape
             if crop is not None and (crop[0] > shape[0] or crop[1] > shape[1]):
-                raise ValueError(
+                raise InvalidInputError(
                     f"vision crop_shape {crop} is larger than camera {key!r}'s frames {shape}: set a smaller "
                     "crop, e.g. --set vision='{\"crop_shape\": [56, 56]}', or null to keep the whole frame"
                 )
         if self.vision.shared and self.vision.crop_shape is None and len(set(shapes.values())) > 1:
-            raise ValueError(
+            raise InvalidInputError(
                 f"a shared visual encoder without a crop needs cameras of one size, got {shapes}: set "
                 "vision crop_shape or shared false"
             )
         if self.n_obs_steps < 1:
-            raise ValueError(f"n_obs_steps must be >= 1, got {self.n_obs_steps}")
+            raise InvalidInputError(f"n_obs_steps must be >= 1, got {self.n_obs_steps}")
         if self.horizon < 1:
-            raise ValueError(f"horizon must be >= 1, got {self.horizon}")
+            raise InvalidInputError(f"horizon must be >= 1, got {self.horizon}")
         if not 1 <= self.n_action_steps <= self.horizon:
-            raise ValueError(
+            raise InvalidInputError(
                 f"n_action_steps must be in [1, horizon={self.horizon}], got {self.n_action_steps}; "
                 "lower it or raise --chunk-size"
             )
         for field, value in (("obs_norm", self.obs_norm), ("action_norm", self.action_norm)):
             if value not in ("mean_std", "min_max"):
-                raise ValueError(f"{field} must be 'mean_std' or 'min_max', got {value!r}")
+                raise InvalidInputError(f"{field} must be 'mean_std' or 'min_max', got {value!r}")
 
     def replace(self, **changes: Any) -> PolicyConfig:
         return dataclasses.replace(self, **changes)
@@ -105,12 +106,12 @@ def check_transformer(d_model: int, n_heads: int, n_layers: int, dropout: float)
     """The config checks every transformer-based head shares: heads divide the width, at least one layer,
     dropout a probability."""
     if d_model < 1 or n_layers < 1 or n_heads < 1 or d_model % n_heads:
-        raise ValueError(
+        raise InvalidInputError(
             f"d_model must be a multiple of n_heads and n_layers >= 1, got d_model {d_model}, "
             f"n_heads {n_heads}, n_layers {n_layers}"
         )
     if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        raise InvalidInputError(f"dropout must be in [0, 1), got {dropout}")
 
 
 class Policy(nn.Module):
@@ -119,6 +120,12 @@ class Policy(nn.Module):
     name: ClassVar[str]
     config_class: ClassVar[type[PolicyConfig]] = PolicyConfig
     train_defaults: ClassVar[dict[str, Any]] = {}  # TrainConfig fields this policy wants by default (e.g. EMA)
+    # single-threaded CPU milliseconds per training step at its recipes' size (the demo's metrics.jsonl on a 2-core
+    # machine); used only to start a grid's longest trainings first
+    step_milliseconds: ClassVar[float] = 6.0
+    # the torch-free runtime's head that samples this policy from its exported graphs (``imitlab.deploy.manifest
+    # .RUNTIME_HEADS``); None: the head cannot be exported
+    runtime_head: ClassVar[str | None] = None
     # history beyond the observations that predict_chunk takes as keyword arguments (sequence policies such as
     # dt): keys.HISTORY_ACTION (B, T_obs, act_dim) executed actions, keys.HISTORY_RETURN_TO_GO (B, T_obs); the
     # chunk sampler and the chunk executor both provide them
@@ -127,7 +134,7 @@ class Policy(nn.Module):
     def __init__(self, config: PolicyConfig, stats: dict[str, dict[str, Any]]):
         super().__init__()
         if config.obs_dim < 1 or config.act_dim < 1:
-            raise ValueError(f"config needs obs_dim and act_dim >= 1, got {config.obs_dim}, {config.act_dim}")
+            raise InvalidInputError(f"config needs obs_dim and act_dim >= 1, got {config.obs_dim}, {config.act_dim}")
         self.config = config
         self.obs_normalizer = Normalizer(stats[keys.OBS], config.obs_norm)
         self.action_normalizer = Normalizer(stats[keys.ACTION], config.action_norm)
@@ -164,15 +171,26 @@ class Policy(nn.Module):
         stochastic policies draw from ``generator`` so a seeded generator makes sampling reproducible."""
         raise NotImplementedError
 
+    def export_graphs(self) -> dict[str, Callable[..., Any]]:
+        """The networks the runtime head (``runtime_head``) runs: graph name -> a callable on the inputs of that
+        graph's signature (``deploy.manifest``), in eval mode; the visual encoder is exported separately."""
+        raise NotImplementedError(f"{self.name} declares no runtime head: it cannot be exported")
+
+    def sampler_settings(self) -> dict[str, Any]:
+        """What the runtime head's sampling loop reads besides the graphs (deploy.json "sampler")."""
+        return {}
+
     def chunk_targets(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """The batch's action chunk (B, H, act_dim) and padding mask (B, H), checked against this config."""
         c = self.config
         action, is_pad = batch[keys.ACTION], batch[keys.ACTION_IS_PAD]
         B = action.shape[0]
         if tuple(action.shape) != (B, c.horizon, c.act_dim):
-            raise ValueError(f"{self.name}: action must be (B, {c.horizon}, {c.act_dim}), got {tuple(action.shape)}")
+            raise InvalidInputError(
+                f"{self.name}: action must be (B, {c.horizon}, {c.act_dim}), got {tuple(action.shape)}"
+            )
         if tuple(is_pad.shape) != (B, c.horizon):
-            raise ValueError(f"{self.name}: action_is_pad must be (B, {c.horizon}), got {tuple(is_pad.shape)}")
+            raise InvalidInputError(f"{self.name}: action_is_pad must be (B, {c.horizon}), got {tuple(is_pad.shape)}")
         return action, is_pad
 
     def encode_steps(self, obs: Observation) -> torch.Tensor:
@@ -182,7 +200,7 @@ class Policy(nn.Module):
         training mode (from torch's global generator, which the trainer seeds) and centre-cropped in eval mode."""
         if isinstance(obs, torch.Tensor):
             if self.cameras:
-                raise ValueError(
+                raise InvalidInputError(
                     f"{self.name} sees cameras {', '.join(self.cameras)}: obs must be a dict with "
                     f"'{keys.OBS}' and those keys, got a tensor of shape {tuple(obs.shape)}"
                 )
@@ -190,14 +208,14 @@ class Policy(nn.Module):
             return self.obs_normalizer.normalize(obs)
         missing = [key for key in (keys.OBS, *self.cameras) if key not in obs]
         if missing:
-            raise ValueError(f"{self.name}: obs has no {', '.join(missing)} (found: {', '.join(obs)})")
+            raise InvalidInputError(f"{self.name}: obs has no {', '.join(missing)} (found: {', '.join(obs)})")
         state = obs[keys.OBS]
         self.check_obs(state)
         B, T = state.shape[:2]
         for key in self.cameras:
             frames = obs[key]
             if tuple(frames.shape) != (B, T, 3, *self.config.image_shapes[key]) or frames.dtype != torch.uint8:
-                raise ValueError(
+                raise InvalidInputError(
                     f"{self.name}: {key} must be (B={B}, {T}, 3, {', '.join(map(str, self.config.image_shapes[key]))}) "
                     f"uint8, got {tuple(frames.shape)} {frames.dtype}"
                 )
@@ -229,7 +247,7 @@ class Policy(nn.Module):
             return batch[keys.OBS]
         missing = [key for key in self.cameras if key not in batch]
         if missing:
-            raise ValueError(
+            raise InvalidInputError(
                 f"{self.name} sees cameras the batch lacks: {', '.join(missing)} (found: {', '.join(batch)})"
             )
         return {keys.OBS: batch[keys.OBS], **{key: batch[key] for key in self.cameras}}
@@ -237,7 +255,9 @@ class Policy(nn.Module):
     def check_obs(self, obs: torch.Tensor) -> None:
         expected = (self.config.n_obs_steps, self.config.obs_dim)
         if obs.ndim != 3 or tuple(obs.shape[1:]) != expected:
-            raise ValueError(f"{self.name}: obs must be (B, {expected[0]}, {expected[1]}), got {tuple(obs.shape)}")
+            raise InvalidInputError(
+                f"{self.name}: obs must be (B, {expected[0]}, {expected[1]}), got {tuple(obs.shape)}"
+            )
 
 
 class ImageNormalizer(nn.Module):
@@ -282,7 +302,7 @@ def create_policy(name: str, stats: dict[str, dict[str, Any]], **config_fields: 
     known = {f.name for f in dataclasses.fields(cls.config_class)}
     unknown = sorted(set(config_fields) - known)
     if unknown:
-        raise ValueError(
+        raise InvalidInputError(
             f"policy {name!r} has no config field {', '.join(unknown)}; its fields: {', '.join(sorted(known))}"
         )
     return cls.from_config(cls.config_class(**config_fields), stats)

@@ -22,6 +22,7 @@ from typing import cast
 import torch
 from torch import nn
 
+from imitlab.core.errors import InvalidInputError
 from imitlab.policies.base import Observation, Policy, PolicyConfig, check_transformer
 
 BACKBONES = ("unet", "transformer")
@@ -51,22 +52,24 @@ class DenoiserConfig(PolicyConfig):
         super().__post_init__()
         object.__setattr__(self, "down_dims", tuple(self.down_dims))  # a list when read back from config.json
         if self.clip_sample and self.action_norm != "min_max":
-            raise ValueError("clip_sample clips to [-1, 1], which needs action_norm='min_max' (or clip_sample=False)")
+            raise InvalidInputError(
+                "clip_sample clips to [-1, 1], which needs action_norm='min_max' (or clip_sample=False)"
+            )
         if self.backbone not in BACKBONES:
-            raise ValueError(f"backbone must be one of {BACKBONES}, got {self.backbone!r}")
+            raise InvalidInputError(f"backbone must be one of {BACKBONES}, got {self.backbone!r}")
         if self.time_embed_dim < 2 or self.time_embed_dim % 2:
-            raise ValueError(f"time_embed_dim must be even and >= 2, got {self.time_embed_dim}")
+            raise InvalidInputError(f"time_embed_dim must be even and >= 2, got {self.time_embed_dim}")
         if len(self.down_dims) < 1 or any(d % self.n_groups for d in self.down_dims):
-            raise ValueError(
+            raise InvalidInputError(
                 f"every entry of down_dims={self.down_dims} must be a multiple of n_groups={self.n_groups}"
             )
         if self.kernel_size < 1 or self.kernel_size % 2 == 0:
-            raise ValueError(f"kernel_size must be odd, got {self.kernel_size}")
+            raise InvalidInputError(f"kernel_size must be odd, got {self.kernel_size}")
         check_transformer(self.d_model, self.n_heads, self.n_layers, self.dropout)
         if not 0.0 <= self.cond_dropout < 1.0:
-            raise ValueError(f"cond_dropout must be in [0, 1), got {self.cond_dropout}")
+            raise InvalidInputError(f"cond_dropout must be in [0, 1), got {self.cond_dropout}")
         if self.guidance_scale != 1.0 and self.cond_dropout == 0.0:
-            raise ValueError(
+            raise InvalidInputError(
                 f"guidance_scale={self.guidance_scale} needs the null condition of a model trained with "
                 "cond_dropout > 0 (e.g. --set cond_dropout=0.1 at training)"
             )

@@ -14,12 +14,14 @@ The noise schedule is squared-cosine (Nichol & Dhariwal eq. 17) over 100 trainin
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from imitlab.core import keys
+from imitlab.core.errors import InvalidInputError
 from imitlab.policies.base import Observation, masked_mean, register_policy
 from imitlab.policies.denoisers import DenoiserConfig, DenoisingPolicy, build_denoiser, hold_last_valid_action
 from imitlab.policies.schedules import BETA_SCHEDULES, NoiseSchedule, make_sampler, randn
@@ -44,24 +46,26 @@ class DiffusionConfig(DenoiserConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.num_train_steps < 1:
-            raise ValueError(f"num_train_steps must be >= 1, got {self.num_train_steps}")
+            raise InvalidInputError(f"num_train_steps must be >= 1, got {self.num_train_steps}")
         if self.beta_schedule not in BETA_SCHEDULES:
-            raise ValueError(f"beta_schedule must be one of {BETA_SCHEDULES}, got {self.beta_schedule!r}")
+            raise InvalidInputError(f"beta_schedule must be one of {BETA_SCHEDULES}, got {self.beta_schedule!r}")
         if self.sampler not in ("ddim", "ddpm"):
-            raise ValueError(f"sampler must be 'ddim' or 'ddpm', got {self.sampler!r}")
+            raise InvalidInputError(f"sampler must be 'ddim' or 'ddpm', got {self.sampler!r}")
         if not 1 <= self.num_inference_steps <= self.num_train_steps:
-            raise ValueError(
+            raise InvalidInputError(
                 f"num_inference_steps must be in [1, num_train_steps={self.num_train_steps}], "
                 f"got {self.num_inference_steps}"
             )
         if self.ddim_eta < 0:
-            raise ValueError(f"ddim_eta must be >= 0, got {self.ddim_eta}")
+            raise InvalidInputError(f"ddim_eta must be >= 0, got {self.ddim_eta}")
 
 
 @register_policy
 class DiffusionPolicy(DenoisingPolicy):
     name = "diffusion"
     config_class = DiffusionConfig
+    step_milliseconds = 86.0
+    runtime_head = "diffusion"
 
     def __init__(self, config: DiffusionConfig, stats: dict[str, dict[str, Any]]):
         super().__init__(config, stats)
@@ -94,3 +98,19 @@ class DiffusionPolicy(DenoisingPolicy):
             eps_pred = self._guided(self.denoiser, x, torch.full((B,), float(t), device=x.device), cond)
             x = sampler.step(eps_pred, t, x, generator)
         return self.action_normalizer.unnormalize(x)
+
+    def export_graphs(self) -> dict[str, Callable[..., Any]]:
+        return {"denoiser": self.denoiser}
+
+    def sampler_settings(self) -> dict[str, Any]:
+        c = self.config
+        sampler = make_sampler(c.sampler, self.schedule, 1.0 if c.clip_sample else None, c.ddim_eta)
+        sampler.set_timesteps(c.num_inference_steps)
+        return {
+            "kind": c.sampler,  # "ddim" (Song et al. eq. 12) or "ddpm" (Ho et al. eq. 7)
+            "timesteps": sampler.timesteps.tolist(),  # descending, "trailing" spacing
+            "alpha_bars": self.schedule.alpha_bars.tolist(),  # (N,) float64, t = 0..N-1
+            "clip_sample": sampler.clip_sample,
+            "eta": c.ddim_eta,
+            "guidance_scale": c.guidance_scale,
+        }

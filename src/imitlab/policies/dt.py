@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from imitlab.core import keys
+from imitlab.core.errors import InvalidInputError
 from imitlab.policies.base import Observation, Policy, PolicyConfig, check_transformer, register_policy
 
 
@@ -44,14 +45,14 @@ class DTConfig(PolicyConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.horizon != 1 or self.n_action_steps != 1:
-            raise ValueError(
+            raise InvalidInputError(
                 f"dt predicts one action per step: horizon and n_action_steps must be 1, got "
                 f"{self.horizon}, {self.n_action_steps}"
             )
         if self.action_norm != "min_max":
-            raise ValueError(f"action_norm must be 'min_max' for dt (tanh output), got {self.action_norm!r}")
+            raise InvalidInputError(f"action_norm must be 'min_max' for dt (tanh output), got {self.action_norm!r}")
         if not self.return_scale > 0:
-            raise ValueError(f"return_scale must be > 0, got {self.return_scale}")
+            raise InvalidInputError(f"return_scale must be > 0, got {self.return_scale}")
         check_transformer(self.d_model, self.n_heads, self.n_layers, self.dropout)
 
 
@@ -82,7 +83,7 @@ class DecisionTransformerPolicy(Policy):
     def _check_history(self, obs: Observation, action: torch.Tensor, return_to_go: torch.Tensor) -> None:
         B, K = (obs if isinstance(obs, torch.Tensor) else obs[keys.OBS]).shape[:2]
         if tuple(action.shape) != (B, K, self.config.act_dim) or tuple(return_to_go.shape) != (B, K):
-            raise ValueError(
+            raise InvalidInputError(
                 f"dt: history_action must be (B, {K}, {self.config.act_dim}) and history_return_to_go "
                 f"(B, {K}), got {tuple(action.shape)} and {tuple(return_to_go.shape)}"
             )
@@ -121,7 +122,7 @@ class DecisionTransformerPolicy(Policy):
         (B, K, act_dim) holds the actions executed at the earlier steps (its last row is ignored) and
         ``history_return_to_go`` (B, K) the return still wanted at each step."""
         if history_action is None or history_return_to_go is None:
-            raise ValueError(
+            raise InvalidInputError(
                 "dt is return-conditioned: predict_chunk needs history_action and history_return_to_go "
                 "(evaluate with a target return, e.g. `imitlab eval --target-return R`)"
             )

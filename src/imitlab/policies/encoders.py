@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from imitlab.core.errors import InvalidInputError
+
 BACKBONES = ("resnet18", "small", "tiny")
 
 
@@ -33,13 +35,13 @@ class VisionConfig:
 
     def __post_init__(self) -> None:
         if self.backbone not in BACKBONES:
-            raise ValueError(f"vision backbone must be one of {', '.join(BACKBONES)}, got {self.backbone!r}")
+            raise InvalidInputError(f"vision backbone must be one of {', '.join(BACKBONES)}, got {self.backbone!r}")
         if self.num_keypoints < 1 or self.feature_dim < 1:
-            raise ValueError(
+            raise InvalidInputError(
                 f"num_keypoints and feature_dim must be >= 1, got {self.num_keypoints}, {self.feature_dim}"
             )
         if self.crop_shape is not None and (len(self.crop_shape) != 2 or min(self.crop_shape) < 8):
-            raise ValueError(f"crop_shape must be (H, W) with both >= 8, or None; got {self.crop_shape}")
+            raise InvalidInputError(f"crop_shape must be (H, W) with both >= 8, or None; got {self.crop_shape}")
 
 
 class SpatialSoftmax(nn.Module):
@@ -125,7 +127,7 @@ def crop(images: torch.Tensor, shape: tuple[int, int], generator: torch.Generato
     if (h, w) == (H, W):
         return images
     if h > H or w > W:
-        raise ValueError(f"crop {shape} is larger than the frames {(H, W)}")
+        raise InvalidInputError(f"crop {shape} is larger than the frames {(H, W)}")
     if not random:
         top, left = (H - h) // 2, (W - w) // 2
         return images[:, :, top : top + h, left : left + w]
@@ -155,7 +157,7 @@ class VisualEncoder(nn.Module):
 
     def forward(self, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         if images.ndim != 4 or images.shape[1] != 3:
-            raise ValueError(f"images must be (B, 3, H, W), got {tuple(images.shape)}")
+            raise InvalidInputError(f"images must be (B, 3, H, W), got {tuple(images.shape)}")
         images = crop(images, self.input_shape, generator, random=self.training)
         keypoints = self.pool(self.trunk(images))  # (B, K, 2)
         return F.relu(self.out(keypoints.flatten(1)))

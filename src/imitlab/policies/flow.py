@@ -13,12 +13,14 @@ Classifier-free guidance (``cond_dropout``, ``guidance_scale``) combines velocit
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from imitlab.core import keys
+from imitlab.core.errors import InvalidInputError
 from imitlab.policies.base import Observation, masked_mean, register_policy
 from imitlab.policies.denoisers import DenoiserConfig, DenoisingPolicy, build_denoiser, hold_last_valid_action
 from imitlab.policies.schedules import randn
@@ -44,19 +46,21 @@ class FlowConfig(DenoiserConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.num_inference_steps < 1:
-            raise ValueError(f"num_inference_steps must be >= 1, got {self.num_inference_steps}")
+            raise InvalidInputError(f"num_inference_steps must be >= 1, got {self.num_inference_steps}")
         if self.integrator not in ("euler", "midpoint"):
-            raise ValueError(f"integrator must be 'euler' or 'midpoint', got {self.integrator!r}")
+            raise InvalidInputError(f"integrator must be 'euler' or 'midpoint', got {self.integrator!r}")
         if self.time_sampling not in ("uniform", "beta"):
-            raise ValueError(f"time_sampling must be 'uniform' or 'beta', got {self.time_sampling!r}")
+            raise InvalidInputError(f"time_sampling must be 'uniform' or 'beta', got {self.time_sampling!r}")
         if self.time_scale <= 0:
-            raise ValueError(f"time_scale must be > 0, got {self.time_scale}")
+            raise InvalidInputError(f"time_scale must be > 0, got {self.time_scale}")
 
 
 @register_policy
 class FlowPolicy(DenoisingPolicy):
     name = "flow"
     config_class = FlowConfig
+    step_milliseconds = 85.0
+    runtime_head = "flow"
 
     def __init__(self, config: FlowConfig, stats: dict[str, dict[str, Any]]):
         super().__init__(config, stats)
@@ -103,3 +107,16 @@ class FlowPolicy(DenoisingPolicy):
         if cfg.clip_sample:
             x = x.clamp(-1.0, 1.0)
         return self.action_normalizer.unnormalize(x)
+
+    def export_graphs(self) -> dict[str, Callable[..., Any]]:
+        return {"velocity": self.velocity}
+
+    def sampler_settings(self) -> dict[str, Any]:
+        c = self.config
+        return {
+            "num_inference_steps": c.num_inference_steps,
+            "integrator": c.integrator,
+            "time_scale": c.time_scale,
+            "clip_sample": c.clip_sample,
+            "guidance_scale": c.guidance_scale,
+        }

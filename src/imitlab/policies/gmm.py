@@ -11,6 +11,7 @@ Sampling draws a component k ~ softmax(w) and returns its mean mu_k (default) or
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,7 @@ import torch
 from torch import nn
 
 from imitlab.core import keys
+from imitlab.core.errors import InvalidInputError
 from imitlab.policies.base import Observation, Policy, PolicyConfig, register_policy
 from imitlab.policies.mlp import mlp
 
@@ -42,11 +44,11 @@ class GMMConfig(PolicyConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.n_components < 1:
-            raise ValueError(f"n_components must be >= 1, got {self.n_components}")
+            raise InvalidInputError(f"n_components must be >= 1, got {self.n_components}")
         if self.hidden_dim < 1 or self.num_layers < 1:
-            raise ValueError(f"hidden_dim and num_layers must be >= 1, got {self.hidden_dim}, {self.num_layers}")
+            raise InvalidInputError(f"hidden_dim and num_layers must be >= 1, got {self.hidden_dim}, {self.num_layers}")
         if not self.min_log_std < self.max_log_std:
-            raise ValueError(f"need min_log_std < max_log_std, got {self.min_log_std}, {self.max_log_std}")
+            raise InvalidInputError(f"need min_log_std < max_log_std, got {self.min_log_std}, {self.max_log_std}")
 
 
 @register_policy
@@ -56,6 +58,7 @@ class GMMPolicy(Policy):
     # the mixture needs longer than the regressors to separate its components: 70-84 % on two-path at the trainer's
     # 3000 steps, 99 % at 10000 (docs/heads.md, "Defaults")
     train_defaults = {"steps": 10000}
+    runtime_head = "gmm"
 
     def __init__(self, config: GMMConfig, stats: dict[str, dict[str, Any]]):
         super().__init__(config, stats)
@@ -116,3 +119,9 @@ class GMMPolicy(Policy):
             noise = torch.randn(chosen.shape, generator=generator, device=source, dtype=chosen.dtype).to(mu.device)
             chosen = chosen + std * noise
         return self.action_normalizer.unnormalize(chosen.view(B, c.horizon, c.act_dim))
+
+    def export_graphs(self) -> dict[str, Callable[..., Any]]:
+        return {"mixture": self.mixture_of_condition}
+
+    def sampler_settings(self) -> dict[str, Any]:
+        return {"sample_from_component": self.config.sample_from_component}

@@ -6,6 +6,7 @@ for one observation they predict the average: the multimodality failure the gene
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -13,6 +14,7 @@ import torch
 from torch import nn
 
 from imitlab.core import keys
+from imitlab.core.errors import InvalidInputError
 from imitlab.policies.base import Observation, Policy, PolicyConfig, masked_mean, register_policy
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
@@ -28,11 +30,11 @@ class MLPConfig(PolicyConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.hidden_dim < 1 or self.num_layers < 1:
-            raise ValueError(f"hidden_dim and num_layers must be >= 1, got {self.hidden_dim}, {self.num_layers}")
+            raise InvalidInputError(f"hidden_dim and num_layers must be >= 1, got {self.hidden_dim}, {self.num_layers}")
         if self.activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
+            raise InvalidInputError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
         if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+            raise InvalidInputError(f"dropout must be in [0, 1), got {self.dropout}")
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class ChunkedBCPolicy(Policy):
     name = "chunked-bc"
     config_class: ClassVar[type[PolicyConfig]] = ChunkedMLPConfig
     config: MLPConfig
+    runtime_head = "mlp"
 
     def __init__(self, config: MLPConfig, stats: dict[str, dict[str, Any]]):
         super().__init__(config, stats)
@@ -95,6 +98,9 @@ class ChunkedBCPolicy(Policy):
     def predict_chunk(self, obs: Observation, generator: torch.Generator | None = None) -> torch.Tensor:
         return self.action_normalizer.unnormalize(self._forward(obs))
 
+    def export_graphs(self) -> dict[str, Callable[..., Any]]:
+        return {"net": self.net}
+
 
 @register_policy
 class BCPolicy(ChunkedBCPolicy):
@@ -105,5 +111,5 @@ class BCPolicy(ChunkedBCPolicy):
 
     def __init__(self, config: MLPConfig, stats: dict[str, dict[str, Any]]):
         if config.horizon != 1:
-            raise ValueError(f"bc predicts one action (horizon 1), got horizon {config.horizon}; use chunked-bc")
+            raise InvalidInputError(f"bc predicts one action (horizon 1), got horizon {config.horizon}; use chunked-bc")
         super().__init__(config, stats)

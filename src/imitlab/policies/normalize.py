@@ -8,6 +8,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from imitlab.core.errors import InvalidInputError
+
 EPS = 1e-6
 
 
@@ -32,7 +34,7 @@ class Normalizer(nn.Module):
             high = np.asarray(feature_stats["max"], dtype=np.float32)
             shift, scale = (high + low) / 2, (high - low) / 2
         else:
-            raise ValueError(f"normalisation mode must be 'mean_std' or 'min_max', got {mode!r}")
+            raise InvalidInputError(f"normalisation mode must be 'mean_std' or 'min_max', got {mode!r}")
         scale = np.where(scale < EPS, 1.0, scale).astype(np.float32)
         self.mode = mode
         self.register_buffer("shift", torch.from_numpy(shift))

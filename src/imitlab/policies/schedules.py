@@ -18,6 +18,8 @@ import math
 
 import torch
 
+from imitlab.core.errors import InvalidInputError
+
 BETA_SCHEDULES = ("squared_cosine", "linear")
 
 
@@ -58,13 +60,13 @@ class NoiseSchedule:
 
     def __init__(self, num_train_steps: int = 100, beta_schedule: str = "squared_cosine"):
         if num_train_steps < 1:
-            raise ValueError(f"num_train_steps must be >= 1, got {num_train_steps}")
+            raise InvalidInputError(f"num_train_steps must be >= 1, got {num_train_steps}")
         if beta_schedule == "squared_cosine":
             self.betas = squared_cosine_betas(num_train_steps)
         elif beta_schedule == "linear":
             self.betas = linear_betas(num_train_steps)
         else:
-            raise ValueError(f"beta_schedule must be one of {BETA_SCHEDULES}, got {beta_schedule!r}")
+            raise InvalidInputError(f"beta_schedule must be one of {BETA_SCHEDULES}, got {beta_schedule!r}")
         self.num_train_steps = num_train_steps
         self.alphas = 1.0 - self.betas
         self.alpha_bars = torch.cumprod(self.alphas, dim=0)  # (N,) float64
@@ -95,7 +97,7 @@ class _Sampler:
         The first is always N-1 (pure noise), n = N gives every step, and steps are strictly decreasing."""
         n, big_n = num_inference_steps, self.schedule.num_train_steps
         if not 1 <= n <= big_n:
-            raise ValueError(f"num_inference_steps must be in [1, {big_n}] (the training steps), got {n}")
+            raise InvalidInputError(f"num_inference_steps must be in [1, {big_n}] (the training steps), got {n}")
         steps = [(big_n * (n - i)) // n - 1 for i in range(n)]
         self.timesteps = torch.tensor(steps, dtype=torch.long)  # (n,) descending
         self._prev = dict(zip(steps, steps[1:] + [-1]))  # t -> the step the sampler goes to (-1: clean)
@@ -147,7 +149,7 @@ class DDIMSampler(_Sampler):
     def __init__(self, schedule: NoiseSchedule, clip_sample: float | None = 1.0, eta: float = 0.0):
         super().__init__(schedule, clip_sample)
         if eta < 0:
-            raise ValueError(f"eta must be >= 0, got {eta}")
+            raise InvalidInputError(f"eta must be >= 0, got {eta}")
         self.eta = eta
 
     def step(
@@ -177,4 +179,4 @@ def make_sampler(sampler: str, schedule: NoiseSchedule, clip_sample: float | Non
         return DDIMSampler(schedule, clip_sample, eta)
     if sampler == "ddpm":
         return DDPMSampler(schedule, clip_sample)
-    raise ValueError(f"sampler must be 'ddim' or 'ddpm', got {sampler!r}")
+    raise InvalidInputError(f"sampler must be 'ddim' or 'ddpm', got {sampler!r}")

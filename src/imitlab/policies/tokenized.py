@@ -23,6 +23,7 @@ on two-path (docs/heads.md, "Defaults").
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +33,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from imitlab.core import keys
+from imitlab.core.errors import InvalidInputError
 from imitlab.policies.base import Observation, Policy, PolicyConfig, check_transformer, masked_mean, register_policy
 from imitlab.policies.denoisers import hold_last_valid_action
 from imitlab.policies.mlp import mlp
@@ -61,15 +63,15 @@ class TokenizedConfig(PolicyConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.action_norm != "min_max":
-            raise ValueError(
+            raise InvalidInputError(
                 f"action_norm must be 'min_max' for tokenized (bins are uniform over [-1, 1]), got {self.action_norm!r}"
             )
         if self.n_bins < 2:
-            raise ValueError(f"n_bins must be >= 2, got {self.n_bins}")
+            raise InvalidInputError(f"n_bins must be >= 2, got {self.n_bins}")
         if self.hidden_dim < 1 or self.num_layers < 1:
-            raise ValueError(f"hidden_dim and num_layers must be >= 1, got {self.hidden_dim}, {self.num_layers}")
+            raise InvalidInputError(f"hidden_dim and num_layers must be >= 1, got {self.hidden_dim}, {self.num_layers}")
         if self.temperature < 0:
-            raise ValueError(f"temperature must be >= 0 (0 = argmax), got {self.temperature}")
+            raise InvalidInputError(f"temperature must be >= 0 (0 = argmax), got {self.temperature}")
         check_transformer(self.d_model, self.n_heads, self.n_layers, self.dropout)
 
 
@@ -120,6 +122,8 @@ class CausalTokenDecoder(nn.Module):
 class TokenizedPolicy(Policy):
     name = "tokenized"
     config_class = TokenizedConfig
+    step_milliseconds = 56.0
+    runtime_head = "tokenized"
     train_defaults = {"batch_size": 128}  # the batch the autoregressive head was measured at on two-path
 
     def __init__(self, config: TokenizedConfig, stats: dict[str, dict[str, Any]]):
@@ -181,6 +185,15 @@ class TokenizedPolicy(Policy):
         chunk = from_tokens(tokens.view(B, c.horizon, c.act_dim), c.n_bins)
         return self.action_normalizer.unnormalize(chunk)
 
+    def export_graphs(self) -> dict[str, Callable[..., Any]]:
+        c = self.config
+        if c.autoregressive:
+            return {"decoder": lambda cond, tokens: self.decoder(cond, tokens[:, : self.length - 1])}
+        return {"logits": lambda cond: self.net(cond).view(-1, self.length, c.n_bins)}
+
+    def sampler_settings(self) -> dict[str, Any]:
+        return {"temperature": self.config.temperature, "autoregressive": self.config.autoregressive}
+
 
 def bin_width(policy: TokenizedPolicy) -> np.ndarray:
     """Width of one bin per action dimension, (act_dim,), in environment units: (max - min) / n_bins (read from
@@ -193,7 +206,7 @@ def round_trip(policy: TokenizedPolicy, actions: np.ndarray) -> np.ndarray:
     """``actions`` (..., act_dim) in environment units, tokenised then decoded to their bin centres."""
     a = torch.as_tensor(np.asarray(actions, dtype=np.float32))
     if a.shape[-1] != policy.config.act_dim:
-        raise ValueError(f"actions must end in act_dim={policy.config.act_dim}, got shape {tuple(a.shape)}")
+        raise InvalidInputError(f"actions must end in act_dim={policy.config.act_dim}, got shape {tuple(a.shape)}")
     norm, n_bins = policy.action_normalizer, policy.config.n_bins
     with torch.no_grad():
         a = a.to(norm.scale.device)

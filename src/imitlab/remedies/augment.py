@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from imitlab.core import keys
+from imitlab.core.errors import InvalidInputError
 from imitlab.data.model import Episode, EpisodeDataset
 from imitlab.envs.registry import get_env_spec, require_state
 from imitlab.remedies.dagger import expert_continuations
@@ -30,9 +31,9 @@ class AugmentConfig:
 
     def __post_init__(self) -> None:
         if self.copies < 1:
-            raise ValueError(f"augment copies must be >= 1, got {self.copies}")
+            raise InvalidInputError(f"augment copies must be >= 1, got {self.copies}")
         if not self.scale > 0:
-            raise ValueError(f"augment scale must be > 0, got {self.scale}")
+            raise InvalidInputError(f"augment scale must be > 0, got {self.scale}")
 
 
 def perturb(observation: np.ndarray, scale: float, obs_std: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -47,7 +48,7 @@ def env_states(env: str, observation: np.ndarray) -> np.ndarray:
     ``observation`` (M, obs_dim)."""
     spec = get_env_spec(env)
     if spec.state_from_obs is None:
-        raise ValueError(
+        raise InvalidInputError(
             f"env {env!r} has no state_from_obs: a perturbed observation cannot be turned into a "
             "state to label (noise augmentation needs an env whose observation is its state)"
         )

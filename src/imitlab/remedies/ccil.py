@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from imitlab.core import keys
+from imitlab.core.errors import InvalidInputError
 from imitlab.data.model import Episode, EpisodeDataset
 from imitlab.policies.mlp import mlp
 from imitlab.remedies.augment import perturb
@@ -52,10 +53,10 @@ class CCILConfig:
     def __post_init__(self) -> None:
         for name in ("copies", "ensemble", "hidden_dim", "num_layers", "model_steps", "batch_size", "solve_steps"):
             if getattr(self, name) < 1:
-                raise ValueError(f"ccil {name} must be >= 1, got {getattr(self, name)}")
+                raise InvalidInputError(f"ccil {name} must be >= 1, got {getattr(self, name)}")
         for name in ("scale", "max_error", "lr", "solve_lr"):
             if not getattr(self, name) > 0:
-                raise ValueError(f"ccil {name} must be > 0, got {getattr(self, name)}")
+                raise InvalidInputError(f"ccil {name} must be > 0, got {getattr(self, name)}")
 
 
 class DynamicsEnsemble(nn.Module):

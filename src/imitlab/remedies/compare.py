@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from imitlab.core.errors import InvalidInputError
 from imitlab.core.io import read_json_object, write_json
 from imitlab.data.collect import collect
 from imitlab.data.reader import load_dataset
@@ -189,7 +190,7 @@ def run_remedy(
     the evaluation seeds of ``seed``. Writes ``out/<label>/seed<seed>/`` (data, run, result.json); a finished
     run is read back, not redone."""
     if method not in METHODS:
-        raise ValueError(f"unknown remedy {method!r}; available: {', '.join(METHODS)}")
+        raise InvalidInputError(f"unknown remedy {method!r}; available: {', '.join(METHODS)}")
     out = Path(out)
     label = method_label(method, config)
     run_dir = out / label.replace(" ", "_") / f"seed{seed}"

@@ -29,6 +29,7 @@ import torch
 from tqdm.auto import tqdm
 
 from imitlab.core.appendlog import append_record, complete_text
+from imitlab.core.errors import InvalidInputError
 from imitlab.core.io import read_json_object, write_json
 from imitlab.core.seeds import collection_seeds
 from imitlab.data.collect import collect
@@ -56,7 +57,7 @@ def beta(schedule: str, round_index: int, rounds: int, base: float = 0.5) -> flo
         return 1.0 - round_index / rounds
     if schedule == "exponential":
         return base**round_index
-    raise ValueError(f"beta schedule must be one of {BETA_SCHEDULES}, got {schedule!r}")
+    raise InvalidInputError(f"beta schedule must be one of {BETA_SCHEDULES}, got {schedule!r}")
 
 
 class MixtureAgent:

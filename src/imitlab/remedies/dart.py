@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from imitlab.core import keys
+from imitlab.core.errors import InvalidInputError
 from imitlab.core.io import read_json_object, write_json
 from imitlab.core.seeds import collection_seeds
 from imitlab.data.model import EpisodeDataset
@@ -46,13 +47,13 @@ class DartConfig:
 
     def __post_init__(self) -> None:
         if self.noise_std is not None and not self.noise_std >= 0:
-            raise ValueError(f"dart noise_std must be >= 0 (or None to estimate it), got {self.noise_std}")
+            raise InvalidInputError(f"dart noise_std must be >= 0 (or None to estimate it), got {self.noise_std}")
         if self.rounds < 1:
-            raise ValueError(f"dart rounds must be >= 1, got {self.rounds}")
+            raise InvalidInputError(f"dart rounds must be >= 1, got {self.rounds}")
         if not self.scale > 0:
-            raise ValueError(f"dart scale must be > 0, got {self.scale}")
+            raise InvalidInputError(f"dart scale must be > 0, got {self.scale}")
         if not 0 < self.holdout < 1:
-            raise ValueError(f"dart holdout must be in (0, 1), got {self.holdout}")
+            raise InvalidInputError(f"dart holdout must be in (0, 1), got {self.holdout}")
 
 
 def learner_error_std(policy: Policy, dataset: EpisodeDataset, scale: float = 1.0) -> float:
@@ -119,7 +120,7 @@ def _estimate_noise(policy, data, run_dir, config, seed, policy_overrides, train
     dataset = load_dataset(data)
     held = max(1, math.ceil(config.holdout * dataset.num_episodes))
     if held >= dataset.num_episodes:
-        raise ValueError(
+        raise InvalidInputError(
             f"dart needs at least 2 episodes before estimating the noise, got {dataset.num_episodes} "
             f"in {data}: use more demos or fewer rounds"
         )

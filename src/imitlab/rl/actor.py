@@ -9,6 +9,7 @@ from typing import Any, cast
 import gymnasium as gym
 import numpy as np
 
+from imitlab.core.errors import InvalidInputError
 from imitlab.envs.registry import EnvSpec
 from imitlab.policies.actor_critic import ActorCriticPolicy
 from imitlab.policies.base import create_policy
@@ -40,7 +41,7 @@ def mean_bounds(space: gym.spaces.Space, config: PGConfig, env: str) -> dict[str
     if not config.clamp_mean:
         return {}
     if isinstance(space, gym.spaces.Discrete):
-        raise ValueError(f"clamp_mean clamps a Gaussian's mean; {env} has discrete actions")
+        raise InvalidInputError(f"clamp_mean clamps a Gaussian's mean; {env} has discrete actions")
     assert isinstance(space, gym.spaces.Box), f"{env}: action spaces are Discrete or Box, got {space}"
     return {"mean_low": tuple(map(float, space.low)), "mean_high": tuple(map(float, space.high))}
 
@@ -90,7 +91,7 @@ def actor_from_bc(run_dir: Path, config: PGConfig, spec: EnvSpec) -> ActorCritic
         )
     action_space = env_spaces(spec)[1]
     if not isinstance(action_space, gym.spaces.Box):
-        raise ValueError(
+        raise InvalidInputError(
             f"--init-from starts a Gaussian actor from a bc network that regresses actions; {spec.name} "
             f"has discrete actions ({action_space}), so train its actor from scratch"
         )

@@ -19,8 +19,8 @@ class Algorithm:
 
     name: ClassVar[str]
     config_class: ClassVar[type[PGConfig]]
-    env_defaults: ClassVar[dict[str, dict[str, Any]]] = {}  # per-env settings that work (explicit ones win)
-    # settings for an actor that starts from a bc run (--init-from), over env_defaults (explicit ones win); the
+    # the settings that work on an env are the env's (``EnvSpec.rl_defaults[name]``); these are for an actor that
+    # starts from a bc run (--init-from), over the env's (explicit ones win); the
     # bc network computes on inputs normalised with its own statistics, so the running normalisation stays off
     init_defaults: ClassVar[dict[str, Any]] = {"normalize_obs": False}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from imitlab.core.errors import InvalidInputError
 from imitlab.core.fields import check_field_types
 
 
@@ -43,10 +44,10 @@ class PGConfig:
             "save_every",
         ):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+                raise InvalidInputError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0.0 < self.gamma <= 1.0:
-            raise ValueError(f"gamma must be in (0, 1], got {self.gamma}")
+            raise InvalidInputError(f"gamma must be in (0, 1], got {self.gamma}")
         if self.lr <= 0 or self.reward_scale <= 0 or self.bc_coef < 0:
-            raise ValueError(
+            raise InvalidInputError(
                 f"lr and reward_scale must be > 0 and bc_coef >= 0, got {self.lr}, {self.reward_scale}, {self.bc_coef}"
             )

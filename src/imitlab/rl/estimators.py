@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from imitlab.core.errors import InvalidInputError
+
 
 def _check(reward: np.ndarray, alive: np.ndarray) -> None:
     if reward.ndim != 2 or reward.shape != alive.shape:
-        raise ValueError(f"reward and alive must be (N, T) of one shape, got {reward.shape} and {alive.shape}")
+        raise InvalidInputError(f"reward and alive must be (N, T) of one shape, got {reward.shape} and {alive.shape}")
 
 
 def discounted_return(reward: np.ndarray, alive: np.ndarray, gamma: float) -> np.ndarray:
@@ -44,7 +46,7 @@ def gae(
     """
     _check(reward, alive)
     if value.shape != reward.shape or last_value.shape != reward.shape[:1]:
-        raise ValueError(
+        raise InvalidInputError(
             f"value must be {reward.shape} and last_value ({reward.shape[0]},), "
             f"got {value.shape} and {last_value.shape}"
         )

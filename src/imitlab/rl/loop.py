@@ -19,7 +19,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from imitlab.core.errors import InvalidInputError
 from imitlab.core.seeds import EVAL_OFFSET
+from imitlab.core.settings import resolve_layers
 from imitlab.envs.registry import get_env_spec
 from imitlab.evaluation.evaluate import EvalResult, evaluate
 from imitlab.policies.actor_critic import ActorCriticPolicy
@@ -88,14 +90,17 @@ def train_rl(
             seed, steps = int(saved["seed"]), int(saved["total_steps"])
         cls = get_algo(algo)
         if not resuming:
-            fields = {
-                **cls.env_defaults.get(env, {}),
-                **(cls.init_defaults if init_from is not None else {}),
-                **(overrides or {}),
-            }
+            settings = resolve_layers(
+                (f"{env} settings for {algo}", get_env_spec(env).rl_defaults.get(cls.name)),
+                (f"{algo} --init-from settings", cls.init_defaults if init_from is not None else None),
+                ("flags", overrides),
+            )
+            fields = settings.values
+            if progress and settings.sources:
+                print(f"settings by layer: {settings.describe()}", flush=True)
         config = cls.config_class(**fields)
         if init_from is not None and config.normalize_obs:
-            raise ValueError("--init-from keeps the bc run's observation normalisation: set normalize_obs=false")
+            raise InvalidInputError("--init-from keeps the bc run's observation normalisation: set normalize_obs=false")
         torch.manual_seed(seed)  # initial weights depend on the seed only
         policy, learner = _make_learner(cls, config, env, init_from)
     # training episode seeds are drawn in [0, EVAL_OFFSET): never an evaluation seed
@@ -179,7 +184,7 @@ def _make_learner(
         return policy, cls(policy, config, None)
     init_config = read_run_config(init_from)
     if init_config.get("env") not in (None, env):
-        raise ValueError(f"{init_from} was trained on {init_config.get('env')!r}, not {env!r}")
+        raise InvalidInputError(f"{init_from} was trained on {init_config.get('env')!r}, not {env!r}")
     policy = actor_from_bc(init_from, config, spec)
     bc_data = Path(init_config["data"]) if init_config.get("data") else None
     return policy, cls(policy, config, bc_data)
@@ -218,7 +223,7 @@ def _restore(run_dir: Path, policy: ActorCriticPolicy, learner: Algorithm, state
         state.iteration, state.env_steps = int(saved["iteration"]), int(saved["env_steps"])
         state.next_eval = int(saved["next_eval"])
         if min(state.iteration, state.env_steps, state.next_eval) < 0:
-            raise ValueError(f"negative counters: {state}")
+            raise InvalidInputError(f"negative counters: {state}")
 
 
 def _set_obs_normalizer(policy: ActorCriticPolicy, rms: RunningMeanStd) -> None:

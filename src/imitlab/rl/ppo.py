@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from imitlab.core.errors import InvalidInputError
 from imitlab.rl.algorithm import Algorithm, register_algo
 from imitlab.rl.config import PGConfig
 from imitlab.rl.estimators import gae
@@ -40,17 +41,17 @@ class PPOConfig(PGConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if not 0.0 <= self.gae_lambda <= 1.0:
-            raise ValueError(f"gae_lambda must be in [0, 1], got {self.gae_lambda}")
+            raise InvalidInputError(f"gae_lambda must be in [0, 1], got {self.gae_lambda}")
         if self.update_epochs < 1 or self.minibatch_size < 1:
-            raise ValueError(
+            raise InvalidInputError(
                 f"update_epochs and minibatch_size must be >= 1, got {self.update_epochs}, {self.minibatch_size}"
             )
         if self.actor_lr < 0 or self.log_std_lr < 0:
-            raise ValueError(
+            raise InvalidInputError(
                 f"actor_lr and log_std_lr must be >= 0 (0 = inherited), got {self.actor_lr}, {self.log_std_lr}"
             )
         if self.clip_coef <= 0 or self.target_kl < 0:
-            raise ValueError(f"clip_coef must be > 0 and target_kl >= 0, got {self.clip_coef}, {self.target_kl}")
+            raise InvalidInputError(f"clip_coef must be > 0 and target_kl >= 0, got {self.clip_coef}, {self.target_kl}")
 
 
 def clipped_surrogate(logp: torch.Tensor, old_logp: torch.Tensor, adv: torch.Tensor, clip_coef: float):
@@ -71,11 +72,6 @@ class PPO(Algorithm):
     name = "ppo"
     config_class = PPOConfig
     config: PPOConfig
-    env_defaults = {
-        # 8 episodes x 200 steps per batch; gamma 0.95 and rewards / 10: Pendulum's costs are dense and local
-        "pendulum": {"num_envs": 8, "gamma": 0.95, "lr": 1e-3, "reward_scale": 0.1, "eval_every": 1_600},
-        "cartpole": {"num_envs": 8, "lr": 1e-3},
-    }
     # fine-tuning a bc network: the fresh critic learns alone for 4 batches, the mean moves 20x slower than the
     # critic while the exploration noise shrinks at the critic's rate, and sampled actions centre on the mean
     # clamped into the bounds (docs/rl.md, BC->RL)

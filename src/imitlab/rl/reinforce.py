@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from imitlab.core.errors import InvalidInputError
 from imitlab.policies.actor_critic import ActorCriticPolicy
 from imitlab.rl.algorithm import Algorithm, register_algo
 from imitlab.rl.config import PGConfig
@@ -41,9 +42,9 @@ class ReinforceConfig(PGConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.estimator not in ESTIMATORS:
-            raise ValueError(f"estimator must be one of {', '.join(ESTIMATORS)}, got {self.estimator!r}")
+            raise InvalidInputError(f"estimator must be one of {', '.join(ESTIMATORS)}, got {self.estimator!r}")
         if self.value_epochs < 1 or self.value_minibatch < 1:
-            raise ValueError(
+            raise InvalidInputError(
                 f"value_epochs and value_minibatch must be >= 1, got {self.value_epochs}, {self.value_minibatch}"
             )
 
@@ -62,7 +63,7 @@ def pg_weights(
         with torch.no_grad():
             value = policy.value(batch.obs.flatten(0, 1)).view(alive.shape).numpy()
         return np.where(alive, rtg - value, 0.0)
-    raise ValueError(f"estimator must be one of {', '.join(ESTIMATORS)}, got {estimator!r}")
+    raise InvalidInputError(f"estimator must be one of {', '.join(ESTIMATORS)}, got {estimator!r}")
 
 
 def surrogate_loss(policy: ActorCriticPolicy, batch: Batch, weights: np.ndarray) -> torch.Tensor:
@@ -98,10 +99,6 @@ class Reinforce(Algorithm):
     name = "reinforce"
     config_class = ReinforceConfig
     config: ReinforceConfig
-    env_defaults = {
-        "cartpole": {"num_envs": 16, "lr": 3e-3},
-        "pendulum": {"num_envs": 16, "gamma": 0.95, "reward_scale": 0.1},
-    }
 
     def __init__(self, policy, config: ReinforceConfig, bc_data=None):
         super().__init__(policy, config, bc_data)

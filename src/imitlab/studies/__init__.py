@@ -1,5 +1,5 @@
 """Studies: each course experiment as one command. A study is a grid of ``RunSpec`` (configs x training seeds)
-run by ``experiment.run_grid`` (so it resumes from its CSV), plus an analysis that turns the rows into tables and
+run by ``experiments.grid.run_grid`` (so it resumes from its CSV), plus an analysis that turns the rows into tables and
 figures. Output, under ``OUT/NAME/``: ``results.csv`` (one row per run), PNG/GIF figures, ``summary.md`` and
 ``section.json`` (what ``imitlab report`` renders). Every study under one OUT shares ``OUT/data`` and
 ``OUT/runs``, so a policy two studies need is trained once.
@@ -12,9 +12,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from imitlab.core.errors import InvalidInputError
 from imitlab.core.io import read_json_object, write_json
 from imitlab.core.registry import Registry
-from imitlab.experiments.runs import RunSpec, run_grid
+from imitlab.experiments.grid import run_grid
+from imitlab.experiments.runs import RunSpec
 
 SCALES = ("small", "full")  # small: minutes on 2 cores (the demo and the slow tests); full: the real study
 # training seeds when none are given: one at small scale (a quick look, its tables say "1 training seed"); at full
@@ -99,7 +101,7 @@ def study_grid(name: str, scale: str, seeds: Sequence[int], envs: Sequence[str] 
     grid_envs = {spec.env for spec in grid}
     unknown = sorted(set(envs) - grid_envs)
     if unknown:
-        raise ValueError(
+        raise InvalidInputError(
             f"study {name} at {scale} scale has no runs on {', '.join(unknown)}; its envs: {', '.join(sorted(grid_envs))}"
         )
     return [spec for spec in grid if spec.env in envs]
@@ -132,9 +134,9 @@ def run_study(
 ) -> Section:
     """Run (or resume) study ``name`` under ``out`` and write its CSV, figures, summary.md and section.json.
     ``seeds``: training seeds (default: ``DEFAULT_SEEDS[scale]``); ``envs``: only the grid's runs on these envs
-    (default: all); ``executor``/``ray``: how the grid's runs are executed (see ``experiment.run_grid``)."""
+    (default: all); ``executor``/``ray``: how the grid's runs are executed (see ``experiments.grid.run_grid``)."""
     if scale not in SCALES:
-        raise ValueError(f"scale must be one of {', '.join(SCALES)}, got {scale!r}")
+        raise InvalidInputError(f"scale must be one of {', '.join(SCALES)}, got {scale!r}")
     seeds = DEFAULT_SEEDS[scale] if seeds is None else seeds
     study = get_study(name)
     out = Path(out)

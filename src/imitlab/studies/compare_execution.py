@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from imitlab.core.errors import InvalidInputError
 from imitlab.evaluation.evaluate import EvalResult, evaluate
 from imitlab.evaluation.execution import execution_modes
 from imitlab.policies.base import Policy
@@ -26,7 +27,7 @@ def compare_execution(
     """Evaluate checkpoint ``run`` under every execution mode: the policy and (mode label, result) per mode."""
     env = env or read_run_config(run).get("env")
     if not env:
-        raise ValueError(f"{run} does not record its env; pass env")
+        raise InvalidInputError(f"{run} does not record its env; pass env")
     policy = load_policy(run)
     return policy, [
         (label, evaluate(policy, env, episodes, seed, **kwargs))
@@ -52,7 +53,3 @@ def execution_table(
                 ]
             )
     return markdown_table(["policy", "H", "execution", "success [95% CI]", "return"], rows)
-
-
-if __name__ == "__main__":  # the former `python -m imitlab.studies.compare_execution`
-    raise SystemExit("this is now a command: imitlab compare-execution --help")

@@ -1,6 +1,6 @@
 """The headline comparisons: every head on every env over several training seeds (``heads``), and how each head
 copes with two equally valid actions (``multimodality``: the static toy and the closed-loop two-path task). At full
-scale both also run the camera variants of their envs (``recipes.PIXEL_VARIANTS``: two-path from its 64 x 64
+scale both also run the camera variants of their envs (``EnvSpec.variant_of``: two-path from its 64 x 64
 camera), on their recipes, which are not tuned yet."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from imitlab.envs.rollout import run_episodes
 from imitlab.evaluation.execution import ChunkExecutor
 from imitlab.evaluation.stats import bootstrap_iqm_interval, interquartile_mean, paired_over_seeds, success_over_seeds
 from imitlab.experiments.process_executor import call_in_processes
-from imitlab.experiments.recipes import DEMOS, PIXEL_VARIANTS, expected_train_seconds, recipe
+from imitlab.experiments.recipes import camera_variants, expected_train_seconds, recipe, study_envs
 from imitlab.experiments.runs import RunSpec, append_row, digest, read_rows
 from imitlab.studies import Figure, Study, Table, register_study
 from imitlab.studies.animation import save_episode_gif
@@ -61,7 +61,7 @@ SMALL_SCALE_HEADS = {"pendulum": ("bc", "chunked-bc")}
 
 
 def _heads_grid(scale: str, seeds: Sequence[int]) -> list[RunSpec]:
-    envs = list(DEMOS) if scale == "small" else [*DEMOS, *PIXEL_VARIANTS]
+    envs = study_envs() if scale == "small" else [*study_envs(), *camera_variants()]
     return [
         recipe_spec(env, p, s)
         for env in envs
@@ -282,7 +282,7 @@ def _toy_rows(root: Path, out: Path, policies: list[str], seeds: Sequence[int], 
 
 def multimodality_envs(scale: str) -> list[str]:
     """two-path, and at full scale its camera variants."""
-    pixels = [env for env, state_env in PIXEL_VARIANTS.items() if state_env == "two-path"]
+    pixels = [env for env, state_env in camera_variants().items() if state_env == "two-path"]
     return ["two-path", *(pixels if scale == "full" else [])]
 
 

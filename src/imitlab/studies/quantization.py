@@ -38,7 +38,3 @@ def quantization_report(data: Path, n_bins: int = 256) -> str:
     return f"{data}: {load_dataset(data).num_frames} actions, {n_bins} bins per dimension\n" + markdown_table(
         ["action", "data range", "bin width", "mean |round-trip error|", "max"], rows
     )
-
-
-if __name__ == "__main__":  # the former `python -m imitlab.studies.quantization`
-    raise SystemExit("this is now a command: imitlab quantization --help")

@@ -7,6 +7,7 @@ import base64
 import html
 from pathlib import Path
 
+from imitlab.core.errors import InvalidInputError, MissingFileError
 from imitlab.core.io import atomic_write
 from imitlab.studies import SECTION_FILE, Section, catalogue, read_section
 
@@ -38,7 +39,7 @@ def markdown_table_html(markdown: str) -> str:
 
 def embedded_image(path: Path, alt: str) -> str:
     if path.suffix not in MIME:
-        raise ValueError(f"{path}: only {', '.join(MIME)} figures can be embedded")
+        raise InvalidInputError(f"{path}: only {', '.join(MIME)} figures can be embedded")
     data = base64.b64encode(path.read_bytes()).decode()
     return f'<img src="data:{MIME[path.suffix]};base64,{data}" alt="{html.escape(alt)}">'
 
@@ -83,7 +84,7 @@ def write_report(runs_dir: Path, out: Path, title: str = "imitlab report") -> Pa
     """Render every study under ``runs_dir`` into one HTML file at ``out`` (written atomically)."""
     sections = find_sections(runs_dir)
     if not sections:
-        raise FileNotFoundError(f"{runs_dir} holds no study results (no */{SECTION_FILE}); run `imitlab study` first")
+        raise MissingFileError(f"{runs_dir} holds no study results (no */{SECTION_FILE}); run `imitlab study` first")
     toc = "".join(f'<li><a href="#{s.name}">{html.escape(s.title)}</a></li>' for s, _ in sections)
     body = "\n".join(section_html(s, d) for s, d in sections)
     page = (

@@ -42,7 +42,3 @@ def return_sweep_table(
         baseline = load_policy(run)
         rows.append(_row(f"{baseline.name} ({run})", evaluate(baseline, env, episodes, seed)))
     return markdown_table(["policy / prompt", "mean return ± std", "success [95% CI]"], rows)
-
-
-if __name__ == "__main__":  # the former `python -m imitlab.studies.return_sweep`
-    raise SystemExit("this is now a command: imitlab return-sweep --help")

@@ -10,8 +10,9 @@ from typing import Any
 import numpy as np
 
 from imitlab.core import keys
+from imitlab.envs.registry import get_env_spec
 from imitlab.evaluation.stats import SeedSuccess, success_over_seeds
-from imitlab.experiments.recipes import RECIPES, demos_for, resolve_recipe
+from imitlab.experiments.recipes import demos_for, resolve_recipe
 from imitlab.experiments.runs import RunSpec, trained_run_dir
 from imitlab.policies.base import Policy, get_policy_class
 from imitlab.studies.plots import Series
@@ -27,8 +28,8 @@ def heads_for(env: str) -> list[str]:
     return-conditioned ones (dt), which need mixed-quality data and a target return: see imitlab.studies.return_sweep."""
     return [
         policy
-        for (e, policy) in RECIPES
-        if e == env and keys.HISTORY_RETURN_TO_GO not in get_policy_class(policy).history_inputs
+        for policy in get_env_spec(env).recipes
+        if keys.HISTORY_RETURN_TO_GO not in get_policy_class(policy).history_inputs
     ]
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from imitlab.evaluation.execution import execution_modes
-from imitlab.experiments.recipes import DEMOS, RECIPES, recipe
+from imitlab.experiments.recipes import has_recipe, recipe, study_envs
 from imitlab.experiments.runs import RunSpec
 from imitlab.studies import Figure, Study, Table, register_study
 from imitlab.studies.plots import Panel, plot_panels, plot_success_bars
@@ -117,7 +117,7 @@ def _demos_grid(scale: str, seeds: Sequence[int]) -> list[RunSpec]:
     if scale == "small":
         cells = [("pendulum", p) for p in ("bc", "chunked-bc")]
     else:
-        cells = [(env, p) for env in DEMOS for p in heads_for(env)]
+        cells = [(env, p) for env in study_envs() for p in heads_for(env)]
     return [recipe_spec(env, p, s, demos=n) for env, p in cells for n in DEMO_COUNTS for s in seeds]
 
 
@@ -403,7 +403,7 @@ TEMPORAL_ENSEMBLE_M = 0.01  # ACT's default weight decay over chunk age
 
 def _execution_grid(scale: str, seeds: Sequence[int]) -> list[RunSpec]:
     policies = ["chunked-bc"] + (
-        [p for p in ("diffusion", "act") if ("pendulum", p) in RECIPES] if scale == "full" else []
+        [p for p in ("diffusion", "act") if has_recipe("pendulum", p)] if scale == "full" else []
     )
     specs = []
     for p in policies:

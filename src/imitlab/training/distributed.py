@@ -18,6 +18,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from imitlab.core.errors import InvalidInputError
 from imitlab.data.sampler import ChunkSampler
 from imitlab.policies.base import Policy
 
@@ -64,11 +65,11 @@ def resolve_device(spec: str = "auto") -> torch.device:
     """The device this process trains on: "auto" is the GPU of this rank (LOCAL_RANK under ``torchrun``) when CUDA
     is available and the CPU otherwise; "cuda" without a GPU is an error that says so."""
     if spec not in DEVICES:
-        raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {spec!r}")
+        raise InvalidInputError(f"device must be one of {', '.join(DEVICES)}, got {spec!r}")
     if spec == "cpu" or (spec == "auto" and not torch.cuda.is_available()):
         return torch.device("cpu")
     if not torch.cuda.is_available():
-        raise ValueError(
+        raise InvalidInputError(
             "device 'cuda' asked for, but torch sees no CUDA GPU (torch.cuda.is_available() is "
             "False; the CPU build of torch has none); use --device cpu or auto"
         )
@@ -98,7 +99,7 @@ def sample_shard(
     if world.size == 1:
         return sampler.sample(batch_size, generator)
     if batch_size % world.size:
-        raise ValueError(
+        raise InvalidInputError(
             f"batch_size {batch_size} (the effective batch per step) must be divisible by the "
             f"{world.size} processes of the DDP world; choose a multiple of {world.size}"
         )

@@ -16,7 +16,9 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
 from imitlab.core import keys
+from imitlab.core.errors import InvalidInputError
 from imitlab.core.fields import check_field_types
+from imitlab.core.settings import resolve_layers
 from imitlab.data.model import EpisodeDataset
 from imitlab.data.reader import load_dataset
 from imitlab.data.sampler import ChunkSampler
@@ -58,14 +60,14 @@ class TrainConfig:
         check_field_types(self)
         for name in ("steps", "batch_size", "save_every", "log_every"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+                raise InvalidInputError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0.0 <= self.ema_decay < 1.0:
-            raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+            raise InvalidInputError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         if not self.lr > 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
+            raise InvalidInputError(f"lr must be > 0, got {self.lr}")
         for name in ("weight_decay", "warmup_steps", "grad_clip"):
             if not getattr(self, name) >= 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+                raise InvalidInputError(f"{name} must be >= 0, got {getattr(self, name)}")
 
 
 def camera_shapes(dataset: EpisodeDataset) -> dict[str, tuple[int, int]]:
@@ -255,7 +257,7 @@ def _load_train_state(
         _set_loss_rng_state(rank_rngs[rank] if rank < len(rank_rngs) else state["torch_rng"], device)
         step = int(state["step"])
         if step < 0:
-            raise ValueError(f"step is {step}")
+            raise InvalidInputError(f"step is {step}")
         return step
 
 
@@ -276,7 +278,8 @@ def train_policy(
     ``recipe``: what a tuned recipe set (``experiments.recipes.Resolved.record``), kept in config.json as "recipe";
     its fields must already be in the overrides.
 
-    Config precedence: explicit overrides > the policy's ``train_defaults`` > TrainConfig defaults. With
+    Config precedence (``core.settings.resolve_layers``): explicit overrides > the policy's ``train_defaults`` >
+    TrainConfig defaults. With
     ``resume`` and an existing run, the run's saved configs (and recipe record) are used so that it continues the
     same experiment.
     """
@@ -295,7 +298,9 @@ def train_policy(
             "image_shapes": camera_shapes(dataset),
             **(policy_overrides or {}),
         }
-        train_fields = {**get_policy_class(name).train_defaults, **(train_overrides or {})}
+        train_fields = resolve_layers(
+            (f"{name} defaults", get_policy_class(name).train_defaults), ("explicit", train_overrides)
+        ).values
     with restoring(saved_config) if resuming else nullcontext():  # a saved config that cannot build names its file
         config = TrainConfig(**train_fields)
         torch.manual_seed(config.seed)  # initial weights depend on the training seed only
