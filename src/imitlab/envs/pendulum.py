@@ -320,5 +320,6 @@ register_env(
             "ppo": {"num_envs": 8, "gamma": 0.95, "lr": 1e-3, "reward_scale": 0.1, "eval_every": 1_600},
         },
         draw=draw_pendulum,
+        expert_success=1.0,
     )
 )

@@ -112,6 +112,8 @@ class EnvSpec:
     rl_defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     # draws the rollout GIFs of the report for envs without cameras; None: such rollouts are not animated
     draw: Drawer | None = None
+    # the scripted expert's success rate on evaluation seeds (docs/environments.md); None: no scripted expert
+    expert_success: float | None = None
 
 
 def _register_builtin_envs() -> None:

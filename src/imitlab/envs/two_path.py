@@ -338,5 +338,6 @@ register_env(
         recipes=RECIPES,
         study_demos=100,
         draw=draw_two_path,
+        expert_success=1.0,
     )
 )

@@ -195,5 +195,6 @@ register_env(
         # flow and bc; the other heads train and evaluate (tests), their success from pixels is not measured
         recipes=with_vision(TWO_PATH_RECIPES, SMALL_FRAME_VISION),
         variant_of="two-path",
+        expert_success=1.0,
     )
 )

@@ -48,6 +48,9 @@ class ActorCriticConfig(PolicyConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        # config.json gives back lists: restore the tuples, so a reloaded config equals the saved one
+        object.__setattr__(self, "mean_low", tuple(self.mean_low))
+        object.__setattr__(self, "mean_high", tuple(self.mean_high))
         if self.horizon != 1 or self.n_obs_steps != 1:
             raise InvalidInputError(
                 f"actor-critic acts on one observation, one action: got n_obs_steps "
