@@ -60,7 +60,7 @@ def test_guided_output_is_the_null_output_plus_w_times_the_difference(name, w):
         return x * 0 + cond.mean(dim=1)[:, None, None] + 1.0
 
     cond = torch.full((5, 7), 3.0)
-    out = policy._guided(network, torch.zeros(5, 4, 2), torch.zeros(5), cond)
+    out = policy._guided_network(network, cond)(torch.zeros(5, 4, 2), torch.zeros(5))
     torch.testing.assert_close(out, torch.full((5, 4, 2), 1.0 + w * (4.0 - 1.0)))
     assert calls == ([5] if w == 1.0 else [10])  # one batched call for both branches
 

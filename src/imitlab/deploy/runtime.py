@@ -7,9 +7,8 @@
     chunk = policy.predict_chunk({"observation.state": obs_history, "observation.images.top": frames}, rng)
 
 The graphs compute the networks, the visual encoder's included (image normalisation and crop inside it); this
-module runs what surrounds them: normalising the state history, each head's sampling loop (DDIM and DDPM steps,
-Euler or midpoint integration, token decoding, mixture draws, z from the prior), classifier-free guidance, and
-un-normalising the chunk. Every random draw goes through a ``Draws`` object: ``NumpyDraws`` over a seeded
+module runs what surrounds them: normalising the state history, the head's sampling loop (``samplers.py``: the
+loops of ``imitlab.sampling.loops``, which the eager heads run too), and un-normalising the chunk. Every random draw goes through a ``Draws`` object: ``NumpyDraws`` over a seeded
 ``np.random.Generator`` by default, or any object with the same two methods (a test passes torch's draws, in
 eager's order, to check parity with the eager policy).
 """
@@ -19,7 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import onnxruntime as ort
@@ -36,18 +35,9 @@ from imitlab.deploy.manifest import (
     cameras,
     graph_signatures,
 )
+from imitlab.sampling.loops import Draws
 
 Observation = np.ndarray | Mapping[str, np.ndarray]  # (B, T_obs, obs_dim), or the dict form with cameras
-
-
-class Draws(Protocol):
-    """The random draws a sampling loop takes, in the order it takes them."""
-
-    def normal(self, shape: tuple[int, ...]) -> np.ndarray:
-        """N(0, I) noise of ``shape``, float32."""
-
-    def categorical(self, probs: np.ndarray) -> np.ndarray:
-        """One index per row of probs (N, K) (rows need not sum exactly to 1) -> (N,) int64."""
 
 
 class NumpyDraws:

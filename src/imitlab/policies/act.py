@@ -32,6 +32,8 @@ from torch import nn
 from imitlab.core import keys
 from imitlab.core.errors import InvalidInputError
 from imitlab.policies.base import Observation, Policy, PolicyConfig, masked_mean, register_policy
+from imitlab.policies.draws import TorchDraws
+from imitlab.sampling import loops
 
 
 @dataclass(frozen=True)
@@ -175,12 +177,10 @@ class ACTPolicy(Policy):
     @torch.no_grad()
     def predict_chunk(self, obs: Observation, generator: torch.Generator | None = None) -> torch.Tensor:
         cond = self._condition(obs)
-        shape = (cond.shape[0], self.config.latent_dim)
-        if self.config.inference_z == "zero":
-            z = torch.zeros(shape, device=cond.device)  # the prior mean (ACT Alg. 2)
-        else:  # a draw from the prior p(z) = N(0, I): the CVAE as a generative model (Sohn et al. 2015)
-            source = generator.device if generator is not None else cond.device
-            z = torch.randn(shape, generator=generator, device=source).to(cond.device)
+        # z = 0, the prior mean (ACT Alg. 2), or a draw from the prior p(z) = N(0, I): the CVAE as a generative
+        # model (Sohn et al. 2015)
+        draws = TorchDraws(generator, cond.device)
+        z = loops.cvae_latent(draws, (cond.shape[0], self.config.latent_dim), self.config.inference_z, cond)
         return self.action_normalizer.unnormalize(self.decode(cond, z))
 
     def export_graphs(self) -> dict[str, Callable[..., Any]]:

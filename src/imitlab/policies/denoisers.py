@@ -24,6 +24,7 @@ from torch import nn
 
 from imitlab.core.errors import InvalidInputError
 from imitlab.policies.base import Observation, Policy, PolicyConfig, check_transformer
+from imitlab.sampling import loops
 
 BACKBONES = ("unet", "transformer")
 
@@ -101,17 +102,16 @@ class DenoisingPolicy(Policy):
             cond = cond * keep[:, None]
         return cond
 
-    def _guided(
-        self, network: Callable[..., torch.Tensor], x: torch.Tensor, time: torch.Tensor, cond: torch.Tensor
-    ) -> torch.Tensor:
-        """network(x, time, cond) under classifier-free guidance: out_null + w (out_cond - out_null) with
-        w = guidance_scale (Ho & Salimans eq. 6 with their w = our w - 1); one batched call for both."""
+    def _guided_network(
+        self, network: Callable[..., torch.Tensor], cond: torch.Tensor
+    ) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+        """network(x, time, cond) at this chunk's condition (B, cond_dim), under classifier-free guidance with
+        w = guidance_scale (Ho & Salimans eq. 6 with their w = our w - 1; ``sampling.loops.guided``): for w != 1
+        the condition is followed by the null condition, all zeros, and both run in one batched call."""
         w = self.config.guidance_scale
-        if w == 1.0:
-            return network(x, time, cond)
-        both = network(torch.cat([x, x]), torch.cat([time, time]), torch.cat([cond, torch.zeros_like(cond)]))
-        conditional, unconditional = both.chunk(2)
-        return unconditional + w * (conditional - unconditional)
+        if w != 1.0:
+            cond = torch.cat([cond, torch.zeros_like(cond)])
+        return loops.guided(lambda x, time: network(x, time, cond), w)
 
 
 def build_denoiser(config: DenoiserConfig, obs_cond_dim: int) -> nn.Module:

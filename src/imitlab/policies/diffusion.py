@@ -24,7 +24,9 @@ from imitlab.core import keys
 from imitlab.core.errors import InvalidInputError
 from imitlab.policies.base import Observation, masked_mean, register_policy
 from imitlab.policies.denoisers import DenoiserConfig, DenoisingPolicy, build_denoiser, hold_last_valid_action
-from imitlab.policies.schedules import BETA_SCHEDULES, NoiseSchedule, make_sampler, randn
+from imitlab.policies.draws import TorchDraws
+from imitlab.policies.schedules import BETA_SCHEDULES, NoiseSchedule, make_sampler
+from imitlab.sampling import loops
 
 
 @dataclass(frozen=True)
@@ -90,13 +92,18 @@ class DiffusionPolicy(DenoisingPolicy):
     def predict_chunk(self, obs: Observation, generator: torch.Generator | None = None) -> torch.Tensor:
         cfg = self.config
         cond = self._condition(obs)
-        B = cond.shape[0]
-        sampler = make_sampler(cfg.sampler, self.schedule, 1.0 if cfg.clip_sample else None, cfg.ddim_eta)
-        sampler.set_timesteps(cfg.num_inference_steps)
-        x = randn((B, cfg.horizon, cfg.act_dim), generator, cond.device, cond.dtype)  # x_{N-1} ~ N(0, I)
-        for t in sampler.timesteps.tolist():
-            eps_pred = self._guided(self.denoiser, x, torch.full((B,), float(t), device=x.device), cond)
-            x = sampler.step(eps_pred, t, x, generator)
+        settings = self.sampler_settings()
+        network = self._guided_network(self.denoiser, cond)
+        x = loops.denoise(  # the loop the deployed runtime runs too
+            network,
+            TorchDraws(generator, cond.device, cond.dtype),
+            (cond.shape[0], cfg.horizon, cfg.act_dim),
+            settings["timesteps"],
+            settings["alpha_bars"],
+            cfg.sampler,
+            settings["clip_sample"],
+            cfg.ddim_eta,
+        )
         return self.action_normalizer.unnormalize(x)
 
     def export_graphs(self) -> dict[str, Callable[..., Any]]:

@@ -23,7 +23,8 @@ from imitlab.core import keys
 from imitlab.core.errors import InvalidInputError
 from imitlab.policies.base import Observation, masked_mean, register_policy
 from imitlab.policies.denoisers import DenoiserConfig, DenoisingPolicy, build_denoiser, hold_last_valid_action
-from imitlab.policies.schedules import randn
+from imitlab.policies.draws import TorchDraws
+from imitlab.sampling import loops
 
 PI0_BETA_S = 0.999  # pi0's cut-off: t is sampled in [0, s], never exactly 1 (the clean chunk)
 
@@ -95,17 +96,14 @@ class FlowPolicy(DenoisingPolicy):
     def predict_chunk(self, obs: Observation, generator: torch.Generator | None = None) -> torch.Tensor:
         cfg = self.config
         cond = self._condition(obs)
-        B = cond.shape[0]
-        x = randn((B, cfg.horizon, cfg.act_dim), generator, cond.device, cond.dtype)  # x_0 ~ N(0, I) at t = 0
-        dt = 1.0 / cfg.num_inference_steps
-        for i in range(cfg.num_inference_steps):
-            t = torch.full((B,), i * dt, device=x.device, dtype=x.dtype)
-            v = self._guided(self._velocity, x, t, cond)
-            if cfg.integrator == "midpoint":  # x_{t+dt} = x_t + dt v(x_t + dt/2 v(x_t, t), t + dt/2)
-                v = self._guided(self._velocity, x + 0.5 * dt * v, t + 0.5 * dt, cond)
-            x = x + dt * v  # Euler: x_{t+dt} = x_t + dt v(x_t, t)
-        if cfg.clip_sample:
-            x = x.clamp(-1.0, 1.0)
+        x = loops.integrate_flow(  # the loop the deployed runtime runs too
+            self._guided_network(self._velocity, cond),
+            TorchDraws(generator, cond.device, cond.dtype),
+            (cond.shape[0], cfg.horizon, cfg.act_dim),
+            cfg.num_inference_steps,
+            cfg.integrator,
+            cfg.clip_sample,
+        )
         return self.action_normalizer.unnormalize(x)
 
     def export_graphs(self) -> dict[str, Callable[..., Any]]:

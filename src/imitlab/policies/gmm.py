@@ -21,7 +21,9 @@ from torch import nn
 from imitlab.core import keys
 from imitlab.core.errors import InvalidInputError
 from imitlab.policies.base import Observation, Policy, PolicyConfig, register_policy
+from imitlab.policies.draws import TorchDraws
 from imitlab.policies.mlp import mlp
+from imitlab.sampling import loops
 
 
 @dataclass(frozen=True)
@@ -110,15 +112,9 @@ class GMMPolicy(Policy):
     def predict_chunk(self, obs: Observation, generator: torch.Generator | None = None) -> torch.Tensor:
         c = self.config
         log_w, mu, log_std = self.mixture(obs)
-        B = mu.shape[0]
-        source = generator.device if generator is not None else mu.device  # draw where the generator lives
-        k = torch.multinomial(log_w.exp().to(source), 1, generator=generator).to(mu.device)  # (B, 1)
-        chosen = mu.gather(1, k[:, :, None].expand(B, 1, self.dim)).squeeze(1)  # (B, D)
-        if c.sample_from_component:
-            std = log_std.gather(1, k[:, :, None].expand(B, 1, self.dim)).squeeze(1).exp()
-            noise = torch.randn(chosen.shape, generator=generator, device=source, dtype=chosen.dtype).to(mu.device)
-            chosen = chosen + std * noise
-        return self.action_normalizer.unnormalize(chosen.view(B, c.horizon, c.act_dim))
+        draws = TorchDraws(generator, mu.device, mu.dtype)
+        chosen = loops.draw_from_mixture(log_w, mu, log_std, draws, c.sample_from_component)  # (B, D)
+        return self.action_normalizer.unnormalize(chosen.view(len(chosen), c.horizon, c.act_dim))
 
     def export_graphs(self) -> dict[str, Callable[..., Any]]:
         return {"mixture": self.mixture_of_condition}

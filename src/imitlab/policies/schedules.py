@@ -19,6 +19,8 @@ import math
 import torch
 
 from imitlab.core.errors import InvalidInputError
+from imitlab.policies.draws import TorchDraws
+from imitlab.sampling import loops
 
 BETA_SCHEDULES = ("squared_cosine", "linear")
 
@@ -38,15 +40,6 @@ def linear_betas(num_train_steps: int, beta_start: float = 1e-4, beta_end: float
     """Ho et al.'s schedule: beta linear from ``beta_start`` to ``beta_end``. (N,) float64. Made for N=1000;
     over N=100 steps it ends at alpha_bar ≈ 0.37, which is far from pure noise."""
     return torch.linspace(beta_start, beta_end, num_train_steps, dtype=torch.float64)
-
-
-def randn(
-    shape: tuple[int, ...], generator: torch.Generator | None, device: torch.device, dtype: torch.dtype
-) -> torch.Tensor:
-    """N(0, I) noise drawn from ``generator`` on the generator's own device (a CPU generator also serves a CUDA
-    policy, with the same numbers), then moved to ``device``."""
-    source = generator.device if generator is not None else device
-    return torch.randn(shape, generator=generator, device=source, dtype=dtype).to(device)
 
 
 def _gather(values: torch.Tensor, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -85,7 +78,11 @@ class NoiseSchedule:
 
 
 class _Sampler:
-    """Shared by DDPM and DDIM: the timestep subset and the x_0 prediction from epsilon."""
+    """Shared by DDPM and DDIM: the timestep subset, and one step of the reverse process (``step``), which is
+    ``sampling.loops.denoise_step``: the same code the policies' and the deployed runtime's loops run."""
+
+    kind: str  # "ddpm" or "ddim"
+    eta = 1.0  # DDIM's noise scale; DDPM's posterior variance is eta = 1's
 
     def __init__(self, schedule: NoiseSchedule, clip_sample: float | None = 1.0):
         self.schedule = schedule
@@ -105,72 +102,37 @@ class _Sampler:
     def previous_timestep(self, t: int) -> int:
         return self._prev[int(t)]
 
-    def predict_x0(self, eps: torch.Tensor, t: int, x_t: torch.Tensor) -> torch.Tensor:
-        """DDPM eq. 15 solved for x_0: x_0 = (x_t - sqrt(1 - alpha_bar_t) eps) / sqrt(alpha_bar_t), clipped."""
-        ab = self.schedule.alpha_bar(t)
-        x0 = (x_t - math.sqrt(1 - ab) * eps) / math.sqrt(ab)
-        if self.clip_sample is not None:
-            x0 = x0.clamp(-self.clip_sample, self.clip_sample)
-        return x0
-
     def step(
         self, eps: torch.Tensor, t: int, x_t: torch.Tensor, generator: torch.Generator | None = None
     ) -> torch.Tensor:
-        raise NotImplementedError
+        """eps: predicted noise, x_t: current sample, both (B, ...). Returns x_prev (B, ...)."""
+        assert eps.shape == x_t.shape, f"eps {tuple(eps.shape)} and x_t {tuple(x_t.shape)} differ"
+        prev = self.previous_timestep(t)
+        draws = TorchDraws(generator, x_t.device, x_t.dtype)
+        alpha_bars = self.schedule.alpha_bars.tolist()
+        x_prev: torch.Tensor = loops.denoise_step(
+            x_t, eps, int(t), prev, alpha_bars, self.kind, self.clip_sample, self.eta, draws
+        )
+        return x_prev
 
 
 class DDPMSampler(_Sampler):
     """Ancestral sampling from the posterior q(x_prev | x_t, x_0) (DDPM eqs. 6-7). With fewer steps than N,
     beta_t is replaced by the effective 1 - alpha_bar_t / alpha_bar_prev of the skipped stretch."""
 
-    def step(
-        self, eps: torch.Tensor, t: int, x_t: torch.Tensor, generator: torch.Generator | None = None
-    ) -> torch.Tensor:
-        """eps: predicted noise, x_t: current sample, both (B, ...). Returns x_prev (B, ...)."""
-        assert eps.shape == x_t.shape, f"eps {tuple(eps.shape)} and x_t {tuple(x_t.shape)} differ"
-        t = int(t)
-        prev = self.previous_timestep(t)
-        ab_t, ab_prev = self.schedule.alpha_bar(t), self.schedule.alpha_bar(prev)
-        alpha_t = ab_t / ab_prev
-        beta_t = 1 - alpha_t
-        x0 = self.predict_x0(eps, t, x_t)
-        # DDPM eq. 7: posterior mean mu~(x_t, x_0) and variance beta~_t
-        mean = (math.sqrt(ab_prev) * beta_t / (1 - ab_t)) * x0 + (math.sqrt(alpha_t) * (1 - ab_prev) / (1 - ab_t)) * x_t
-        if prev < 0:
-            return mean  # beta~ = 0 at the last step: no noise
-        var = (1 - ab_prev) / (1 - ab_t) * beta_t
-        z = randn(x_t.shape, generator, x_t.device, x_t.dtype)
-        return mean + math.sqrt(var) * z
+    kind = "ddpm"
 
 
 class DDIMSampler(_Sampler):
     """DDIM (Song et al. eq. 12). eta = 0: deterministic; eta = 1: the DDPM posterior variance."""
+
+    kind = "ddim"
 
     def __init__(self, schedule: NoiseSchedule, clip_sample: float | None = 1.0, eta: float = 0.0):
         super().__init__(schedule, clip_sample)
         if eta < 0:
             raise InvalidInputError(f"eta must be >= 0, got {eta}")
         self.eta = eta
-
-    def step(
-        self, eps: torch.Tensor, t: int, x_t: torch.Tensor, generator: torch.Generator | None = None
-    ) -> torch.Tensor:
-        """eps: predicted noise, x_t: current sample, both (B, ...). Returns x_prev (B, ...)."""
-        assert eps.shape == x_t.shape, f"eps {tuple(eps.shape)} and x_t {tuple(x_t.shape)} differ"
-        t = int(t)
-        prev = self.previous_timestep(t)
-        ab_t, ab_prev = self.schedule.alpha_bar(t), self.schedule.alpha_bar(prev)
-        x0 = self.predict_x0(eps, t, x_t)
-        # after clipping x_0, re-derive the epsilon it implies, so x_t, x_0 and eps stay consistent
-        eps = (x_t - math.sqrt(ab_t) * x0) / math.sqrt(1 - ab_t)
-        # DDIM eq. 16: sigma_t(eta) = eta sqrt((1 - a_prev)/(1 - a_t)) sqrt(1 - a_t/a_prev)
-        sigma = self.eta * math.sqrt((1 - ab_prev) / (1 - ab_t) * (1 - ab_t / ab_prev))
-        # DDIM eq. 12: x_prev = sqrt(a_prev) x_0 + sqrt(1 - a_prev - sigma²) eps + sigma z
-        x_prev = math.sqrt(ab_prev) * x0 + math.sqrt(max(1 - ab_prev - sigma**2, 0.0)) * eps
-        if sigma > 0:
-            z = randn(x_t.shape, generator, x_t.device, x_t.dtype)
-            x_prev = x_prev + sigma * z
-        return x_prev
 
 
 def make_sampler(sampler: str, schedule: NoiseSchedule, clip_sample: float | None = 1.0, eta: float = 0.0) -> _Sampler:

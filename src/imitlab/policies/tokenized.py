@@ -36,7 +36,9 @@ from imitlab.core import keys
 from imitlab.core.errors import InvalidInputError
 from imitlab.policies.base import Observation, Policy, PolicyConfig, check_transformer, masked_mean, register_policy
 from imitlab.policies.denoisers import hold_last_valid_action
+from imitlab.policies.draws import TorchDraws
 from imitlab.policies.mlp import mlp
+from imitlab.sampling import loops
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,7 @@ def to_tokens(action: torch.Tensor, n_bins: int) -> torch.Tensor:
 
 def from_tokens(tokens: torch.Tensor, n_bins: int) -> torch.Tensor:
     """Bin indices (any shape) -> the bin centres -1 + (k + 1/2) * 2 / n_bins, in normalised units."""
-    return -1.0 + (tokens.float() + 0.5) * (2.0 / n_bins)
+    return loops.token_centres(tokens, n_bins)  # type: ignore[no-any-return]
 
 
 class CausalTokenDecoder(nn.Module):
@@ -141,15 +143,6 @@ class TokenizedPolicy(Policy):
         """obs (B, T_obs, obs_dim) in env units -> flattened normalised history (B, T_obs * obs_dim)."""
         return self.encode_observation(obs)
 
-    def _pick(self, logits: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-        """logits (..., n_bins) -> tokens (...): argmax at temperature 0, else a draw from the generator."""
-        if self.config.temperature == 0:
-            return logits.argmax(-1)
-        probs = (logits / self.config.temperature).softmax(-1)
-        source = generator.device if generator is not None else probs.device  # draw where the generator lives
-        flat = probs.reshape(-1, probs.shape[-1]).to(source)
-        return torch.multinomial(flat, 1, generator=generator).to(logits.device).view(logits.shape[:-1])
-
     def compute_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         c = self.config
         action, is_pad = self.chunk_targets(batch)
@@ -175,13 +168,15 @@ class TokenizedPolicy(Policy):
         c = self.config
         cond = self._condition(obs)
         B = cond.shape[0]
-        if c.autoregressive:
-            tokens = torch.zeros(B, 0, dtype=torch.long, device=cond.device)
-            for i in range(self.length):  # one token at a time, each fed back in
-                logits = self.decoder(cond, tokens)[:, i]  # (B, n_bins)
-                tokens = torch.cat([tokens, self._pick(logits, generator)[:, None]], dim=1)
+        draws = TorchDraws(generator, cond.device)
+
+        def pick(logits: torch.Tensor) -> torch.Tensor:
+            return loops.pick_tokens(logits, c.temperature, draws)  # type: ignore[no-any-return]
+
+        if c.autoregressive:  # one token at a time, each fed back in
+            tokens = loops.decode_tokens(lambda t, i: self.decoder(cond, t[:, :i])[:, i], B, self.length, cond, pick)
         else:
-            tokens = self._pick(self.net(cond).view(B, self.length, c.n_bins), generator)  # (B, L)
+            tokens = pick(self.net(cond).view(B, self.length, c.n_bins))  # (B, L)
         chunk = from_tokens(tokens.view(B, c.horizon, c.act_dim), c.n_bins)
         return self.action_normalizer.unnormalize(chunk)
 
