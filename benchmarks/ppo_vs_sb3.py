@@ -22,7 +22,6 @@ from imitlab.core.seeds import evaluation_seeds
 from imitlab.envs.registry import get_env_spec
 from imitlab.envs.rollout import rollout
 from imitlab.rl import train_rl
-from imitlab.rl.ppo import PPO as OurPPO
 from imitlab.rl.ppo import PPOConfig
 from imitlab.training.run_dir import read_metrics
 
@@ -127,7 +126,7 @@ def main() -> None:
     if importlib.util.find_spec("stable_baselines3") is None:
         print("ppo_vs_sb3: skipped, Stable-Baselines3 is not installed (pip install -e '.[bench]')")
         return
-    config = PPOConfig(**OurPPO.env_defaults["pendulum"])
+    config = PPOConfig(**get_env_spec("pendulum").rl_defaults["ppo"])
     rows: dict[str, list] = {"ours": [], "sb3": []}
     for seed in args.seeds:
         rows["ours"].append(ours(args.steps, seed, args.runs / f"ppo-pendulum-s{seed}"))

@@ -26,7 +26,7 @@ import imitlab
 from conftest import random_episodes
 from imitlab.data.reader import load_dataset
 from imitlab.data.writer import write_dataset
-from imitlab.experiments.runs import read_rows
+from imitlab.experiments.records import read_rows
 from imitlab.training.run_dir import read_metrics
 
 TESTS = Path(__file__).parent
@@ -168,18 +168,18 @@ from imitlab.experiments.grid import run_grid
 from imitlab.experiments.runs import RunSpec
 specs = [RunSpec("two-path", policy, seed=seed, demos=5, eval_episodes=5, train_overrides={{"steps": 30}})
          for policy in ("bc", "gmm") for seed in (0, 1)]
-run_grid(specs, {root!r}, {root!r} + "/results.csv", progress=False, executor={executor!r})
+run_grid(specs, {root!r}, {root!r} + "/results.jsonl", progress=False, executor={executor!r})
 """
 
 
 def check_grid(tmp_path, executor):
     run_to_the_end(GRID_CODE.format(root=str(tmp_path / "full"), executor=executor))  # same threads per run
     code = GRID_CODE.format(root=str(tmp_path / "cut"), executor=executor)
-    kill_when(code, lambda: len(read_rows(tmp_path / "cut" / "results.csv")) >= 1, tmp_path / "killed.log")
+    kill_when(code, lambda: len(read_rows(tmp_path / "cut" / "results.jsonl")) >= 1, tmp_path / "killed.log")
     run_to_the_end(code)
     timings = ("train_seconds", "step_latency_ms", "chunk_latency_ms")
-    full = without(timings, read_rows(tmp_path / "full" / "results.csv"))
-    cut = without(timings, read_rows(tmp_path / "cut" / "results.csv"))
+    full = without(timings, read_rows(tmp_path / "full" / "results.jsonl"))
+    cut = without(timings, read_rows(tmp_path / "cut" / "results.jsonl"))
     assert sorted(cut, key=lambda r: r["run_id"]) == sorted(full, key=lambda r: r["run_id"])
     assert len(cut) == 4
 

@@ -1,5 +1,3 @@
-import json
-
 import numpy as np
 
 from imitlab.envs import two_path
@@ -21,12 +19,12 @@ def test_single_mode_env_reports_no_modes():
 
 
 def test_format_modes_lists_counts_and_is_empty_without_modes():
-    assert format_modes(json.dumps({"-1": 48, "1": 47})) == "-1: 48 · 1: 47"
-    assert format_modes("{}") == "" and format_modes("") == ""
+    assert format_modes({"-1": 48, "1": 47}) == "-1: 48 · 1: 47"
+    assert format_modes({}) == "" and format_modes() == ""
 
 
 def test_format_modes_sums_the_counts_of_several_runs():
-    assert format_modes('{"-1": 48, "1": 47}', '{"1": 50, "-1": 40}', "{}") == "-1: 88 · 1: 97"
+    assert format_modes({"-1": 48, "1": 47}, {"1": 50, "-1": 40}, {}) == "-1: 88 · 1: 97"
 
 
 def test_fork_expert_actions_are_mirror_images_that_both_climb():

@@ -11,7 +11,8 @@ import pytest
 from imitlab.core.errors import ImitlabError
 from imitlab.experiments.grid import run_grid
 from imitlab.experiments.ray_executor import GridError, RayConfig, errors_path, import_ray
-from imitlab.experiments.runs import RunSpec, group_by_training, read_rows
+from imitlab.experiments.records import read_rows
+from imitlab.experiments.runs import RunSpec, group_by_training
 
 TINY = {"demos": 20, "eval_episodes": 20, "train_overrides": {"steps": 200, "lr": 3e-3}}
 CONFIGS = [("gmm", {"hidden_dim": 64}), ("chunked-bc", {"horizon": 4, "n_action_steps": 2, "hidden_dim": 64})]
@@ -73,8 +74,8 @@ def test_ray_config_rejects_no_cpus():
 
 @pytest.mark.slow
 def test_ray_grid_writes_the_same_rows_as_the_local_executor(local_ray, tmp_path):
-    local = run_grid(GRID, tmp_path / "local", tmp_path / "local" / "results.csv", progress=False)
-    on_ray = run_grid(GRID, tmp_path / "ray", tmp_path / "ray" / "results.csv", progress=False, executor="ray")
+    local = run_grid(GRID, tmp_path / "local", tmp_path / "local" / "results.jsonl", progress=False)
+    on_ray = run_grid(GRID, tmp_path / "ray", tmp_path / "ray" / "results.jsonl", progress=False, executor="ray")
 
     assert [row["run_id"] for row in on_ray] == [spec.run_id for spec in GRID]  # grid order, whatever finished first
     for mine, theirs in zip(local, on_ray):
@@ -84,20 +85,20 @@ def test_ray_grid_writes_the_same_rows_as_the_local_executor(local_ray, tmp_path
     assert len({row["mean_return"] for row in on_ray}) == len(GRID)  # the rows differ between configs and seeds
     assert sum(int(row["successes"]) for row in on_ray) > 0  # so equal success counts are not all zeros
     assert (
-        run_grid(GRID, tmp_path / "ray", tmp_path / "ray" / "results.csv", progress=False, executor="ray") == on_ray
+        run_grid(GRID, tmp_path / "ray", tmp_path / "ray" / "results.jsonl", progress=False, executor="ray") == on_ray
     )  # resume: nothing left to run
-    assert len(read_rows(tmp_path / "ray" / "results.csv")) == len(GRID)
+    assert len(read_rows(tmp_path / "ray" / "results.jsonl")) == len(GRID)
 
 
 def test_a_failing_run_is_retried_once_then_reported_beside_the_finished_ones(local_ray, tmp_path):
     broken = RunSpec("two-path", "bc", seed=0, policy_overrides={"no_such_field": 1}, **TINY)
-    csv_path = tmp_path / "results.csv"
+    csv_path = tmp_path / "results.jsonl"
     with pytest.raises(GridError, match="1 of 2 runs failed after 2 attempts"):
         run_grid([GRID[0], broken], tmp_path, csv_path, progress=False, executor="ray")
 
     assert [row["run_id"] for row in read_rows(csv_path)] == [GRID[0].run_id]  # results hold finished runs only
     [error] = read_rows(errors_path(csv_path))
-    assert error["run_id"] == broken.run_id and error["attempts"] == "2" and "no_such_field" in error["error"]
+    assert error["run_id"] == broken.run_id and error["attempts"] == 2 and "no_such_field" in error["error"]
 
 
 def test_ctrl_c_cancels_every_outstanding_task(local_ray, tmp_path, monkeypatch):
@@ -106,6 +107,6 @@ def test_ctrl_c_cancels_every_outstanding_task(local_ray, tmp_path, monkeypatch)
     cancel = local_ray.cancel
     monkeypatch.setattr(local_ray, "cancel", lambda ref, force=False: (cancelled.append(ref), cancel(ref, force=force)))
     with pytest.raises(KeyboardInterrupt):
-        run_grid(GRID, tmp_path, tmp_path / "results.csv", progress=False, executor="ray")
+        run_grid(GRID, tmp_path, tmp_path / "results.jsonl", progress=False, executor="ray")
     assert len(cancelled) == len(GRID)  # four trainings, four tasks, all cancelled
-    assert read_rows(tmp_path / "results.csv") == []
+    assert read_rows(tmp_path / "results.jsonl") == []

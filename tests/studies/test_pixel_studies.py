@@ -14,7 +14,8 @@ from imitlab.envs.presets import SMALL_FRAME_VISION
 from imitlab.envs.two_path_pixels import CAMERA, IMAGE_SIZE
 from imitlab.experiments import recipes
 from imitlab.experiments import runs as experiment
-from imitlab.experiments.runs import read_rows, trained_run_dir
+from imitlab.experiments.records import read_rows
+from imitlab.experiments.runs import trained_run_dir
 from imitlab.studies import get_study, rows, run_study
 from imitlab.studies import heads as heads_study
 from imitlab.studies.rows import heads_for
@@ -92,7 +93,7 @@ def test_the_multimodality_study_tables_the_pixel_heads_and_draws_their_fork(ful
     figures = [f.file for f in sections["multimodality"].figures]
     assert figures == ["fork-actions.png", f"fork-actions-{PIXELS}.png"]
     assert (root / "multimodality" / f"fork-actions-{PIXELS}.png").stat().st_size > 10_000
-    assert {r["policy"] for r in read_rows(root / "multimodality" / "toy.csv")} == {"bc", "gmm"}
+    assert {r["policy"] for r in read_rows(root / "multimodality" / "toy.jsonl")} == {"bc", "gmm"}
 
 
 def test_a_camera_run_is_expected_to_train_longer_by_the_frames_its_batches_hold():

@@ -4,6 +4,7 @@ tests check that grids run, resume, and produce real tables and figures, not wha
 from __future__ import annotations
 
 import base64
+import csv
 import json
 import re
 import shutil
@@ -16,7 +17,7 @@ from matplotlib.collections import LineCollection, PathCollection, PolyCollectio
 from env_recipes import use_recipes
 from imitlab.evaluation.stats import SeedSuccess, bootstrap_iqm_interval, interquartile_mean
 from imitlab.experiments import runs as experiment
-from imitlab.experiments.runs import read_rows
+from imitlab.experiments.records import read_rows
 from imitlab.remedies.ccil import CCILConfig
 from imitlab.remedies.compare import RemedyConfig
 from imitlab.studies import compounding_error as remedy_studies
@@ -97,14 +98,14 @@ def studies(tiny, tmp_path_factory):
 def test_chunk_size_study_writes_one_row_per_run_a_figure_and_a_section(studies):
     sections, root = studies
     section = sections["chunk-size"]
-    rows = read_rows(root / "chunk-size" / "results.csv")
-    assert sorted((json.loads(r["policy_overrides"])["horizon"], r["seed"]) for r in rows) == [
-        (1, "0"),
-        (1, "1"),
-        (4, "0"),
-        (4, "1"),
+    rows = read_rows(root / "chunk-size" / "results.jsonl")
+    assert sorted((r["policy_overrides"]["horizon"], r["seed"]) for r in rows) == [
+        (1, 0),
+        (1, 1),
+        (4, 0),
+        (4, 1),
     ]
-    assert all(r["episodes"] == "20" and len(r["outcomes"]) == 20 for r in rows)
+    assert all(r["episodes"] == 20 and len(r["outcomes"]) == 20 for r in rows)
     png = root / "chunk-size" / section.figures[0].file
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
     assert read_section(root / "chunk-size") == section
@@ -113,14 +114,14 @@ def test_chunk_size_study_writes_one_row_per_run_a_figure_and_a_section(studies)
 
 def test_rerunning_a_study_trains_and_evaluates_nothing_again(studies, monkeypatch):
     _, root = studies
-    before = read_rows(root / "demos" / "results.csv")
+    before = read_rows(root / "demos" / "results.jsonl")
 
     def no_new_runs(*args, **kwargs):
         raise AssertionError("a finished run was run again")
 
     monkeypatch.setattr(experiment, "run_one", no_new_runs)
     run_study("demos", root, "small", (0,), progress=False)
-    assert read_rows(root / "demos" / "results.csv") == before
+    assert read_rows(root / "demos" / "results.jsonl") == before
 
 
 def test_the_demo_trains_side_by_side_first_so_its_studies_only_evaluate(tiny, tmp_path, monkeypatch):
@@ -132,15 +133,15 @@ def test_the_demo_trains_side_by_side_first_so_its_studies_only_evaluate(tiny, t
     monkeypatch.setattr(train, "sample_shard", no_training)  # every optimizer step draws its batch here
     for name in DEMO_STUDIES:
         run_study(name, tmp_path, "small", (0,), progress=False)
-    assert len(read_rows(tmp_path / "multimodality" / "toy.csv")) == 2  # the tiny two-path heads: bc, gmm
+    assert len(read_rows(tmp_path / "multimodality" / "toy.jsonl")) == 2  # the tiny two-path heads: bc, gmm
 
 
 def test_runs_that_differ_only_in_evaluation_share_one_training(studies):
     _, root = studies
-    rows = read_rows(root / "execution" / "results.csv")
+    rows = read_rows(root / "execution" / "results.jsonl")
     assert len(rows) == 4 and len({r["run_id"] for r in rows}) == 4
     assert len({r["run_id"].split("/eval-")[0] for r in rows}) == 1
-    modes = {json.dumps(json.loads(r["eval_overrides"]), sort_keys=True) for r in rows}
+    modes = {json.dumps(r["eval_overrides"], sort_keys=True) for r in rows}
     assert modes == {
         '{"n_action_steps": 1}',
         '{"n_action_steps": 2}',
@@ -175,7 +176,7 @@ def test_heads_study_compares_every_head_with_bc_and_animates_rollouts(studies):
 
 def test_multimodality_study_splits_toy_samples_and_draws_the_fork(studies):
     sections, root = studies
-    toy = read_rows(root / "multimodality" / "toy.csv")
+    toy = read_rows(root / "multimodality" / "toy.jsonl")
     assert {r["policy"] for r in toy} == {"bc", "gmm"}
     for r in toy:
         assert float(r["plus"]) + float(r["minus"]) + float(r["between"]) == pytest.approx(1.0)
@@ -196,7 +197,8 @@ def test_every_still_figure_has_labelled_axes_with_data_and_success_intervals(st
 
 def test_compounding_error_study_writes_one_curve_per_config(studies):
     sections, root = studies
-    curves = read_rows(root / "compounding-error" / "compounding-error.csv")
+    with open(root / "compounding-error" / "compounding-error.csv", newline="") as f:
+        curves = list(csv.DictReader(f))  # a table for the user's spreadsheet, not a grid's records
     assert {r["label"] for r in curves} == {"bc, 2 demos", "bc, 4 demos", "chunked-bc, 4 demos"}
     assert all(float(r["ci_low"]) <= float(r["mean"]) <= float(r["ci_high"]) for r in curves)
     assert "mean distance" in sections["compounding-error"].tables[0].markdown
@@ -320,7 +322,7 @@ def test_every_study_runs_at_small_scale_with_real_figures(tmp_path, monkeypatch
     DRAWN.clear()
     for name in catalogue():
         section = run_study(name, tmp_path, "small", (0,), progress=False, executor="processes")
-        assert len(read_rows(tmp_path / name / "results.csv")) == len(study_grid(name, "small", (0,)))
+        assert len(read_rows(tmp_path / name / "results.jsonl")) == len(study_grid(name, "small", (0,)))
         stills = [f.file for f in section.figures if f.file.endswith(".png")]
         assert stills, name
         for file in stills:

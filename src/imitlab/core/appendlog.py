@@ -1,4 +1,4 @@
-"""Append-only logs (``metrics.jsonl``, a study's ``results.csv``, DAgger's ``rounds.jsonl``) that survive a
+"""Append-only logs (``metrics.jsonl``, a study's ``results.jsonl``, DAgger's ``rounds.jsonl``) that survive a
 ``kill -9`` in the middle of an append: each record goes out in one write, ending with its terminator; a last
 record a kill cut short (no terminator) is ignored by readers and cut off before the next append, so the work it
 recorded is simply redone and logged again."""

@@ -276,7 +276,7 @@ RECIPES: dict[str, Recipe] = {
     "gmm": ({}, {"steps": 10000}),
     "diffusion": DENOISER,
     "flow": DENOISER,
-    # ACT on Pendulum needs the L2 reconstruction: with the paper's L1 every run stayed at 0-17 % (docs/heads.md)
+    # ACT on Pendulum needs the L2 reconstruction: with the paper's L1 every run failed (docs/heads.md, "act")
     "act": (
         {
             "horizon": 8,

@@ -297,13 +297,13 @@ def draw_two_path(trajectory: np.ndarray, size: int) -> Image.Image:
 RECIPES: dict[str, Recipe] = {
     "bc": ({}, {"steps": 3000}),
     "chunked-bc": ({"horizon": 8, "n_action_steps": 4}, {"steps": 3000}),
-    # the mixture needs longer than the regressors to separate its components (3000 steps: 74-84 %)
+    # the mixture needs longer than the regressors to separate its components (docs/heads.md, "gmm")
     "gmm": ({}, {"steps": 10000}),
     "diffusion": DENOISER,
     "flow": DENOISER,
-    # ACT at CPU width; two-path needs a latent that carries the detour (kl_weight 0.1; at the paper's 10 the KL
-    # collapses below 0.001 and every rollout takes one detour) and z drawn from the prior at inference (z = 0
-    # decodes one detour for every start): docs/heads.md, "act" on two-path
+    # ACT at CPU width; two-path needs a latent that carries the detour (kl_weight 0.1: at the paper's 10 the KL
+    # collapses and every rollout takes one detour) and z drawn from the prior at inference (z = 0 decodes one
+    # detour for every start): docs/heads.md, "act" on two-path
     "act": (
         {
             "n_obs_steps": 2,
@@ -316,8 +316,8 @@ RECIPES: dict[str, Recipe] = {
         },
         {"steps": 2000},
     ),
-    # tokens decoded one at a time and sampled (temperature 1): parallel argmax keeps one detour (71 %), parallel
-    # sampling mixes detours within a chunk (25 %): docs/heads.md, "tokenized" on two-path
+    # tokens decoded one at a time and sampled (temperature 1): parallel argmax keeps one detour, parallel sampling
+    # mixes detours within a chunk (measured in docs/heads.md, "tokenized" on two-path)
     "tokenized": ({"autoregressive": True, "temperature": 1.0}, {"steps": 3000, "batch_size": 128}),
 }
 

@@ -19,7 +19,8 @@ import torch
 from tqdm.auto import tqdm
 
 from imitlab.core.errors import ImitlabError
-from imitlab.experiments.runs import COLUMNS, RunSpec, append_row, group_by_training, prepare_datasets, run_group
+from imitlab.experiments.records import append_row
+from imitlab.experiments.runs import RUN_SCHEMA, RunSpec, group_by_training, prepare_datasets, run_group
 
 
 def _single_threaded() -> None:
@@ -50,9 +51,9 @@ def call_in_processes(
 
 
 def run_in_processes(
-    specs: list[RunSpec], root: Path, csv_path: Path, workers: int | None = None, progress: bool = True
+    specs: list[RunSpec], root: Path, results: Path, workers: int | None = None, progress: bool = True
 ) -> None:
-    """Run ``specs`` (none of them in ``csv_path`` yet) in ``workers`` processes (default: the cores), appending
+    """Run ``specs`` (none of them in ``results`` yet) in ``workers`` processes (default: the cores), appending
     each row as its run finishes. A failure cancels the runs not yet started; the runs already going finish and
     keep their rows; then the failure is raised."""
     root = Path(root).resolve()
@@ -73,13 +74,13 @@ def run_in_processes(
                         failures.append(f"run {run_id} failed:\n{error}")
                         pending = {f for f in pending if not f.cancel()}  # keep only runs already started
                     else:
-                        append_row(csv_path, row, COLUMNS)
+                        append_row(results, row, RUN_SCHEMA)
                         bar.update(1)
     finally:
         bar.close()
         pool.shutdown(wait=True, cancel_futures=True)
     if failures:
         raise ImitlabError(
-            f"{len(failures)} run(s) failed; the runs that finished are in {csv_path} and a rerun "
+            f"{len(failures)} run(s) failed; the runs that finished are in {results} and a rerun "
             f"skips them.\n" + "\n".join(failures)
         )

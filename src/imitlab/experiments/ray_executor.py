@@ -16,9 +16,9 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from imitlab.core.errors import ImitlabError, InvalidInputError
-from imitlab.experiments.runs import COLUMNS, RunSpec, append_row, group_by_training, prepare_datasets, run_group
+from imitlab.experiments.records import append_row
+from imitlab.experiments.runs import RUN_SCHEMA, RunSpec, group_by_training, prepare_datasets, run_group
 
-ERROR_COLUMNS = ["run_id", "env", "policy", "label", "demos", "seed", "attempts", "error", "traceback"]
 ATTEMPTS = 2  # a failed run is retried once
 
 
@@ -39,10 +39,10 @@ class RayConfig:
             raise InvalidInputError(f"gpus_per_run must be >= 0, got {self.gpus_per_run}")
 
 
-def errors_path(csv_path: Path) -> Path:
-    """Where failed runs are reported: ``results.csv`` -> ``results.errors.csv``."""
-    csv_path = Path(csv_path)
-    return csv_path.with_name(f"{csv_path.stem}.errors.csv")
+def errors_path(results: Path) -> Path:
+    """Where failed runs are reported: ``results.jsonl`` -> ``results.errors.jsonl``."""
+    results = Path(results)
+    return results.with_name(f"{results.stem}.errors.jsonl")
 
 
 def import_ray():
@@ -54,9 +54,9 @@ def import_ray():
 
 
 def run_on_ray(
-    specs: list[RunSpec], root: Path, csv_path: Path, config: RayConfig = RayConfig(), progress: bool = True
+    specs: list[RunSpec], root: Path, results: Path, config: RayConfig = RayConfig(), progress: bool = True
 ) -> None:
-    """Run ``specs`` (none of them in ``csv_path`` yet) as Ray tasks, appending rows as they finish. Raises
+    """Run ``specs`` (none of them in ``results`` yet) as Ray tasks, appending rows as they finish. Raises
     ``GridError`` after the grid when runs failed twice (they are in the errors CSV; a rerun retries them)."""
     ray = import_ray()
     root = Path(root).resolve()
@@ -80,18 +80,18 @@ def run_on_ray(
             [ref], _ = ray.wait(list(pending), num_returns=1)
             group, attempt = pending.pop(ref)
             try:
-                results = ray.get(ref)
+                returned = ray.get(ref)
             except ray.exceptions.RayError as err:  # the worker died (out of memory, node lost)
-                results = [(spec.run_id, None, f"{type(err).__name__}: {err}") for spec in group]
+                returned = [(spec.run_id, None, f"{type(err).__name__}: {err}") for spec in group]
             retry = []
-            for run_id, row, error in results:
+            for run_id, row, error in returned:
                 if row is not None:
-                    append_row(csv_path, row, COLUMNS)
+                    append_row(results, row, RUN_SCHEMA)
                     bar.update(1)
                 elif attempt < ATTEMPTS:
                     retry.append(by_id[run_id])
                 else:
-                    _report_failure(csv_path, by_id[run_id], attempt, error)
+                    _report_failure(results, by_id[run_id], attempt, error)
                     failed += 1
                     bar.update(1)
             if retry:
@@ -107,15 +107,15 @@ def run_on_ray(
     if failed:
         raise GridError(
             f"{failed} of {len(specs)} runs failed after {ATTEMPTS} attempts; their errors are in "
-            f"{errors_path(csv_path)}; finished runs are in {csv_path}, and running the same command "
+            f"{errors_path(results)}; finished runs are in {results}, and running the same command "
             "again retries only the failed ones"
         )
 
 
-def _report_failure(csv_path: Path, spec: RunSpec, attempts: int, error: str) -> None:
+def _report_failure(results: Path, spec: RunSpec, attempts: int, error: str) -> None:
     lines = [line for line in error.strip().splitlines() if line.strip()]
     append_row(
-        errors_path(csv_path),
+        errors_path(results),
         {
             "run_id": spec.run_id,
             "env": spec.env,
@@ -127,5 +127,4 @@ def _report_failure(csv_path: Path, spec: RunSpec, attempts: int, error: str) ->
             "error": lines[-1] if lines else "",
             "traceback": "\n".join(lines[-15:]),
         },
-        ERROR_COLUMNS,
     )

@@ -1,14 +1,12 @@
-"""Runs and grids of runs: collect (cached) -> train -> evaluate, one tidy CSV row per run.
+"""Runs: collect (cached) -> train -> evaluate, one typed record per run (``RUN_SCHEMA``).
 
 The demo and every study are lists of ``RunSpec``; ``experiments.grid.run_grid`` runs them, skipping runs already
-in the CSV, so an interrupted grid resumes where it stopped.
+in its results file, so an interrupted grid resumes where it stopped.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import time
 import traceback
@@ -17,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from imitlab.core.appendlog import append_record, complete_text
 from imitlab.data.collect import collect
 from imitlab.data.reader import load_dataset
 from imitlab.evaluation.evaluate import evaluate
@@ -69,32 +66,34 @@ def digest(text: str) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:8]
 
 
-COLUMNS = [
-    "run_id",
-    "env",
-    "policy",
-    "label",
-    "demos",
-    "seed",
-    "successes",
-    "episodes",
-    "success_rate",
-    "ci_low",
-    "ci_high",
-    "mean_return",
-    "std_return",
-    "mean_length",
-    "train_seconds",
-    "step_latency_ms",
-    "chunk_latency_ms",
-    "action_jerk",
-    "chunk_mse",
-    "success_modes",
-    "outcomes",
-    "policy_overrides",
-    "train_overrides",
-    "eval_overrides",
-]
+# one record per finished run (experiments.records): field -> type
+RUN_SCHEMA: dict[str, type] = {
+    "run_id": str,
+    "env": str,
+    "policy": str,
+    "label": str,
+    "demos": int,
+    "seed": int,
+    "successes": int,
+    "episodes": int,
+    "success_rate": float,
+    "ci_low": float,
+    "ci_high": float,
+    "mean_return": float,
+    "std_return": float,
+    "mean_length": float,
+    "train_seconds": float,
+    "step_latency_ms": float,
+    "chunk_latency_ms": float,
+    "action_jerk": float,
+    "chunk_mse": float,
+    "success_modes": dict,  # strategy -> successes, for envs with modes
+    "outcomes": list,  # per-episode success (bool), in evaluation-seed order
+    "policy_overrides": dict,
+    "train_overrides": dict,
+    "eval_overrides": dict,
+}
+RESULTS_FILE = "results.jsonl"  # a grid's records
 HELD_OUT_DEMOS = 20  # demonstrations of collection seed 1 (never trained on) for chunk_mse
 
 
@@ -125,7 +124,7 @@ def trained_policy(spec: RunSpec, root: Path, progress: bool = False) -> tuple[P
 
 
 def run_one(spec: RunSpec, root: Path, progress: bool = False) -> dict[str, Any]:
-    """Train (or reuse) and evaluate one spec; returns its CSV row."""
+    """Train (or reuse) and evaluate one spec; returns its record (``RUN_SCHEMA``)."""
     policy, train_seconds = trained_policy(spec, root, progress)
     execution = {k: v for k, v in spec.eval_overrides.items() if k in EXECUTION_FIELDS}
     inference = {k: v for k, v in spec.eval_overrides.items() if k not in EXECUTION_FIELDS}
@@ -153,11 +152,11 @@ def run_one(spec: RunSpec, root: Path, progress: bool = False) -> dict[str, Any]
         "chunk_latency_ms": result.chunk_latency_ms,
         "action_jerk": result.action_jerk,
         "chunk_mse": chunk_mse(policy, held_out, seed=spec.seed),
-        "success_modes": json.dumps(result.success_modes, sort_keys=True),
-        "outcomes": "".join("1" if s else "0" for s in result.episode_success),
-        "policy_overrides": json.dumps(spec.policy_overrides, sort_keys=True),
-        "train_overrides": json.dumps(spec.train_overrides, sort_keys=True),
-        "eval_overrides": json.dumps(spec.eval_overrides, sort_keys=True),
+        "success_modes": {str(mode): count for mode, count in sorted(result.success_modes.items())},
+        "outcomes": [bool(s) for s in result.episode_success],
+        "policy_overrides": dict(spec.policy_overrides),
+        "train_overrides": dict(spec.train_overrides),
+        "eval_overrides": dict(spec.eval_overrides),
     }
 
 
@@ -179,26 +178,6 @@ def run_group(specs: list[RunSpec], root: Path) -> list[tuple[str, dict[str, Any
         except Exception:  # noqa: BLE001  (reported per run, never dropped)
             results.append((spec.run_id, None, traceback.format_exc()))
     return results
-
-
-CSV_END = "\r\n"  # the csv module's row terminator
-
-
-def read_rows(csv_path: Path) -> list[dict[str, str]]:
-    """The finished rows of ``csv_path`` (a last row a kill cut short is not one: its run is redone)."""
-    return list(csv.DictReader(io.StringIO(complete_text(csv_path, CSV_END), newline="")))
-
-
-def append_row(csv_path: Path, row: dict[str, Any], columns: list[str]) -> None:
-    """Append one row in one write (with the header first into a new file); a finished row is never rewritten."""
-    csv_path = Path(csv_path)
-    csv_path.parent.mkdir(parents=True, exist_ok=True)
-    text = io.StringIO(newline="")
-    writer = csv.DictWriter(text, fieldnames=columns, lineterminator=CSV_END)
-    if not complete_text(csv_path, CSV_END):
-        writer.writeheader()
-    writer.writerow(row)
-    append_record(csv_path, text.getvalue(), CSV_END)
 
 
 def prepare_datasets(specs: list[RunSpec], root: Path) -> None:

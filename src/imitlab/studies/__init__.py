@@ -16,7 +16,7 @@ from imitlab.core.errors import InvalidInputError
 from imitlab.core.io import read_json_object, write_json
 from imitlab.core.registry import Registry
 from imitlab.experiments.grid import run_grid
-from imitlab.experiments.runs import RunSpec
+from imitlab.experiments.runs import RESULTS_FILE, RunSpec
 
 SCALES = ("small", "full")  # small: minutes on 2 cores (the demo and the slow tests); full: the real study
 # training seeds when none are given: one at small scale (a quick look, its tables say "1 training seed"); at full
@@ -144,7 +144,7 @@ def run_study(
     rows = run_grid(
         study_grid(name, scale, seeds, envs),
         out,
-        study_dir / "results.csv",
+        study_dir / RESULTS_FILE,
         progress=progress,
         executor=executor,
         ray=ray,

@@ -65,7 +65,7 @@ def _compounding_analysis(
     for (label,), rs in group(rows, "label").items():
         row = rs[0]  # the first training seed: one curve per config
         policy = policy_of(root, row)
-        curve = compounding_curve(policy, ENV, evaluation_seeds(int(row["seed"]), int(row["episodes"])), label)
+        curve = compounding_curve(policy, ENV, evaluation_seeds(row["seed"], row["episodes"]), label)
         curves.append(curve)
         lines.append(
             [

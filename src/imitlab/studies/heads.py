@@ -22,11 +22,22 @@ from imitlab.evaluation.execution import ChunkExecutor
 from imitlab.evaluation.stats import bootstrap_iqm_interval, interquartile_mean, paired_over_seeds, success_over_seeds
 from imitlab.experiments.process_executor import call_in_processes
 from imitlab.experiments.recipes import camera_variants, expected_train_seconds, recipe, study_envs
-from imitlab.experiments.runs import RunSpec, append_row, digest, read_rows
+from imitlab.experiments.records import append_row, read_rows
+from imitlab.experiments.runs import RunSpec, digest
 from imitlab.studies import Figure, Study, Table, register_study
 from imitlab.studies.animation import save_episode_gif
 from imitlab.studies.plots import plot_fork_actions, plot_success_bars
-from imitlab.studies.rows import Rows, group, heads_for, policy_of, recipe_spec, seed_count, seed_success, success_cell
+from imitlab.studies.rows import (
+    Rows,
+    group,
+    heads_for,
+    mean_of,
+    policy_of,
+    recipe_spec,
+    seed_count,
+    seed_success,
+    success_cell,
+)
 from imitlab.studies.table import (
     band_note,
     format_difference,
@@ -47,7 +58,7 @@ ANIMATED_EPISODES = 10  # evaluation episodes rolled out again to pick the best 
 
 def outcomes(row: dict[str, str]) -> np.ndarray:
     """(episodes,) bool per-episode success of one run, in evaluation-seed order."""
-    return np.array([c == "1" for c in row["outcomes"]])
+    return np.array(row["outcomes"], dtype=bool)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -106,7 +117,7 @@ def _animate(root: Path, rows: Rows, out: Path) -> list[Figure]:
         executor = ChunkExecutor(policy_of(root, row))
         camera = next(iter(spec.cameras), None)  # an env with cameras is animated from its first camera's frames
         with torch.inference_mode():
-            seeds = evaluation_seeds(int(row["seed"]), ANIMATED_EPISODES)
+            seeds = evaluation_seeds(row["seed"], ANIMATED_EPISODES)
             result = run_episodes(spec, executor, seeds, record_images=camera is not None)
         order = np.argsort(result.returns)
         for which, i in (("best", order[-1]), ("worst", order[0])):
@@ -141,9 +152,9 @@ def _heads_analysis(
                     policy,
                     len(rs),
                     success_cell(rs),
-                    f"{np.mean([float(r['mean_return']) for r in rs]):.1f}",
-                    f"{np.mean([float(r['train_seconds']) for r in rs]):.0f}",
-                    f"{np.mean([float(r['step_latency_ms']) for r in rs]):.2f}",
+                    f"{mean_of(rs, 'mean_return'):.1f}",
+                    f"{mean_of(rs, 'train_seconds'):.0f}",
+                    f"{mean_of(rs, 'step_latency_ms'):.2f}",
                 ]
             )
     aggregate = []
@@ -207,7 +218,16 @@ register_study(
 # multimodality
 
 TOY_STEPS = {"small": 1000, "full": 3000}
-TOY_COLUMNS = ["policy", "seed", "settings", "plus", "minus", "between", "samples"]
+# one record per head and seed: the shares of its samples near +1, near -1 and between (experiments.records)
+TOY_SCHEMA: dict[str, type] = {
+    "policy": str,
+    "seed": int,
+    "settings": str,
+    "plus": float,
+    "minus": float,
+    "between": float,
+    "samples": int,
+}
 TOY_SAMPLES = 200
 
 
@@ -251,33 +271,33 @@ def toy_trainings(root: Path, scale: str, seeds: Sequence[int]) -> list[tuple[fl
 
 def _toy_rows(root: Path, out: Path, policies: list[str], seeds: Sequence[int], steps: int) -> Rows:
     """Train each head on the static toy (side by side, one process per core) and split its samples; resumable:
-    (head, seed, settings) already in toy.csv are skipped."""
-    csv_path = out / "toy.csv"
-    done = {(r["policy"], r["seed"], r["settings"]) for r in read_rows(csv_path)}
+    (head, seed, settings) already in toy.jsonl are skipped."""
+    toy_path = out / "toy.jsonl"
+    done = {(r["policy"], r["seed"], r["settings"]) for r in read_rows(toy_path, TOY_SCHEMA)}
     wanted = {}
     for policy in policies:
         for seed in seeds:
             settings, run_dir, train = _toy_training(root, policy, seed, steps)
-            wanted[(policy, str(seed), settings)] = run_dir, train
+            wanted[(policy, seed, settings)] = run_dir, train
     todo = {key: run for key, run in wanted.items() if key not in done}
     longest_first = sorted(todo, key=lambda key: -expected_train_seconds(key[0], {"steps": steps}))
     call_in_processes([todo[key][1] for key in longest_first], progress=False)
-    for (policy, seed_text, settings), (run_dir, _) in todo.items():
-        split = mode_split(load_policy(run_dir), TOY_SAMPLES, seed=int(seed_text))
+    for (policy, seed, settings), (run_dir, _) in todo.items():
+        split = mode_split(load_policy(run_dir), TOY_SAMPLES, seed=seed)
         append_row(
-            csv_path,
+            toy_path,
             {
                 "policy": policy,
-                "seed": seed_text,
+                "seed": seed,
                 "settings": settings,
                 "plus": split["+1"],
                 "minus": split["-1"],
                 "between": split["between"],
                 "samples": TOY_SAMPLES,
             },
-            TOY_COLUMNS,
+            TOY_SCHEMA,
         )
-    return [r for r in read_rows(csv_path) if (r["policy"], r["seed"], r["settings"]) in wanted]
+    return [r for r in read_rows(toy_path, TOY_SCHEMA) if (r["policy"], r["seed"], r["settings"]) in wanted]
 
 
 def multimodality_envs(scale: str) -> list[str]:
@@ -310,15 +330,15 @@ def _multimodality_analysis(
     toy = _toy_rows(root, out, policies, seeds, TOY_STEPS[scale])
     toy_lines = []
     for (policy,), rs in group(toy, "policy").items():
-        valid = [round((float(r["plus"]) + float(r["minus"])) * int(r["samples"])) for r in rs]
-        share = {key: np.mean([float(r[key]) for r in rs]) for key in ("plus", "minus", "between")}
+        valid = [round((r["plus"] + r["minus"]) * r["samples"]) for r in rs]
+        share = {key: np.mean([r[key] for r in rs]) for key in ("plus", "minus", "between")}
         toy_lines.append(
             [
                 policy,
                 f"{share['plus']:.0%}",
                 f"{share['minus']:.0%}",
                 f"{share['between']:.0%}",
-                format_seed_success(success_over_seeds(valid, [int(r["samples"]) for r in rs])),
+                format_seed_success(success_over_seeds(valid, [r["samples"] for r in rs])),
             ]
         )
     closed_loop = [
@@ -330,7 +350,7 @@ def _multimodality_analysis(
     for (env,), ers in group(rows, "env").items():
         obs, images = fork_observation(env)
         fork = plot_fork_actions(
-            {r["policy"]: policy_of(root, r) for r in ers if int(r["seed"]) == seeds[0]},
+            {r["policy"]: policy_of(root, r) for r in ers if r["seed"] == seeds[0]},
             obs,
             two_path.fork_expert_actions(),
             out / ("fork-actions.png" if env == "two-path" else f"fork-actions-{env}.png"),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,8 @@ from imitlab.studies.plots import Series
 from imitlab.studies.table import format_seed_success
 from imitlab.training.checkpoint import load_policy
 
-Rows = list[dict[str, str]]
+Row = dict[str, Any]  # a run's record (experiments.runs.RUN_SCHEMA): typed fields
+Rows = list[Row]
 EVAL_EPISODES = 100  # evaluation episodes per run
 
 
@@ -62,7 +62,7 @@ def recipe_spec(
 def seed_success(rows: Rows) -> SeedSuccess:
     """Success of one config over its runs ``rows`` (one per training seed): the mean of the per-seed rates with
     a seed-aware 95% interval (Wilson when there is one seed), see ``evaluation.stats.success_over_seeds``."""
-    return success_over_seeds([int(r["successes"]) for r in rows], [int(r["episodes"]) for r in rows])
+    return success_over_seeds([r["successes"] for r in rows], [r["episodes"] for r in rows])
 
 
 def seed_count(rows: Rows) -> int:
@@ -71,10 +71,10 @@ def seed_count(rows: Rows) -> int:
 
 
 def mean_of(rows: Rows, key: str) -> float:
-    return float(np.mean([float(r[key]) for r in rows]))
+    return float(np.mean([r[key] for r in rows]))
 
 
-def group(rows: Rows, *keys: str | Callable[[dict[str, str]], Any]) -> dict[tuple, Rows]:
+def group(rows: Rows, *keys: str | Callable[[Row], Any]) -> dict[tuple, Rows]:
     """Rows grouped by the given columns (or functions of a row), in first-seen order."""
     groups: dict[tuple, Rows] = {}
     for r in rows:
@@ -98,10 +98,19 @@ def success_cell(rows: Rows) -> str:
     return format_seed_success(seed_success(rows))
 
 
-def overrides(row: dict[str, str], column: str) -> dict[str, Any]:
-    return json.loads(row[column] or "{}")
+def sweep(
+    rows: Rows, value: Callable[[Row], Any], *by: str | Callable[[Row], Any]
+) -> dict[tuple, list[tuple[Any, Rows]]]:
+    """What every sweep analysis reads: the rows grouped by ``by`` (columns or functions of a row; first-seen
+    order), and in each
+    group the points of the swept ``value`` (a function of a row), in increasing order, each with its rows (one
+    per training seed)."""
+    return {
+        key: sorted(((x, rs) for (x,), rs in group(grs, value).items()), key=lambda point: point[0])
+        for key, grs in group(rows, *by).items()
+    }
 
 
-def policy_of(root: Path, row: dict[str, str]) -> Policy:
-    """The trained policy of a CSV row (runs differing only in evaluation settings share it)."""
+def policy_of(root: Path, row: Row) -> Policy:
+    """The trained policy of a run's record (runs differing only in evaluation settings share it)."""
     return load_policy(trained_run_dir(root, row["run_id"]))

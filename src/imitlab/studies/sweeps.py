@@ -18,12 +18,12 @@ from imitlab.studies.rows import (
     heads_for,
     mean_of,
     metric_series,
-    overrides,
     recipe_spec,
     seed_count,
     seed_success,
     success_cell,
     success_series,
+    sweep,
 )
 from imitlab.studies.table import band_note, format_modes, markdown_table, seeds_note
 
@@ -46,12 +46,9 @@ def _chunk_size_grid(scale: str, seeds: Sequence[int]) -> list[RunSpec]:
 def _chunk_size_analysis(
     rows: Rows, root: Path, out: Path, scale: str, seeds: Sequence[int]
 ) -> tuple[list[Table], list[Figure]]:
-    horizon = lambda r: overrides(r, "policy_overrides")["horizon"]  # noqa: E731
-    by_policy = group(rows, "policy")
     success, jerk, lines = [], [], []
     best: dict[str, float] = {}
-    for (policy,), prs in by_policy.items():
-        points = [(h, rs) for (h,), rs in sorted(group(prs, horizon).items())]
+    for (policy,), points in sweep(rows, lambda r: r["policy_overrides"]["horizon"], "policy").items():
         success.append(success_series(policy, points))
         jerk.append(metric_series(policy, points, "action_jerk"))
         # sweet spot: the highest success; among ties (within one episode), the smoothest
@@ -127,8 +124,7 @@ def _demos_analysis(
     panels, lines = [], []
     for (env,), ers in group(rows, "env").items():
         series = []
-        for (policy,), prs in group(ers, "policy").items():
-            points = [(n, rs) for (n,), rs in sorted(group(prs, lambda r: int(r["demos"])).items())]
+        for (policy,), points in sweep(ers, lambda r: r["demos"], "policy").items():
             series.append(success_series(policy, points))
             lines += [[env, policy, n, success_cell(rs)] for n, rs in points]
         panels.append(Panel(env, "demonstrations", "success", series, logx=True))
@@ -203,12 +199,10 @@ def _denoise_steps_grid(scale: str, seeds: Sequence[int]) -> list[RunSpec]:
 def _denoise_steps_analysis(
     rows: Rows, root: Path, out: Path, scale: str, seeds: Sequence[int]
 ) -> tuple[list[Table], list[Figure]]:
-    steps = lambda r: overrides(r, "eval_overrides")["num_inference_steps"]  # noqa: E731
     figures, lines = [], []
     for (env,), ers in group(rows, "env").items():
         curves = []
-        for (policy,), prs in group(ers, "policy").items():
-            points = [(k, rs) for (k,), rs in sorted(group(prs, steps).items())]
+        for (policy,), points in sweep(ers, lambda r: r["eval_overrides"]["num_inference_steps"], "policy").items():
             curves.append((policy, points))
             lines += [
                 [
@@ -279,13 +273,12 @@ def _guidance_grid(scale: str, seeds: Sequence[int]) -> list[RunSpec]:
 def _guidance_analysis(
     rows: Rows, root: Path, out: Path, scale: str, seeds: Sequence[int]
 ) -> tuple[list[Table], list[Figure]]:
-    dropout = lambda r: overrides(r, "policy_overrides").get("cond_dropout", 0.0)  # noqa: E731
-    w_of = lambda r: overrides(r, "eval_overrides").get("guidance_scale", 1.0)  # noqa: E731
     figures, lines = [], []
     for (env,), ers in group(rows, "env").items():
         curves = []
-        for (policy, p), prs in group(ers, "policy", dropout).items():
-            points = [(w, rs) for (w,), rs in sorted(group(prs, w_of).items())]
+        w_of = lambda r: r["eval_overrides"].get("guidance_scale", 1.0)  # noqa: E731
+        dropout = lambda r: r["policy_overrides"].get("cond_dropout", 0.0)  # noqa: E731
+        for (policy, p), points in sweep(ers, w_of, "policy", dropout).items():
             if p > 0:
                 curves.append((policy, points))
             lines += [
@@ -356,10 +349,8 @@ def _obs_history_grid(scale: str, seeds: Sequence[int]) -> list[RunSpec]:
 def _obs_history_analysis(
     rows: Rows, root: Path, out: Path, scale: str, seeds: Sequence[int]
 ) -> tuple[list[Table], list[Figure]]:
-    t_obs = lambda r: overrides(r, "policy_overrides")["n_obs_steps"]  # noqa: E731
     series, lines = [], []
-    for (policy,), prs in group(rows, "policy").items():
-        points = [(t, rs) for (t,), rs in sorted(group(prs, t_obs).items())]
+    for (policy,), points in sweep(rows, lambda r: r["policy_overrides"]["n_obs_steps"], "policy").items():
         series.append(success_series(policy, points))
         lines += [[policy, t, success_cell(rs), f"{mean_of(rs, 'chunk_mse'):.4f}"] for t, rs in points]
     figure = plot_panels(

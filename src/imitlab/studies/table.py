@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -10,12 +9,12 @@ from typing import Any
 from imitlab.evaluation.stats import PairedSeeds, SeedSuccess
 
 
-def format_modes(*success_modes: str) -> str:
-    """'{"-1": 48, "1": 47}' -> '-1: 48 · 1: 47' (successes per strategy, summed over the runs given, e.g. every
+def format_modes(*success_modes: Mapping[str, int]) -> str:
+    """{"-1": 48, "1": 47} -> '-1: 48 · 1: 47' (successes per strategy, summed over the runs given, e.g. every
     training seed of a row); '' for single-mode envs."""
     modes: Counter[str] = Counter()
     for counts in success_modes:
-        modes.update(json.loads(counts or "{}"))
+        modes.update(counts)
     return " · ".join(f"{mode}: {count}" for mode, count in modes.items())
 
 
@@ -94,11 +93,11 @@ def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
             r["demos"],
             r["seed"],
             format_success(
-                float(r["success_rate"]),
-                float(r["ci_low"]),
-                float(r["ci_high"]),
-                int(r["successes"]),
-                int(r["episodes"]),
+                r["success_rate"],
+                r["ci_low"],
+                r["ci_high"],
+                r["successes"],
+                r["episodes"],
             ),
             f"{float(r['mean_return']):.1f} ± {float(r['std_return']):.1f}",
             f"{float(r['train_seconds']):.0f}",
