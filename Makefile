@@ -8,12 +8,13 @@ TORCH := torch==2.13.0
 
 .PHONY: demo test lint test-slow bench clean browser readme-tables lerobot-env
 
-# The optional extras pusht (gym-pusht, zarr), ray and deploy (onnx, onnxruntime) are installed too, so their tests run instead of skipping.
+# The optional extras pusht (gym-pusht, zarr), ray, deploy (onnx, onnxruntime) and metaworld are installed too, so their tests
+# run instead of skipping.
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(TORCH)
-	$(BIN)/python -m pip install --quiet -e '.[dev,pusht,ray,deploy]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,pusht,ray,deploy,metaworld]'
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -20,14 +20,27 @@ from imitlab.training.train import TrainConfig
 EXPERT_EPISODES = 10
 
 
-def envs_with(check=lambda spec: True) -> list[str]:
-    """The registered envs a check applies to (every env is checked for what it declares)."""
-    return [name for name, spec in ENVS.items() if check(spec)]
+FAMILY_MEMBERS_IN_DEFAULT_RUN = 4  # of a large family (Meta-World's 100 envs): the rest run under -m slow
+
+
+def envs_with(check=lambda spec: True) -> list:
+    """The registered envs a check applies to (every env is checked for what it declares); of a family, its first
+    FAMILY_MEMBERS_IN_DEFAULT_RUN members in the default run and the others under ``slow``."""
+    params, seen = [], {}
+    for name, spec in ENVS.items():
+        if not check(spec):
+            continue
+        seen[spec.family] = seen.get(spec.family, 0) + 1
+        late = spec.family and seen[spec.family] > FAMILY_MEMBERS_IN_DEFAULT_RUN
+        params.append(pytest.param(name, marks=pytest.mark.slow) if late else name)
+    return params
 
 
 @pytest.mark.parametrize("name", envs_with())
 def test_the_env_builds_batched_and_single_and_steps_with_its_declared_shapes(name):
     spec = ENVS.get(name)
+    if spec.family:
+        pytest.importorskip(spec.family.replace("-", "_"))  # an optional extra (metaworld)
     if name.startswith("pusht"):
         pytest.importorskip("gym_pusht")
     env = spec.make_vector(2)

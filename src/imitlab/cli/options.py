@@ -25,11 +25,22 @@ def parse_assignment(text: str) -> tuple[str, Any]:
 
 
 def env_names() -> str:
-    """The registered environments, comma-separated, for help texts."""
+    """The registered environments, comma-separated, for help texts; a large family as one entry
+    (``metaworld/<task>[-pixels] (50 tasks)``)."""
     import imitlab.envs  # noqa: F401  (registers the envs)
     from imitlab.envs.registry import ENVS
 
-    return ", ".join(sorted(ENVS))
+    families: dict[str, list[str]] = {}
+    for name, spec in ENVS.items():
+        families.setdefault(spec.family or name, []).append(name)
+    entries = []
+    for family, names in families.items():
+        if len(names) <= 3:
+            entries += names
+        else:
+            tasks = {name.removesuffix("-pixels") for name in names}
+            entries.append(f"{family}/<task>[-pixels] ({len(tasks)} tasks)")
+    return ", ".join(sorted(entries))
 
 
 def policy_names() -> str:

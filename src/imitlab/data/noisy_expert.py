@@ -18,7 +18,7 @@ import numpy as np
 
 from imitlab.core.errors import InvalidInputError
 from imitlab.data.model import Episode
-from imitlab.envs.agents import Agent, wants_images
+from imitlab.envs.agents import Agent, attach_env, wants_images
 from imitlab.envs.registry import EnvSpec
 from imitlab.envs.rollout import rollout
 
@@ -70,6 +70,9 @@ class NoisyExpert:
         self.clean_actions: list[np.ndarray] = []
         if wants_images(expert):  # an expert that reads the cameras sees them through this wrapper
             self.observe_images = expert.observe_images
+
+    def attach_env(self, env: object) -> None:
+        attach_env(self.expert, env)  # a privileged expert reads the env's state through its wrapper too
 
     def reset(self, seeds: np.ndarray) -> None:
         self.expert.reset(seeds)

@@ -25,6 +25,15 @@ def observe_reward(agent: Agent, reward: np.ndarray) -> None:
         listener(np.asarray(reward, dtype=np.float32))
 
 
+def attach_env(agent: Agent, env: object) -> None:
+    """Give the vector env an agent acts in to an agent that reads the simulator's own state (an optional
+    ``attach_env`` method: a privileged expert of a camera variant, whose observation holds less than the expert
+    needs)."""
+    listener = getattr(agent, "attach_env", None)
+    if listener is not None:
+        listener(env)
+
+
 def observe_images(agent: Agent, images: dict[str, np.ndarray]) -> None:
     """Show an agent the camera images {key: (N, H, W, 3) uint8} of the state its next ``act`` observes, if it
     looks (an optional ``observe_images`` method; agents of envs with cameras)."""

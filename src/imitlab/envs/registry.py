@@ -114,6 +114,9 @@ class EnvSpec:
     draw: Drawer | None = None
     # the scripted expert's success rate on evaluation seeds (docs/environments.md); None: no scripted expert
     expert_success: float | None = None
+    # the family of envs one module registers (e.g. "metaworld"), and a group within it (a difficulty group)
+    family: str = ""
+    group: str = ""
 
 
 def _register_builtin_envs() -> None:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from imitlab.core.errors import ImitlabError, InvalidInputError
-from imitlab.envs.agents import Agent, observe_images, observe_reward, wants_images
+from imitlab.envs.agents import Agent, attach_env, observe_images, observe_reward, wants_images
 from imitlab.envs.registry import BatchedEnv, CameraEnv, EnvSpec, require_state
 
 
@@ -98,6 +98,7 @@ def rollout(
             )
         cameras = env
     obs, _ = env.reset(seed=[int(s) for s in seeds])
+    attach_env(agent, env)
     agent.reset(seeds)
     obs_log, act_log, rew_log, succ_log, alive_log, state_log = [], [], [], [], [], []
     image_log: list[dict[str, np.ndarray]] = []

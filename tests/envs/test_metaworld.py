@@ -1,0 +1,109 @@
+"""The Meta-World family (imitlab.envs.metaworld), on two tasks and tiny runs: registration of all 50 tasks in
+LeRobot's difficulty groups, per-seed positions, the expert, episodes that end at success, the camera variant and
+its privileged expert, and a camera dataset collected through the CLI."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from imitlab.core.seeds import collection_seeds, evaluation_seeds
+from imitlab.envs.registry import ENVS, get_env_spec
+
+pytest.importorskip("metaworld")
+metaworld_policies = pytest.importorskip("metaworld.policies")
+
+from imitlab.envs import metaworld as family  # noqa: E402
+
+TASK = "reach"
+
+
+def test_all_50_tasks_register_from_state_and_from_the_camera_in_lerobots_difficulty_groups():
+    names = [name for name, spec in ENVS.items() if spec.family == "metaworld"]
+    assert len(names) == 100 and f"metaworld/{TASK}" in names and f"metaworld/{TASK}-pixels" in names
+    assert {group: len(tasks) for group, tasks in family.DIFFICULTY.items()} == {
+        "easy": 28,
+        "medium": 11,
+        "hard": 6,
+        "very_hard": 5,
+    }
+    assert sorted(f"{task}-v3" for task in family.TASKS) == sorted(metaworld_policies.ENV_POLICY_MAP)
+    assert get_env_spec("metaworld/pick-place").group == "hard"
+
+
+def test_object_and_goal_positions_follow_the_reset_seed_and_evaluation_never_replays_a_demonstration():
+    env = get_env_spec("metaworld/pick-place").make_vector(3)
+    collection = collection_seeds(0, 1)[0]
+    first, _ = env.reset(seed=[collection, collection, int(evaluation_seeds(0, 1)[0])])
+    again, _ = env.reset(seed=[collection, collection + 1, collection])
+    np.testing.assert_array_equal(first[0], again[0])  # the same seed, the same object and goal
+    goal, obj = slice(36, 39), slice(4, 7)
+    assert not np.allclose(first[0, goal], again[1, goal]) and not np.allclose(first[0, obj], again[1, obj])
+    assert not np.allclose(first[0, goal], first[2, goal])  # an evaluation seed's start is another one
+    env.close()
+
+
+def test_the_expert_succeeds_and_its_episodes_end_at_the_first_success():
+    spec = get_env_spec(f"metaworld/{TASK}")
+    from imitlab.envs.rollout import run_episodes
+
+    rollout = run_episodes(spec, spec.make_expert(), evaluation_seeds(0, 4))
+    lengths = rollout.alive.sum(axis=1)
+    assert rollout.terminated.all() and (lengths < family.MAX_STEPS).all()  # every episode ended at its success
+    assert spec.fps == round(1 / family.make_task_env(TASK).dt) == 80
+
+
+def test_the_camera_variant_shows_the_corner2_view_and_its_expert_acts_on_the_full_state():
+    spec = get_env_spec(f"metaworld/{TASK}-pixels")
+    from imitlab.envs.rollout import run_episodes
+
+    rollout = run_episodes(spec, spec.make_expert(), evaluation_seeds(0, 2), record_images=True)
+    assert rollout.obs.shape[-1] == 4 and rollout.terminated.all()  # the policy's observation: hand xyz, gripper
+    frames = rollout.images[family.CAMERA]
+    assert frames.shape[-3:] == (family.IMAGE_SIZE, family.IMAGE_SIZE, 3) and frames.dtype == np.uint8
+    assert frames.std() > 10  # a scene, not a blank frame
+
+
+def test_the_expert_of_the_camera_variant_refuses_an_observation_without_the_state():
+    expert = get_env_spec(f"metaworld/{TASK}-pixels").make_expert()
+    with pytest.raises(ValueError, match="acts on the 39-D state"):
+        expert.act(np.zeros((1, 4), np.float32))
+
+
+def test_noise_augmentation_says_why_it_cannot_label_meta_world_states():
+    from imitlab.remedies.augment import env_states
+
+    with pytest.raises(ValueError, match="has no state_from_obs"):
+        env_states(f"metaworld/{TASK}", np.zeros((1, 39), np.float32))
+
+
+def test_collect_writes_a_camera_dataset_that_loads_with_its_frames(tmp_path):
+    from imitlab.cli import main
+    from imitlab.data.reader import load_dataset
+
+    out = tmp_path / "data"
+    main(["collect", "--env", f"metaworld/{TASK}-pixels", "--episodes", "2", "--out", str(out), "--seed", "0"])
+    dataset = load_dataset(out)
+    assert dataset.num_episodes == 2 and dataset.info["fps"] == 80
+    assert dataset.info["features"][family.CAMERA]["shape"] == [family.IMAGE_SIZE, family.IMAGE_SIZE, 3]
+
+
+def test_sub_envs_split_over_worker_processes_step_as_they_do_in_one_process():
+    seeds = [int(s) for s in evaluation_seeds(0, 4)]
+    single = family.BatchedMetaWorld(4, TASK)
+    workers = family.WorkerMetaWorld(4, TASK, workers=2)
+    try:
+        expert = family.MetaWorldExpert(TASK)
+        obs_a, _ = single.reset(seed=seeds)
+        obs_b, _ = workers.reset(seed=seeds)
+        for _ in range(30):
+            np.testing.assert_array_equal(obs_a, obs_b)
+            action = expert.act(obs_a)
+            obs_a, reward_a, done_a, _, info_a = single.step(action)
+            obs_b, reward_b, done_b, _, info_b = workers.step(action)
+            np.testing.assert_array_equal(reward_a, reward_b)
+            np.testing.assert_array_equal(info_a["success"], info_b["success"])
+        np.testing.assert_array_equal(single.state, workers.state)
+    finally:
+        single.close()
+        workers.close()
