@@ -18,7 +18,7 @@ from imitlab.training.checkpoint import MODEL_FILE, placeholder_stats, save_poli
 
 def small_policy(name: str = "chunked-bc", obs_dim: int = 3, **fields):
     torch.manual_seed(0)
-    fields = {"horizon": 4, "n_action_steps": 2, "hidden_dim": 16, **fields}
+    fields = {"horizon": 4, "n_action_steps": 2, **({} if name == "diffusion" else {"hidden_dim": 16}), **fields}
     return create_policy(name, placeholder_stats(obs_dim, 2), obs_dim=obs_dim, act_dim=2, **fields)
 
 
@@ -110,7 +110,7 @@ def test_normalisation_statistics_of_the_wrong_size_are_named(export_dir):
     manifest = json.loads((export_dir / MANIFEST_FILE).read_text())
     manifest["normalization"]["action"]["scale"] = [1.0]
     (export_dir / MANIFEST_FILE).write_text(json.dumps(manifest))
-    with pytest.raises(DeployError, match=r"deploy\.json: normalization\['action'\]\['scale'\] must hold 2 numbers"):
+    with pytest.raises(DeployError, match=r"deploy\.json: normalization\.action\.scale must hold 2 numbers"):
         load(export_dir)
 
 
@@ -156,3 +156,80 @@ def test_a_camera_policy_refuses_a_state_array_and_frames_that_are_not_uint8_nam
     frames = np.zeros((2, 1, 3, 16, 16), np.float32)
     with pytest.raises(ValueError, match=re.escape(f"{CAMERA} must be (B=2, 1, 3, 16, 16) uint8, got")):
         deployed.predict_chunk({"observation.state": state, CAMERA: frames}, rng)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# a deploy.json that lies (docs/reliability.md): each is one DeployError naming the key, before anything is built
+
+
+def edited(export_dir, change) -> None:
+    manifest = json.loads((export_dir / MANIFEST_FILE).read_text())
+    change(manifest)
+    (export_dir / MANIFEST_FILE).write_text(json.dumps(manifest))
+
+
+@pytest.mark.parametrize("file", ["../net.onnx", "/tmp/net.onnx", "sub/net.onnx", ".."])
+def test_a_graph_file_outside_the_export_directory_is_refused(export_dir, tmp_path, file):
+    outside = tmp_path / "net.onnx"
+    outside.write_bytes((export_dir / "net.onnx").read_bytes())
+    edited(export_dir, lambda m: m["graphs"]["net"].update(file=file))
+    with pytest.raises(DeployError, match=r"graphs\.net\.file must be a file name inside"):
+        load(export_dir)
+
+
+def test_a_graph_file_that_links_out_of_the_export_directory_is_refused(export_dir, tmp_path):
+    (tmp_path / "elsewhere.onnx").write_bytes((export_dir / "net.onnx").read_bytes())
+    (export_dir / "link.onnx").symlink_to(tmp_path / "elsewhere.onnx")
+    edited(export_dir, lambda m: m["graphs"]["net"].update(file="link.onnx"))
+    with pytest.raises(DeployError, match=r"graphs\.net\.file 'link\.onnx' leads out of"):
+        load(export_dir)
+
+
+@pytest.mark.parametrize("value, why", [(float("nan"), "must be finite"), (0.0, "must be > 0"), (-1.0, "must be > 0")])
+def test_a_normalisation_scale_that_is_not_finite_and_positive_is_refused(export_dir, value, why):
+    edited(export_dir, lambda m: m["normalization"]["action"]["scale"].__setitem__(1, value))
+    with pytest.raises(DeployError, match=rf"normalization\.action\.scale\[1\] {why}"):
+        load(export_dir)
+
+
+def test_an_unknown_sampler_kind_is_refused_instead_of_running_ddpm(tmp_path):
+    export_dir = export_policy(small_policy("diffusion", down_dims=(8, 16), n_groups=4), tmp_path / "dp").parent
+    edited(export_dir, lambda m: m["sampler"].update(kind="euler"))
+    with pytest.raises(DeployError, match=r"sampler\.kind is 'euler'; known: 'ddim', 'ddpm'"):
+        load(export_dir)
+
+
+def test_a_huge_list_in_the_config_is_refused_at_once(tmp_path):
+    import time
+
+    export_dir = export_policy(small_policy("diffusion", down_dims=(8, 16), n_groups=4), tmp_path / "dp").parent
+    edited(export_dir, lambda m: m["policy_config"].update(down_dims=[8] * 100_000))
+    started = time.perf_counter()
+    with pytest.raises(DeployError, match=r"policy_config\.down_dims holds 100000 entries; at most 64"):
+        load(export_dir)
+    assert time.perf_counter() - started < 5
+
+
+@pytest.mark.parametrize(
+    "change, key",
+    [
+        (lambda m: m.update(policy_config=[1, 2]), r"policy_config must be dict"),
+        (lambda m: m["normalization"]["action"].update(scale="1"), r"normalization\.action\.scale must hold 2"),
+        (lambda m: m["policy_config"].update(horizon="4"), r"policy_config\.horizon must be an integer"),
+        (lambda m: m.update(graphs=None), r"graphs must be dict"),
+        (
+            lambda m: m["policy_config"].update(obs_dim=10**9),
+            r"policy_config\.obs_dim must be an integer in \[1, 65536\]",
+        ),
+    ],
+)
+def test_wrong_json_types_and_sizes_are_one_deploy_error_naming_the_key(export_dir, change, key):
+    edited(export_dir, change)
+    with pytest.raises(DeployError, match=key):
+        load(export_dir)
+
+
+def test_an_export_from_a_newer_format_asks_for_a_newer_imitlab_not_a_re_export(export_dir):
+    edited(export_dir, lambda m: m.update(format_version=FORMAT_VERSION + 1))
+    with pytest.raises(DeployError, match=r"format_version is \d+, this runtime reads \d+; upgrade imitlab to load it"):
+        load(export_dir)

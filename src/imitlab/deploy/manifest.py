@@ -12,8 +12,8 @@ torch-free module (the built-in ones: ``deploy/samplers.py``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from imitlab.core.errors import ImitlabError
@@ -39,6 +39,9 @@ class RuntimeHead:
     name: str
     graphs: Callable[[dict[str, Any]], dict[str, Signature]]
     sample: Callable[[Any, Any, Any], Any]
+    # deploy.json's "sampler" settings the loop reads: key -> a type (or tuple of types), or the set of allowed
+    # values; checked when an export is loaded (deploy/validate.py)
+    sampler_schema: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _register_builtin_runtime_heads() -> None:

@@ -27,14 +27,13 @@ from imitlab.core import keys
 from imitlab.core.errors import InvalidInputError
 from imitlab.deploy.manifest import (
     BATCH,
-    FORMAT,
-    FORMAT_VERSION,
     MANIFEST_FILE,
     RUNTIME_HEADS,
     DeployError,
     cameras,
     graph_signatures,
 )
+from imitlab.deploy.validate import check_manifest, graph_path
 from imitlab.sampling.loops import Draws
 
 Observation = np.ndarray | Mapping[str, np.ndarray]  # (B, T_obs, obs_dim), or the dict form with cameras
@@ -134,43 +133,15 @@ def _affine(stats: dict[str, list[float]]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def read_manifest(directory: Path) -> dict[str, Any]:
+    """The checked deploy.json of ``directory`` (``validate.check_manifest``)."""
     path = Path(directory) / MANIFEST_FILE
     if not path.is_file():
         raise DeployError(f"{path} not found: is {directory} a directory written by `imitlab export`?")
     try:
         manifest = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise DeployError(f"{path} is not valid JSON: {err}") from err
-    if manifest.get("format") != FORMAT:
-        raise DeployError(f"{path}: format is {manifest.get('format')!r}, expected {FORMAT!r}")
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise DeployError(
-            f"{path}: format_version is {manifest.get('format_version')!r}, this runtime reads {FORMAT_VERSION}; "
-            "re-export the run with `imitlab export`"
-        )
-    missing = [
-        k for k in ("policy", "runtime", "policy_config", "normalization", "sampler", "graphs") if k not in manifest
-    ]
-    if missing:
-        raise DeployError(f"{path} has no key {', '.join(map(repr, missing))} (found: {', '.join(manifest)})")
-    if manifest["runtime"] not in RUNTIME_HEADS:
-        raise DeployError(
-            f"{path}: runtime is {manifest['runtime']!r}, which this runtime cannot sample; runtime heads: "
-            f"{', '.join(sorted(RUNTIME_HEADS))}"
-        )
-    return manifest
-
-
-def _check_normalization(path: Path, manifest: dict[str, Any]) -> None:
-    c = manifest["policy_config"]
-    for feature, dim in (("observation.state", c["obs_dim"]), ("action", c["act_dim"])):
-        stats = manifest["normalization"].get(feature, {})
-        for key in ("shift", "scale"):
-            if len(stats.get(key, [])) != dim:
-                raise DeployError(
-                    f"{path}: normalization[{feature!r}][{key!r}] must hold {dim} numbers (the config's dimension), "
-                    f"got {len(stats.get(key, []))}"
-                )
+    return check_manifest(path, manifest)
 
 
 def _session(path: Path, threads: int) -> ort.InferenceSession:
@@ -205,14 +176,13 @@ def load(directory: str | Path, threads: int = 0) -> DeployedPolicy:
     directory = Path(directory)
     manifest = read_manifest(directory)
     manifest_path = directory / MANIFEST_FILE
-    _check_normalization(manifest_path, manifest)
     try:
         signatures = graph_signatures(manifest["runtime"], manifest["policy_config"])
     except KeyError as err:
         raise DeployError(f"{manifest_path}: policy_config has no field {err}") from err
     sessions = {}
     for name, signature in signatures.items():
-        path = directory / manifest["graphs"].get(name, {}).get("file", f"{name}.onnx")
+        path = graph_path(manifest_path, manifest, name)
         if not path.is_file():
             raise DeployError(f"{path} not found: {manifest_path} names graph {name!r}; re-export the run")
         sessions[name] = _session(path, threads)

@@ -94,12 +94,36 @@ def _act(p: DeployedPolicy, cond: np.ndarray, draws: Draws) -> np.ndarray:
     return p.run("decoder", cond=cond, z=z)[0]
 
 
+GUIDANCE = {"guidance_scale": float}
 for runtime_head in (
     RuntimeHead("mlp", mlp_graphs, _mlp),
-    RuntimeHead("gmm", gmm_graphs, _gmm),
-    RuntimeHead("diffusion", partial(denoiser_graphs, output="denoiser"), _diffusion),
-    RuntimeHead("flow", partial(denoiser_graphs, output="velocity"), _flow),
-    RuntimeHead("tokenized", tokenized_graphs, _tokenized),
-    RuntimeHead("act", act_graphs, _act),
+    RuntimeHead("gmm", gmm_graphs, _gmm, {"sample_from_component": bool}),
+    RuntimeHead(
+        "diffusion",
+        partial(denoiser_graphs, output="denoiser"),
+        _diffusion,
+        {
+            "kind": {"ddim", "ddpm"},
+            "timesteps": list,
+            "alpha_bars": list,
+            "clip_sample": (float, type(None)),
+            "eta": float,
+            **GUIDANCE,
+        },
+    ),
+    RuntimeHead(
+        "flow",
+        partial(denoiser_graphs, output="velocity"),
+        _flow,
+        {
+            "num_inference_steps": int,
+            "integrator": {"euler", "midpoint"},
+            "time_scale": float,
+            "clip_sample": bool,
+            **GUIDANCE,
+        },
+    ),
+    RuntimeHead("tokenized", tokenized_graphs, _tokenized, {"temperature": float, "autoregressive": bool}),
+    RuntimeHead("act", act_graphs, _act, {"inference_z": {"zero", "prior"}}),
 ):
     register_runtime_head(runtime_head)
