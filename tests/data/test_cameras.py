@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from imitlab.data import atomic as dsmod
+from imitlab.core import atomic_dir as dsmod
 from imitlab.data import frame_cache
 from imitlab.data.layout import DatasetError
 from imitlab.data.model import Episode, compute_image_stats, sample_indices

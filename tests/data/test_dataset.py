@@ -10,7 +10,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from imitlab.data import atomic as dsmod
+from conftest import random_episodes
+from imitlab.core import atomic_dir as dsmod
 from imitlab.data import writer
 from imitlab.data.layout import DatasetError
 from imitlab.data.model import Episode, EpisodeDataset, compute_stats
@@ -506,3 +507,28 @@ def test_temp_directory_left_by_a_crash_is_removed_by_the_next_write(root):
     append_episodes(root, make_episodes([2], seed=6))
     assert not stale.exists()
     assert load_dataset(root).num_episodes == 4
+
+
+def test_overwrite_replaces_a_dataset_but_refuses_a_directory_that_is_not_one(tmp_path):
+    from imitlab.core.errors import ImitlabError
+
+    mine = tmp_path / "my-files"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    with pytest.raises(ImitlabError, match="is not a dataset .*overwrite replaces only a dataset"):
+        write_dataset(
+            mine,
+            random_episodes(),
+            fps=10,
+            task="t",
+            obs_names=["a", "b", "c"],
+            action_names=["u", "v"],
+            overwrite=True,
+        )
+    assert (mine / "notes.txt").read_text() == "keep me"
+    root = tmp_path / "data"
+    write_dataset(root, random_episodes(), fps=10, task="t", obs_names=["a", "b", "c"], action_names=["u", "v"])
+    write_dataset(
+        root, random_episodes(2), fps=10, task="t", obs_names=["a", "b", "c"], action_names=["u", "v"], overwrite=True
+    )
+    assert load_dataset(root).num_episodes == 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 import torch
@@ -233,3 +234,89 @@ def test_an_export_from_a_newer_format_asks_for_a_newer_imitlab_not_a_re_export(
     edited(export_dir, lambda m: m.update(format_version=FORMAT_VERSION + 1))
     with pytest.raises(DeployError, match=r"format_version is \d+, this runtime reads \d+; upgrade imitlab to load it"):
         load(export_dir)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# export replaces only what it made, atomically (docs/reliability.md)
+
+
+def export_cli(run, out, capsys) -> tuple[int, str]:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["export", "--checkpoint", str(run), "--out", str(out)])
+    return exit_info.value.code, capsys.readouterr().err.strip()
+
+
+@pytest.fixture
+def run_dir(tmp_path):
+    save_policy(tmp_path / "work" / "run", small_policy(), {"env": "two-path"})
+    return tmp_path / "work" / "run"
+
+
+def test_export_refuses_to_replace_a_directory_that_is_not_an_export(run_dir, tmp_path, capsys):
+    mine = tmp_path / "my-files"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    code, err = export_cli(run_dir, mine, capsys)
+    assert code == 2 and "exists and is not an export (no deploy.json): refusing to replace it" in err
+    assert (mine / "notes.txt").read_text() == "keep me"
+
+
+@pytest.mark.parametrize("out", ["run", "work", "."])
+def test_export_refuses_the_run_itself_a_directory_holding_it_and_the_current_directory(
+    run_dir, tmp_path, monkeypatch, capsys, out
+):
+    monkeypatch.chdir(run_dir.parent)
+    target = {"run": run_dir, "work": run_dir.parent, ".": Path(".")}[out]
+    code, err = export_cli(run_dir, target, capsys)
+    assert code == 2 and len(err.splitlines()) == 1 and "give the export its own directory" in err
+    assert (run_dir / "config.json").is_file() and (run_dir / MODEL_FILE).is_file()
+
+
+def test_export_over_an_earlier_export_replaces_it(run_dir, tmp_path):
+    out = tmp_path / "export"
+    main(["export", "--checkpoint", str(run_dir), "--out", str(out)])
+    main(["export", "--checkpoint", str(run_dir), "--out", str(out), "--set", "n_action_steps=1"])
+    assert load(out).config["n_action_steps"] == 1
+
+
+@pytest.mark.parametrize("failing_rename", [1, 2])
+def test_a_crash_at_either_rename_of_the_swap_keeps_the_old_export(run_dir, tmp_path, monkeypatch, failing_rename):
+    from imitlab.core import atomic_dir
+
+    out = tmp_path / "export"
+    main(["export", "--checkpoint", str(run_dir), "--out", str(out)])
+    rename, calls = atomic_dir._rename, []
+
+    def crashing(src, dst):
+        calls.append(src)
+        if len(calls) == failing_rename:
+            raise OSError("simulated crash")
+        rename(src, dst)
+
+    monkeypatch.setattr(atomic_dir, "_rename", crashing)
+    with pytest.raises(OSError, match="simulated crash"):
+        export_policy(small_policy(n_action_steps=1), out)
+    monkeypatch.setattr(atomic_dir, "_rename", rename)
+    assert load(out).config["n_action_steps"] == 2  # the old export, whole
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".export")] == []
+
+
+def test_a_kill_between_the_two_renames_is_recovered_by_the_next_load(run_dir, tmp_path, monkeypatch):
+    from imitlab.core import atomic_dir
+
+    out = tmp_path / "export"
+    main(["export", "--checkpoint", str(run_dir), "--out", str(out)])
+    rename, calls = atomic_dir._rename, []
+
+    def killed(src, dst):
+        calls.append(src)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # not an Exception: no rollback runs, as after a kill -9
+        rename(src, dst)
+
+    monkeypatch.setattr(atomic_dir, "_rename", killed)
+    with pytest.raises(KeyboardInterrupt):
+        export_policy(small_policy(n_action_steps=1), out)
+    monkeypatch.setattr(atomic_dir, "_rename", rename)
+    assert not out.exists()  # the old export sits in its backup
+    assert load(out).config["n_action_steps"] == 2

@@ -120,3 +120,18 @@ def test_a_run_stopped_while_writing_its_final_checkpoint_reruns_to_the_same_wei
     loaded = load_policy(tmp_path / "cut")  # the weights on disk are the final ones, not the previous checkpoint's
     for key, value in full.items():
         torch.testing.assert_close(loaded.state_dict()[key], value, rtol=0, atol=0, msg=key)
+
+
+def test_train_refuses_to_write_into_a_directory_that_is_not_a_run(small_dataset_dir, tmp_path, capsys):
+    from imitlab.cli import main
+
+    mine = tmp_path / "my-files"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    for out in (mine, small_dataset_dir, small_dataset_dir.parent):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["train", "--policy", "bc", "--data", str(small_dataset_dir), "--out", str(out), "--steps", "1"])
+        err = capsys.readouterr().err.strip()
+        assert exit_info.value.code == 2 and len(err.splitlines()) == 1, err
+        assert "refusing to write into it" in err or "is the dataset or holds it" in err
+    assert (mine / "notes.txt").read_text() == "keep me" and sorted(p.name for p in mine.iterdir()) == ["notes.txt"]

@@ -10,8 +10,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from imitlab.core import keys
+from imitlab.core.atomic_dir import recover_interrupted_swap
 from imitlab.core.io import read_json_object
-from imitlab.data.atomic import recover_interrupted_swap
 from imitlab.data.layout import (
     CAMERA_DTYPES,
     DEFAULT_FEATURES,

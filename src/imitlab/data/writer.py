@@ -1,4 +1,4 @@
-"""Writing datasets in the LeRobot v3.0 layout with pyarrow, atomically (see :mod:`imitlab.data.atomic`).
+"""Writing datasets in the LeRobot v3.0 layout with pyarrow, atomically (see :mod:`imitlab.core.atomic_dir`).
 
 pandas is never imported: the pandas metadata of ``tasks.parquet`` is written by hand so that pandas (and so
 LeRobot) read the task strings back as the frame's index.
@@ -19,9 +19,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from imitlab.core import keys
+from imitlab.core.atomic_dir import fsync_tree, publish, recover_interrupted_swap
 from imitlab.core.errors import InvalidInputError
 from imitlab.core.io import write_json
-from imitlab.data.atomic import fsync_tree, publish, recover_interrupted_swap
 from imitlab.data.frame_cache import carry_cache
 from imitlab.data.layout import (
     CHUNKS_SIZE,
@@ -77,9 +77,15 @@ def write_dataset(
     recover_interrupted_swap(root)
     if root.exists() and not root.is_dir():
         raise DatasetError(f"{root} exists and is not a directory; a dataset root must be a directory")
-    if root.exists() and not overwrite:
-        if any(root.iterdir()):
+    if root.exists() and any(root.iterdir()):
+        if not overwrite:
             raise DatasetError(f"{root} already exists; pass overwrite=True to replace it")
+        if not (root / INFO_PATH).is_file():
+            raise DatasetError(
+                f"{root} is not a dataset (no {INFO_PATH}): overwrite replaces only a dataset; choose another --out"
+            )
+        if root.resolve() == Path.cwd().resolve() or root.resolve() in Path.cwd().resolve().parents:
+            raise DatasetError(f"{root} is the current directory or holds it: give the dataset its own directory")
     ds = EpisodeDataset.from_episodes(
         episodes, fps=fps, task=task, obs_names=obs_names, action_names=action_names, robot_type=robot_type
     )

@@ -23,6 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from imitlab.core.atomic_dir import fsync_tree, publish, recover_interrupted_swap
 from imitlab.deploy.manifest import (
     BATCH,
     FORMAT,
@@ -94,12 +95,29 @@ def _normalizer(norm: Normalizer) -> dict[str, list[float]]:
     return {"shift": norm.shift.detach().cpu().tolist(), "scale": norm.scale.detach().cpu().tolist()}
 
 
+def check_out_dir(out_dir: Path, source: Path | None = None) -> None:
+    """Refuse an ``out_dir`` that export would wrongly replace: one that exists and is not an export (a dataset, a
+    run, a folder of the user's files, the current directory), or the source run or a directory holding it."""
+    out = Path(out_dir).resolve()
+    if source is not None and (out == Path(source).resolve() or out in Path(source).resolve().parents):
+        raise DeployError(f"--out {out_dir} is the run being exported or holds it: give the export its own directory")
+    if out == Path.cwd().resolve() or out in Path.cwd().resolve().parents:
+        raise DeployError(f"--out {out_dir} is the current directory or holds it: give the export its own directory")
+    if out.exists() and not (out.is_dir() and (out / MANIFEST_FILE).is_file()):
+        raise DeployError(
+            f"{out_dir} exists and is not an export (no {MANIFEST_FILE}): refusing to replace it; choose another --out"
+        )
+
+
 def export_policy(policy: Policy, out_dir: Path, meta: dict[str, Any] | None = None) -> Path:
-    """Write ``policy``'s graphs and ``deploy.json`` to ``out_dir`` (replaced atomically if it exists).
-    ``meta`` (e.g. the env) is stored in the manifest. Returns the manifest's path."""
+    """Write ``policy``'s graphs and ``deploy.json`` to ``out_dir``: a new directory, or an earlier export, which
+    is replaced by a rename-swap (a crash leaves the old or the new export whole; ``runtime.load`` finishes an
+    interrupted swap). ``meta`` (e.g. the env) is stored in the manifest. Returns the manifest's path."""
     runtime = policy.runtime_head
     if runtime is None:
         raise DeployError(f"policy {policy.name!r} cannot be exported; exportable heads: {', '.join(exportable())}")
+    source = (meta or {}).get("source_run")
+    check_out_dir(Path(out_dir), Path(source) if source else None)
     policy = copy.deepcopy(policy).cpu().eval()  # the caller's policy keeps its device and mode
     unets_as_graphs(policy, policy.config.horizon)  # same outputs, a graph that batches well: unet_graph.py
     config = policy.config.to_dict()
@@ -126,9 +144,9 @@ def export_policy(policy: Policy, out_dir: Path, meta: dict[str, Any] | None = N
             **(meta or {}),
         }
         (staging / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        staging.rename(out_dir)
+        fsync_tree(staging)
+        recover_interrupted_swap(out_dir)
+        publish(staging, out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

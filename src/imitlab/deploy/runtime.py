@@ -24,6 +24,7 @@ import numpy as np
 import onnxruntime as ort
 
 from imitlab.core import keys
+from imitlab.core.atomic_dir import recover_interrupted_swap
 from imitlab.core.errors import InvalidInputError
 from imitlab.deploy.manifest import (
     BATCH,
@@ -174,6 +175,7 @@ def _check_graph(path: Path, session: ort.InferenceSession, signature: dict[str,
 def load(directory: str | Path, threads: int = 0) -> DeployedPolicy:
     """The policy exported to ``directory``; ``threads`` = onnxruntime intra-op threads (0: its default)."""
     directory = Path(directory)
+    recover_interrupted_swap(directory)  # an export killed between the two renames of its replacement
     manifest = read_manifest(directory)
     manifest_path = directory / MANIFEST_FILE
     try:

@@ -25,6 +25,7 @@ from imitlab.data.sampler import ChunkSampler
 from imitlab.policies.base import Policy, create_policy, get_policy_class
 from imitlab.training.checkpoint import (
     CONFIG_FILE,
+    MODEL_FILE,
     TRAIN_STATE_FILE,
     CheckpointError,
     load_network_weights,
@@ -34,6 +35,7 @@ from imitlab.training.checkpoint import (
 )
 from imitlab.training.distributed import data_parallel, init_world, resolve_device, sample_shard
 from imitlab.training.run_dir import (
+    METRICS_FILE,
     append_metrics,
     load_train_state,
     remove_stale_temps,
@@ -261,6 +263,24 @@ def _load_train_state(
         return step
 
 
+def check_run_out(out_dir: Path, data: Path) -> None:
+    """Refuse an ``out_dir`` that training would wrongly write into: a non-empty directory that is not a run (a
+    dataset, a folder of the user's files), the dataset itself or a directory holding it, or the current
+    directory."""
+    out = out_dir.resolve()
+    if out == data.resolve() or out in data.resolve().parents:
+        raise InvalidInputError(f"--out {out_dir} is the dataset or holds it: give the run its own directory")
+    if out == Path.cwd().resolve() or out in Path.cwd().resolve().parents:
+        raise InvalidInputError(f"--out {out_dir} is the current directory or holds it: give the run its own directory")
+    ours = (CONFIG_FILE, METRICS_FILE, TRAIN_STATE_FILE, MODEL_FILE)  # what a run, even a killed one, holds
+    foreign = out.is_dir() and [p for p in out.iterdir() if not p.name.endswith(".tmp")]  # temp files of a kill
+    if out.exists() and (not out.is_dir() or (foreign and not any((out / f).exists() for f in ours))):
+        raise InvalidInputError(
+            f"{out_dir} exists and is not a run directory (none of {', '.join(ours)}): refusing to write into it; "
+            "choose another --out"
+        )
+
+
 def train_policy(
     name: str,
     data: Path,
@@ -284,6 +304,7 @@ def train_policy(
     same experiment.
     """
     out_dir = Path(out_dir)
+    check_run_out(out_dir, Path(data))
     dataset = load_dataset(Path(data))
     saved_config = out_dir / CONFIG_FILE
     resuming = resume and saved_config.is_file()
