@@ -121,3 +121,52 @@ def test_python_m_imitlab_cli_is_the_imitlab_command():
         [sys.executable, "-m", "imitlab.cli", "eval", "--help"], capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0 and result.stdout.startswith("usage: imitlab eval")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# wrong types and values on the command line are one line each, exit 2 (docs/reliability.md)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tiny")
+    main(["collect", "--env", "two-path", "--episodes", "3", "--out", str(root / "data"), "--seed", "0"])
+    main(["train", "--policy", "bc", "--data", str(root / "data"), "--out", str(root / "run"), "--steps", "2"])
+    return root
+
+
+@pytest.mark.parametrize("value", ["abc", "1.5", "{}", "[1]", "true"])
+def test_a_set_value_of_the_wrong_type_is_one_line_naming_the_field(tiny_run, tmp_path, capsys, value):
+    with pytest.raises(SystemExit) as exit_info:
+        main(
+            [
+                "train",
+                "--policy",
+                "bc",
+                "--data",
+                str(tiny_run / "data"),
+                "--out",
+                str(tmp_path / "r"),
+                "--steps",
+                "1",
+                "--set",
+                f"hidden_dim={value}",
+            ]
+        )
+    err = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 2 and err.startswith("InvalidInputError: hidden_dim must be of type int")
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--n-action-steps", "0"], "n_action_steps must be in [1, horizon=1], got 0"),
+        (["--temporal-ensemble", "nan"], "temporal_ensemble coefficient m must be >= 0, got nan"),
+        (["--temporal-ensemble", "-1"], "temporal_ensemble coefficient m must be >= 0, got -1"),
+    ],
+)
+def test_execution_values_that_cannot_act_are_refused_instead_of_ignored_or_nan(tiny_run, capsys, flags, message):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["eval", "--checkpoint", str(tiny_run / "run"), "--episodes", "2", *flags])
+    err = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 2 and len(err.splitlines()) == 1 and message in err

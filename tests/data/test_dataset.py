@@ -532,3 +532,15 @@ def test_overwrite_replaces_a_dataset_but_refuses_a_directory_that_is_not_one(tm
         root, random_episodes(2), fps=10, task="t", obs_names=["a", "b", "c"], action_names=["u", "v"], overwrite=True
     )
     assert load_dataset(root).num_episodes == 2
+
+
+@pytest.mark.parametrize("stat, value", [("std", -1000.0), ("min", 1e9)])
+def test_stats_with_a_negative_std_or_a_min_above_the_max_are_refused(tmp_path, stat, value):
+    root = tmp_path / "data"
+    write_dataset(root, random_episodes(), fps=10, task="t", obs_names=["a", "b", "c"], action_names=["u", "v"])
+    stats_path = root / "meta" / "stats.json"
+    stats = json.loads(stats_path.read_text())
+    stats["action"][stat][0] = value
+    stats_path.write_text(json.dumps(stats))
+    with pytest.raises(DatasetError, match="has a negative std or a min above its max"):
+        load_dataset(root)

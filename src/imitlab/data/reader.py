@@ -434,6 +434,11 @@ def _load_stats(path: Path, info: dict) -> dict[str, dict[str, np.ndarray]]:
                     f"{path} entry '{key}/{stat}' must be {dim} finite numbers, found {value.tolist()!r}"
                 )
             stats[key][stat] = value.astype(np.float64)
+        if (stats[key]["std"] < 0).any() or (stats[key]["min"] > stats[key]["max"]).any():
+            raise DatasetError(
+                f"{path} entry '{key}' has a negative std or a min above its max: std {stats[key]['std'].tolist()}, "
+                f"min {stats[key]['min'].tolist()}, max {stats[key]['max'].tolist()}"
+            )
     return stats
 
 

@@ -48,10 +48,10 @@ class ChunkExecutor:
         """n_action_steps defaults to the policy config's; temporal_ensemble=m switches to ensembling;
         target_return prompts a return-conditioned policy."""
         horizon = policy.config.horizon
-        self.n_action_steps = n_action_steps or policy.config.n_action_steps
+        self.n_action_steps = policy.config.n_action_steps if n_action_steps is None else n_action_steps
         if not 1 <= self.n_action_steps <= horizon:
             raise InvalidInputError(f"n_action_steps must be in [1, horizon={horizon}], got {self.n_action_steps}")
-        if temporal_ensemble is not None and temporal_ensemble < 0:
+        if temporal_ensemble is not None and not temporal_ensemble >= 0:  # NaN too
             raise InvalidInputError(f"temporal_ensemble coefficient m must be >= 0, got {temporal_ensemble}")
         self.policy = policy.eval()
         self.temporal_ensemble = temporal_ensemble

@@ -25,6 +25,7 @@ from torch import nn
 
 from imitlab.core import keys
 from imitlab.core.errors import InvalidInputError
+from imitlab.core.fields import check_field_types
 from imitlab.core.registry import Registry
 from imitlab.policies.encoders import VisionConfig, VisualEncoder
 from imitlab.policies.normalize import Normalizer
@@ -51,6 +52,7 @@ class PolicyConfig:
     vision: VisionConfig = VisionConfig()  # how camera frames become features (unused without cameras)
 
     def __post_init__(self) -> None:
+        check_field_types(self)  # a --set value or an edited config.json of the wrong type, named
         # config.json gives back lists and a plain dict: restore the tuples and the VisionConfig
         shapes = {str(key): tuple(int(n) for n in shape) for key, shape in dict(self.image_shapes).items()}
         object.__setattr__(self, "image_shapes", shapes)
