@@ -289,9 +289,9 @@ def test_a_study_restricted_to_some_envs_keeps_only_their_runs_and_says_so_in_it
 def test_all_studies_restricted_to_an_env_are_those_with_runs_on_it():
     from imitlab.studies import studies_on
 
-    pendulum = ["heads", "chunk-size", "demos", "obs-history", "execution", "compounding-error"]
+    pendulum = ["heads", "chunk-size", "demos", "obs-history", "execution", "compounding-error", "recipe-checks"]
     assert studies_on(["pendulum"], "small") == pendulum
-    assert studies_on(["pendulum", "two-path"], "small") == ["heads"]
+    assert studies_on(["pendulum", "two-path"], "small") == ["heads", "recipe-checks"]
     assert studies_on(["cartpole"], "full") == []
 
 

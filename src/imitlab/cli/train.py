@@ -60,7 +60,7 @@ def add_parser(sub: Subparsers) -> None:
 
 def run(args: argparse.Namespace) -> None:
     from imitlab.experiments.recipes import resolve_for_dataset
-    from imitlab.training.train import train_policy
+    from imitlab.training.train import check_run_out, train_policy
 
     policy_overrides = dict(args.set)
     for flag, field in POLICY_FLAGS:
@@ -70,6 +70,7 @@ def run(args: argparse.Namespace) -> None:
     for field in TRAIN_FLAGS:
         if getattr(args, field) is not None:
             train_overrides[field] = getattr(args, field)
+    check_run_out(args.out, args.data)  # the directories the user named: never one that is not a run
     settings = resolve_for_dataset(args.data, args.policy, policy_overrides, train_overrides, not args.no_recipe)
     print(settings.summary(), flush=True)
     train_policy(

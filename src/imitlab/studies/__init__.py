@@ -57,12 +57,13 @@ class Study:
     grid: Callable[[str, Sequence[int]], list[RunSpec]]  # (scale, seeds) -> runs
     # (rows, out root, study dir, scale, seeds) -> tables and figures; may run extra measurements (on the trained
     # policies, or whole pipelines with their own cache, like the remedies)
-    analyse: Callable[[list[dict[str, str]], Path, Path, str, Sequence[int]], tuple[list[Table], list[Figure]]]
+    analyse: Callable[[list[dict[str, Any]], Path, Path, str, Sequence[int]], tuple[list[Table], list[Figure]]]
 
 
 def _register_builtin_studies() -> None:
     import imitlab.studies.compounding_error  # noqa: F401  (compounding error and its remedies)
     import imitlab.studies.heads  # noqa: F401  (the heads and multimodality studies)
+    import imitlab.studies.recipe_checks  # noqa: F401  (the measurements behind the recipes)
     import imitlab.studies.sweeps  # noqa: F401  (the sweeps)
 
 
@@ -84,6 +85,7 @@ BUILT_IN_ORDER = (
     "execution",
     "compounding-error",
     "dagger",
+    "recipe-checks",
 )
 
 

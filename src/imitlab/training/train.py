@@ -304,7 +304,6 @@ def train_policy(
     same experiment.
     """
     out_dir = Path(out_dir)
-    check_run_out(out_dir, Path(data))
     dataset = load_dataset(Path(data))
     saved_config = out_dir / CONFIG_FILE
     resuming = resume and saved_config.is_file()
