@@ -22,6 +22,7 @@ from imitlab.core import keys
 from imitlab.core.atomic_dir import fsync_tree, publish, recover_interrupted_swap
 from imitlab.core.errors import InvalidInputError
 from imitlab.core.io import write_json
+from imitlab.core.locks import one_writer
 from imitlab.data.frame_cache import carry_cache
 from imitlab.data.layout import (
     CHUNKS_SIZE,
@@ -74,6 +75,21 @@ def write_dataset(
     directory counts as free. Returns the dataset as it now is on disk (camera frames as decoded from it).
     """
     root = Path(root)
+    with one_writer(root, "a dataset"):
+        return _write_new(root, episodes, fps, task, obs_names, action_names, robot_type, overwrite, video)
+
+
+def _write_new(
+    root: Path,
+    episodes: Sequence[Episode],
+    fps: int,
+    task: str,
+    obs_names: Sequence[str],
+    action_names: Sequence[str],
+    robot_type: str,
+    overwrite: bool,
+    video: VideoEncoding | None,
+) -> EpisodeDataset:
     recover_interrupted_swap(root)
     if root.exists() and not root.is_dir():
         raise DatasetError(f"{root} exists and is not a directory; a dataset root must be a directory")
@@ -129,8 +145,12 @@ def append_episodes(
     frames go to a new video file per camera.
     """
     root = Path(root)
+    with one_writer(root, "a dataset"):  # read and write under one lock: no append is lost to another
+        return _append(root, list(episodes), task, video)
+
+
+def _append(root: Path, episodes: list[Episode], task: str | None, video: VideoEncoding | None) -> EpisodeDataset:
     old = load_dataset(root)  # also finishes an interrupted swap
-    episodes = list(episodes)
     if not episodes:
         return old
     for i, ep in enumerate(episodes):

@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 from imitlab.core.appendlog import append_record, complete_text
 from imitlab.core.errors import InvalidInputError
 from imitlab.core.io import read_json_object, write_json
+from imitlab.core.locks import one_writer
 from imitlab.core.seeds import collection_seeds
 from imitlab.data.collect import collect
 from imitlab.data.model import Episode
@@ -189,7 +190,42 @@ def run_dagger(
     progress: bool = True,
 ) -> list[RoundResult]:
     """DAgger on ``env`` with ``policy``; writes ``out/data`` (the aggregated dataset), ``out/round-i`` (each
-    round's run) and ``out/rounds.jsonl`` (one RoundResult per line). Resumes after the last finished round."""
+    round's run) and ``out/rounds.jsonl`` (one RoundResult per line). Resumes after the last finished round. One
+    process runs DAgger in ``out`` at a time (a second one gets a ``LockedError``)."""
+    with one_writer(Path(out), "a DAgger run"):
+        return _run_dagger(
+            env,
+            policy,
+            out,
+            init_demos,
+            rounds,
+            episodes_per_round,
+            beta_schedule,
+            warm_start,
+            seed,
+            eval_episodes,
+            policy_overrides,
+            train_overrides,
+            progress,
+        )
+
+
+def _run_dagger(
+    env: str,
+    policy: str,
+    out: Path,
+    init_demos: int = 10,
+    rounds: int = 5,
+    episodes_per_round: int = 10,
+    beta_schedule: str = "exponential",
+    warm_start: bool = False,
+    seed: int = 0,
+    eval_episodes: int = 100,
+    policy_overrides: dict[str, Any] | None = None,
+    train_overrides: dict[str, Any] | None = None,
+    progress: bool = True,
+) -> list[RoundResult]:
+
     spec = get_env_spec(env)
     beta(beta_schedule, 1, rounds)  # fail early on a bad schedule
     out = Path(out)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from tqdm.auto import tqdm
 from imitlab.core import keys
 from imitlab.core.errors import InvalidInputError
 from imitlab.core.fields import check_field_types
+from imitlab.core.locks import one_writer
 from imitlab.core.settings import resolve_layers
 from imitlab.data.model import EpisodeDataset
 from imitlab.data.reader import load_dataset
@@ -102,8 +104,24 @@ def train(
     batches are drawn on the CPU and moved there, checkpoints are written from CPU copies.
 
     Under ``torchrun`` (WORLD_SIZE > 1) it trains data-parallel: ``config.batch_size`` is the effective batch,
-    split across ranks, gradients are averaged, and only rank 0 writes (see ``imitlab.training.distributed``)."""
+    split across ranks, gradients are averaged, and only rank 0 writes (see ``imitlab.training.distributed``).
+    One process writes a run directory at a time (rank 0 holds its lock): a second one gets a ``LockedError``."""
     out_dir = Path(out_dir)
+    writes = os.environ.get("RANK", "0") == "0"  # torchrun's rank; only rank 0 writes
+    with one_writer(out_dir, "a run") if writes else nullcontext():
+        return _train(policy, dataset, config, out_dir, resume, meta, progress, device)
+
+
+def _train(
+    policy: Policy,
+    dataset: EpisodeDataset,
+    config: TrainConfig,
+    out_dir: Path,
+    resume: bool,
+    meta: dict[str, Any] | None,
+    progress: bool,
+    device: str,
+) -> Policy:
     out_dir.mkdir(parents=True, exist_ok=True)
     target = resolve_device(device)
     world = init_world(target)
