@@ -35,3 +35,13 @@ def small_dataset_dir(tmp_path):
         robot_type="pendulum",
     )
     return root
+
+
+@pytest.fixture(autouse=True, scope="session")
+def frame_cache_in_a_temporary_directory(tmp_path_factory):
+    """Decoded frame caches go to a directory of the test session, not the user's cache directory."""
+    from imitlab.data.frame_cache import CACHE_DIR_ENV
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(CACHE_DIR_ENV, str(tmp_path_factory.mktemp("imitlab-cache")))
+        yield

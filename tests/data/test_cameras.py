@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -194,7 +195,16 @@ def test_frame_cache_is_rebuilt_when_a_video_changes(root, episodes):
     new = load_dataset(root).frames(CAM)
     assert np.abs(new.astype(float) - np.concatenate(inverted)).mean() < MAX_CODEC_ERROR
     assert np.abs(new.astype(float) - old).mean() > 50
-    assert len(list((root / ".cache/frames").glob("*.npy"))) == 1  # the stale cache is removed
+    assert len(caches_of(root)) == 1  # the stale cache is removed
+
+
+def caches_of(root) -> list:
+    """The frame caches built for the dataset at ``root`` (the cache directory is shared by datasets)."""
+    return [
+        m.with_suffix(".npy")
+        for m in frame_cache.cache_dir().glob("*.json")
+        if json.loads(m.read_text())["dataset"] == str(root.resolve())
+    ]
 
 
 def test_frame_cache_goes_to_the_cache_dir_variable_when_set(root, tmp_path, monkeypatch):
@@ -314,7 +324,7 @@ def test_append_decodes_only_the_new_episodes_when_the_old_cache_exists(root, mo
     frames = load_dataset(root).frames(CAM)
     assert decoded == ["file-001.mp4"]
     np.testing.assert_array_equal(frames[:18], old_frames)
-    assert len(list((root / ".cache/frames").glob("*.npy"))) == 1
+    assert len(caches_of(root)) == 1
 
 
 def test_append_keeps_old_episode_image_stats_and_pools_them_with_the_new(root, episodes):
@@ -483,3 +493,52 @@ def test_decode_frames_yields_each_frame_index_once(tmp_path):
     frames = smooth_frames(7, 0)
     encode_frames(tmp_path / "v.mp4", [frames[:3], frames[3:]], 10, VideoEncoding(), CAM)
     assert [i for i, _ in decode_frames(tmp_path / "v.mp4", 10)] == list(range(7))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the cache lives outside the dataset and is checked on every open (docs/reliability.md)
+
+
+def test_loading_frames_leaves_the_dataset_directory_as_lerobot_wrote_it(root):
+    before = sorted(p.relative_to(root) for p in root.rglob("*"))
+    load_dataset(root).frames(CAM)
+    assert sorted(p.relative_to(root) for p in root.rglob("*")) == before and not (root / ".cache").exists()
+
+
+@pytest.mark.parametrize("damage", ["other pixels", "truncated", "garbage"])
+def test_a_replaced_or_damaged_cache_is_rebuilt_and_said_never_trained_on(root, capsys, damage):
+    cached = load_dataset(root).frames(CAM)
+    frames, cache = np.array(cached), Path(cached.filename)
+    if damage == "other pixels":
+        np.save(cache, 255 - frames)  # a valid cache file of the right shape, with poisoned frames
+    elif damage == "truncated":
+        cache.write_bytes(cache.read_bytes()[:1000])
+    else:
+        cache.write_bytes(b"not a numpy file")
+    again = load_dataset(root).frames(CAM)
+    np.testing.assert_array_equal(again, frames)
+    err = capsys.readouterr().err
+    assert f"frame cache {cache}" in err and "rebuilding it" in err
+
+
+def test_a_cache_folder_that_links_out_of_the_cache_root_is_refused(root, tmp_path, monkeypatch):
+    base = tmp_path / "cache-root"
+    base.mkdir()
+    (tmp_path / "outside").mkdir()
+    (base / "frames").symlink_to(tmp_path / "outside")
+    monkeypatch.setenv(frame_cache.CACHE_DIR_ENV, str(base))
+    with pytest.raises(DatasetError, match="is a link out of"):
+        load_dataset(root).frames(CAM)
+    assert list((tmp_path / "outside").iterdir()) == []
+
+
+def test_a_full_disk_while_building_the_cache_is_one_error_naming_the_bytes(root, tmp_path, monkeypatch):
+    monkeypatch.setenv(frame_cache.CACHE_DIR_ENV, str(tmp_path / "fresh-cache"))
+
+    def full(fd, offset, length):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(frame_cache.os, "posix_fallocate", full)
+    with pytest.raises(DatasetError, match=r"cannot build the frame cache .* it needs [\d,]+ bytes \(No space left"):
+        load_dataset(root).frames(CAM)
+    assert not [p for p in frame_cache.cache_dir().glob(".*.tmp.npy")]

@@ -320,3 +320,13 @@ def test_a_kill_between_the_two_renames_is_recovered_by_the_next_load(run_dir, t
     monkeypatch.setattr(atomic_dir, "_rename", rename)
     assert not out.exists()  # the old export sits in its backup
     assert load(out).config["n_action_steps"] == 2
+
+
+def test_the_staging_directory_of_a_killed_export_is_removed_by_the_next_export(run_dir, tmp_path):
+    out = tmp_path / "export"
+    killed = tmp_path / ".export.abc123"  # what a kill -9 mid-export leaves
+    killed.mkdir()
+    (killed / "net.onnx").write_bytes(b"half a graph")
+    main(["export", "--checkpoint", str(run_dir), "--out", str(out)])
+    assert not killed.exists() and load(out).config["horizon"] == 4
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["export", "work"]  # no lock file, staging or backup left

@@ -7,6 +7,7 @@ once in ``imitlab.cli.options``. A new command is one module and one entry in ``
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from imitlab.cli import (
@@ -78,6 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="show the traceback of a user error too (e.g. imitlab --debug train ...); errors that are not the "
         "user's always show theirs",
     )
+    parser.add_argument(
+        "--cache-dir",
+        type=str,
+        metavar="DIR",
+        help="where decoded camera frames are cached (default: $IMITLAB_CACHE_DIR, else ~/.cache/imitlab); never "
+        "inside a dataset",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         command.add_parser(sub)
@@ -88,6 +96,8 @@ def main(argv: list[str] | None = None) -> None:
     """Run one command. A user error (``ImitlabError``) prints its message in one line and exits with status 2;
     anything else is a bug and shows its traceback (exit status 1); ``--debug`` shows the traceback of both."""
     args = build_parser().parse_args(argv)
+    if args.cache_dir:  # read by imitlab.data.frame_cache, in this process and in its workers
+        os.environ["IMITLAB_CACHE_DIR"] = args.cache_dir
     try:
         args.func(args)
     except ImitlabError as err:

@@ -1,14 +1,17 @@
-"""The decoded frame cache: a camera's frames decoded once into a uint8 numpy memmap (N, H, W, 3), indexed by
-global frame index, so that no video is decoded in the training loop.
+"""The decoded frame cache: a camera's frames decoded once into a uint8 numpy array file (N, H, W, 3), read as a
+memmap indexed by global frame index, so that no video is decoded in the training loop.
 
-The cache lives in ``<root>/.cache/frames/`` (or ``$IMITLAB_CACHE_DIR/<hash of root>/`` when that variable is
-set, e.g. for a read-only dataset) as ``<camera>-<digest>.npy``. The digest covers the content (blake2b) of
-every source file (video files, or the data parquet for dtype image), the episode lengths, the episodes'
-placement in the video files and the frame shape: a file that changes, or metadata that points elsewhere, makes
-a new cache, and stale ones are removed. The file is built under a temporary name and renamed when complete,
-so an interrupted build is never read. Beside it, ``<camera>-<digest>.json`` lists where each episode's frames
-came from (file digest, first frame in the file, length): a rebuild copies the episodes a previous cache already
-holds (e.g. after ``append_episodes``, which carries the cache into the new version) and decodes only the rest.
+The cache lives outside the dataset, so a dataset directory holds exactly what LeRobot wrote: under
+``$IMITLAB_CACHE_DIR`` (``imitlab --cache-dir DIR``) or the user cache directory (``$XDG_CACHE_HOME/imitlab``,
+``~/.cache/imitlab``), in ``frames/<camera>-<digest>.npy``. The digest covers the content (blake2b) of every
+source file (video files, or the data parquet for dtype image), the episode lengths, the episodes' placement in
+the video files and the frame shape: a changed file or metadata pointing elsewhere makes a new cache, and the
+dataset's stale ones are removed. Beside each cache, ``<camera>-<digest>.json`` records the shape, the blake2b of
+the cache file itself, the dataset it was built for and where each episode's frames came from; the cache is
+checked against it on every open, and a cache that differs (damaged, truncated, replaced) is rebuilt, never
+trained on. A build writes a pre-allocated temporary file (a full disk is an error naming the bytes needed, not
+a crash) and renames it when complete; a rebuild copies the episodes an earlier cache holds (e.g. after
+``append_episodes``) and decodes only the rest.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import hashlib
 import io
 import json
 import os
+import sys
 import uuid
 from pathlib import Path
 
@@ -27,13 +31,23 @@ from imitlab.data.layout import DatasetError, video_file
 from imitlab.data.video import decode_frames
 
 CACHE_DIR_ENV = "IMITLAB_CACHE_DIR"
+HASH_CHUNK = 1 << 24  # bytes read at a time when hashing a cache file
 
 
-def cache_dir(root: Path) -> Path:
-    base = os.environ.get(CACHE_DIR_ENV)
-    if base:
-        return Path(base) / hashlib.blake2b(str(root.resolve()).encode(), digest_size=8).hexdigest()
-    return root / ".cache" / "frames"
+def cache_root() -> Path:
+    """``$IMITLAB_CACHE_DIR``, else ``$XDG_CACHE_HOME/imitlab``, else ``~/.cache/imitlab``."""
+    if os.environ.get(CACHE_DIR_ENV):
+        return Path(os.environ[CACHE_DIR_ENV])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "imitlab"
+
+
+def cache_dir() -> Path:
+    """Where frame caches live: ``frames/`` under ``cache_root()``; a link out of the cache root is refused."""
+    root = cache_root()
+    folder = root / "frames"
+    if folder.exists() and not folder.resolve().is_relative_to(root.resolve()):
+        raise DatasetError(f"the frame cache {folder} is a link out of {root} (to {folder.resolve()}); remove it")
+    return folder
 
 
 def cached_frames(
@@ -43,7 +57,8 @@ def cached_frames(
     episode_lengths: np.ndarray,
     segments: dict[str, np.ndarray] | None,
 ) -> np.ndarray:
-    """(N, H, W, 3) uint8 read-only memmap of camera ``key``, built on first use (see the module docstring).
+    """(N, H, W, 3) uint8 read-only memmap of camera ``key``, built on first use and checked on every open (see
+    the module docstring).
 
     ``segments``: the video camera's per-episode chunk_index, file_index, from_timestamp, to_timestamp (E,);
     None for a camera of dtype image (frames decoded from the data parquet).
@@ -64,12 +79,17 @@ def cached_frames(
     for path in sources:
         digest.update(str(path.relative_to(root)).encode())
         digest.update(file_digests[path])
-    folder = cache_dir(root)
+    folder = cache_dir()
     stem = key.replace("/", "_")
     final = folder / f"{stem}-{digest.hexdigest()}.npy"
+    shape = (n, height, width, 3)
     if final.is_file():
-        cached: np.ndarray = np.load(final, mmap_mode="r")
-        return cached
+        problem = _check(final, shape)
+        if problem is None:
+            cached: np.ndarray = np.load(final, mmap_mode="r")
+            return cached
+        print(f"frame cache {final} {problem}: rebuilding it from the dataset's videos", file=sys.stderr)
+        final.unlink(missing_ok=True)
     # Where each episode's frames come from: (source file digest, first frame in the file, length).
     origins = []
     if segments is not None:
@@ -78,11 +98,14 @@ def cached_frames(
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise DatasetError(
-            f"cannot create the frame cache {folder} ({err}); set {CACHE_DIR_ENV} to a writable directory"
+            f"cannot create the frame cache {folder} ({err}); set {CACHE_DIR_ENV} (or --cache-dir) to a writable "
+            "directory"
         ) from None
+    for leftover in folder.glob(".*.tmp.npy"):  # a build that was killed; none runs now (one writer per cache)
+        leftover.unlink(missing_ok=True)
     tmp = folder / f".{stem}-{uuid.uuid4().hex[:8]}.tmp.npy"
     try:
-        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(n, height, width, 3))
+        out = _preallocated(tmp, shape)
         if segments is not None:
             reused = _reuse_previous(folder, stem, out, origins, plan)
             _fill_from_videos(
@@ -92,34 +115,73 @@ def cached_frames(
             _fill_from_parquet(out, sources, key, (height, width))
         out.flush()
         del out
-        final.with_suffix(".json").write_text(json.dumps({"origins": origins}))
+        record = {
+            "shape": list(shape),
+            "blake2b": _content_digest(tmp),
+            "dataset": str(root.resolve()),
+            "origins": origins,
+        }
+        final.with_suffix(".json").write_text(json.dumps(record))
         os.replace(tmp, final)
     finally:
         tmp.unlink(missing_ok=True)
-    for stale in [*folder.glob(f"{stem}-*.npy"), *folder.glob(f"{stem}-*.json")]:
-        if stale.stem != final.stem:
-            stale.unlink(missing_ok=True)
+    _remove_stale(folder, stem, final, root)
     built: np.ndarray = np.load(final, mmap_mode="r")
     return built
 
 
-def carry_cache(root: Path, new_tree: Path) -> None:
-    """Hard-link the frame cache of the dataset at ``root`` into ``new_tree``, its next version about to be
-    swapped in, so that the next build copies the episodes it holds instead of decoding them (cache files are
-    never written after they are renamed into place). Nothing to do for a cache outside ``root``."""
-    folder = cache_dir(root)
+def _preallocated(path: Path, shape: tuple[int, ...]) -> np.memmap:
+    """A writable memmap of ``shape`` uint8 at ``path`` whose blocks are allocated first: a full disk is a
+    DatasetError naming the bytes needed here, never a SIGBUS when a page is first written."""
+    out = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=shape)
+    size = out.offset + out.nbytes
+    fd = os.open(path, os.O_RDWR)
     try:
-        rel = folder.relative_to(root)
-    except ValueError:
-        return
-    for path in sorted(folder.glob("*")) if folder.is_dir() else []:
-        if path.is_file() and not path.name.startswith("."):
-            dst = new_tree / rel / path.name
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                os.link(path, dst)
-            except OSError:  # no hard links here: the cache is rebuilt from the videos instead
-                return
+        os.posix_fallocate(fd, 0, size)
+    except OSError as err:
+        del out
+        path.unlink(missing_ok=True)
+        raise DatasetError(f"cannot build the frame cache {path}: it needs {size:,} bytes ({err.strerror})") from None
+    finally:
+        os.close(fd)
+    return out
+
+
+def _check(path: Path, shape: tuple[int, ...]) -> str | None:
+    """Why the cache at ``path`` cannot be used for ``shape`` (its record missing or different, its content not
+    what was built), or None."""
+    try:
+        record = json.loads(path.with_suffix(".json").read_text())
+        found = np.load(path, mmap_mode="r")
+    except (OSError, ValueError) as err:
+        return f"cannot be read ({err})"
+    if not isinstance(record, dict) or record.get("shape") != list(shape) or found.shape != shape:
+        return f"holds shape {found.shape}, expected {shape}"
+    if record.get("blake2b") != _content_digest(path):
+        return "is not the file that was built (its content hash differs)"
+    return None
+
+
+def _content_digest(path: Path) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as f:
+        while chunk := f.read(HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _remove_stale(folder: Path, stem: str, final: Path, root: Path) -> None:
+    """The dataset's earlier caches of this camera (built for the same directory, from other content)."""
+    for manifest in folder.glob(f"{stem}-*.json"):
+        if manifest.stem == final.stem:
+            continue
+        try:
+            built_for = json.loads(manifest.read_text()).get("dataset")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if built_for == str(root.resolve()):
+            manifest.with_suffix(".npy").unlink(missing_ok=True)
+            manifest.unlink(missing_ok=True)
 
 
 def _reuse_previous(folder: Path, stem: str, out: np.ndarray, origins: list, plan: list) -> np.ndarray:

@@ -23,7 +23,6 @@ from imitlab.core.atomic_dir import fsync_tree, publish, recover_interrupted_swa
 from imitlab.core.errors import InvalidInputError
 from imitlab.core.io import write_json
 from imitlab.core.locks import one_writer
-from imitlab.data.frame_cache import carry_cache
 from imitlab.data.layout import (
     CHUNKS_SIZE,
     CODEBASE_VERSION,
@@ -208,8 +207,6 @@ def _write_atomically(ds: EpisodeDataset, root: Path, video: VideoEncoding, vide
     try:
         segments = _write_videos(ds, tmp, video, videos_from)
         _write_tree(ds, tmp, segments)
-        if videos_from is not None:
-            carry_cache(root, tmp)
         fsync_tree(tmp)
         publish(tmp, root)
     finally:

@@ -23,7 +23,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from imitlab.core.atomic_dir import fsync_tree, publish, recover_interrupted_swap
+from imitlab.core.atomic_dir import backup_path, fsync_tree, publish, recover_interrupted_swap
+from imitlab.core.locks import one_writer
 from imitlab.deploy.manifest import (
     BATCH,
     FORMAT,
@@ -123,7 +124,25 @@ def export_policy(policy: Policy, out_dir: Path, meta: dict[str, Any] | None = N
     config = policy.config.to_dict()
     signatures = graph_signatures(runtime, config)
     out_dir = Path(out_dir)
+    with one_writer(out_dir, "an export"):
+        _write_export(policy, out_dir, runtime, config, signatures, meta)
+    return out_dir / MANIFEST_FILE
+
+
+def _write_export(
+    policy: Policy,
+    out_dir: Path,
+    runtime: str,
+    config: dict[str, Any],
+    signatures: dict[str, Any],
+    meta: dict[str, Any] | None,
+) -> None:
+    """Build the export in a staging directory beside ``out_dir``, then swap it in (the caller holds the lock)."""
     out_dir.parent.mkdir(parents=True, exist_ok=True)
+    backup = backup_path(out_dir)
+    for leftover in out_dir.parent.glob(f".{out_dir.name}.*"):  # staging of a killed export (we hold the lock)
+        if leftover.is_dir() and leftover != backup:
+            shutil.rmtree(leftover, ignore_errors=True)
     staging = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
     try:
         for name, fn in {**_encoder_graphs(policy), **_split_unets(policy.export_graphs())}.items():
@@ -150,7 +169,6 @@ def export_policy(policy: Policy, out_dir: Path, meta: dict[str, Any] | None = N
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return out_dir / MANIFEST_FILE
 
 
 def _export_graph(module: nn.Module, signature: dict[str, dict[str, list[int | str]]], path: Path) -> None:
