@@ -170,3 +170,12 @@ def test_execution_values_that_cannot_act_are_refused_instead_of_ignored_or_nan(
         main(["eval", "--checkpoint", str(tiny_run / "run"), "--episodes", "2", *flags])
     err = capsys.readouterr().err.strip()
     assert exit_info.value.code == 2 and len(err.splitlines()) == 1 and message in err
+
+
+def test_a_config_declaring_a_huge_layer_is_refused_before_allocating_it():
+    from imitlab.core.errors import InvalidInputError
+    from imitlab.policies.base import create_policy
+    from imitlab.training.checkpoint import placeholder_stats
+
+    with pytest.raises(InvalidInputError, match=r"hidden_dim 10,000,000 is over imitlab's cap of 16,384"):
+        create_policy("bc", placeholder_stats(3, 2), obs_dim=3, act_dim=2, hidden_dim=10_000_000)

@@ -544,3 +544,15 @@ def test_stats_with_a_negative_std_or_a_min_above_the_max_are_refused(tmp_path, 
     stats_path.write_text(json.dumps(stats))
     with pytest.raises(DatasetError, match="has a negative std or a min above its max"):
         load_dataset(root)
+
+
+def test_a_camera_declaring_4096_square_frames_is_refused_before_decoding(tmp_path, monkeypatch):
+    """A small video of huge frames would build a multi-GB cache: the declared size is checked against a cap."""
+    root = tmp_path / "data"
+    write_dataset(root, random_episodes(), fps=10, task="t", obs_names=["a", "b", "c"], action_names=["u", "v"])
+    info_path = root / "meta" / "info.json"
+    info = json.loads(info_path.read_text())
+    info["features"]["observation.images.top"] = {"dtype": "video", "shape": [4096, 4096, 3], "names": None}
+    info_path.write_text(json.dumps(info))
+    with pytest.raises(DatasetError, match=r"declares 4096x4096 frames: 16,777,216 is over imitlab's cap of 4,194,304"):
+        load_dataset(root)

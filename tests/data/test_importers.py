@@ -246,3 +246,16 @@ def test_cli_image_key_names_the_camera_it_wrote(image_store, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["import", str(image_store), "--out", str(tmp_path / "again"), "--image-key", "img="])
     assert exit_info.value.code == 2 and "give KEY or KEY=CAMERA" in capsys.readouterr().err
+
+
+def test_a_store_declaring_1e11_rows_is_refused_before_anything_is_allocated(tmp_path):
+    """A few-KB store whose arrays declare 10^11 rows (zarr allocates nothing until read)."""
+    from imitlab.data.importers import import_dataset
+
+    path = tmp_path / "bomb.zarr"
+    root = zarr.open_group(str(path), mode="w", zarr_format=2)
+    root.create_group("data").create_array("state", shape=(10**11, 5), chunks=(1000, 5), dtype="float32")
+    root["data"].create_array("action", shape=(10**11, 2), chunks=(1000, 2), dtype="float32")
+    root.create_group("meta").create_array("episode_ends", data=np.array([10**11], dtype=np.int64))
+    with pytest.raises(DatasetError, match=r"declares 100,000,000,000 rows: .* over imitlab's cap of 100,000,000"):
+        import_dataset(path, tmp_path / "out", env="pendulum")

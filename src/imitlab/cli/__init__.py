@@ -86,6 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="where decoded camera frames are cached (default: $IMITLAB_CACHE_DIR, else ~/.cache/imitlab); never "
         "inside a dataset",
     )
+    parser.add_argument(
+        "--no-size-limits",
+        action="store_true",
+        help="lift the caps on sizes a file declares (frame pixels, imported rows, layer widths; imitlab.core.limits)",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         command.add_parser(sub)
@@ -96,6 +101,8 @@ def main(argv: list[str] | None = None) -> None:
     """Run one command. A user error (``ImitlabError``) prints its message in one line and exits with status 2;
     anything else is a bug and shows its traceback (exit status 1); ``--debug`` shows the traceback of both."""
     args = build_parser().parse_args(argv)
+    if args.no_size_limits:  # read by imitlab.core.limits, in this process and in its workers
+        os.environ["IMITLAB_NO_SIZE_LIMITS"] = "1"
     if args.cache_dir:  # read by imitlab.data.frame_cache, in this process and in its workers
         os.environ["IMITLAB_CACHE_DIR"] = args.cache_dir
     try:

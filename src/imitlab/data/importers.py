@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from imitlab.core.errors import InvalidInputError
+from imitlab.core.limits import MAX_IMPORT_ROWS, over
 from imitlab.data.layout import IMAGES_PREFIX, DatasetError
 from imitlab.data.model import Episode, EpisodeDataset
 from imitlab.data.writer import write_dataset
@@ -99,7 +100,11 @@ def read_diffusion_policy_zarr(path: Path) -> SourceStore:
         return node
 
     def load(group: zarr.Group, key: str) -> np.ndarray:
-        return np.asarray(array(group, key)[:])
+        node = array(group, key)
+        too_big = over(*MAX_IMPORT_ROWS, int(node.shape[0]) if node.shape else 0)
+        if too_big:
+            raise DatasetError(f"{path}/{group.basename}/{key} declares {node.shape[0]:,} rows: {too_big}")
+        return np.asarray(node[:])
 
     return SourceStore(
         path=path,

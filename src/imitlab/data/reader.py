@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 from imitlab.core import keys
 from imitlab.core.atomic_dir import recover_interrupted_swap
 from imitlab.core.io import read_json_object
+from imitlab.core.limits import MAX_FRAME_PIXELS, over
 from imitlab.data.layout import (
     CAMERA_DTYPES,
     DEFAULT_FEATURES,
@@ -110,6 +111,9 @@ def _load_info(root: Path) -> dict:
                 and shape[2] == 3
             ):
                 raise DatasetError(f"{path} camera '{key}' must have shape [height, width, 3], found {shape!r}")
+            too_big = over(*MAX_FRAME_PIXELS, shape[0] * shape[1])
+            if too_big:
+                raise DatasetError(f"{path} camera '{key}' declares {shape[0]}x{shape[1]} frames: {too_big}")
     return info
 
 

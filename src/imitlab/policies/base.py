@@ -26,6 +26,7 @@ from torch import nn
 from imitlab.core import keys
 from imitlab.core.errors import InvalidInputError
 from imitlab.core.fields import check_field_types
+from imitlab.core.limits import MAX_WIDTH, over
 from imitlab.core.registry import Registry
 from imitlab.policies.encoders import VisionConfig, VisualEncoder
 from imitlab.policies.normalize import Normalizer
@@ -34,6 +35,19 @@ IMAGES_PREFIX = "observation.images."  # a camera's key is IMAGES_PREFIX + its n
 CAMERA_FIELDS = ("image_shapes", "vision")  # PolicyConfig fields a state-only config.json leaves out
 
 Observation = torch.Tensor | dict[str, torch.Tensor]  # (B, T_obs, obs_dim), or the dict form with cameras
+
+
+# config fields that size a layer (checked against core.limits.MAX_WIDTH): every head's width fields
+WIDTH_FIELDS = (
+    "hidden_dim",
+    "d_model",
+    "dim_feedforward",
+    "down_dims",
+    "time_embed_dim",
+    "latent_dim",
+    "n_bins",
+    "feature_dim",
+)
 
 
 @dataclass(frozen=True)
@@ -53,6 +67,12 @@ class PolicyConfig:
 
     def __post_init__(self) -> None:
         check_field_types(self)  # a --set value or an edited config.json of the wrong type, named
+        for field in WIDTH_FIELDS:  # a config.json's sizes are checked before any weight is allocated
+            widths = getattr(self, field, ())
+            for width in widths if isinstance(widths, (tuple, list)) else (widths,):
+                too_big = over(*MAX_WIDTH, width) if isinstance(width, int) else None
+                if too_big:
+                    raise InvalidInputError(f"{field} {too_big}")
         # config.json gives back lists and a plain dict: restore the tuples and the VisionConfig
         shapes = {str(key): tuple(int(n) for n in shape) for key, shape in dict(self.image_shapes).items()}
         object.__setattr__(self, "image_shapes", shapes)
