@@ -179,3 +179,20 @@ def test_a_config_declaring_a_huge_layer_is_refused_before_allocating_it():
 
     with pytest.raises(InvalidInputError, match=r"hidden_dim 10,000,000 is over imitlab's cap of 16,384"):
         create_policy("bc", placeholder_stats(3, 2), obs_dim=3, act_dim=2, hidden_dim=10_000_000)
+
+
+def test_a_full_disk_is_one_line_naming_the_file_and_what_was_written_stays(tmp_path, monkeypatch, capsys):
+    import errno
+
+    import imitlab.data.writer as writer
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / ".data.tmp-x" / "data.parquet"))
+
+    monkeypatch.setattr(writer, "_write_tree", full_disk)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["collect", "--env", "pendulum", "--episodes", "1", "--out", str(tmp_path / "data"), "--seed", "0"])
+    err = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 2 and len(err.splitlines()) == 1
+    assert err.startswith("DiskFullError: no space left on the device while writing") and "data.parquet" in err
+    assert not (tmp_path / "data").exists() and not list(tmp_path.glob(".data.*"))  # no partial dataset left

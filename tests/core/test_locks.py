@@ -141,3 +141,56 @@ def test_kill_9_of_a_writer_mid_append_leaves_a_lock_the_next_writer_takes(tmp_p
     time.sleep(0.1)
     append_episodes(root, random_episodes(1))
     assert load_dataset(root).num_episodes == 4
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ["train", "dagger"])
+def test_two_racing_commands_into_one_directory_20_times_leave_one_whole_run(tmp_path, small_dataset_dir, command):
+    """Each race: one command writes the run, the other is refused (exit 2, LockedError) or runs after it; the run
+    left has one metrics row per step (nothing interleaved), and its config and weights load together."""
+    from imitlab.training.checkpoint import load_policy
+    from imitlab.training.run_dir import read_metrics
+
+    for trial in range(20):
+        out = tmp_path / f"{command}-{trial}"
+        if command == "train":
+            args = ["train", "--policy", "bc", "--data", str(small_dataset_dir), "--out", str(out), "--steps", "20"]
+        else:
+            args = [
+                "dagger",
+                "--env",
+                "pendulum",
+                "--policy",
+                "bc",
+                "--init-demos",
+                "2",
+                "--rounds",
+                "1",
+                "--episodes-per-round",
+                "1",
+                "--steps",
+                "20",
+                "--eval-episodes",
+                "2",
+                "--out",
+                str(out),
+            ]
+        racers = [
+            subprocess.Popen(
+                [sys.executable, "-m", "imitlab.cli", *args],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        results = [(racer.wait(timeout=300), racer.stderr.read()) for racer in racers]
+        assert all(code == 0 or (code == 2 and "LockedError" in err) for code, err in results), results
+        assert any(code == 0 for code, _ in results)
+        run = out if command == "train" else out / "round-1"
+        steps = [record["step"] for record in read_metrics(run)]
+        assert steps == sorted(set(steps)) and steps[-1] == 20, (trial, steps)
+        load_policy(run)
+        if command == "dagger":
+            rounds = (out / "rounds.jsonl").read_text().splitlines()
+            assert len(rounds) == 2, (trial, rounds)  # rounds 0 and 1, none written twice

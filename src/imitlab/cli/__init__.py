@@ -7,6 +7,7 @@ once in ``imitlab.cli.options``. A new command is one module and one entry in ``
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 
@@ -111,4 +112,10 @@ def main(argv: list[str] | None = None) -> None:
         if args.debug:
             raise
         print(f"{type(err).__name__}: {err}", file=sys.stderr)
+        raise SystemExit(2) from err
+    except OSError as err:  # a full disk is the user's to fix, not a bug: one line naming the file
+        if err.errno != errno.ENOSPC or args.debug:
+            raise
+        where = f" while writing {err.filename}" if err.filename else ""
+        print(f"DiskFullError: no space left on the device{where}; what was written before is kept", file=sys.stderr)
         raise SystemExit(2) from err

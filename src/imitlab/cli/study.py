@@ -17,7 +17,7 @@ def add_parser(sub: Subparsers) -> None:
     p = add_command(
         sub,
         "study",
-        "run one course experiment (or all) as a grid of configs x training seeds: CSV, figures, "
+        "run one course experiment (or all) as a grid of configs x training seeds: results.jsonl, figures, "
         "summary.md and an HTML report; rerunning skips finished runs",
         f"imitlab study chunk-size --out runs/studies --scale small --seeds 0\n\nstudies:\n{studies}",
     )

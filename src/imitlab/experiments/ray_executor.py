@@ -1,8 +1,8 @@
 """Run a grid of ``RunSpec`` as Ray tasks: an embedded local Ray when no address is given (a laptop), or an existing
 cluster. Each task calls ``experiment.run_one`` (the same collect -> train -> evaluate as the local executor);
 specs that share a training (``train_id``, they differ only in evaluation settings) form one task, so one policy is
-never trained twice at once. Rows are appended to the results CSV as tasks finish; a failed run is retried once and
-then written, with its error, to ``<results>.errors.csv`` (the results CSV holds finished runs only, so every
+never trained twice at once. Records are appended to the results file as tasks finish; a failed run is retried once and
+then written, with its error, to ``<results>.errors.jsonl`` (the results file holds finished runs only, so every
 analysis sees successes alone); Ctrl-C cancels the outstanding tasks. On a cluster the output root must be on
 storage every node sees, and imitlab (with ``imitlab[ray]``) must be installed on every node.
 """
@@ -23,7 +23,7 @@ ATTEMPTS = 2  # a failed run is retried once
 
 
 class GridError(ImitlabError):
-    """Some runs of a grid failed on every attempt; the message names the errors CSV."""
+    """Some runs of a grid failed on every attempt; the message names the errors file."""
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ def run_on_ray(
     specs: list[RunSpec], root: Path, results: Path, config: RayConfig = RayConfig(), progress: bool = True
 ) -> None:
     """Run ``specs`` (none of them in ``results`` yet) as Ray tasks, appending rows as they finish. Raises
-    ``GridError`` after the grid when runs failed twice (they are in the errors CSV; a rerun retries them)."""
+    ``GridError`` after the grid when runs failed twice (they are in the errors file; a rerun retries them)."""
     ray = import_ray()
     root = Path(root).resolve()
     prepare_datasets(specs, root)  # collect once, before tasks race for it

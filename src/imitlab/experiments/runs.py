@@ -57,7 +57,7 @@ EVAL_MARK = "/eval-"  # run_id = train_id + EVAL_MARK + digest of the evaluation
 
 
 def trained_run_dir(root: Path, run_id: str) -> Path:
-    """Where the policy of run ``run_id`` (a CSV row's) was trained: shared by runs differing only in evaluation."""
+    """Where the policy of run ``run_id`` (a record's) was trained: shared by runs differing only in evaluation."""
     return Path(root) / "runs" / run_id.split(EVAL_MARK)[0]
 
 

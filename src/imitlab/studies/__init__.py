@@ -1,5 +1,5 @@
 """Studies: each course experiment as one command. A study is a grid of ``RunSpec`` (configs x training seeds)
-run by ``experiments.grid.run_grid`` (so it resumes from its CSV), plus an analysis that turns the rows into tables and
+run by ``experiments.grid.run_grid`` (so it resumes from its results file), plus an analysis that turns the rows into tables and
 figures. Output, under ``OUT/NAME/``: ``results.csv`` (one row per run), PNG/GIF figures, ``summary.md`` and
 ``section.json`` (what ``imitlab report`` renders). Every study under one OUT shares ``OUT/data`` and
 ``OUT/runs``, so a policy two studies need is trained once.
@@ -96,7 +96,7 @@ def catalogue() -> dict[str, Study]:
 
 
 def study_grid(name: str, scale: str, seeds: Sequence[int], envs: Sequence[str] | None = None) -> list[RunSpec]:
-    """The runs (CSV rows) of study ``name`` at ``scale`` with ``seeds``; with ``envs``, only those on these envs."""
+    """The runs (one record each) of study ``name`` at ``scale`` with ``seeds``; with ``envs``, only those on these envs."""
     grid = get_study(name).grid(scale, tuple(seeds))
     if not envs:
         return grid
@@ -134,7 +134,7 @@ def run_study(
     ray: Any = None,
     envs: Sequence[str] | None = None,
 ) -> Section:
-    """Run (or resume) study ``name`` under ``out`` and write its CSV, figures, summary.md and section.json.
+    """Run (or resume) study ``name`` under ``out`` and write its results, figures, summary.md and section.json.
     ``seeds``: training seeds (default: ``DEFAULT_SEEDS[scale]``); ``envs``: only the grid's runs on these envs
     (default: all); ``executor``/``ray``: how the grid's runs are executed (see ``experiments.grid.run_grid``)."""
     if scale not in SCALES:
