@@ -119,3 +119,46 @@ def test_dagger_takes_the_same_recipe_with_set_and_steps_on_top():
     flags = ["--env", "two-path", "--policy", "act", "--out", "o", "--steps", "5", "--set", "kl_weight=1"]
     policy_overrides, train_overrides = recipe_overrides(build_parser().parse_args(["dagger", *flags]))
     assert (policy_overrides["kl_weight"], policy_overrides["d_model"], train_overrides["steps"]) == (1, 64, 5)
+
+
+def camera_dataset(root, size: int):
+    """Three short episodes with one size x size camera, recorded as data of no built-in env."""
+    import numpy as np
+
+    from imitlab.data.model import Episode
+
+    rng = np.random.default_rng(0)
+    episodes = [
+        Episode(
+            observation=rng.normal(size=(6, 3)).astype(np.float32),
+            action=rng.normal(size=(6, 2)).astype(np.float32),
+            reward=np.zeros(6, np.float32),
+            success=np.zeros(6, bool),
+            images={"observation.images.top": rng.integers(0, 256, (6, size, size, 3), dtype=np.uint8)},
+        )
+        for _ in range(3)
+    ]
+    write_dataset(
+        root, episodes, fps=10, task="t", obs_names=["a", "b", "c"], action_names=["u", "v"], robot_type="mine"
+    )
+    return root
+
+
+def test_frames_smaller_than_the_default_crop_get_a_crop_that_fits_and_it_is_printed(tmp_path, capsys):
+    data = camera_dataset(tmp_path / "data", 64)
+    small = ["--set", 'vision={"backbone": "tiny"}']
+    main(["train", "--policy", "bc", "--data", str(data), "--out", str(tmp_path / "run"), "--steps", "1", *small])
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["policy_config"]["vision"]["crop_shape"] == [56, 56]  # 64 x 84/96, as Chi et al. crop 84 of 96
+    assert config["policy_config"]["vision"]["backbone"] == "tiny"  # the user's vision settings kept
+    assert "fitted to the data's frames: vision=" in capsys.readouterr().out
+
+
+def test_a_crop_the_user_chose_is_kept_and_frames_that_fit_the_default_crop_are_left_alone(tmp_path, capsys):
+    from imitlab.experiments.recipes import fit_crop
+
+    info = {"features": {"observation.images.top": {"dtype": "video", "shape": [96, 96, 3]}}}
+    assert fit_crop(info, {}) is None
+    small = {"features": {"observation.images.top": {"dtype": "video", "shape": [64, 48, 3]}}}
+    assert fit_crop(small, {"vision": {"crop_shape": None}}) is None
+    assert fit_crop(small, {})["crop_shape"] == (56, 42)

@@ -9,6 +9,7 @@ the caller's flags and ``--set``. `imitlab recipes` prints the recipes.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,8 @@ from imitlab.core.errors import ImitlabError
 from imitlab.core.settings import Layered, resolve_layers
 from imitlab.data.reader import read_info
 from imitlab.envs.registry import ENVS, Recipe, get_env_spec
-from imitlab.policies.base import get_policy_class
+from imitlab.policies.base import IMAGES_PREFIX, get_policy_class
+from imitlab.policies.encoders import VisionConfig
 from imitlab.training.train import TrainConfig
 
 SCALES = ("cpu", "full")  # which of an env's recipe tables: EnvSpec.recipes, EnvSpec.full_scale_recipes
@@ -192,8 +194,41 @@ def resolve_for_dataset(
     train_overrides: dict[str, Any] | None = None,
     enabled: bool = True,
 ) -> Resolved:
-    """``resolve_recipe`` for the env the dataset at ``data`` was recorded on (its info.json ``robot_type``)."""
-    return resolve_recipe(read_info(data).get("robot_type"), policy, policy_overrides, train_overrides, enabled)
+    """``resolve_recipe`` for the env the dataset at ``data`` was recorded on (its info.json ``robot_type``), with
+    the visual encoder's crop fitted to the dataset's frames when neither the recipe nor the caller set one and the
+    default crop would not fit (``fit_crop``)."""
+    info = read_info(data)
+    settings = resolve_recipe(info.get("robot_type"), policy, policy_overrides, train_overrides, enabled)
+    fitted = fit_crop(info, settings.policy_overrides)
+    if fitted is None:
+        return settings
+    layer = {"vision": fitted}
+    earlier = dict.fromkeys(settings.layers.sources.values())
+    layers = resolve_layers(
+        *((name, settings.layers.from_layer(name)) for name in earlier), ("fitted to the data's frames", layer)
+    )
+    return dataclasses.replace(settings, policy_overrides={**settings.policy_overrides, **layer}, layers=layers)
+
+
+CROP_FRACTION = 84 / 96  # the share of the frame a random crop keeps (Chi et al.: 84 of 96 pixels)
+
+
+def fit_crop(info: dict[str, Any], policy_overrides: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The ``vision`` settings with a crop that fits the smallest camera frame of a dataset (``info``), when the
+    default crop is larger than it and no crop was chosen; None when nothing needs fitting."""
+    vision = dict(policy_overrides.get("vision") or {})
+    frames = [
+        tuple(feature["shape"][:2])
+        for key, feature in info.get("features", {}).items()
+        if key.startswith(IMAGES_PREFIX) and feature.get("dtype") in ("video", "image")
+    ]
+    default = VisionConfig().crop_shape
+    if not frames or "crop_shape" in vision or default is None:
+        return None
+    height, width = min(h for h, _ in frames), min(w for _, w in frames)
+    if height >= default[0] and width >= default[1]:
+        return None
+    return {**vision, "crop_shape": (max(8, int(height * CROP_FRACTION)), max(8, int(width * CROP_FRACTION)))}
 
 
 def format_recipes(policy: str | None = None, env: str | None = None) -> str:
