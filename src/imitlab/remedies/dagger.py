@@ -193,76 +193,43 @@ def run_dagger(
     round's run) and ``out/rounds.jsonl`` (one RoundResult per line). Resumes after the last finished round. One
     process runs DAgger in ``out`` at a time (a second one gets a ``LockedError``)."""
     with one_writer(Path(out), "a DAgger run"):
-        return _run_dagger(
-            env,
-            policy,
-            out,
-            init_demos,
-            rounds,
-            episodes_per_round,
-            beta_schedule,
-            warm_start,
-            seed,
-            eval_episodes,
-            policy_overrides,
-            train_overrides,
-            progress,
-        )
-
-
-def _run_dagger(
-    env: str,
-    policy: str,
-    out: Path,
-    init_demos: int = 10,
-    rounds: int = 5,
-    episodes_per_round: int = 10,
-    beta_schedule: str = "exponential",
-    warm_start: bool = False,
-    seed: int = 0,
-    eval_episodes: int = 100,
-    policy_overrides: dict[str, Any] | None = None,
-    train_overrides: dict[str, Any] | None = None,
-    progress: bool = True,
-) -> list[RoundResult]:
-
-    spec = get_env_spec(env)
-    beta(beta_schedule, 1, rounds)  # fail early on a bad schedule
-    out = Path(out)
-    data = out / "data"
-    log_path = out / "rounds.jsonl"
-    results = [RoundResult(**json.loads(line)) for line in complete_text(log_path).splitlines()]
-    if not data.exists():
-        collect(env, init_demos, data, seed=seed)
-    train_overrides = {**(train_overrides or {}), "seed": seed}
-    for i in tqdm(range(len(results), rounds + 1), desc=f"dagger {policy}", disable=not progress, unit="round"):
-        beta_value = 1.0 if i == 0 else beta(beta_schedule, i, rounds)
-        if i > 0:
-            _aggregate(spec, data, out, i, beta_value, episodes_per_round, seed)
-        run_dir = out / f"round-{i}"
-        init_from = out / f"round-{i - 1}" if warm_start and i > 0 else None
-        trained = train_policy(
-            policy, data, run_dir, policy_overrides, train_overrides, progress=False, init_from=init_from
-        )
-        result = evaluate(trained, env, eval_episodes, seed=seed)
-        dataset = load_dataset(data)
-        results.append(
-            RoundResult(
-                round=i,
-                beta=beta_value,
-                episodes=dataset.num_episodes,
-                expert_labels=dataset.num_frames,
-                successes=result.successes,
-                evaluated=result.episodes,
-                success_rate=result.success_rate,
-                ci_low=result.ci_low,
-                ci_high=result.ci_high,
-                mean_return=result.mean_return,
-                episode_success=result.episode_success,
+        spec = get_env_spec(env)
+        beta(beta_schedule, 1, rounds)  # fail early on a bad schedule
+        out = Path(out)
+        data = out / "data"
+        log_path = out / "rounds.jsonl"
+        results = [RoundResult(**json.loads(line)) for line in complete_text(log_path).splitlines()]
+        if not data.exists():
+            collect(env, init_demos, data, seed=seed)
+        train_overrides = {**(train_overrides or {}), "seed": seed}
+        for i in tqdm(range(len(results), rounds + 1), desc=f"dagger {policy}", disable=not progress, unit="round"):
+            beta_value = 1.0 if i == 0 else beta(beta_schedule, i, rounds)
+            if i > 0:
+                _aggregate(spec, data, out, i, beta_value, episodes_per_round, seed)
+            run_dir = out / f"round-{i}"
+            init_from = out / f"round-{i - 1}" if warm_start and i > 0 else None
+            trained = train_policy(
+                policy, data, run_dir, policy_overrides, train_overrides, progress=False, init_from=init_from
             )
-        )
-        append_record(log_path, json.dumps(asdict(results[-1])) + "\n")  # a round a kill cut short is redone
-    return results
+            result = evaluate(trained, env, eval_episodes, seed=seed)
+            dataset = load_dataset(data)
+            results.append(
+                RoundResult(
+                    round=i,
+                    beta=beta_value,
+                    episodes=dataset.num_episodes,
+                    expert_labels=dataset.num_frames,
+                    successes=result.successes,
+                    evaluated=result.episodes,
+                    success_rate=result.success_rate,
+                    ci_low=result.ci_low,
+                    ci_high=result.ci_high,
+                    mean_return=result.mean_return,
+                    episode_success=result.episode_success,
+                )
+            )
+            append_record(log_path, json.dumps(asdict(results[-1])) + "\n")  # a round a kill cut short is redone
+        return results
 
 
 def equal_label_baseline(
