@@ -11,12 +11,10 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Layered:
-    """Fields resolved from named layers: ``values`` to train with, ``sources`` field -> the layer that set it,
-    ``replaced`` field -> the layers it overrode (earliest first)."""
+    """Fields resolved from named layers: ``values`` to train with, ``sources`` field -> the layer that set it."""
 
     values: dict[str, Any] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
-    replaced: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def from_layer(self, layer: str) -> dict[str, Any]:
         """The fields whose value ``layer`` set (and no later layer replaced)."""
@@ -36,11 +34,8 @@ def resolve_layers(*layers: tuple[str, Mapping[str, Any] | None]) -> Layered:
     """Merge ``(layer name, fields)`` pairs, later layers winning field by field."""
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
-    replaced: dict[str, tuple[str, ...]] = {}
     for name, fields in layers:
         for key, value in (fields or {}).items():
-            if key in sources:
-                replaced[key] = (*replaced.get(key, ()), sources[key])
             values[key] = value
             sources[key] = name
-    return Layered(values, sources, replaced)
+    return Layered(values, sources)

@@ -134,6 +134,15 @@ def make_task_env(task: str) -> Any:
     return env
 
 
+def _set_spaces(env: BatchedEnv, observation: str) -> None:
+    """The observation ("state": 39-D, "pixels": the 4-D agent state) and action spaces of ``env``'s sub-envs."""
+    dim = len(STATE_NAMES) if observation == "state" else AGENT_STATE.stop
+    env.single_observation_space = spaces.Box(-np.inf, np.inf, (dim,), np.float32)
+    env.single_action_space = spaces.Box(-1.0, 1.0, (len(ACTION_NAMES),), np.float32)
+    env.observation_space = gym.vector.utils.batch_space(env.single_observation_space, env.num_envs)
+    env.action_space = gym.vector.utils.batch_space(env.single_action_space, env.num_envs)
+
+
 class BatchedMetaWorld(BatchedEnv):
     """N envs of one task in lock-step (``observation``: "state" for the 39-D state, "pixels" for the 4-D agent
     state beside the camera). A sub-env whose episode ended is not stepped again: it keeps its last observation and
@@ -146,11 +155,7 @@ class BatchedMetaWorld(BatchedEnv):
             raise InvalidInputError(f"num_envs must be >= 1, got {num_envs}")
         self.num_envs, self.task, self.observation = int(num_envs), task, observation
         self.envs = [make_task_env(task) for _ in range(self.num_envs)]
-        dim = len(STATE_NAMES) if observation == "state" else AGENT_STATE.stop
-        self.single_observation_space = spaces.Box(-np.inf, np.inf, (dim,), np.float32)
-        self.single_action_space = spaces.Box(-1.0, 1.0, (len(ACTION_NAMES),), np.float32)
-        self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, self.num_envs)
-        self.action_space = gym.vector.utils.batch_space(self.single_action_space, self.num_envs)
+        _set_spaces(self, observation)
         self.state = np.zeros((self.num_envs, len(STATE_NAMES)), np.float64)  # the full observation of each
         self.steps = np.zeros(self.num_envs, np.int64)
         self.success = np.zeros(self.num_envs, bool)
@@ -225,11 +230,7 @@ class WorkerMetaWorld(BatchedEnv):
             self.pipes.append(parent)
             self.processes.append(process)
         self.bounds = np.cumsum([0, *sizes])
-        dim = len(STATE_NAMES) if observation == "state" else AGENT_STATE.stop
-        self.single_observation_space = spaces.Box(-np.inf, np.inf, (dim,), np.float32)
-        self.single_action_space = spaces.Box(-1.0, 1.0, (len(ACTION_NAMES),), np.float32)
-        self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, self.num_envs)
-        self.action_space = gym.vector.utils.batch_space(self.single_action_space, self.num_envs)
+        _set_spaces(self, observation)
         self.state = np.zeros((self.num_envs, len(STATE_NAMES)), np.float64)
 
     def _call(self, method: str, parts: list[Any]) -> list[Any]:
@@ -324,15 +325,7 @@ class FastRenderer:
         self.camera = env.model.camera(CAMERA_NAME).id
 
     def render(self) -> np.ndarray:
-        import mujoco
-
-        self.renderer.update_scene(self.env.data, camera=self.camera, scene_option=self.option)
-        for flag in (
-            mujoco.mjtRndFlag.mjRND_SHADOW,
-            mujoco.mjtRndFlag.mjRND_REFLECTION,
-            mujoco.mjtRndFlag.mjRND_SKYBOX,
-        ):
-            self.renderer.scene.flags[flag] = False
+        self.renderer.update_scene(self.env.data, camera=self.camera, scene_option=self.option)  # keeps the flags
         return np.ascontiguousarray(self.renderer.render()[::-1, ::-1])
 
     def close(self) -> None:
