@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from imitlab.core import atomic_dir as dsmod
+from imitlab.core.diskspace import DiskFullError
 from imitlab.data import frame_cache
 from imitlab.data.layout import DatasetError
 from imitlab.data.model import Episode, compute_image_stats, sample_indices
@@ -539,6 +540,17 @@ def test_a_full_disk_while_building_the_cache_is_one_error_naming_the_bytes(root
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(frame_cache.os, "posix_fallocate", full)
-    with pytest.raises(DatasetError, match=r"cannot build the frame cache .* it needs [\d,]+ bytes \(No space left"):
+    with pytest.raises(DiskFullError, match=r"for the frame cache .* it needs [\d,]+ bytes and [\d,]+ are free"):
         load_dataset(root).frames(CAM)
     assert not [p for p in frame_cache.cache_dir().glob(".*.tmp.npy")]
+
+
+def test_a_video_placing_more_frames_than_the_cap_is_refused_before_decoding(root, monkeypatch):
+    """The frames decoded from one file are what the episodes metadata places there (18 here), checked against a
+    cap before any frame is decoded; the environment variable raises the cap."""
+    monkeypatch.setattr(frame_cache, "decode_frames", lambda *a: pytest.fail("decoded a video over the frame cap"))
+    monkeypatch.setenv("IMITLAB_MAX_VIDEO_FRAMES", "17")
+    with pytest.raises(DatasetError, match=r"places 18 frames of camera .* over imitlab's cap of 17 \(set IMITLAB_MAX"):
+        load_dataset(root)
+    monkeypatch.setenv("IMITLAB_MAX_VIDEO_FRAMES", "18")
+    assert load_dataset(root).num_frames == 18

@@ -10,6 +10,7 @@ import argparse
 import errno
 import os
 import sys
+from pathlib import Path
 
 from imitlab.cli import (
     collect,
@@ -30,6 +31,7 @@ from imitlab.cli import (
     train,
 )
 from imitlab.cli.options import env_names, policy_names
+from imitlab.core.diskspace import free_bytes
 from imitlab.core.errors import ImitlabError
 
 # In the order `imitlab --help` lists them.
@@ -116,6 +118,10 @@ def main(argv: list[str] | None = None) -> None:
     except OSError as err:  # a full disk is the user's to fix, not a bug: one line naming the file
         if err.errno != errno.ENOSPC or args.debug:
             raise
-        where = f" while writing {err.filename}" if err.filename else ""
+        where = (
+            f" while writing {err.filename} ({free_bytes(Path(err.filename)):,} bytes free there)"
+            if err.filename
+            else ""
+        )
         print(f"DiskFullError: no space left on the device{where}; what was written before is kept", file=sys.stderr)
         raise SystemExit(2) from err

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from imitlab.core.diskspace import bytes_under, reporting_full_disk
 from imitlab.core.errors import ImitlabError
 
 
@@ -17,15 +18,17 @@ class JsonFileError(ImitlabError):
     """A JSON file that is missing, is not valid JSON, or does not hold an object; the message names the file."""
 
 
-def atomic_write(path: Path, write: Callable[[str], object]) -> None:
+def atomic_write(path: Path, write: Callable[[str], object], size: int | None = None) -> None:
     """Call write(tmp_path) on a temp file beside ``path``, then rename it over ``path``: a crash leaves either the
-    old file or the new one, never half of it."""
+    old file or the new one, never half of it. A full disk is a ``DiskFullError`` naming ``path`` and ``size``
+    (the bytes the write needs, where the caller knows them)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
-        write(tmp)
-        os.replace(tmp, path)
+        with reporting_full_disk(path, size, lambda: bytes_under(Path(tmp))):
+            write(tmp)
+            os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -34,7 +37,7 @@ def atomic_write(path: Path, write: Callable[[str], object]) -> None:
 def write_json(path: Path, data: dict[str, Any], indent: int = 2) -> None:
     """Write ``data`` to ``path`` as UTF-8 JSON, atomically."""
     text = json.dumps(data, indent=indent, ensure_ascii=False) + "\n"
-    atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"), size=len(text.encode()))
 
 
 def read_json_object(path: Path, what: str, error: type[ImitlabError] = JsonFileError) -> dict[str, Any]:

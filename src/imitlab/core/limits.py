@@ -30,5 +30,6 @@ def over(name: str, default: int, value: int) -> str | None:
 
 
 MAX_FRAME_PIXELS = ("MAX_FRAME_PIXELS", 2048 * 2048)  # a camera frame's height x width (4.2 MP: 1080p fits)
+MAX_VIDEO_FRAMES = ("MAX_VIDEO_FRAMES", 10_000_000)  # frames decoded from one video file (92 hours at 30 fps)
 MAX_IMPORT_ROWS = ("MAX_IMPORT_ROWS", 100_000_000)  # frames of an imported store
 MAX_WIDTH = ("MAX_WIDTH", 16_384)  # a policy's layer width (hidden_dim, d_model, channels, ...)

@@ -16,6 +16,7 @@ a crash) and renames it when complete; a rebuild copies the episodes an earlier 
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import json
@@ -27,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
+from imitlab.core.diskspace import DiskFullError, free_bytes
 from imitlab.data.layout import DatasetError, video_file
 from imitlab.data.video import decode_frames
 
@@ -132,7 +134,7 @@ def cached_frames(
 
 def _preallocated(path: Path, shape: tuple[int, ...]) -> np.memmap:
     """A writable memmap of ``shape`` uint8 at ``path`` whose blocks are allocated first: a full disk is a
-    DatasetError naming the bytes needed here, never a SIGBUS when a page is first written."""
+    DiskFullError naming the bytes needed here, never a SIGBUS when a page is first written."""
     out = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=shape)
     size = out.offset + out.nbytes
     fd = os.open(path, os.O_RDWR)
@@ -141,7 +143,12 @@ def _preallocated(path: Path, shape: tuple[int, ...]) -> np.memmap:
     except OSError as err:
         del out
         path.unlink(missing_ok=True)
-        raise DatasetError(f"cannot build the frame cache {path}: it needs {size:,} bytes ({err.strerror})") from None
+        if err.errno != errno.ENOSPC:
+            raise
+        raise DiskFullError(
+            f"no space left on the device for the frame cache {path}: it needs {size:,} bytes and "
+            f"{free_bytes(path.parent):,} are free there"
+        ) from None
     finally:
         os.close(fd)
     return out

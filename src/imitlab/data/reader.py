@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 from imitlab.core import keys
 from imitlab.core.atomic_dir import recover_interrupted_swap
 from imitlab.core.io import read_json_object
-from imitlab.core.limits import MAX_FRAME_PIXELS, over
+from imitlab.core.limits import MAX_FRAME_PIXELS, MAX_VIDEO_FRAMES, over
 from imitlab.data.layout import (
     CAMERA_DTYPES,
     DEFAULT_FEATURES,
@@ -278,6 +278,12 @@ def _check_videos(root: Path, info: dict, segments: dict, lengths: np.ndarray) -
                 need[pair] = (first + int(lengths[e]), e)
         for (chunk, file), (frames, e) in sorted(need.items()):
             path = video_file(root, info, key, chunk, file)
+            too_many = over(*MAX_VIDEO_FRAMES, frames)
+            if too_many:
+                raise DatasetError(
+                    f"{episodes_where} places {frames:,} frames of camera '{key}' in {path} (episode {e} ends "
+                    f"there): {too_many}"
+                )
             found = probe(path)
             if [found.height, found.width] != shape[:2]:
                 raise DatasetError(

@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 
 from imitlab.core import keys
 from imitlab.core.atomic_dir import fsync_tree, publish, recover_interrupted_swap
+from imitlab.core.diskspace import bytes_under, reporting_full_disk
 from imitlab.core.errors import InvalidInputError
 from imitlab.core.io import write_json
 from imitlab.core.locks import one_writer
@@ -205,10 +206,11 @@ def _write_atomically(ds: EpisodeDataset, root: Path, video: VideoEncoding, vide
         shutil.rmtree(stale, ignore_errors=True)
     tmp = root.parent / f".{root.name}.tmp-{uuid.uuid4().hex[:12]}"
     try:
-        segments = _write_videos(ds, tmp, video, videos_from)
-        _write_tree(ds, tmp, segments)
-        fsync_tree(tmp)
-        publish(tmp, root)
+        with reporting_full_disk(root, None, lambda: bytes_under(tmp)):
+            segments = _write_videos(ds, tmp, video, videos_from)
+            _write_tree(ds, tmp, segments)
+            fsync_tree(tmp)
+            publish(tmp, root)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from imitlab.core.atomic_dir import backup_path, fsync_tree, publish, recover_interrupted_swap
+from imitlab.core.diskspace import bytes_under, reporting_full_disk
 from imitlab.core.locks import one_writer
 from imitlab.deploy.manifest import (
     BATCH,
@@ -145,27 +146,28 @@ def _write_export(
             shutil.rmtree(leftover, ignore_errors=True)
     staging = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
     try:
-        for name, fn in {**_encoder_graphs(policy), **_split_unets(policy.export_graphs())}.items():
-            _export_graph(_Call(policy, fn).eval(), signatures[name], staging / graph_file(name))
-        manifest = {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "policy": policy.name,
-            "runtime": runtime,
-            "policy_config": config,
-            "normalization": {
-                "observation.state": _normalizer(policy.obs_normalizer),
-                "action": _normalizer(policy.action_normalizer),
-            },
-            "sampler": policy.sampler_settings(),
-            "graphs": {name: {"file": graph_file(name), **sig} for name, sig in signatures.items()},
-            "exported_with": {"torch": torch.__version__, "opset": OPSET},
-            **(meta or {}),
-        }
-        (staging / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
-        fsync_tree(staging)
-        recover_interrupted_swap(out_dir)
-        publish(staging, out_dir)
+        with reporting_full_disk(out_dir, None, lambda: bytes_under(staging)):
+            for name, fn in {**_encoder_graphs(policy), **_split_unets(policy.export_graphs())}.items():
+                _export_graph(_Call(policy, fn).eval(), signatures[name], staging / graph_file(name))
+            manifest = {
+                "format": FORMAT,
+                "format_version": FORMAT_VERSION,
+                "policy": policy.name,
+                "runtime": runtime,
+                "policy_config": config,
+                "normalization": {
+                    "observation.state": _normalizer(policy.obs_normalizer),
+                    "action": _normalizer(policy.action_normalizer),
+                },
+                "sampler": policy.sampler_settings(),
+                "graphs": {name: {"file": graph_file(name), **sig} for name, sig in signatures.items()},
+                "exported_with": {"torch": torch.__version__, "opset": OPSET},
+                **(meta or {}),
+            }
+            (staging / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
+            fsync_tree(staging)
+            recover_interrupted_swap(out_dir)
+            publish(staging, out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -81,7 +81,7 @@ def _migrate(legacy: Path, path: Path, schema: Schema) -> list[dict[str, Any]]:
     text = complete_text(legacy, CSV_END)
     rows = [{key: _typed(row.get(key, ""), kind) for key, kind in schema.items()} for row in _csv_rows(text)]
     text = "".join(json.dumps({VERSION_KEY: RECORD_VERSION, **row}) + "\n" for row in rows)
-    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text), size=len(text.encode()))
     return rows
 
 

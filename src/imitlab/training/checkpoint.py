@@ -52,7 +52,8 @@ def save_policy(run_dir: Path, policy: Policy, meta: dict[str, Any]) -> None:
     """Write the acting weights and the config (policy name + policy config + ``meta``)."""
     run_dir = Path(run_dir)
     tensors = {k: v.detach().cpu().contiguous() for k, v in policy.state_dict().items()}
-    atomic_write(run_dir / MODEL_FILE, lambda tmp: save_file(tensors, tmp))
+    size = sum(t.numel() * t.element_size() for t in tensors.values())
+    atomic_write(run_dir / MODEL_FILE, lambda tmp: save_file(tensors, tmp), size=size)
     write_json(run_dir / CONFIG_FILE, {"policy": policy.name, "policy_config": policy.config.to_dict(), **meta})
 
 

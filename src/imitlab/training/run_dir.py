@@ -63,9 +63,8 @@ def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
 def truncate_metrics(run_dir: Path, step: int) -> None:
     """Drop the records logged after ``step`` (the checkpoint a run resumes from): they will be logged again."""
     kept = [record for record in read_metrics(run_dir) if record["step"] <= step]
-    atomic_write(
-        Path(run_dir) / METRICS_FILE, lambda tmp: Path(tmp).write_text("".join(json.dumps(r) + "\n" for r in kept))
-    )
+    text = "".join(json.dumps(r) + "\n" for r in kept)
+    atomic_write(Path(run_dir) / METRICS_FILE, lambda tmp: Path(tmp).write_text(text), size=len(text.encode()))
 
 
 # -- train_state.pt ---------------------------------------------------------------------------------------------
