@@ -152,7 +152,7 @@ def test_a_camera_policy_refuses_a_state_array_and_frames_that_are_not_uint8_nam
 
     deployed, rng = load(camera_export(tmp_path / "export")), np.random.default_rng(0)
     state = np.zeros((2, 1, 3), np.float32)
-    with pytest.raises(ValueError, match=f"sees cameras {CAMERA}: obs must be a dict"):
+    with pytest.raises(ValueError, match=f"takes {CAMERA} besides the state: obs must be a dict"):
         deployed.predict_chunk(state, rng)
     frames = np.zeros((2, 1, 3, 16, 16), np.float32)
     with pytest.raises(ValueError, match=re.escape(f"{CAMERA} must be (B=2, 1, 3, 16, 16) uint8, got")):

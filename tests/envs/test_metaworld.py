@@ -107,3 +107,51 @@ def test_sub_envs_split_over_worker_processes_step_as_they_do_in_one_process():
     finally:
         single.close()
         workers.close()
+
+
+def test_mt10_is_meta_worlds_benchmark_list_and_mt50_every_task():
+    from imitlab.envs.registry import expand_envs
+
+    assert [f"{name.removeprefix('metaworld/')}-v3" for name in expand_envs("metaworld/MT10")] == list(
+        __import__("metaworld.env_dict", fromlist=["MT10_V3"]).MT10_V3
+    )
+    assert len(expand_envs("metaworld/MT50-pixels")) == 50
+
+
+def test_a_multi_task_dataset_trains_one_policy_that_is_evaluated_per_task(tmp_path, capsys):
+    """collect with two envs writes one dataset with each episode's task; the policy trained on it conditions on
+    the task; eval reports each task on its own env and the pooled success, and refuses an unknown task."""
+    import json
+
+    from imitlab.cli import main
+    from imitlab.data.reader import load_dataset
+
+    envs = f"metaworld/{TASK},metaworld/push"
+    main(["collect", "--env", envs, "--episodes", "2", "--out", str(tmp_path / "data"), "--seed", "0"])
+    data = load_dataset(tmp_path / "data")
+    descriptions = [get_env_spec(f"metaworld/{t}").description for t in (TASK, "push")]
+    assert data.tasks == descriptions and data.num_episodes == 4
+    assert data.task_index[data.episode_starts].tolist() == [0, 0, 1, 1]
+    main(["train", "--policy", "bc", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "run"), "--steps", "5"])
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["policy_config"]["tasks"] == descriptions
+    capsys.readouterr()
+    out = tmp_path / "eval.json"
+    main(["eval", "--checkpoint", str(tmp_path / "run"), "--episodes", "1", "--json", str(out)])
+    printed = capsys.readouterr().out
+    assert f"bc on metaworld/{TASK}: success" in printed and "bc over 2 tasks: success" in printed
+    result = json.loads(out.read_text())
+    assert [r["env"] for r in result["tasks"]] == [f"metaworld/{TASK}", "metaworld/push"]
+    assert result["overall"]["episodes"] == 2
+    with pytest.raises(SystemExit) as exit_info:
+        main(["eval", "--checkpoint", str(tmp_path / "run"), "--episodes", "1", "--task", "stack the blocks"])
+    assert exit_info.value.code == 2
+    assert f"unknown task 'stack the blocks'; its tasks: '{descriptions[0]}'" in capsys.readouterr().err
+
+
+def test_envs_with_other_features_are_not_pooled_into_one_dataset(tmp_path):
+    from imitlab.core.errors import InvalidInputError
+    from imitlab.data.collect import collect
+
+    with pytest.raises(InvalidInputError, match="metaworld/reach-pixels and metaworld/push differ in state, cameras"):
+        collect("metaworld/push,metaworld/reach-pixels", 1, tmp_path / "data")

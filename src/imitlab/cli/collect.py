@@ -25,8 +25,13 @@ def add_parser(sub: Subparsers) -> None:
         "dataset",
         "imitlab collect --env pendulum --episodes 50 --out runs/data/pendulum --seed 0",
     )
-    add_env(p, f"environment ({env_names()})", required=True)
-    add_episodes(p, "number of demonstrations", required=True)
+    add_env(
+        p,
+        f"environment ({env_names()}); several, comma-separated, or an env set (metaworld/MT10, metaworld/MT50) "
+        "write one multi-task dataset, each episode tagged with its env's task",
+        required=True,
+    )
+    add_episodes(p, "number of demonstrations (per env, when several)", required=True)
     add_out(p, "dataset directory to create", required=True)
     add_seed(p, "collection seed (episode i resets with seed*100000+i)")
     add_overwrite(p)

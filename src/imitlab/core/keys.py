@@ -18,6 +18,9 @@ SUCCESS = "next.success"  # the episode counts as a success if it ends after the
 ACTION_IS_PAD = "action_is_pad"  # (B, H) bool: chunk steps past the episode's end (repeat its last action)
 RETURN_TO_GO = "return_to_go"  # (B,) return from the chunk's first frame to the episode's end
 INDEX = "index"  # (B,) global frame index of each chunk's first frame
+# (B,) int64: each chunk's task, an index into the dataset's task table (meta/tasks.parquet, LeRobot's column);
+# a policy trained on several tasks takes it in its observation dict
+TASK_INDEX = "task_index"
 # Decision-Transformer-style history aligned with the observation history; HISTORY_ACTION and
 # HISTORY_RETURN_TO_GO are also the keyword arguments such a policy's predict_chunk takes (Policy.history_inputs).
 HISTORY_ACTION = "history_action"  # (B, T_obs, act_dim) actions taken at the observed frames, 0 before the start

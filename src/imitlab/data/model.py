@@ -259,20 +259,27 @@ class EpisodeDataset:
         episodes: Sequence[Episode],
         *,
         fps: int,
-        task: str,
+        task: str | Sequence[str],
         obs_names: Sequence[str] | None = None,
         action_names: Sequence[str] | None = None,
         robot_type: str = "sim",
     ) -> EpisodeDataset:
-        """Build a dataset in memory (root None), with the info and stats that writing it would store."""
+        """Build a dataset in memory (root None), with the info and stats that writing it would store. ``task``:
+        every episode's task string, or one per episode (a multi-task dataset; its task table lists them in order
+        of first appearance)."""
         episodes = list(episodes)
         if not episodes:
             raise InvalidInputError("a dataset needs at least one episode, got none")
         for i, ep in enumerate(episodes):
             if not isinstance(ep, Episode):
                 raise TypeError(f"episodes[{i}] must be an imitlab Episode, got {type(ep).__name__}")
-        if not isinstance(task, str) or not task:
-            raise InvalidInputError(f"task must be a non-empty string, got {task!r}")
+        episode_tasks = [task] * len(episodes) if isinstance(task, str) else list(task)
+        if len(episode_tasks) != len(episodes):
+            raise InvalidInputError(f"task: {len(episode_tasks)} task strings for {len(episodes)} episodes")
+        for t in episode_tasks:
+            if not isinstance(t, str) or not t:
+                raise InvalidInputError(f"task must be a non-empty string, got {t!r}")
+        tasks = list(dict.fromkeys(episode_tasks))
         obs_dim, act_dim = _check_dims(episodes, None, None)
         cameras = check_cameras(episodes, None)
         obs_names = _names(obs_names, obs_dim, "obs_names", "observation")
@@ -286,10 +293,10 @@ class EpisodeDataset:
             action=np.concatenate([ep.action for ep in episodes]),
             reward=np.concatenate([ep.reward for ep in episodes]),
             success=np.concatenate([ep.success for ep in episodes]),
-            task_index=np.zeros(int(lengths.sum()), dtype=np.int64),
+            task_index=np.repeat([tasks.index(t) for t in episode_tasks], lengths).astype(np.int64),
         )
         images = {key: [ep.images[key] for ep in episodes] for key in cameras}
-        return cls._from_arrays(arrays, lengths, tasks=[task], info=info, root=None, images_in_memory=images)
+        return cls._from_arrays(arrays, lengths, tasks=tasks, info=info, root=None, images_in_memory=images)
 
     @classmethod
     def _from_arrays(

@@ -62,6 +62,7 @@ class ChunkSampler:
         self._obs = np.ascontiguousarray(dataset.observation, dtype=np.float32)
         self._action = np.ascontiguousarray(dataset.action, dtype=np.float32)
         self._rtg = np.ascontiguousarray(dataset.return_to_go, dtype=np.float32)
+        self._task = np.ascontiguousarray(dataset.task_index, dtype=np.int64)
         self._images = {key: dataset.frames(key) for key in dataset.camera_keys}  # (N, H, W, 3) uint8 each
 
     def __len__(self) -> int:
@@ -72,7 +73,7 @@ class ChunkSampler:
 
         Returns, by the names in ``core.keys``, observation.state (B, n_obs_steps, obs_dim) float32, action
         (B, horizon, act_dim) float32, action_is_pad (B, horizon) bool, return_to_go (B,) float32, index (B,)
-        int64, and the history's history_action (B, n_obs_steps, act_dim), history_return_to_go (B, n_obs_steps)
+        int64, task_index (B,) int64 (the chunk's task in the dataset's task table), and the history's history_action (B, n_obs_steps, act_dim), history_return_to_go (B, n_obs_steps)
         float32 and history_is_pad (B, n_obs_steps) bool (CPU tensors); and per camera key, its frames
         (B, n_obs_steps, 3, H, W) uint8.
         """
@@ -108,6 +109,7 @@ class ChunkSampler:
             keys.ACTION_IS_PAD: torch.from_numpy(np.take(self.action_is_pad, idx, axis=0)),
             keys.RETURN_TO_GO: torch.from_numpy(np.take(self._rtg, idx)),
             keys.INDEX: torch.from_numpy(idx.copy()),
+            keys.TASK_INDEX: torch.from_numpy(np.take(self._task, idx)),
             keys.HISTORY_ACTION: torch.from_numpy(history_action),
             keys.HISTORY_RETURN_TO_GO: torch.from_numpy(np.take(self._rtg, obs_rows)),
             keys.HISTORY_IS_PAD: torch.from_numpy(history_is_pad),

@@ -60,14 +60,15 @@ def write_dataset(
     episodes: Sequence[Episode],
     *,
     fps: int,
-    task: str,
+    task: str | Sequence[str],
     obs_names: Sequence[str],
     action_names: Sequence[str],
     robot_type: str = "sim",
     overwrite: bool = False,
     video: VideoEncoding | None = None,
 ) -> EpisodeDataset:
-    """Write ``episodes`` as a new LeRobot v3.0 dataset at ``root``, atomically.
+    """Write ``episodes`` as a new LeRobot v3.0 dataset at ``root``, atomically. ``task``: every episode's task
+    string, or one per episode (a multi-task dataset).
 
     Each camera in ``Episode.images`` becomes a video feature: all episodes encoded one after the other into
     ``videos/<camera>/chunk-000/file-000.mp4`` with ``video`` (default: LeRobot's lossy AV1 settings).
@@ -83,7 +84,7 @@ def _write_new(
     root: Path,
     episodes: Sequence[Episode],
     fps: int,
-    task: str,
+    task: str | Sequence[str],
     obs_names: Sequence[str],
     action_names: Sequence[str],
     robot_type: str,

@@ -23,6 +23,8 @@ class ExecutorPolicy:
         self.deployed = deployed
         self.name = deployed.name
         self.cameras = tuple(deployed.cameras)  # the executor keeps these cameras' frame histories
+        self.tasks = deployed.tasks  # the executor passes a multi-task policy the index of its task
+        self.dict_obs = bool(self.cameras or self.tasks)
         self.config: PolicyConfig = get_policy_class(deployed.name).config_class(**deployed.config)
         self.device = torch.device("cpu")
 

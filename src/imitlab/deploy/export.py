@@ -31,6 +31,7 @@ from imitlab.deploy.manifest import (
     FORMAT,
     FORMAT_VERSION,
     MANIFEST_FILE,
+    TASK_INPUT,
     DeployError,
     graph_file,
     graph_signatures,
@@ -69,12 +70,18 @@ def _split_unets(graphs: dict[str, Callable[..., Any]]) -> dict[str, Callable[..
 
 
 def _encoder_graphs(p: Policy) -> dict[str, Callable[..., Any]]:
-    """The visual encoder of a policy with cameras, any head: (normalised state, each camera's uint8 frames) ->
-    the condition the head's graphs take; its image normalisation and centre crop (eval mode) are traced in."""
-    if not p.cameras:
+    """The encoder of a policy with cameras or tasks, any head: (normalised state, the task index of a multi-task
+    policy, each camera's uint8 frames) -> the condition the head's graphs take; its image normalisation, centre
+    crop (eval mode) and task embedding are traced in."""
+    if not p.dict_obs:
         return {}
-    # reshaped to a constant width (not flattened), so the graph's output declares it and a mismatch is caught
-    return {"encoder": lambda state, *frames: p.condition_steps(state, frames).reshape(-1, p.cond_dim)}
+
+    def encode(state: torch.Tensor, *inputs: torch.Tensor) -> torch.Tensor:
+        task_index, frames = (inputs[0], inputs[1:]) if p.tasks else (None, inputs)
+        # reshaped to a constant width (not flattened), so the graph's output declares it and a mismatch is caught
+        return p.condition_steps(state, frames, task_index).reshape(-1, p.cond_dim)
+
+    return {"encoder": encode}
 
 
 def exportable() -> list[str]:
@@ -84,7 +91,7 @@ def exportable() -> list[str]:
 
 def _example(shape: list[int | str], name: str) -> torch.Tensor:
     concrete = [EXAMPLE_BATCH if d == BATCH else int(d) for d in shape]
-    if name == "tokens":
+    if name in ("tokens", TASK_INPUT):
         return torch.zeros(concrete, dtype=torch.long)
     if name == "time":
         return torch.full(concrete, 3.0)

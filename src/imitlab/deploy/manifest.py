@@ -56,30 +56,47 @@ class DeployError(ImitlabError):
     """An export that cannot be written or loaded; the message names the file at fault."""
 
 
+TASK_INPUT = "task_index"  # the encoder graph's input of a multi-task policy: (B,) int64 into its tasks
+
+
 def cameras(config: dict[str, Any]) -> dict[str, tuple[int, int]]:
     """Camera key ("observation.images.<camera>") -> frame (H, W), in the order the policy concatenates their
     features; empty for a state-only policy (whose config.json has no ``image_shapes``)."""
     return {key: (int(shape[0]), int(shape[1])) for key, shape in config.get("image_shapes", {}).items()}
 
 
+def tasks(config: dict[str, Any]) -> tuple[str, ...]:
+    """The task strings of a multi-task policy, in its task table's order; () for a single-task one (whose
+    config.json has no ``tasks``)."""
+    return tuple(config.get("tasks", ()))
+
+
+def takes_encoder(config: dict[str, Any]) -> bool:
+    """Whether the policy's condition comes from an encoder graph: it sees cameras or conditions on a task."""
+    return bool(cameras(config) or tasks(config))
+
+
 def condition_dim(config: dict[str, Any], guidance_flag: bool = False) -> int:
-    """Width of the condition the heads' graphs take: T_obs * (image features of each camera + obs_dim), which
-    without cameras is the flattened normalised observation history (T_obs * obs_dim); plus classifier-free
-    guidance's "observed" flag for a denoiser trained with cond_dropout."""
+    """Width of the condition the heads' graphs take: T_obs * (image features of each camera + task embedding +
+    obs_dim), which for one task without cameras is the flattened normalised observation history
+    (T_obs * obs_dim); plus classifier-free guidance's "observed" flag for a denoiser trained with cond_dropout."""
     flag = 1 if guidance_flag and config.get("cond_dropout", 0.0) > 0 else 0
     n_cameras = len(cameras(config))
     features = n_cameras * config["vision"]["feature_dim"] if n_cameras else 0  # a state-only config has no vision
+    features += config["task_embed_dim"] if tasks(config) else 0  # a single-task config has no task_embed_dim
     return config["n_obs_steps"] * (features + config["obs_dim"]) + flag
 
 
 def _encoder(c: dict[str, Any]) -> dict[str, Signature]:
-    """The visual encoder of a policy with cameras: the normalised state history and each camera's raw uint8
-    frames (under its key) -> the condition (image normalisation and the evaluation crop are in the graph)."""
-    if not cameras(c):
+    """The encoder of a policy with cameras or tasks: the normalised state history, the task index (B,) int64 of
+    a multi-task policy and each camera's raw uint8 frames (under its key) -> the condition (image normalisation,
+    the evaluation crop and the task embedding are in the graph)."""
+    if not takes_encoder(c):
         return {}
     T = c["n_obs_steps"]
     frames: dict[str, list[int | str]] = {key: [BATCH, T, 3, h, w] for key, (h, w) in cameras(c).items()}
-    inputs = {"state": [BATCH, T, c["obs_dim"]], **frames}
+    task: dict[str, list[int | str]] = {TASK_INPUT: [BATCH]} if tasks(c) else {}
+    inputs = {"state": [BATCH, T, c["obs_dim"]], **task, **frames}
     return {"encoder": {"inputs": inputs, "outputs": {"cond": [BATCH, condition_dim(c)]}}}
 
 

@@ -30,9 +30,11 @@ from imitlab.deploy.manifest import (
     BATCH,
     MANIFEST_FILE,
     RUNTIME_HEADS,
+    TASK_INPUT,
     DeployError,
     cameras,
     graph_signatures,
+    tasks,
 )
 from imitlab.deploy.validate import check_manifest, graph_path
 from imitlab.sampling.loops import Draws
@@ -73,6 +75,7 @@ class DeployedPolicy:
         self.horizon, self.act_dim = self.config["horizon"], self.config["act_dim"]
         self.n_obs_steps, self.obs_dim = self.config["n_obs_steps"], self.config["obs_dim"]
         self.cameras = cameras(self.config)
+        self.tasks = tasks(self.config)  # the task strings of a multi-task policy; () for one task
 
     def run(self, graph: str, **inputs: np.ndarray) -> list[np.ndarray]:
         """The outputs of graph ``graph`` (in its signature's order) for named inputs."""
@@ -81,14 +84,15 @@ class DeployedPolicy:
     def predict_chunk(self, obs: Observation, rng: np.random.Generator | Draws) -> np.ndarray:
         """Observation history in environment units -> chunk (B, H, act_dim) float32 in environment units. ``obs``:
         (B, T_obs, obs_dim), or a dict of ``observation.state`` (B, T_obs, obs_dim) and, for a policy with cameras,
-        each camera's frames (B, T_obs, 3, H, W) uint8 under its key, newest last. ``rng``: a numpy generator, or a
-        ``Draws`` that supplies every random number."""
-        state, frames = self._split(obs)
+        each camera's frames (B, T_obs, 3, H, W) uint8 under its key, newest last; a multi-task policy also takes
+        ``task`` (one task string, or one per batch row) or ``task_index`` (B,) into ``tasks``. ``rng``: a numpy
+        generator, or a ``Draws`` that supplies every random number."""
+        state, inputs = self._split(obs)
         draws = NumpyDraws(rng) if isinstance(rng, np.random.Generator) else rng
         shift, scale = self._obs
         state = (state - shift) / scale  # (B, T_obs, obs_dim)
-        if self.cameras:  # the visual encoder's graph: (B, T_obs * (features of each camera + obs_dim))
-            cond = self.run("encoder", state=state, **frames)[0]
+        if inputs:  # the encoder's graph: (B, T_obs * (features of each camera + task embedding + obs_dim))
+            cond = self.run("encoder", state=state, **inputs)[0]
         else:
             cond = state.reshape(len(state), -1)  # (B, T_obs * obs_dim)
         chunk = self.runtime.sample(self, cond, draws)  # normalised (B, H, act_dim)
@@ -96,16 +100,18 @@ class DeployedPolicy:
         return (chunk * scale + shift).astype(np.float32)
 
     def _split(self, obs: Observation) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """obs -> the state history (B, T_obs, obs_dim) float32 and each camera's frames, shapes checked."""
+        """obs -> the state history (B, T_obs, obs_dim) float32 and the encoder's other inputs (the task index,
+        each camera's frames), shapes checked."""
         if isinstance(obs, Mapping):
             missing = [key for key in (keys.OBS, *self.cameras) if key not in obs]
             if missing:
                 raise InvalidInputError(f"{self.name}: obs has no {', '.join(missing)} (found: {', '.join(obs)})")
             state = np.asarray(obs[keys.OBS], dtype=np.float32)
-        elif self.cameras:
+        elif self.cameras or self.tasks:
+            takes = ", ".join([*self.cameras, *(["task"] if self.tasks else [])])
             raise InvalidInputError(
-                f"{self.name} sees cameras {', '.join(self.cameras)}: obs must be a dict with '{keys.OBS}' and "
-                f"those keys, got an array of shape {np.shape(obs)}"
+                f"{self.name} takes {takes} besides the state: obs must be a dict with '{keys.OBS}' and those "
+                f"keys, got an array of shape {np.shape(obs)}"
             )
         else:
             state = np.asarray(obs, dtype=np.float32)
@@ -113,7 +119,7 @@ class DeployedPolicy:
             raise InvalidInputError(
                 f"{self.name}: obs must be (B, {self.n_obs_steps}, {self.obs_dim}), got {tuple(state.shape)}"
             )
-        frames = {}
+        frames = {TASK_INPUT: self._task_index(obs, len(state))} if self.tasks else {}
         for key, (h, w) in self.cameras.items():
             assert isinstance(obs, Mapping)  # a policy with cameras was given the dict form (checked above)
             frame = np.ascontiguousarray(obs[key])
@@ -124,6 +130,34 @@ class DeployedPolicy:
                 )
             frames[key] = frame
         return state, frames
+
+    def _task_index(self, obs: Observation, batch: int) -> np.ndarray:
+        """The (B,) int64 task index of a multi-task policy's obs: from ``task`` (a string, or one per row) or
+        ``task_index``; an InvalidInputError listing the known tasks when a task is unknown or missing."""
+        assert isinstance(obs, Mapping)  # a multi-task policy was given the dict form (checked above)
+        known = ", ".join(repr(t) for t in self.tasks)
+        if "task" in obs:
+            names = [obs["task"]] * batch if isinstance(obs["task"], str) else list(obs["task"])
+            unknown = sorted({str(n) for n in names} - set(self.tasks))
+            if unknown or len(names) != batch:
+                said = f"unknown task {unknown[0]!r}" if unknown else f"{len(names)} tasks for a batch of {batch}"
+                raise InvalidInputError(f"{self.name}: {said}; its tasks: {known}")
+            return np.array([self.tasks.index(n) for n in names], dtype=np.int64)
+        if TASK_INPUT not in obs:
+            raise InvalidInputError(
+                f"{self.name} was trained on {len(self.tasks)} tasks: give obs['task'], one of {known}"
+            )
+        index = np.asarray(obs[TASK_INPUT])
+        if (
+            index.shape != (batch,)
+            or index.dtype.kind not in "iu"
+            or (index.size and not 0 <= index.min() <= index.max() < len(self.tasks))
+        ):
+            raise InvalidInputError(
+                f"{self.name}: {TASK_INPUT} must be (B={batch},) integers in [0, {len(self.tasks)}), got "
+                f"{index.shape} {index.dtype}"
+            )
+        return index.astype(np.int64)
 
 
 def _affine(stats: dict[str, list[float]]) -> tuple[np.ndarray, np.ndarray]:

@@ -15,6 +15,8 @@ from imitlab.deploy.manifest import FORMAT, FORMAT_VERSION, RUNTIME_HEADS, Deplo
 MAX_SIZE = 1 << 16  # any integer size of the config (dims, horizon, channels, bins)
 MAX_LIST = 64  # any list of the config or the sampler, except the schedule's (MAX_SCHEDULE)
 MAX_SCHEDULE = 10_000  # timesteps and alpha_bars of a diffusion schedule
+MAX_TASKS = 10_000  # task strings of a multi-task policy (LeRobot datasets may hold thousands of instructions)
+MAX_TASK_CHARS = 1_000  # characters of one task string
 SIZES = ("obs_dim", "act_dim", "n_obs_steps", "horizon")  # config fields every runtime reads
 
 
@@ -42,7 +44,8 @@ def check_manifest(path: Path, manifest: Any) -> dict[str, Any]:
     config = manifest["policy_config"]
     for key in SIZES:
         _size(path, f"policy_config.{key}", config.get(key))
-    _bounded(path, "policy_config", config)
+    _check_tasks(path, config.get("tasks", []))
+    _bounded(path, "policy_config", {key: value for key, value in config.items() if key != "tasks"})
     _check_normalization(path, manifest["normalization"], config)
     schema = RUNTIME_HEADS.get(manifest["runtime"]).sampler_schema
     sampler = manifest["sampler"]
@@ -109,6 +112,20 @@ def _bounded(path: Path, key: str, value: Any, max_list: int = MAX_LIST) -> None
         raise DeployError(f"{path}: {key} must be finite, got {value!r}")
     elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_SIZE:
         raise DeployError(f"{path}: {key} is {value}; sizes above {MAX_SIZE} are refused")
+
+
+def _check_tasks(path: Path, tasks: Any) -> None:
+    """A multi-task policy's task table: a list of distinct non-empty strings within MAX_TASKS and MAX_TASK_CHARS."""
+    if not isinstance(tasks, list) or len(tasks) > MAX_TASKS:
+        raise DeployError(f"{path}: policy_config.tasks must be a list of at most {MAX_TASKS} task strings")
+    for i, task in enumerate(tasks):
+        if not isinstance(task, str) or not 0 < len(task) <= MAX_TASK_CHARS:
+            raise DeployError(
+                f"{path}: policy_config.tasks[{i}] must be a task string of 1 to {MAX_TASK_CHARS} characters, "
+                f"got {task!r:.80}"
+            )
+    if len(set(tasks)) != len(tasks):
+        raise DeployError(f"{path}: policy_config.tasks lists a task twice")
 
 
 def _check_schedule(path: Path, sampler: dict[str, Any]) -> None:

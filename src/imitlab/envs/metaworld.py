@@ -30,7 +30,7 @@ from gymnasium.vector import AutoresetMode
 
 from imitlab.core.errors import ImitlabError, InvalidInputError
 from imitlab.envs.pendulum import normalise_seeds
-from imitlab.envs.registry import BatchedEnv, EnvSpec, register_env
+from imitlab.envs.registry import BatchedEnv, EnvSet, EnvSpec, register_env, register_env_set
 
 # MuJoCo picks its OpenGL backend when it is first imported (by metaworld, or by anything else in the process):
 # headless EGL unless the user chose another
@@ -104,6 +104,19 @@ DIFFICULTY: dict[str, tuple[str, ...]] = {
 }
 TASKS = tuple(sorted(task for tasks in DIFFICULTY.values() for task in tasks))
 GROUP_OF = {task: group for group, tasks in DIFFICULTY.items() for task in tasks}
+# Meta-World's MT10 benchmark (metaworld.env_dict.MT10_V3, in its order); MT50 is every task
+MT10 = (
+    "reach",
+    "push",
+    "pick-place",
+    "door-open",
+    "drawer-open",
+    "drawer-close",
+    "button-press-topdown",
+    "peg-insert-side",
+    "window-open",
+    "window-close",
+)
 
 
 class MissingMetaWorldError(ImitlabError):
@@ -413,3 +426,12 @@ def _register(task: str) -> None:
 
 for _task in TASKS:
     _register(_task)
+for _name, _tasks in (("MT10", MT10), ("MT50", TASKS)):
+    for _suffix, _seen in (("", "the 39-D state"), ("-pixels", "the corner2 camera")):
+        register_env_set(
+            EnvSet(
+                name=f"{PREFIX}{_name}{_suffix}",
+                envs=tuple(f"{PREFIX}{task}{_suffix}" for task in _tasks),
+                description=f"Meta-World's {_name}: {len(_tasks)} tasks, one policy, from {_seen}",
+            )
+        )

@@ -18,7 +18,7 @@ import gymnasium as gym
 import numpy as np
 
 from imitlab.core.errors import InvalidInputError
-from imitlab.core.registry import Registry
+from imitlab.core.registry import Registry, UnknownNameError
 from imitlab.envs.agents import Agent
 
 if TYPE_CHECKING:
@@ -127,3 +127,41 @@ def _register_builtin_envs() -> None:
 ENVS: Registry[EnvSpec] = Registry("env", load=_register_builtin_envs)
 register_env = ENVS.register
 get_env_spec = ENVS.get
+
+
+@dataclass(frozen=True)
+class EnvSet:
+    """A named list of envs collected into one multi-task dataset (e.g. Meta-World's MT10), registered by the
+    module of their family."""
+
+    name: str
+    envs: tuple[str, ...]
+    description: str = ""
+
+
+# Every env set by name (``imitlab collect --env SET`` writes one dataset of all its envs, one task each).
+ENV_SETS: Registry[EnvSet] = Registry("env set", load=_register_builtin_envs)
+register_env_set = ENV_SETS.register
+
+
+def expand_envs(text: str) -> list[str]:
+    """The envs that ``text`` names: an env set's name, or env names separated by commas; an UnknownNameError
+    listing the known names for one that is neither."""
+    if text in ENV_SETS:
+        return list(ENV_SETS.get(text).envs)
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    for name in names:
+        if name not in ENVS:
+            known = ", ".join(sorted([*ENVS.names(), *ENV_SETS.names()]))
+            raise UnknownNameError(f"unknown env or env set {name!r}; available: {known}")
+    return names
+
+
+def env_of_task(task: str) -> str:
+    """The env whose task string (its ``description``, as ``imitlab collect`` records it) is ``task``; an
+    UnknownNameError when no env or more than one has it."""
+    found = [name for name, spec in ENVS.items() if spec.description == task]
+    if len(found) != 1:
+        said = "no env records" if not found else f"{len(found)} envs ({', '.join(found)}) record"
+        raise UnknownNameError(f"{said} the task {task!r}: pass --env ENV --task TASK to evaluate it")
+    return found[0]

@@ -105,12 +105,20 @@ def evaluate(
     n_action_steps: int | None = None,
     temporal_ensemble: float | None = None,
     target_return: float | None = None,
+    task: str | None = None,
 ) -> EvalResult:
     """Roll out ``policy`` for ``episodes`` episodes at once (one batched policy call per step);
-    ``target_return`` prompts a return-conditioned policy (dt)."""
+    ``target_return`` prompts a return-conditioned policy (dt); ``task`` tells a multi-task policy which of its
+    tasks ``env`` is (default: the env's task string, its description, as ``imitlab collect`` records it)."""
     spec = get_env_spec(env)
+    if policy.tasks and task is None:
+        task = spec.description
     executor = ChunkExecutor(
-        policy, n_action_steps=n_action_steps, temporal_ensemble=temporal_ensemble, target_return=target_return
+        policy,
+        n_action_steps=n_action_steps,
+        temporal_ensemble=temporal_ensemble,
+        target_return=target_return,
+        task=task,
     )
     with torch.inference_mode():
         result = run_episodes(spec, executor, eval_seeds(env, seed, episodes), record_images=modes_need_images(spec))

@@ -37,6 +37,22 @@ def execution_modes(receding: Sequence[int], ensemble: Sequence[float]) -> list[
     ]
 
 
+def task_index(policy: Policy, task: str | None) -> int | None:
+    """The index of ``task`` in a multi-task policy's task table (None for a single-task policy, which takes no
+    task); an InvalidInputError listing the known tasks when ``task`` is missing or unknown."""
+    if not policy.tasks:
+        if task is not None:
+            raise InvalidInputError(f"policy {policy.name!r} was trained on one task and takes no task, got {task!r}")
+        return None
+    if task not in policy.tasks:
+        said = "no task was given" if task is None else f"unknown task {task!r}"
+        raise InvalidInputError(
+            f"policy {policy.name!r} was trained on {len(policy.tasks)} tasks and {said}; its tasks: "
+            + ", ".join(repr(t) for t in policy.tasks)
+        )
+    return policy.tasks.index(task)
+
+
 class ChunkExecutor:
     def __init__(
         self,
@@ -44,9 +60,11 @@ class ChunkExecutor:
         n_action_steps: int | None = None,
         temporal_ensemble: float | None = None,
         target_return: float | None = None,
+        task: str | None = None,
     ):
         """n_action_steps defaults to the policy config's; temporal_ensemble=m switches to ensembling;
-        target_return prompts a return-conditioned policy."""
+        target_return prompts a return-conditioned policy; ``task`` is the task string a multi-task policy acts
+        on (one of ``policy.tasks``)."""
         horizon = policy.config.horizon
         self.n_action_steps = policy.config.n_action_steps if n_action_steps is None else n_action_steps
         if not 1 <= self.n_action_steps <= horizon:
@@ -61,6 +79,7 @@ class ChunkExecutor:
                 f"policy {policy.name!r} is return-conditioned: give a target return (imitlab eval --target-return R)"
             )
         self.target_return = target_return
+        self.task_index = task_index(policy, task)
         self.generator = torch.Generator()
         self.chunk_seconds = 0.0
         self.chunk_calls = 0
@@ -94,8 +113,10 @@ class ChunkExecutor:
         context = {name: getattr(self, name).to(device) for name in self.conditions}
         state = self.history.to(device)
         obs: Observation = state
-        if self.image_history:
+        if self.policy.dict_obs:
             obs = {keys.OBS: state, **{key: frames.to(device) for key, frames in self.image_history.items()}}
+            if self.task_index is not None:
+                obs[keys.TASK_INDEX] = torch.full((len(state),), self.task_index, dtype=torch.long, device=device)
         chunk = self.policy.predict_chunk(obs, generator=self.generator, **context).cpu()
         self.chunk_seconds += time.perf_counter() - start
         self.chunk_calls += 1

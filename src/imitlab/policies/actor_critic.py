@@ -97,6 +97,7 @@ def gaussian_entropy(log_std: torch.Tensor) -> torch.Tensor:
 class ActorCriticPolicy(Policy):
     name = "actor-critic"
     config_class = ActorCriticConfig
+    takes_task = False  # an RL policy of one env's state
     config: ActorCriticConfig
     mean_bounds: torch.Tensor  # (2,) buffer: [mean_low, mean_high] in env units, when mean_low is set
 

@@ -33,6 +33,7 @@ from imitlab.policies.normalize import Normalizer
 
 IMAGES_PREFIX = "observation.images."  # a camera's key is IMAGES_PREFIX + its name (LeRobot's naming)
 CAMERA_FIELDS = ("image_shapes", "vision")  # PolicyConfig fields a state-only config.json leaves out
+TASK_FIELDS = ("tasks", "task_embed_dim")  # PolicyConfig fields a single-task config.json leaves out
 
 Observation = torch.Tensor | dict[str, torch.Tensor]  # (B, T_obs, obs_dim), or the dict form with cameras
 
@@ -47,6 +48,7 @@ WIDTH_FIELDS = (
     "latent_dim",
     "n_bins",
     "feature_dim",
+    "task_embed_dim",
 )
 
 
@@ -64,6 +66,10 @@ class PolicyConfig:
     # camera key ("observation.images.<camera>") -> (H, W), filled from the dataset; empty = state only
     image_shapes: dict[str, tuple[int, int]] = dataclasses.field(default_factory=dict)
     vision: VisionConfig = VisionConfig()  # how camera frames become features (unused without cameras)
+    # the task strings of a multi-task policy (the dataset's task table, in its order), filled from the dataset
+    # when it has several; empty = one task, no conditioning
+    tasks: tuple[str, ...] = ()
+    task_embed_dim: int = 16  # width of the learned task embedding (unused with one task)
 
     def __post_init__(self) -> None:
         check_field_types(self)  # a --set value or an edited config.json of the wrong type, named
@@ -76,6 +82,13 @@ class PolicyConfig:
         # config.json gives back lists and a plain dict: restore the tuples and the VisionConfig
         shapes = {str(key): tuple(int(n) for n in shape) for key, shape in dict(self.image_shapes).items()}
         object.__setattr__(self, "image_shapes", shapes)
+        object.__setattr__(self, "tasks", tuple(self.tasks))
+        if len(self.tasks) == 1 or len(set(self.tasks)) != len(self.tasks) or not all(self.tasks):
+            raise InvalidInputError(
+                f"tasks must be two or more distinct non-empty task strings (or none for one task), got {self.tasks}"
+            )
+        if self.tasks and self.task_embed_dim < 1:
+            raise InvalidInputError(f"task_embed_dim must be >= 1, got {self.task_embed_dim}")
         if isinstance(self.vision, dict):
             fields = dict(self.vision)
             if fields.get("crop_shape") is not None:
@@ -115,12 +128,12 @@ class PolicyConfig:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        """The fields as JSON-ready values; a state-only config leaves out the camera fields (as written before
-        cameras existed)."""
+        """The fields as JSON-ready values; a state-only config leaves out the camera fields and a single-task one
+        the task fields (as written before cameras and tasks existed)."""
         fields = dataclasses.asdict(self)
-        if not self.image_shapes:
-            for name in CAMERA_FIELDS:
-                del fields[name]
+        left_out = (CAMERA_FIELDS if not self.image_shapes else ()) + (TASK_FIELDS if not self.tasks else ())
+        for name in left_out:
+            del fields[name]
         return fields
 
 
@@ -152,6 +165,7 @@ class Policy(nn.Module):
     # dt): keys.HISTORY_ACTION (B, T_obs, act_dim) executed actions, keys.HISTORY_RETURN_TO_GO (B, T_obs); the
     # chunk sampler and the chunk executor both provide them
     history_inputs: ClassVar[tuple[str, ...]] = ()
+    takes_task: ClassVar[bool] = True  # whether it conditions on a multi-task dataset's task (else refuses one)
 
     def __init__(self, config: PolicyConfig, stats: dict[str, dict[str, Any]]):
         super().__init__()
@@ -171,6 +185,16 @@ class Policy(nn.Module):
                 {self._encoder_name(key): VisualEncoder(vision, config.image_shapes[key]) for key in encoded}
             )
             self.step_dim += len(self.cameras) * vision.feature_dim
+        self.tasks = config.tasks  # the task strings of a multi-task policy; () for one task
+        if self.tasks and not self.takes_task:
+            raise InvalidInputError(
+                f"{self.name} acts on one task's state alone, and this dataset has {len(self.tasks)} tasks: train "
+                "it on one task, or pick a head that conditions on the task"
+            )
+        if self.tasks:  # a learned embedding per task, part of every step's condition
+            self.task_embedding = nn.Embedding(len(self.tasks), config.task_embed_dim)
+            self.step_dim += config.task_embed_dim
+        self.dict_obs = bool(self.cameras or self.tasks)  # obs comes as a dict (state, frames, task_index)
         self.cond_dim = config.n_obs_steps * self.step_dim  # the flattened condition encode_observation returns
 
     @property
@@ -217,18 +241,20 @@ class Policy(nn.Module):
 
     def encode_steps(self, obs: Observation) -> torch.Tensor:
         """Observation history -> per-step condition features (B, T_obs, step_dim): [image features of each camera,
-        normalised state]. ``obs`` is a tensor (B, T_obs, obs_dim) for a state-only policy, else a dict with
-        ``observation.state`` and each camera's frames (B, T_obs, 3, H, W) uint8. Frames are randomly cropped in
-        training mode (from torch's global generator, which the trainer seeds) and centre-cropped in eval mode."""
+        task embedding, normalised state]. ``obs`` is a tensor (B, T_obs, obs_dim) for a single-task state-only
+        policy, else a dict with ``observation.state``, each camera's frames (B, T_obs, 3, H, W) uint8 and, for a
+        multi-task policy, ``task_index`` (B,) int64 (into ``tasks``). Frames are randomly cropped in training mode
+        (from torch's global generator, which the trainer seeds) and centre-cropped in eval mode."""
+        inputs = (*self.cameras, *((keys.TASK_INDEX,) if self.tasks else ()))
         if isinstance(obs, torch.Tensor):
-            if self.cameras:
+            if self.dict_obs:
                 raise InvalidInputError(
-                    f"{self.name} sees cameras {', '.join(self.cameras)}: obs must be a dict with "
+                    f"{self.name} takes {', '.join(inputs)} besides the state: obs must be a dict with "
                     f"'{keys.OBS}' and those keys, got a tensor of shape {tuple(obs.shape)}"
                 )
             self.check_obs(obs)
             return self.obs_normalizer.normalize(obs)
-        missing = [key for key in (keys.OBS, *self.cameras) if key not in obs]
+        missing = [key for key in (keys.OBS, *inputs) if key not in obs]
         if missing:
             raise InvalidInputError(f"{self.name}: obs has no {', '.join(missing)} (found: {', '.join(obs)})")
         state = obs[keys.OBS]
@@ -241,17 +267,38 @@ class Policy(nn.Module):
                     f"{self.name}: {key} must be (B={B}, {T}, 3, {', '.join(map(str, self.config.image_shapes[key]))}) "
                     f"uint8, got {tuple(frames.shape)} {frames.dtype}"
                 )
-        return self.condition_steps(self.obs_normalizer.normalize(state), [obs[key] for key in self.cameras])
+        task_index = self.check_task_index(obs[keys.TASK_INDEX], B) if self.tasks else None
+        cameras = [obs[key] for key in self.cameras]
+        return self.condition_steps(self.obs_normalizer.normalize(state), cameras, task_index)
 
-    def condition_steps(self, state: torch.Tensor, frames: Sequence[torch.Tensor]) -> torch.Tensor:
-        """Normalised state history (B, T_obs, obs_dim) and each camera's frames (B, T_obs, 3, H, W) uint8, in
-        ``cameras``' order, already checked -> per-step condition features (B, T_obs, step_dim). The exporter
-        traces it as the visual encoder's graph, so the deployed condition is this one."""
+    def check_task_index(self, task_index: torch.Tensor, batch: int) -> torch.Tensor:
+        """``task_index`` (B,) integers in [0, len(tasks)), else an InvalidInputError naming what it got."""
+        if tuple(task_index.shape) != (batch,) or task_index.is_floating_point() or task_index.dtype == torch.bool:
+            raise InvalidInputError(
+                f"{self.name}: {keys.TASK_INDEX} must be (B={batch},) integers, got {tuple(task_index.shape)} "
+                f"{task_index.dtype}"
+            )
+        if len(task_index) and (int(task_index.min()) < 0 or int(task_index.max()) >= len(self.tasks)):
+            raise InvalidInputError(
+                f"{self.name}: {keys.TASK_INDEX} must index its {len(self.tasks)} tasks, got values from "
+                f"{int(task_index.min())} to {int(task_index.max())}"
+            )
+        return task_index.long()
+
+    def condition_steps(
+        self, state: torch.Tensor, frames: Sequence[torch.Tensor], task_index: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Normalised state history (B, T_obs, obs_dim), each camera's frames (B, T_obs, 3, H, W) uint8 in
+        ``cameras``' order and, for a multi-task policy, ``task_index`` (B,), already checked -> per-step
+        condition features (B, T_obs, step_dim). The exporter traces it as the encoder's graph, so the deployed
+        condition is this one."""
         B, T = state.shape[:2]
         features = [
             self.image_encoders[self._encoder_name(key)](self.image_normalizer(f.flatten(0, 1), i)).view(B, T, -1)
             for i, (key, f) in enumerate(zip(self.cameras, frames, strict=True))
         ]
+        if task_index is not None:
+            features.append(self.task_embedding(task_index).unsqueeze(1).expand(B, T, -1))
         return torch.cat([*features, state], dim=-1)
 
     def _encoder_name(self, key: str) -> str:
@@ -263,16 +310,18 @@ class Policy(nn.Module):
         return self.encode_steps(obs).flatten(1)
 
     def observation(self, batch: dict[str, torch.Tensor]) -> Observation:
-        """A sampler batch's observation in the form this policy takes: ``batch["observation.state"]`` for a state-only policy,
-        else the dict of ``observation.state`` and each camera's frames (under their keys in the batch)."""
-        if not self.cameras:
+        """A sampler batch's observation in the form this policy takes: ``batch["observation.state"]`` for a
+        single-task state-only policy, else the dict of ``observation.state``, each camera's frames and the
+        ``task_index`` of a multi-task policy (under their keys in the batch)."""
+        if not self.dict_obs:
             return batch[keys.OBS]
-        missing = [key for key in self.cameras if key not in batch]
+        inputs = (*self.cameras, *((keys.TASK_INDEX,) if self.tasks else ()))
+        missing = [key for key in inputs if key not in batch]
         if missing:
             raise InvalidInputError(
-                f"{self.name} sees cameras the batch lacks: {', '.join(missing)} (found: {', '.join(batch)})"
+                f"{self.name} takes inputs the batch lacks: {', '.join(missing)} (found: {', '.join(batch)})"
             )
-        return {keys.OBS: batch[keys.OBS], **{key: batch[key] for key in self.cameras}}
+        return {keys.OBS: batch[keys.OBS], **{key: batch[key] for key in inputs}}
 
     def check_obs(self, obs: torch.Tensor) -> None:
         expected = (self.config.n_obs_steps, self.config.obs_dim)

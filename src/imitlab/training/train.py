@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import sys
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -107,6 +108,17 @@ def train(
     split across ranks, gradients are averaged, and only rank 0 writes (see ``imitlab.training.distributed``).
     One process writes a run directory at a time (rank 0 holds its lock): a second one gets a ``LockedError``."""
     out_dir = Path(out_dir)
+    if policy.tasks and tuple(policy.tasks) != tuple(dataset.tasks):
+        raise InvalidInputError(
+            f"{policy.name} conditions on the tasks {list(policy.tasks)}, but the dataset's task table is "
+            f"{dataset.tasks}: build the policy with the dataset's tasks"
+        )
+    if len(dataset.tasks) > 1 and not policy.tasks:
+        print(
+            f"note: the dataset has {len(dataset.tasks)} tasks and {policy.name} does not condition on them: it "
+            "learns one policy of the pooled data (build it with tasks=dataset.tasks to condition)",
+            file=sys.stderr,
+        )
     writes = os.environ.get("RANK", "0") == "0"  # torchrun's rank; only rank 0 writes
     with one_writer(out_dir, "a run") if writes else nullcontext():
         return _train(policy, dataset, config, out_dir, resume, meta, progress, device)
@@ -334,6 +346,7 @@ def train_policy(
             "obs_dim": dataset.obs_dim,
             "act_dim": dataset.act_dim,
             "image_shapes": camera_shapes(dataset),
+            "tasks": tuple(dataset.tasks) if len(dataset.tasks) > 1 else (),  # condition on the task if several
             **(policy_overrides or {}),
         }
         train_fields = resolve_layers(
