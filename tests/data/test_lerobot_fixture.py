@@ -78,3 +78,45 @@ def test_imitlab_trains_on_a_lerobot_written_dataset(copy, tmp_path):
     assert (tmp_path / "run" / "model.safetensors").is_file()
     assert policy.config.obs_dim == 2 and policy.config.act_dim == 1
     assert policy.cameras == tuple(load_dataset(copy).camera_keys)  # a camera in the data is one the policy sees
+
+
+@pytest.mark.parametrize(("name", "camera"), [("single_camera", "observation.image"), ("camera_only", CAM)])
+def test_lerobots_single_camera_key_and_camera_only_data_train_through_the_cli_and_export(name, camera, tmp_path):
+    """observation.image (LeRobot's PushT key) and a dataset without observation.state train as they come: the
+    crop is fitted to the 32x48 frames, a camera-only policy conditions on its camera alone, and each exports."""
+    import json
+
+    import torch
+
+    from imitlab.cli import main
+    from imitlab.core import keys
+    from imitlab.training.checkpoint import load_policy
+
+    data = Path(shutil.copytree(FIXTURES / name, tmp_path / name))
+    main(["train", "--policy", "chunked-bc", "--data", str(data), "--out", str(tmp_path / "run"), "--steps", "3"])
+    policy = load_policy(tmp_path / "run").eval()
+    config = json.loads((tmp_path / "run" / "config.json").read_text())["policy_config"]
+    assert policy.cameras == (camera,) and config["vision"]["crop_shape"][0] <= maker.H
+    assert policy.config.obs_dim == (0 if name == "camera_only" else 2)
+    state = torch.zeros(2, 1, policy.config.obs_dim)
+    frames = torch.as_tensor(recorded(CAM)[:2]).permute(0, 3, 1, 2).unsqueeze(1)  # (2, 1, 3, H, W) uint8
+    eager = policy.predict_chunk({keys.OBS: state, camera: frames})
+    assert eager.shape == (2, policy.config.horizon, 1) and torch.isfinite(eager).all()
+    pytest.importorskip("onnxruntime")
+    from imitlab.deploy.export import export_policy
+    from imitlab.deploy.runtime import load
+
+    deployed = load(export_policy(policy, tmp_path / "export").parent)
+    exported = deployed.predict_chunk({keys.OBS: state.numpy(), camera: frames.numpy()}, np.random.default_rng(0))
+    assert np.abs(exported - eager.numpy()).max() <= 1e-4
+
+
+def test_a_lerobot_dataset_of_three_tasks_trains_one_policy_conditioned_on_each(tmp_path, capsys):
+    import json
+
+    from imitlab.cli import main
+
+    data = Path(shutil.copytree(FIXTURES / "three_tasks", tmp_path / "three_tasks"))
+    assert load_dataset(data).tasks == list(maker.TASKS)
+    main(["train", "--policy", "bc", "--data", str(data), "--out", str(tmp_path / "run"), "--steps", "3"])
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["policy_config"]["tasks"] == list(maker.TASKS)

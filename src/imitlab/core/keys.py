@@ -14,6 +14,21 @@ REWARD = "next.reward"  # reward received after the frame's action
 DONE = "next.done"  # the episode ends after the frame's action
 SUCCESS = "next.success"  # the episode counts as a success if it ends after the frame's action
 
+# a camera: LeRobot names its cameras observation.images.<camera>, or observation.image for a dataset of one
+# camera (its PushT dataset); frames (H, W, 3) uint8, in a batch (B, T_obs, 3, H, W)
+IMAGES_PREFIX = "observation.images."
+SINGLE_CAMERA = "observation.image"
+
+
+def camera_name(key: str) -> str | None:
+    """The camera's name in a camera key ("observation.images.top" -> "top", "observation.image" -> "image"), or
+    None when ``key`` is not a camera key (another prefix, an empty name, or a name with further dots)."""
+    if key == SINGLE_CAMERA:
+        return "image"
+    name = key.removeprefix(IMAGES_PREFIX)
+    return name if key.startswith(IMAGES_PREFIX) and name and "." not in name else None
+
+
 # --- training batches only -----------------------------------------------------------------------------------
 ACTION_IS_PAD = "action_is_pad"  # (B, H) bool: chunk steps past the episode's end (repeat its last action)
 RETURN_TO_GO = "return_to_go"  # (B,) return from the chunk's first frame to the episode's end

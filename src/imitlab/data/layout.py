@@ -24,7 +24,7 @@ TASKS_PATH = "meta/tasks.parquet"
 
 # A camera is a feature named observation.images.<camera>, stored as video (mp4 files) or image (encoded
 # image bytes in the data parquet); its frames are (H, W, 3) uint8.
-IMAGES_PREFIX = "observation.images."
+IMAGES_PREFIX = keys.IMAGES_PREFIX
 CAMERA_DTYPES = ("video", "image")
 # The per-episode columns that place an episode in its camera's video file (prefixed "videos/<key>/").
 VIDEO_SEGMENT_COLUMNS = ("chunk_index", "file_index", "from_timestamp", "to_timestamp")

@@ -72,9 +72,10 @@ class Episode:
 
 
 def _as_frames(frames: Any, key: Any, length: int) -> np.ndarray:
-    if not isinstance(key, str) or not key.startswith(IMAGES_PREFIX) or key == IMAGES_PREFIX:
+    if not isinstance(key, str) or keys.camera_name(key) is None:
         raise InvalidInputError(
-            f"Episode.images key {key!r} must be '{IMAGES_PREFIX}<camera>' (LeRobot's camera naming)"
+            f"Episode.images key {key!r} must be '{IMAGES_PREFIX}<camera>' or '{keys.SINGLE_CAMERA}' (LeRobot's "
+            "camera naming)"
         )
     arr = np.asarray(frames)
     if arr.dtype != np.uint8:

@@ -72,6 +72,12 @@ def read_info(root: str | Path) -> dict:
     return _load_info(root)
 
 
+def state_dim(info: dict) -> int:
+    """The width of the dataset's ``observation.state``: 0 for a camera-only dataset, which declares none."""
+    feature = info["features"].get(keys.OBS)
+    return int(feature["shape"][0]) if feature else 0
+
+
 def _require_file(path: Path) -> None:
     if not path.is_file():
         raise DatasetError(f"{path} is missing")
@@ -94,10 +100,13 @@ def _load_info(root: Path) -> dict:
     features = info["features"]
     if not isinstance(features, dict):
         raise DatasetError(f"{path} key 'features' must be an object, found {type(features).__name__}")
-    for key in (keys.OBS, keys.ACTION, *DEFAULT_FEATURES):
+    camera_only = keys.OBS not in features and any(
+        isinstance(f, dict) and f.get("dtype") in CAMERA_DTYPES for f in features.values()
+    )
+    for key in (keys.ACTION, *DEFAULT_FEATURES, *(() if camera_only else (keys.OBS,))):
         if key not in features:
             raise DatasetError(f"{path} declares no feature '{key}' (found: {', '.join(features)})")
-    for key in (keys.OBS, keys.ACTION):
+    for key in (keys.ACTION, *(() if camera_only else (keys.OBS,))):
         shape = features[key].get("shape") if isinstance(features[key], dict) else None
         if not isinstance(shape, list) or len(shape) != 1 or not isinstance(shape[0], int) or shape[0] < 1:
             raise DatasetError(f"{path} feature '{key}' must have a 1-D shape [dim], found {shape!r}")
@@ -300,8 +309,8 @@ def _check_videos(root: Path, info: dict, segments: dict, lengths: np.ndarray) -
 def _load_data(root: Path, info: dict, episodes: dict[str, np.ndarray], num_tasks: int) -> dict[str, np.ndarray]:
     features = info["features"]
     pairs = sorted(set(zip(episodes["data/chunk_index"].tolist(), episodes["data/file_index"].tolist())))
-    needed = [keys.OBS, keys.ACTION, "frame_index", "episode_index", "index", "task_index"]
-    needed += [k for k in (keys.REWARD, keys.SUCCESS) if k in features]
+    needed = [keys.ACTION, "frame_index", "episode_index", "index", "task_index"]
+    needed += [k for k in (keys.OBS, keys.REWARD, keys.SUCCESS) if k in features]
     image_cameras = [k for k, f in features.items() if isinstance(f, dict) and f.get("dtype") == "image"]
     parts = []  # (path, table) in global frame order
     for chunk, file in pairs:
@@ -315,11 +324,14 @@ def _load_data(root: Path, info: dict, episodes: dict[str, np.ndarray], num_task
 
     int_keys = ("frame_index", "episode_index", "index", "task_index")
     out: dict[str, list[np.ndarray]] = {k: [] for k in ("observation", "action", "reward", "success", *int_keys)}
-    obs_dim, act_dim = features[keys.OBS]["shape"][0], features[keys.ACTION]["shape"][0]
+    obs_dim, act_dim = state_dim(info), features[keys.ACTION]["shape"][0]
     row0 = 0
     for path, table in parts:
         n = table.num_rows
-        out["observation"].append(_read_float_column(table, keys.OBS, obs_dim, path, row0))
+        if keys.OBS in features:
+            out["observation"].append(_read_float_column(table, keys.OBS, obs_dim, path, row0))
+        else:  # a camera-only dataset: a state of width 0, so every head conditions on the cameras alone
+            out["observation"].append(np.zeros((n, 0), np.float32))
         out["action"].append(_read_float_column(table, keys.ACTION, act_dim, path, row0))
         if keys.REWARD in features:
             out["reward"].append(_read_float_column(table, keys.REWARD, 1, path, row0)[:, 0])
@@ -431,8 +443,10 @@ def _load_stats(path: Path, info: dict) -> dict[str, dict[str, np.ndarray]]:
     for key, entry in raw.items():
         if isinstance(entry, dict):
             stats[key] = {stat: _stat_array(path, key, stat, value) for stat, value in entry.items()}
+    if keys.OBS not in info["features"]:  # a camera-only dataset: statistics of its width-0 state
+        stats[keys.OBS] = {stat: np.zeros(0) for stat in ("mean", "std", "min", "max")}
     for key in (keys.OBS, keys.ACTION):
-        dim = info["features"][key]["shape"][0]
+        dim = state_dim(info) if key == keys.OBS else info["features"][key]["shape"][0]
         if key not in stats:
             raise DatasetError(f"{path} has no entry for '{key}' (found: {', '.join(raw)})")
         for stat in ("mean", "std", "min", "max"):

@@ -23,6 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from imitlab.core import keys
 from imitlab.core.atomic_dir import backup_path, fsync_tree, publish, recover_interrupted_swap
 from imitlab.core.diskspace import bytes_under, reporting_full_disk
 from imitlab.core.locks import one_writer
@@ -37,7 +38,7 @@ from imitlab.deploy.manifest import (
     graph_signatures,
 )
 from imitlab.deploy.unet_graph import UnetGraph, unets_as_graphs
-from imitlab.policies.base import IMAGES_PREFIX, POLICIES, Policy
+from imitlab.policies.base import POLICIES, Policy
 from imitlab.policies.normalize import Normalizer
 from imitlab.training.checkpoint import load_policy, read_run_config
 
@@ -95,7 +96,7 @@ def _example(shape: list[int | str], name: str) -> torch.Tensor:
         return torch.zeros(concrete, dtype=torch.long)
     if name == "time":
         return torch.full(concrete, 3.0)
-    if name.startswith(IMAGES_PREFIX):  # a camera's frames
+    if keys.camera_name(name) is not None:  # a camera's frames
         return torch.randint(0, 256, concrete, dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     return torch.randn(concrete, generator=torch.Generator().manual_seed(0))
 

@@ -43,7 +43,8 @@ def check_manifest(path: Path, manifest: Any) -> dict[str, Any]:
         )
     config = manifest["policy_config"]
     for key in SIZES:
-        _size(path, f"policy_config.{key}", config.get(key))
+        least = 0 if key == "obs_dim" and config.get("image_shapes") else 1  # camera-only: a state of width 0
+        _size(path, f"policy_config.{key}", config.get(key), least)
     _check_tasks(path, config.get("tasks", []))
     _bounded(path, "policy_config", {key: value for key, value in config.items() if key != "tasks"})
     _check_normalization(path, manifest["normalization"], config)
@@ -92,9 +93,9 @@ def _expect(path: Path, key: str, value: Any, kind: Any) -> None:
         raise DeployError(f"{path}: {key} must be finite, got {value!r}")
 
 
-def _size(path: Path, key: str, value: Any) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_SIZE:
-        raise DeployError(f"{path}: {key} must be an integer in [1, {MAX_SIZE}], got {value!r:.80}")
+def _size(path: Path, key: str, value: Any, least: int = 1) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or not least <= value <= MAX_SIZE:
+        raise DeployError(f"{path}: {key} must be an integer in [{least}, {MAX_SIZE}], got {value!r:.80}")
 
 
 def _bounded(path: Path, key: str, value: Any, max_list: int = MAX_LIST) -> None:

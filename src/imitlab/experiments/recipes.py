@@ -19,7 +19,7 @@ from imitlab.core.errors import ImitlabError
 from imitlab.core.settings import Layered, resolve_layers
 from imitlab.data.reader import read_info
 from imitlab.envs.registry import ENVS, Recipe, get_env_spec
-from imitlab.policies.base import IMAGES_PREFIX, get_policy_class
+from imitlab.policies.base import get_policy_class
 from imitlab.policies.encoders import VisionConfig
 from imitlab.training.train import TrainConfig
 
@@ -220,7 +220,7 @@ def fit_crop(info: dict[str, Any], policy_overrides: Mapping[str, Any]) -> dict[
     frames = [
         tuple(feature["shape"][:2])
         for key, feature in info.get("features", {}).items()
-        if key.startswith(IMAGES_PREFIX) and feature.get("dtype") in ("video", "image")
+        if isinstance(feature, dict) and feature.get("dtype") in ("video", "image")
     ]
     default = VisionConfig().crop_shape
     if not frames or "crop_shape" in vision or default is None:

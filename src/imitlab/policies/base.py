@@ -31,7 +31,7 @@ from imitlab.core.registry import Registry
 from imitlab.policies.encoders import VisionConfig, VisualEncoder
 from imitlab.policies.normalize import Normalizer
 
-IMAGES_PREFIX = "observation.images."  # a camera's key is IMAGES_PREFIX + its name (LeRobot's naming)
+IMAGES_PREFIX = keys.IMAGES_PREFIX  # a camera's key is IMAGES_PREFIX + its name (LeRobot's naming)
 CAMERA_FIELDS = ("image_shapes", "vision")  # PolicyConfig fields a state-only config.json leaves out
 TASK_FIELDS = ("tasks", "task_embed_dim")  # PolicyConfig fields a single-task config.json leaves out
 
@@ -95,10 +95,10 @@ class PolicyConfig:
                 fields["crop_shape"] = tuple(fields["crop_shape"])
             object.__setattr__(self, "vision", VisionConfig(**fields))
         for key, shape in shapes.items():
-            name = key.removeprefix(IMAGES_PREFIX)
-            if not key.startswith(IMAGES_PREFIX) or not name or "." in name or len(shape) != 2 or min(shape) < 1:
+            if keys.camera_name(key) is None or len(shape) != 2 or min(shape) < 1:
                 raise InvalidInputError(
-                    f"image_shapes must map '{IMAGES_PREFIX}<camera>' (no further dots) to (H, W), got {key!r}: {shape}"
+                    f"image_shapes must map '{IMAGES_PREFIX}<camera>' (no further dots) or '{keys.SINGLE_CAMERA}' "
+                    f"to (H, W), got {key!r}: {shape}"
                 )
             crop = self.vision.crop_shape
             if crop is not None and (crop[0] > shape[0] or crop[1] > shape[1]):
@@ -169,8 +169,11 @@ class Policy(nn.Module):
 
     def __init__(self, config: PolicyConfig, stats: dict[str, dict[str, Any]]):
         super().__init__()
-        if config.obs_dim < 1 or config.act_dim < 1:
-            raise InvalidInputError(f"config needs obs_dim and act_dim >= 1, got {config.obs_dim}, {config.act_dim}")
+        least_obs = 0 if config.image_shapes else 1  # a camera-only policy has a state of width 0
+        if config.obs_dim < least_obs or config.act_dim < 1:
+            raise InvalidInputError(
+                f"config needs obs_dim >= {least_obs} and act_dim >= 1, got {config.obs_dim}, {config.act_dim}"
+            )
         self.config = config
         self.obs_normalizer = Normalizer(stats[keys.OBS], config.obs_norm)
         self.action_normalizer = Normalizer(stats[keys.ACTION], config.action_norm)
@@ -302,7 +305,7 @@ class Policy(nn.Module):
         return torch.cat([*features, state], dim=-1)
 
     def _encoder_name(self, key: str) -> str:
-        return "shared" if self.config.vision.shared else key.removeprefix(IMAGES_PREFIX)
+        return "shared" if self.config.vision.shared else str(keys.camera_name(key))
 
     def encode_observation(self, obs: Observation) -> torch.Tensor:
         """Observation history -> the condition vector (B, cond_dim), ``encode_steps`` flattened over T_obs. For a
