@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(TORCH)
-	$(BIN)/python -m pip install --quiet -e '.[dev,pusht,ray,deploy,metaworld]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,pusht,ray,deploy,metaworld,teleop]'
 	touch $(STAMP)
 
 demo: $(STAMP)

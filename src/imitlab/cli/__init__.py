@@ -28,6 +28,7 @@ from imitlab.cli import (
     return_sweep,
     rl,
     study,
+    teleop,
     train,
 )
 from imitlab.cli.options import env_names, policy_names
@@ -52,6 +53,7 @@ COMMANDS = (
     compare_execution,
     return_sweep,
     quantization,
+    teleop,
 )
 
 EXAMPLES = """examples:

@@ -30,7 +30,7 @@ from gymnasium.vector import AutoresetMode
 
 from imitlab.core.errors import ImitlabError, InvalidInputError
 from imitlab.envs.pendulum import normalise_seeds
-from imitlab.envs.registry import BatchedEnv, EnvSet, EnvSpec, register_env, register_env_set
+from imitlab.envs.registry import BatchedEnv, EnvSet, EnvSpec, TeleopControl, register_env, register_env_set
 
 # MuJoCo picks its OpenGL backend when it is first imported (by metaworld, or by anything else in the process):
 # headless EGL unless the user chose another
@@ -389,6 +389,25 @@ class MetaWorldExpert:
         return np.clip(actions, -1.0, 1.0).astype(np.float32)
 
 
+# the keyboard drives the hand: arrows move it in the table's plane, w / s up and down, space closes the gripper
+TELEOP_KEYS = ("ArrowRight", "ArrowLeft", "ArrowUp", "ArrowDown", "w", "s", " ")
+
+
+def keys_to_action(command: np.ndarray, env: object) -> np.ndarray:
+    """Held keys (one 0/1 entry per ``TELEOP_KEYS``) -> (dx, dy, dz, gripper) in [-1, 1]: full speed along each
+    held direction; the gripper closes (+1) while space is held, else opens (-1)."""
+    right, left, up, down, rise, sink, grip = (float(c) for c in command)
+    return np.array([[right - left, up - down, rise - sink, 1.0 if grip else -1.0]], np.float32)
+
+
+TELEOP = TeleopControl(
+    "keys",
+    keys_to_action,
+    "arrows move the hand over the table, w / s raise and lower it, hold space to grip",
+    keys=TELEOP_KEYS,
+)
+
+
 def _register(task: str) -> None:
     group = GROUP_OF[task].replace("_", " ")
     success = f"Meta-World's info['success'] within {MAX_STEPS} steps; the episode ends at the first success"
@@ -419,6 +438,7 @@ def _register(task: str) -> None:
             make_single=partial(MetaWorldSingle, task, "pixels"),
             obs_names=STATE_NAMES[AGENT_STATE],
             cameras={CAMERA: (IMAGE_SIZE, IMAGE_SIZE)},
+            teleop=TELEOP,
             **common,  # type: ignore[arg-type]
         )
     )

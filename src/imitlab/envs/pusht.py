@@ -41,7 +41,7 @@ from gymnasium.vector import AutoresetMode
 from imitlab.core.errors import ImitlabError, InvalidInputError
 from imitlab.envs.pendulum import normalise_seeds
 from imitlab.envs.presets import ACT_PAPER_LATENT
-from imitlab.envs.registry import BatchedEnv, EnvSpec, Recipe, register_env
+from imitlab.envs.registry import BatchedEnv, EnvSpec, Recipe, TeleopControl, register_env
 
 MAX_STEPS = 300  # the paper's evaluation episode length
 FPS = 10
@@ -315,6 +315,15 @@ class BatchedPushT(BatchedEnv):
             env.close()
 
 
+def pointer_target(command: np.ndarray, env: BatchedPushT) -> np.ndarray:
+    """The agent's target is the point under the pointer, as in the Diffusion Policy paper's demonstration tool
+    (the frame shows the whole 512 x 512 workspace)."""
+    return (np.clip(command, 0.0, 1.0) * WORKSPACE)[None].astype(np.float32)
+
+
+PUSHT_TELEOP = TeleopControl("pointer", pointer_target, "the agent follows the pointer; push the T onto the goal")
+
+
 if GYM_ID not in gym.registry:
     gym.register(id=GYM_ID, entry_point="imitlab.envs.pusht:PushTEnv", max_episode_steps=MAX_STEPS)
 
@@ -434,5 +443,7 @@ for name, observation, obs_names, cameras, description, recipes, full_scale in (
             cameras=cameras,
             recipes=recipes,
             full_scale_recipes=full_scale,
+            # a person drives it where the page can show what the camera sees
+            teleop=PUSHT_TELEOP if cameras else None,
         )
     )

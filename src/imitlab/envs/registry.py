@@ -63,6 +63,19 @@ class CameraEnv(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class TeleopControl:
+    """How a person drives an env from the browser (``imitlab teleop``). ``device`` "pointer": the command is the
+    pointer's place on the camera frame, (u, v) in [0, 1] (u to the right, v down); "keys": the command holds one
+    entry per name of ``keys`` (1.0 while its key is held, else 0.0). ``to_action(command, env)`` gives the action
+    (1, act_dim) for the env (a batched env of one sub-env, whose state it may read)."""
+
+    device: str  # "pointer" or "keys"
+    to_action: Callable[[np.ndarray, Any], np.ndarray]
+    hint: str  # one line shown on the page: what the input does
+    keys: tuple[str, ...] = ()  # "keys": the KeyboardEvent.key names, in the command's order
+
+
 def require_state(env: BatchedEnv, spec_name: str) -> StatefulEnv:
     """``env`` as a StatefulEnv, or a ValueError naming the env when it cannot save and load its state."""
     if not isinstance(env, StatefulEnv):
@@ -97,6 +110,8 @@ class EnvSpec:
     # batched env then has ``render_cameras() -> {key: (N, H, W, 3) uint8}`` (the current state, as seen before
     # the next action), and ``imitlab collect`` records every camera beside the observation vector
     cameras: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    # envs a person can drive from the browser (``imitlab teleop``): the input and its mapping to actions
+    teleop: TeleopControl | None = None
 
     # What the rest of imitlab needs to know of the env, declared here rather than in tables keyed by its name:
     # head -> the settings that work for it on a 2-core CPU (what `imitlab train` and the studies apply), and at

@@ -24,7 +24,7 @@ from gymnasium import spaces
 
 from imitlab.core.errors import InvalidInputError
 from imitlab.envs.presets import SMALL_FRAME_VISION, with_vision
-from imitlab.envs.registry import EnvSpec, register_env
+from imitlab.envs.registry import EnvSpec, TeleopControl, register_env
 from imitlab.envs.two_path import (
     BOUND,
     FPS,
@@ -36,6 +36,7 @@ from imitlab.envs.two_path import (
     BatchedTwoPath,
     TwoPathEnv,
     TwoPathExpert,
+    clip_speed,
     detour_side,
 )
 from imitlab.envs.two_path import RECIPES as TWO_PATH_RECIPES
@@ -177,6 +178,12 @@ class TwoPathPixelsExpert(TwoPathExpert):
         return super().act(np.nan_to_num(self.position))
 
 
+def pointer_velocity(command: np.ndarray, env: BatchedTwoPathPixels) -> np.ndarray:
+    """The robot heads for the pointer: the velocity toward the arena point under it, clipped to MAX_SPEED."""
+    target = np.array([-BOUND + 2 * BOUND * command[0], BOUND - 2 * BOUND * command[1]])
+    return clip_speed((target - env.pos[0])[None])
+
+
 register_env(
     EnvSpec(
         name="two-path-pixels",
@@ -196,5 +203,6 @@ register_env(
         recipes=with_vision(TWO_PATH_RECIPES, SMALL_FRAME_VISION),
         variant_of="two-path",
         expert_success=1.0,
+        teleop=TeleopControl("pointer", pointer_velocity, "the robot heads for the pointer; reach the gold goal"),
     )
 )
