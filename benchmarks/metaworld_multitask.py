@@ -125,8 +125,8 @@ def main() -> None:
     )
     print("| task | single-task | multi-task | multi - single, paired over seeds |\n|---|---|---|---|")
 
-    def interval(evals: list[dict]) -> str:
-        s = success_over_seeds([e["successes"] for e in evals], [e["episodes"] for e in evals])
+    def interval(outcomes_per_seed: list[np.ndarray]) -> str:
+        s = success_over_seeds([int(o.sum()) for o in outcomes_per_seed], [len(o) for o in outcomes_per_seed])
         return f"{s.rate:.0%} [{s.low:.0%}, {s.high:.0%}]"
 
     def outcomes(evals: list[dict]) -> list[np.ndarray]:
@@ -136,19 +136,15 @@ def main() -> None:
         ones, many = single[env], [per_seed[env] for per_seed in multi]
         paired = paired_over_seeds(outcomes(many), outcomes(ones))
         print(
-            f"| {env.split('/')[-1]} | {interval(ones)} | {interval(many)} | "
+            f"| {env.split('/')[-1]} | {interval(outcomes(ones))} | {interval(outcomes(many))} | "
             f"{paired.difference:+.0%} [{paired.low:+.0%}, {paired.high:+.0%}] |"
         )
     joined_single = [np.concatenate([outcomes(single[env])[s] for env in envs]) for s in range(len(args.seeds))]
     joined_multi = [np.concatenate([outcomes([multi[s][env]])[0] for env in envs]) for s in range(len(args.seeds))]
     paired = paired_over_seeds(joined_multi, joined_single)
 
-    def overall(joined: list[np.ndarray]) -> str:
-        s = success_over_seeds([int(j.sum()) for j in joined], [len(j) for j in joined])
-        return f"{s.rate:.0%} [{s.low:.0%}, {s.high:.0%}]"
-
     print(
-        f"| **all {len(envs)}** | {overall(joined_single)} | {overall(joined_multi)} | "
+        f"| **all {len(envs)}** | {interval(joined_single)} | {interval(joined_multi)} | "
         f"{paired.difference:+.0%} [{paired.low:+.0%}, {paired.high:+.0%}] |"
     )
     print(f"\nseeds favouring multi-task / single-task / tied: {paired.a_better} / {paired.b_better} / {paired.ties}")

@@ -154,3 +154,48 @@ def test_an_env_without_a_camera_or_control_is_refused_naming_the_drivable_ones(
         InvalidInputError, match="cannot be driven from the browser .* drivable envs: .*two-path-pixels"
     ):
         RecordingSession("pendulum", tmp_path / "mine")
+
+
+def test_a_person_takes_over_a_running_policy_and_retrains_it(browser, serve, tmp_path):
+    """HG-DAgger: the policy drives; holding the mouse button hands control to the person, whose steps alone are
+    kept as labels in the aggregated data; retrain trains and evaluates the next round in the background, recorded
+    in rounds.jsonl as imitlab dagger records its rounds."""
+    import json
+
+    from imitlab.cli import main
+
+    demos, run, out = tmp_path / "demos", tmp_path / "run", tmp_path / "takeover"
+    main(["collect", "--env", "two-path-pixels", "--episodes", "2", "--out", str(demos), "--seed", "0"])
+    main(["train", "--policy", "bc", "--data", str(demos), "--out", str(run), "--steps", "3"])
+    base_frames = load_dataset(demos).num_frames
+    app = serve("teleop", "--env", "two-path-pixels", "--out", str(out), "--policy", str(run), "--eval-episodes", "2")
+    page = browser.new_page(viewport={"width": 1100, "height": 760})
+    page.goto(app.url)
+    page.wait_for_function("window.imitlab.hello !== null && window.imitlab.status !== null")
+    assert page.inner_text("#driver") == "the policy drives"
+    box = page.locator("#view").bounding_box()
+    # the robot starts just below the obstacle: the person steers it left, along the obstacle's lower side
+    page.mouse.move(
+        float(box["x"] + 0.03 * box["width"]), float(box["y"] + (BOUND + 0.65) / (2 * BOUND) * box["height"])
+    )
+    page.mouse.down()
+    page.wait_for_function("window.imitlab.status.person === true")
+    frames = page.evaluate("window.imitlab.frames")
+    page.wait_for_function(f"window.imitlab.frames > {frames + 4}")
+    page.mouse.up()
+    page.wait_for_function("window.imitlab.status.done === true", timeout=30_000)
+    page.click("#keep")
+    page.wait_for_function("window.imitlab.status.kept === 1")
+    labels = page.evaluate("window.imitlab.status.kept_lengths[0]")
+    assert labels >= 4  # the steps the person drove, and only those
+    page.click("#retrain")
+    page.wait_for_function("document.getElementById('retrain-status').textContent.includes('success')", timeout=120_000)
+    screenshot(page, "teleop-takeover")
+    page.close()
+    app.stop()
+
+    data = load_dataset(out / "data")
+    assert data.num_frames == base_frames + labels and data.num_episodes == 3
+    (record,) = [json.loads(line) for line in (out / "rounds.jsonl").read_text().splitlines()]
+    assert record["round"] == 1 and record["person_labels"] == labels and record["evaluated"] == 2
+    assert (out / "round-1" / "model.safetensors").is_file()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from imitlab.cli.options import Subparsers, add_command, add_out, add_seed
 
@@ -30,7 +32,21 @@ def add_parser(sub: Subparsers) -> None:
     )
     p.add_argument("--env", required=True, help="an env with a camera and a teleop control (e.g. two-path-pixels)")
     add_out(p, "dataset to append the kept episodes to (created by the first one)", required=True)
-    p.add_argument("--policy", type=Path, help="a run directory whose policy drives until you take over")
+    p.add_argument(
+        "--policy",
+        type=Path,
+        help="a run directory whose policy drives until you take over; --out is then a DAgger-style directory: "
+        "data/ (the policy's demonstrations plus your labels), round-K/ runs and rounds.jsonl",
+    )
+    p.add_argument(
+        "--noise",
+        type=float,
+        default=0.0,
+        metavar="SIGMA",
+        help="DART: Gaussian noise of this std (action units) added to the action you command before it is "
+        "executed; the clean action is recorded",
+    )
+    p.add_argument("--eval-episodes", type=int, default=50, help="evaluation episodes of each retrained round")
     add_seed(p, "initial states: episode i of the dataset resets with collection seed i of this seed")
     p.add_argument(
         "--fps",
@@ -60,16 +76,37 @@ def run(args: argparse.Namespace) -> None:
 
     require_web()
     out = Path(args.out)
-    agent = None
-    if args.policy is not None:
-        from imitlab.evaluation.execution import ChunkExecutor
-        from imitlab.training.checkpoint import load_policy
-
-        agent = ChunkExecutor(load_policy(args.policy))
+    access = Access(args.host)
     with one_writer(out.with_name(out.name + ".teleop"), "a teleop session of this dataset"):
-        session = RecordingSession(args.env, out, seed=args.seed, agent=agent)
-        access = Access(args.host)
-        serve(teleop_app(session, access, args.fps), access, args.port, not args.no_browser)
+        if args.policy is None:
+            session = RecordingSession(args.env, out, seed=args.seed, noise=args.noise)
+            serve(teleop_app(session, access, args.fps), access, args.port, not args.no_browser)
+            return
+        session, retrain = takeover_session(args, out)
+        serve(teleop_app(session, access, args.fps, retrain), access, args.port, not args.no_browser)
+
+
+def takeover_session(args: argparse.Namespace, out: Path) -> tuple[Any, Callable[[], Any]]:
+    """A session where the latest round's policy drives, and the retrain callback that starts the next round (a
+    ``takeover.Retraining``, which hands the wheel to the new policy once it is trained and evaluated)."""
+    from imitlab.data.reader import load_dataset
+    from imitlab.evaluation.execution import ChunkExecutor
+    from imitlab.teleop import takeover
+    from imitlab.teleop.session import RecordingSession
+    from imitlab.training.checkpoint import load_policy, read_run_config
+
+    data = takeover.prepare(out, args.policy)
+    base_frames = load_dataset(read_run_config(args.policy, "data")["data"]).num_frames
+    agent = ChunkExecutor(load_policy(takeover.latest_run(out, args.policy)))
+    session = RecordingSession(args.env, data, seed=args.seed, agent=agent, noise=args.noise)
+
+    def hand_over(run: Path) -> None:
+        session.next_agent = ChunkExecutor(load_policy(run))
+
+    def retrain() -> takeover.Retraining:
+        return takeover.Retraining(out, args.policy, base_frames, args.eval_episodes, args.seed, hand_over)
+
+    return session, retrain
 
 
 def view(args: argparse.Namespace) -> None:

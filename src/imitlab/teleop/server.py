@@ -84,7 +84,7 @@ def page(name: str) -> Callable[[Any], Awaitable[Any]]:
 def teleop_app(session: Any, access: Access, fps: float | None = None, retrain: Callable[[], Any] | None = None) -> Any:
     """The teleop web app driving ``session`` (a ``RecordingSession``) at ``fps`` steps per second (default: the
     env's; the data keep the env's fps whatever the pace); ``retrain`` starts the background retraining of a
-    take-over session and returns its progress reporter."""
+    take-over session and returns the job (``takeover.Retraining``: ``busy``, ``progress()``)."""
     if fps is not None and not fps > 0:
         raise UsageError(f"--fps must be > 0, got {fps}")
     from starlette.applications import Starlette
@@ -119,10 +119,10 @@ def teleop_app(session: Any, access: Access, fps: float | None = None, retrain: 
             }
         )
         ack = {"seq": -1, "t": 0.0}
-        progress = None
+        job = None
 
         async def receive() -> None:
-            nonlocal progress
+            nonlocal job
             while True:
                 message = await websocket.receive_json()
                 kind = message.get("type")
@@ -135,8 +135,8 @@ def teleop_app(session: Any, access: Access, fps: float | None = None, retrain: 
                     await asyncio.to_thread(session.keep, session.agent is not None)
                 elif kind == "discard":
                     session.discard()
-                elif kind == "retrain" and retrain is not None:
-                    progress = retrain()
+                elif kind == "retrain" and retrain is not None and (job is None or not job.busy):
+                    job = retrain()
 
         reader = asyncio.create_task(receive())
         period = 1.0 / (fps or session.spec.fps)
@@ -145,8 +145,8 @@ def teleop_app(session: Any, access: Access, fps: float | None = None, retrain: 
                 started = time.perf_counter()
                 session.step()
                 status = session.status()
-                if progress is not None:
-                    status["retrain"] = progress()
+                if job is not None:
+                    status["retrain"] = job.progress()
                 await websocket.send_json(
                     {
                         "type": "frame",

@@ -50,11 +50,16 @@ class RecordingSession:
     session resets with collection seed ``i`` of ``seed`` (offset past the dataset's episodes), so a session that
     is restarted on the same dataset sees new initial states."""
 
-    def __init__(self, env: str, out: Path, seed: int = 0, agent: Any = None):
+    def __init__(self, env: str, out: Path, seed: int = 0, agent: Any = None, noise: float = 0.0):
         self.spec, self.control = teleop_spec(env)
         self.out = Path(out)
         self.seed = seed
         self.agent = agent  # acts while the person does not hold control (HG-DAgger); None: the person drives
+        self.next_agent: Any = None  # a retrained policy, which drives from the next episode on
+        if not noise >= 0:
+            raise InvalidInputError(f"noise must be >= 0, got {noise}")
+        self.noise = noise  # DART: std of the Gaussian noise on the person's executed action
+        self.rng = np.random.default_rng(seed)
         batched = self.spec.make_vector(1)
         if not isinstance(batched, CameraEnv):
             raise InvalidInputError(f"env {env!r} has cameras but its batched env does not render them")
@@ -83,6 +88,8 @@ class RecordingSession:
     def reset(self) -> None:
         """Start the next episode (the current one, unfinished, is dropped)."""
         seed = int(collection_seeds(self.seed, self.episode_number + 1)[-1])
+        if self.next_agent is not None:
+            self.agent, self.next_agent = self.next_agent, None
         self.obs, _ = self.env.reset(seed=[seed])
         if self.agent is not None:
             self.agent.reset(np.array([seed]))
@@ -110,11 +117,12 @@ class RecordingSession:
         person = self.person_holds or self.agent is None
         if person:
             action = np.asarray(self.control.to_action(self.command, self.env), np.float32)
+            executed = action + self.noise * self.rng.standard_normal(action.shape).astype(np.float32)
         else:
             if hasattr(self.agent, "observe_images"):
                 self.agent.observe_images(frames)
-            action = np.asarray(self.agent.act(self.obs), np.float32)
-        next_obs, reward, terminated, truncated, info = self.env.step(action)
+            action = executed = np.asarray(self.agent.act(self.obs), np.float32)
+        next_obs, reward, terminated, truncated, info = self.env.step(executed)  # the clean action is recorded
         success = bool(np.asarray(info.get("success", [False]))[0])
         self.steps.append(
             {
