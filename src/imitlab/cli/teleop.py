@@ -51,7 +51,7 @@ def add_parser(sub: Subparsers) -> None:
     p.add_argument(
         "--fps",
         type=float,
-        help="control steps per second on the page (default: the env's fps); the data keep the env's fps, so a "
+        help="control steps per second on the page (default: the env's fps, at most 30); the data keep the env's fps, so a "
         "faster pace only runs the simulation faster than real time",
     )
     add_web_options(p)

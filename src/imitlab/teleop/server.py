@@ -30,6 +30,7 @@ from imitlab.core.errors import ImitlabError, UsageError
 
 STATIC = Path(__file__).resolve().parent / "static"
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+MAX_PACE = 30  # default steps per second on the page: an env of a faster control rate runs slower than real time
 
 
 class MissingTeleopExtraError(ImitlabError):
@@ -83,7 +84,7 @@ def page(name: str) -> Callable[[Any], Awaitable[Any]]:
 
 def teleop_app(session: Any, access: Access, fps: float | None = None, retrain: Callable[[], Any] | None = None) -> Any:
     """The teleop web app driving ``session`` (a ``RecordingSession``) at ``fps`` steps per second (default: the
-    env's; the data keep the env's fps whatever the pace); ``retrain`` starts the background retraining of a
+    env's, at most ``MAX_PACE``; the data keep the env's fps whatever the pace); ``retrain`` starts the background retraining of a
     take-over session and returns the job (``takeover.Retraining``: ``busy``, ``progress()``)."""
     if fps is not None and not fps > 0:
         raise UsageError(f"--fps must be > 0, got {fps}")
@@ -120,6 +121,7 @@ def teleop_app(session: Any, access: Access, fps: float | None = None, retrain: 
         )
         ack = {"seq": -1, "t": 0.0}
         job = None
+        busy = asyncio.Lock()  # the env is stepped in a worker thread: one step, keep or discard at a time
 
         async def receive() -> None:
             nonlocal job
@@ -132,25 +134,28 @@ def teleop_app(session: Any, access: Access, fps: float | None = None, retrain: 
                 elif kind == "hold":
                     session.person_holds = bool(message.get("value"))
                 elif kind == "keep":
-                    await asyncio.to_thread(session.keep, session.agent is not None)
+                    async with busy:
+                        await asyncio.to_thread(session.keep, session.agent is not None)
                 elif kind == "discard":
-                    session.discard()
+                    async with busy:
+                        session.discard()
                 elif kind == "retrain" and retrain is not None and (job is None or not job.busy):
                     job = retrain()
 
         reader = asyncio.create_task(receive())
-        period = 1.0 / (fps or session.spec.fps)
+        period = 1.0 / (fps or min(session.spec.fps, MAX_PACE))
         try:
             while not reader.done():
                 started = time.perf_counter()
-                session.step()
-                status = session.status()
+                async with busy:  # in a thread, so that the page's input is read while the env steps
+                    await asyncio.to_thread(session.step)
+                    status, frame = session.status(), session.frame
                 if job is not None:
                     status["retrain"] = job.progress()
                 await websocket.send_json(
                     {
                         "type": "frame",
-                        "png": png_base64(session.frame),
+                        "png": png_base64(frame),
                         "ack": ack["seq"],
                         "t": ack["t"],
                         "status": status,
