@@ -25,14 +25,6 @@ from pathlib import Path
 import numpy as np
 
 ENVS = ("two-path-pixels", "pusht-pixels", "metaworld/reach-pixels")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def available(env: str) -> bool:
@@ -134,9 +126,11 @@ def main() -> None:
         return
     from playwright.sync_api import sync_playwright
 
+    from imitlab.teleop.server import HEADLESS_CHROMIUM_FLAGS
+
     print("\n| env | pace, steps/s | frames/s received | input to frame, median ms | p95 ms |\n|---|---|---|---|---|")
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=executable, args=list(HEADLESS_CHROMIUM_FLAGS))
         for env in envs:
             for fps in (float(get_env_spec(env).fps), args.fast):
                 received, median, p95 = in_browser(browser, env, fps, args.seconds)

@@ -81,3 +81,33 @@ def test_imitlab_trains_on_what_lerobot_writes(tmp_path):
         train = {"steps": 6, "batch_size": 4, "save_every": 3, "log_every": 3, "warmup_steps": 1}
         train_policy("chunked-bc", tmp_path / name, tmp_path / f"run-{name}", {"horizon": 4}, train, progress=False)
         assert (tmp_path / f"run-{name}" / "model.safetensors").is_file()
+
+
+READ_TASKS_WITH_LEROBOT = """
+import json, sys
+import numpy as np
+from lerobot.datasets.lerobot_dataset import LeRobotDataset
+root, cam = sys.argv[1], sys.argv[2]
+ds = LeRobotDataset("imitlab/live", root=root, video_backend="pyav")
+picks = [0, ds.num_frames // 2, ds.num_frames - 1]
+print(json.dumps({"num_frames": ds.num_frames, "cameras": ds.meta.camera_keys,
+                  "tasks": [ds[i]["task"] for i in range(ds.num_frames)],
+                  "frames": {i: (np.asarray(ds[i][cam]) * 255).round().astype(int).tolist() for i in picks}}))
+"""
+
+
+def test_lerobot_loads_a_multi_task_meta_world_camera_dataset_we_collect(tmp_path):
+    """Two Meta-World camera tasks collected into one dataset: LeRobot finds each frame's task string and decodes
+    the corner2 frames we decode."""
+    from imitlab.data.collect import collect
+    from imitlab.envs.metaworld import CAMERA  # first: it picks MuJoCo's headless backend before MuJoCo loads
+
+    pytest.importorskip("metaworld")
+
+    ours = collect("metaworld/reach-pixels,metaworld/drawer-close-pixels", 1, tmp_path / "mw")
+    result = json.loads(lerobot("-c", READ_TASKS_WITH_LEROBOT, tmp_path / "mw", CAMERA).stdout.strip().splitlines()[-1])
+    assert result["num_frames"] == ours.num_frames and result["cameras"] == [CAMERA]
+    assert result["tasks"] == [ours.tasks[t] for t in ours.task_index]
+    frames = ours.frames(CAMERA)
+    for index, theirs in result["frames"].items():
+        assert np.abs(np.asarray(theirs).transpose(1, 2, 0) - frames[int(index)]).max() <= 1

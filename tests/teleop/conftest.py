@@ -12,14 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from imitlab.teleop.server import HEADLESS_CHROMIUM_FLAGS
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +23,7 @@ def browser() -> Iterator:
     if executable is None:
         pytest.skip("chromium is not installed (`make test` installs the Debian package when run as root)")
     with playwright_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        chromium = p.chromium.launch(executable_path=executable, args=list(HEADLESS_CHROMIUM_FLAGS))
         yield chromium
         chromium.close()
 

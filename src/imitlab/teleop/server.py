@@ -30,6 +30,16 @@ from imitlab.core.errors import ImitlabError, UsageError
 
 STATIC = Path(__file__).resolve().parent / "static"
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+# Chromium's flags for driving it headless on a machine without network (the browser tests and benchmarks/teleop.py):
+# without the background-networking ones it keeps trying to reach Google's hosts
+HEADLESS_CHROMIUM_FLAGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+)
 MAX_PACE = 30  # default steps per second on the page: an env of a faster control rate runs slower than real time
 
 
