@@ -168,7 +168,9 @@ def test_a_person_takes_over_a_running_policy_and_retrains_it(browser, serve, tm
     main(["collect", "--env", "two-path-pixels", "--episodes", "2", "--out", str(demos), "--seed", "0"])
     main(["train", "--policy", "bc", "--data", str(demos), "--out", str(run), "--steps", "3"])
     base_frames = load_dataset(demos).num_frames
-    app = serve("teleop", "--env", "two-path-pixels", "--out", str(out), "--policy", str(run), "--eval-episodes", "2")
+    app = serve(
+        "teleop", "--env", "two-path-pixels", "--out", str(out), "--checkpoint", str(run), "--eval-episodes", "2"
+    )
     page = browser.new_page(viewport={"width": 1100, "height": 760})
     page.goto(app.url)
     page.wait_for_function("window.imitlab.hello !== null && window.imitlab.status !== null")

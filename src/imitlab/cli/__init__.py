@@ -30,6 +30,7 @@ from imitlab.cli import (
     study,
     teleop,
     train,
+    view,
 )
 from imitlab.cli.options import env_names, policy_names
 from imitlab.core.diskspace import free_bytes
@@ -54,6 +55,7 @@ COMMANDS = (
     return_sweep,
     quantization,
     teleop,
+    view,
 )
 
 EXAMPLES = """examples:

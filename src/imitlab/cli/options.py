@@ -149,3 +149,15 @@ def checkpoint_env(checkpoint: Path, env: str | None) -> str:
     if not env:
         raise UsageError(f"{checkpoint} does not record its env; pass --env")
     return env
+
+
+def add_web_options(p: argparse.ArgumentParser) -> None:
+    """``--port``, ``--host`` and ``--no-browser`` of the commands that serve a page (teleop, view)."""
+    p.add_argument("--port", type=int, default=8765, help="port to listen on (0: any free port); default 8765")
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on: localhost only by default; another (e.g. 0.0.0.0) exposes the app and makes "
+        "every request carry the token printed at start",
+    )
+    p.add_argument("--no-browser", action="store_true", help="print the URL without opening a browser")
