@@ -72,8 +72,14 @@ def test_a_person_records_three_episodes_that_load_and_train_and_the_viewer_show
     assert page.inner_text("#kept") == "3" and page.inner_text("#kept-successes") == "3"
     latencies = page.evaluate("window.imitlab.latencies")
     assert len(latencies) > 20 and float(np.median(latencies)) < 1000  # measured input-to-frame times, finite
+    drive_one_step = page.evaluate("window.imitlab.frames")
+    view = page.locator("#view").bounding_box()
+    page.mouse.move(float(view["x"] + 0.3 * view["width"]), float(view["y"] + 0.7 * view["height"]))  # a fourth
+    page.mouse.move(float(view["x"] + 0.2 * view["width"]), float(view["y"] + 0.7 * view["height"]))  # episode ...
+    page.wait_for_function(f"window.imitlab.frames > {drive_one_step + 2} && window.imitlab.status.step > 0")
+    app.process.kill()  # ... when the server is killed: the kept episodes stay, whole
+    app.process.wait(timeout=30)
     page.close()
-    app.stop()
 
     dataset = load_dataset(data)
     assert dataset.num_episodes == 3 and dataset.camera_keys == [CAMERA]
