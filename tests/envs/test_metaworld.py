@@ -155,3 +155,20 @@ def test_envs_with_other_features_are_not_pooled_into_one_dataset(tmp_path):
 
     with pytest.raises(InvalidInputError, match="metaworld/reach-pixels and metaworld/push differ in state, cameras"):
         collect("metaworld/push,metaworld/reach-pixels", 1, tmp_path / "data")
+
+
+def test_the_metaworld_study_covers_one_task_per_group_and_reports_success_per_group():
+    from imitlab.studies import get_study
+    from imitlab.studies.metaworld import GROUPS, _groups_table
+
+    study = get_study("metaworld")
+    full = study.grid("full", [0])
+    assert sorted({get_env_spec(run.env).group for run in full}) == sorted(GROUPS)
+    assert {r.policy for r in study.grid("small", [0, 1])} == {"bc", "diffusion"}
+    rows = [
+        {"env": "metaworld/reach", "policy": "bc", "seed": 0, "success_rate": 0.5},
+        {"env": "metaworld/reach", "policy": "bc", "seed": 1, "success_rate": 0.7},
+        {"env": "metaworld/pick-place", "policy": "bc", "seed": 0, "success_rate": 0.2},
+    ]
+    table = _groups_table(rows).markdown
+    assert "| bc | 60% | not run | 20% | not run | 47% |" in table

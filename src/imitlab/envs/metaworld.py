@@ -427,6 +427,7 @@ def _register(task: str) -> None:
             make_vector=partial(make_batched, task=task),
             make_single=partial(MetaWorldSingle, task),
             obs_names=STATE_NAMES,
+            animation_camera=CAMERA,
             **common,  # type: ignore[arg-type]
         )
     )

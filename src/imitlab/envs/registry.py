@@ -110,6 +110,8 @@ class EnvSpec:
     # batched env then has ``render_cameras() -> {key: (N, H, W, 3) uint8}`` (the current state, as seen before
     # the next action), and ``imitlab collect`` records every camera beside the observation vector
     cameras: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    # a state env whose batched env renders a camera all the same: the report animates its rollouts from it
+    animation_camera: str | None = None
     # envs a person can drive from the browser (``imitlab teleop``): the input and its mapping to actions
     teleop: TeleopControl | None = None
 

@@ -63,6 +63,7 @@ class Study:
 def _register_builtin_studies() -> None:
     import imitlab.studies.compounding_error  # noqa: F401  (compounding error and its remedies)
     import imitlab.studies.heads  # noqa: F401  (the heads and multimodality studies)
+    import imitlab.studies.metaworld  # noqa: F401  (the heads on Meta-World)
     import imitlab.studies.recipe_checks  # noqa: F401  (the measurements behind the recipes)
     import imitlab.studies.sweeps  # noqa: F401  (the sweeps)
 
@@ -77,6 +78,7 @@ get_study = STUDIES.get
 BUILT_IN_ORDER = (
     "heads",
     "multimodality",
+    "metaworld",
     "chunk-size",
     "demos",
     "denoise-steps",

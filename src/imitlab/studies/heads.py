@@ -115,7 +115,8 @@ def _animate(root: Path, rows: Rows, out: Path) -> list[Figure]:
         row = rs[0]
         spec = get_env_spec(env)
         executor = ChunkExecutor(policy_of(root, row))
-        camera = next(iter(spec.cameras), None)  # an env with cameras is animated from its first camera's frames
+        # an env with cameras is animated from its first camera's frames, a state env from the one it renders anyway
+        camera = next(iter(spec.cameras), spec.animation_camera)
         with torch.inference_mode():
             seeds = evaluation_seeds(row["seed"], ANIMATED_EPISODES)
             result = run_episodes(spec, executor, seeds, record_images=camera is not None)
@@ -136,7 +137,7 @@ def _animate(root: Path, rows: Rows, out: Path) -> list[Figure]:
     return figures
 
 
-def _heads_analysis(
+def heads_analysis(
     rows: Rows, root: Path, out: Path, scale: str, seeds: Sequence[int]
 ) -> tuple[list[Table], list[Figure]]:
     per_env: list[list[Any]] = []
@@ -209,7 +210,7 @@ register_study(
         "Every head on every env",
         "Which way of representing and generating actions works, with what confidence?",
         _heads_grid,
-        _heads_analysis,
+        heads_analysis,
     )
 )
 
