@@ -172,3 +172,29 @@ def test_the_metaworld_study_covers_one_task_per_group_and_reports_success_per_g
     ]
     table = _groups_table(rows).markdown
     assert "| bc | 60% | not run | 20% | not run | 47% |" in table
+
+
+@pytest.mark.parametrize("workers", [False, True], ids=["in process", "worker processes"])
+def test_a_saved_state_continues_the_episode_exactly_in_another_env(workers):
+    """get_state / set_state (what DAgger's expert continuations of a chunked head need): an env reset with the
+    episode's seed and loaded with its state at step 20 sees what the first env sees, step by step."""
+    spec = get_env_spec("metaworld/pick-place")
+    make = (lambda n: family.WorkerMetaWorld(n, "pick-place")) if workers else spec.make_vector
+    seeds = [int(s) for s in collection_seeds(0, 2)]
+    first, second = make(2), make(2)
+    expert = spec.make_expert()
+    obs, _ = first.reset(seed=seeds)
+    for _ in range(20):
+        obs = first.step(expert.act(obs))[0]
+    state = first.get_state()
+    second.reset(seed=seeds)
+    loaded = second.set_state(state)
+    np.testing.assert_array_equal(loaded, obs)
+    for _ in range(15):
+        action = expert.act(obs)
+        obs, reward, *_ = first.step(action)
+        again, reward_again, *_ = second.step(action)
+        np.testing.assert_allclose(again, obs, atol=1e-9)
+        np.testing.assert_allclose(reward_again, reward, atol=1e-9)
+    first.close()
+    second.close()

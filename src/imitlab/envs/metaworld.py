@@ -51,6 +51,9 @@ STATE_NAMES = (
     *(f"prev_obj2_{k}" for k in ("x", "y", "z", "qw", "qx", "qy", "qz")),
     *("goal_x", "goal_y", "goal_z"),
 )
+# the MuJoCo state get_state saves (mujoco.mjtState.mjSTATE_INTEGRATION: time, qpos, qvel, act, warm start, ctrl,
+# applied forces, equality flags, mocap pose, user data), spelt as its value so that MuJoCo loads lazily
+PHYSICS_STATE = 0x1FFF
 AGENT_STATE = slice(0, 4)  # LeRobot's agent state: hand xyz and gripper opening
 ACTION_NAMES = ("dx", "dy", "dz", "gripper")
 
@@ -204,6 +207,38 @@ class BatchedMetaWorld(BatchedEnv):
         info = {"success": self.success.copy()}
         return self._observe(), reward, self.success.copy(), self.truncated & ~self.success, info
 
+    def get_state(self) -> np.ndarray:
+        """(N, state_dim): each sub-env's MuJoCo integration state (positions, velocities, mocap, controls), its
+        step counts and done flags, the previous frame its observation repeats and its observation: what
+        ``set_state`` needs to continue the episode exactly, in an env reset with the episode's seed (which fixes
+        the goal)."""
+        import mujoco
+
+        rows = []
+        for i, env in enumerate(self.envs):
+            physics = np.empty(mujoco.mj_stateSize(env.model, PHYSICS_STATE))
+            mujoco.mj_getState(env.model, env.data, physics, PHYSICS_STATE)
+            counters = [env.curr_path_length, self.steps[i], self.success[i], self.truncated[i]]
+            rows.append(np.concatenate([physics, counters, env._prev_obs, self.state[i]]))
+        return np.stack(rows)
+
+    def set_state(self, states: np.ndarray) -> np.ndarray:
+        """Load ``states`` (N, state_dim) from ``get_state``; returns the observations there."""
+        import mujoco
+
+        states = np.asarray(states, dtype=np.float64)
+        for i, (env, row) in enumerate(zip(self.envs, states, strict=True)):
+            n = mujoco.mj_stateSize(env.model, PHYSICS_STATE)
+            if len(row) != n + 4 + 18 + len(STATE_NAMES):
+                raise InvalidInputError(f"a Meta-World {self.task} state has {n + 61} numbers, got {len(row)}")
+            mujoco.mj_setState(env.model, env.data, row[:n], PHYSICS_STATE)
+            mujoco.mj_forward(env.model, env.data)
+            env.curr_path_length, self.steps[i] = int(row[n]), int(row[n + 1])
+            self.success[i], self.truncated[i] = bool(row[n + 2]), bool(row[n + 3])
+            env._prev_obs = row[n + 4 : n + 22].copy()
+            self.state[i] = row[n + 22 :]
+        return self._observe()
+
     def _observe(self) -> np.ndarray:
         if self.observation == "state":
             return self.state.astype(np.float32)
@@ -274,6 +309,14 @@ class WorkerMetaWorld(BatchedEnv):
     def render_cameras(self) -> dict[str, np.ndarray]:
         return {CAMERA: np.concatenate(self._call("render", [None] * len(self.pipes)))}
 
+    def get_state(self) -> np.ndarray:
+        return np.concatenate(self._call("get_state", [None] * len(self.pipes)))
+
+    def set_state(self, states: np.ndarray) -> np.ndarray:
+        obs, observed = (np.concatenate(parts) for parts in zip(*self._call("set_state", self._split(states))))
+        self.state = observed
+        return obs
+
     def close(self, **kwargs: Any) -> None:
         for pipe in self.pipes:
             try:
@@ -297,6 +340,10 @@ def _serve(pipe: Any, size: int, task: str, observation: str) -> None:
         elif method == "step":
             obs, reward, terminated, truncated, info = env.step(argument)
             pipe.send((obs, reward, terminated, truncated, env.state.copy(), info["success"]))
+        elif method == "get_state":
+            pipe.send(env.get_state())
+        elif method == "set_state":
+            pipe.send((env.set_state(argument), env.state.copy()))
         elif method == "render":
             pipe.send(env.render_cameras()[CAMERA])
         else:
