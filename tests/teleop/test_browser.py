@@ -207,3 +207,26 @@ def test_a_person_takes_over_a_running_policy_and_retrains_it(browser, serve, tm
     (record,) = [json.loads(line) for line in (out / "rounds.jsonl").read_text().splitlines()]
     assert record["round"] == 1 and record["person_labels"] == labels and record["evaluated"] == 2
     assert (out / "round-1" / "model.safetensors").is_file()
+
+
+def test_the_keyboard_drives_meta_worlds_arm_and_the_kept_steps_hold_the_keys(browser, serve, tmp_path):
+    """Held keys become (dx, dy, dz, gripper): ArrowRight then space, kept mid-episode."""
+    pytest.importorskip("metaworld")
+    data = tmp_path / "arm"
+    app = serve("teleop", "--env", "metaworld/reach-pixels", "--out", str(data))
+    page = browser.new_page(viewport={"width": 1100, "height": 760})
+    page.goto(app.url)
+    page.wait_for_function("window.imitlab.hello !== null && window.imitlab.frames > 0")
+    assert page.evaluate("window.imitlab.hello.device") == "keys"
+    for key in ("ArrowRight", " "):
+        page.keyboard.down(key)
+        step = page.evaluate("window.imitlab.status.step")
+        page.wait_for_function(f"window.imitlab.status.step >= {step + 3}")
+        page.keyboard.up(key)
+    page.click("#keep")
+    page.wait_for_function("window.imitlab.status.kept === 1")
+    page.close()
+    app.stop()
+    action = load_dataset(data).action
+    assert (action[:, 0] == 1).sum() >= 3 and (action[:, 3] == 1).sum() >= 3  # right, then the gripper closed
+    assert set(np.unique(action[:, 1])) == {0.0} and set(np.unique(action[:, 3])) == {-1.0, 1.0}

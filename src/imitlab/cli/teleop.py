@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -57,22 +58,24 @@ def add_parser(sub: Subparsers) -> None:
 
 def run(args: argparse.Namespace) -> None:
     from imitlab.core.locks import one_writer
-    from imitlab.teleop.server import Access, require_web, serve, teleop_app
+    from imitlab.teleop.server import Access, EnvThread, require_web, serve, teleop_app
     from imitlab.teleop.session import RecordingSession
 
     require_web()
     out = Path(args.out)
     access = Access(args.host)
     with one_writer(out.with_name(out.name + ".teleop"), "a teleop session of this dataset"):
+        thread = EnvThread()  # the env (and its renderer) lives on one thread
         if args.checkpoint is None:
-            session = RecordingSession(args.env, out, seed=args.seed, noise=args.noise)
-            serve(teleop_app(session, access, args.fps), access, args.port, not args.no_browser)
-            return
-        session, retrain = takeover_session(args, out)
-        serve(teleop_app(session, access, args.fps, retrain), access, args.port, not args.no_browser)
+            session = thread.call(partial(RecordingSession, args.env, out, seed=args.seed, noise=args.noise))
+            app = teleop_app(session, access, args.fps, env_thread=thread)
+        else:
+            session, retrain = takeover_session(args, out, thread)
+            app = teleop_app(session, access, args.fps, retrain, thread)
+        serve(app, access, args.port, not args.no_browser)
 
 
-def takeover_session(args: argparse.Namespace, out: Path) -> tuple[Any, Callable[[], Any]]:
+def takeover_session(args: argparse.Namespace, out: Path, thread: Any) -> tuple[Any, Callable[[], Any]]:
     """A session where the latest round's policy drives, and the retrain callback that starts the next round (a
     ``takeover.Retraining``, which hands the wheel to the new policy once it is trained and evaluated)."""
     from imitlab.data.reader import load_dataset
@@ -84,7 +87,7 @@ def takeover_session(args: argparse.Namespace, out: Path) -> tuple[Any, Callable
     data = takeover.prepare(out, args.checkpoint)
     base_frames = load_dataset(read_run_config(args.checkpoint, "data")["data"]).num_frames
     agent = ChunkExecutor(load_policy(takeover.latest_run(out, args.checkpoint)))
-    session = RecordingSession(args.env, data, seed=args.seed, agent=agent, noise=args.noise)
+    session = thread.call(partial(RecordingSession, args.env, data, seed=args.seed, agent=agent, noise=args.noise))
 
     def hand_over(run: Path) -> None:
         session.next_agent = ChunkExecutor(load_policy(run))

@@ -20,6 +20,7 @@ import secrets
 import time
 import webbrowser
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -92,10 +93,32 @@ def page(name: str) -> Callable[[Any], Awaitable[Any]]:
     return serve
 
 
-def teleop_app(session: Any, access: Access, fps: float | None = None, retrain: Callable[[], Any] | None = None) -> Any:
+class EnvThread:
+    """The one thread that touches the env: a MuJoCo renderer's OpenGL context belongs to the thread that made it,
+    so the session is built (``call``) and stepped (``run``, awaited from the event loop) on the same thread."""
+
+    def __init__(self) -> None:
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="imitlab-env")
+
+    def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return self.executor.submit(fn, *args).result()
+
+    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+
+
+def teleop_app(
+    session: Any,
+    access: Access,
+    fps: float | None = None,
+    retrain: Callable[[], Any] | None = None,
+    env_thread: EnvThread | None = None,
+) -> Any:
     """The teleop web app driving ``session`` (a ``RecordingSession``) at ``fps`` steps per second (default: the
-    env's, at most ``MAX_PACE``; the data keep the env's fps whatever the pace); ``retrain`` starts the background retraining of a
-    take-over session and returns the job (``takeover.Retraining``: ``busy``, ``progress()``)."""
+    env's, at most ``MAX_PACE``; the data keep the env's fps whatever the pace). ``retrain`` starts the background
+    retraining of a take-over session and returns the job (``takeover.Retraining``: ``busy``, ``progress()``).
+    ``env_thread``: the thread the session was built on (a new one if not given), where it is stepped."""
+    thread = env_thread or EnvThread()
     if fps is not None and not fps > 0:
         raise UsageError(f"--fps must be > 0, got {fps}")
     from starlette.applications import Starlette
@@ -145,10 +168,10 @@ def teleop_app(session: Any, access: Access, fps: float | None = None, retrain: 
                     session.person_holds = bool(message.get("value"))
                 elif kind == "keep":
                     async with busy:
-                        await asyncio.to_thread(session.keep, session.agent is not None)
+                        await thread.run(session.keep, session.agent is not None)
                 elif kind == "discard":
                     async with busy:
-                        session.discard()
+                        await thread.run(session.discard)
                 elif kind == "retrain" and retrain is not None and (job is None or not job.busy):
                     job = retrain()
 
@@ -157,8 +180,8 @@ def teleop_app(session: Any, access: Access, fps: float | None = None, retrain: 
         try:
             while not reader.done():
                 started = time.perf_counter()
-                async with busy:  # in a thread, so that the page's input is read while the env steps
-                    await asyncio.to_thread(session.step)
+                async with busy:  # in the env's thread, so that the page's input is read while the env steps
+                    await thread.run(session.step)
                     status, frame = session.status(), session.frame
                 if job is not None:
                     status["retrain"] = job.progress()
