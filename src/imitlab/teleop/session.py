@@ -42,7 +42,6 @@ class Kept:
 
     lengths: list[int] = field(default_factory=list)
     successes: list[bool] = field(default_factory=list)
-    takeover_steps: list[int] = field(default_factory=list)
 
 
 class RecordingSession:
@@ -170,7 +169,6 @@ class RecordingSession:
             )
         self.kept.lengths.append(len(episode))
         self.kept.successes.append(self.success)
-        self.kept.takeover_steps.append(sum(s["person"] for s in self.steps))
         self.episode_number += 1
         self.reset()
 
