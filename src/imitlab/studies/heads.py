@@ -109,7 +109,8 @@ def _paired_lines(env: str, ers: Rows) -> list[list]:
 
 
 def _animate(root: Path, rows: Rows, out: Path) -> list[Figure]:
-    """GIFs of the best and the worst (by return) of the first evaluation episodes, per head and env."""
+    """GIFs of the best and the worst (by success, then return) of the first evaluation episodes, per head and
+    env."""
     figures = []
     for (env, policy), rs in group(rows, "env", "policy").items():
         row = rs[0]
@@ -120,12 +121,13 @@ def _animate(root: Path, rows: Rows, out: Path) -> list[Figure]:
         with torch.inference_mode():
             seeds = evaluation_seeds(row["seed"], ANIMATED_EPISODES)
             result = run_episodes(spec, executor, seeds, record_images=camera is not None)
-        order = np.argsort(result.returns)
+        order = np.lexsort((result.returns, result.episode_success))  # by success, then return
         for which, i in (("best", order[-1]), ("worst", order[0])):
             episode = result.episode(int(i))
             verdict = "success" if result.episode_success[i] else "failure"
             frames = episode["images"][camera] if camera is not None else None
-            gif = save_episode_gif(env, episode["observation"], out / f"{env}-{policy}-{which}.gif", spec.fps, frames)
+            name = f"{env.replace('/', '-')}-{policy}-{which}.gif"  # an env family's names hold a slash
+            gif = save_episode_gif(env, episode["observation"], out / name, spec.fps, frames)
             if gif is not None:
                 figures.append(
                     Figure(
