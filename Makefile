@@ -23,7 +23,7 @@ demo: $(STAMP)
 # The result tables of README.md and docs/ between <!-- results ... --> markers, refilled from the finished runs they
 # name (runs/demo after `make demo`, ...); a table whose runs are missing is kept and reported.
 readme-tables: $(STAMP)
-	$(BIN)/python -m imitlab.studies.readme README.md docs/dagger.md docs/studies.md docs/heads.md
+	$(BIN)/python -m imitlab.studies.readme README.md docs/dagger.md docs/studies.md docs/heads.md docs/environments.md
 
 test: lint browser
 	$(BIN)/python -m pytest -q -m "not slow"
