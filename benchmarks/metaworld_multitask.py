@@ -39,6 +39,10 @@ def evaluated(run: Path, seed: int, episodes: int, *extra: str) -> dict:
     return json.loads(out.read_text())
 
 
+def train(head: str, data: Path, run: Path, seed: int, *extra: str) -> None:
+    imitlab("train", "--policy", head, "--data", str(data), "--out", str(run), "--seed", str(seed), *extra)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--set", default="metaworld/MT10", help="the env set (one task per env)")
@@ -84,17 +88,7 @@ def main() -> None:
         for env in envs:
             run = root / env.split("/")[-1] / f"s{seed}"
             if not (run / "eval.json").is_file():
-                imitlab(
-                    "train",
-                    "--policy",
-                    args.head,
-                    "--data",
-                    str(singles_data[env]),
-                    "--out",
-                    str(run),
-                    "--seed",
-                    str(seed),
-                )
+                train(args.head, singles_data[env], run, seed)
             single_runs[env] = run
             single[env].append(evaluated(run, seed, args.episodes))
         cpu["single-task"] += child_cpu_minutes() - start
@@ -102,19 +96,7 @@ def main() -> None:
         steps = sum(read_run_config(run)["train_config"]["steps"] for run in single_runs.values())
         run = root / "multi" / f"s{seed}"
         if not (run / "eval.json").is_file():
-            imitlab(
-                "train",
-                "--policy",
-                args.head,
-                "--data",
-                str(pooled),
-                "--out",
-                str(run),
-                "--seed",
-                str(seed),
-                "--steps",
-                str(steps),
-            )
+            train(args.head, pooled, run, seed, "--steps", str(steps))
         multi.append({r["env"]: r for r in evaluated(run, seed, args.episodes)["tasks"]})
         cpu["multi-task"] += child_cpu_minutes() - start
 
