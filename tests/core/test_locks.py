@@ -77,26 +77,30 @@ def test_a_second_imitlab_train_into_the_same_run_is_one_line_with_the_pid(small
     assert not (run / "metrics.jsonl").exists()
 
 
+def dagger_args(out, *extra: str) -> list[str]:
+    """``imitlab dagger`` of bc on pendulum from 2 demonstrations, one round, into ``out``."""
+    return [
+        "dagger",
+        "--env",
+        "pendulum",
+        "--policy",
+        "bc",
+        "--init-demos",
+        "2",
+        "--rounds",
+        "1",
+        *extra,
+        "--out",
+        str(out),
+    ]
+
+
 def test_a_second_dagger_in_the_same_directory_is_refused(tmp_path, capsys):
     out = tmp_path / "dagger"
     holder = hold_lock(out)
     try:
         with pytest.raises(SystemExit) as exit_info:
-            main(
-                [
-                    "dagger",
-                    "--env",
-                    "pendulum",
-                    "--policy",
-                    "bc",
-                    "--init-demos",
-                    "2",
-                    "--rounds",
-                    "1",
-                    "--out",
-                    str(out),
-                ]
-            )
+            main(dagger_args(out))
     finally:
         holder.kill()
         holder.wait()
@@ -156,25 +160,7 @@ def test_two_racing_commands_into_one_directory_20_times_leave_one_whole_run(tmp
         if command == "train":
             args = ["train", "--policy", "bc", "--data", str(small_dataset_dir), "--out", str(out), "--steps", "20"]
         else:
-            args = [
-                "dagger",
-                "--env",
-                "pendulum",
-                "--policy",
-                "bc",
-                "--init-demos",
-                "2",
-                "--rounds",
-                "1",
-                "--episodes-per-round",
-                "1",
-                "--steps",
-                "20",
-                "--eval-episodes",
-                "2",
-                "--out",
-                str(out),
-            ]
+            args = dagger_args(out, "--episodes-per-round", "1", "--steps", "20", "--eval-episodes", "2")
         racers = [
             subprocess.Popen(
                 [sys.executable, "-m", "imitlab.cli", *args],
