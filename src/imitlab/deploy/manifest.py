@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from imitlab.core import keys
 from imitlab.core.errors import ImitlabError
 from imitlab.core.registry import Registry
 
@@ -56,7 +57,7 @@ class DeployError(ImitlabError):
     """An export that cannot be written or loaded; the message names the file at fault."""
 
 
-TASK_INPUT = "task_index"  # the encoder graph's input of a multi-task policy: (B,) int64 into its tasks
+TASK_INPUT = keys.TASK_INDEX  # the encoder graph's input of a multi-task policy: (B,) int64 into its tasks
 
 
 def cameras(config: dict[str, Any]) -> dict[str, tuple[int, int]]:

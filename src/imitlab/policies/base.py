@@ -197,7 +197,9 @@ class Policy(nn.Module):
         if self.tasks:  # a learned embedding per task, part of every step's condition
             self.task_embedding = nn.Embedding(len(self.tasks), config.task_embed_dim)
             self.step_dim += config.task_embed_dim
-        self.dict_obs = bool(self.cameras or self.tasks)  # obs comes as a dict (state, frames, task_index)
+        # what obs holds besides the state (each camera's frames, the task index); any: obs comes as a dict
+        self.extra_inputs = (*self.cameras, *((keys.TASK_INDEX,) if self.tasks else ()))
+        self.dict_obs = bool(self.extra_inputs)
         self.cond_dim = config.n_obs_steps * self.step_dim  # the flattened condition encode_observation returns
 
     @property
@@ -248,16 +250,15 @@ class Policy(nn.Module):
         policy, else a dict with ``observation.state``, each camera's frames (B, T_obs, 3, H, W) uint8 and, for a
         multi-task policy, ``task_index`` (B,) int64 (into ``tasks``). Frames are randomly cropped in training mode
         (from torch's global generator, which the trainer seeds) and centre-cropped in eval mode."""
-        inputs = (*self.cameras, *((keys.TASK_INDEX,) if self.tasks else ()))
         if isinstance(obs, torch.Tensor):
             if self.dict_obs:
                 raise InvalidInputError(
-                    f"{self.name} takes {', '.join(inputs)} besides the state: obs must be a dict with "
+                    f"{self.name} takes {', '.join(self.extra_inputs)} besides the state: obs must be a dict with "
                     f"'{keys.OBS}' and those keys, got a tensor of shape {tuple(obs.shape)}"
                 )
             self.check_obs(obs)
             return self.obs_normalizer.normalize(obs)
-        missing = [key for key in (keys.OBS, *inputs) if key not in obs]
+        missing = [key for key in (keys.OBS, *self.extra_inputs) if key not in obs]
         if missing:
             raise InvalidInputError(f"{self.name}: obs has no {', '.join(missing)} (found: {', '.join(obs)})")
         state = obs[keys.OBS]
@@ -318,13 +319,12 @@ class Policy(nn.Module):
         ``task_index`` of a multi-task policy (under their keys in the batch)."""
         if not self.dict_obs:
             return batch[keys.OBS]
-        inputs = (*self.cameras, *((keys.TASK_INDEX,) if self.tasks else ()))
-        missing = [key for key in inputs if key not in batch]
+        missing = [key for key in self.extra_inputs if key not in batch]
         if missing:
             raise InvalidInputError(
                 f"{self.name} takes inputs the batch lacks: {', '.join(missing)} (found: {', '.join(batch)})"
             )
-        return {keys.OBS: batch[keys.OBS], **{key: batch[key] for key in inputs}}
+        return {keys.OBS: batch[keys.OBS], **{key: batch[key] for key in self.extra_inputs}}
 
     def check_obs(self, obs: torch.Tensor) -> None:
         expected = (self.config.n_obs_steps, self.config.obs_dim)
