@@ -100,7 +100,7 @@ def test_recipes_command_prints_each_env_recipe_of_a_policy(capsys):
     main(["recipes", "--policy", "act"])
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "act"
-    envs = {line.split()[0]: line for line in lines[1:]}
+    envs = {line.split()[0]: line for line in lines[1 : lines.index("every head")]}
     assert set(envs) == {e for e, p in recipe_table() if p == "act"}
     assert "kl_weight=0.1" in envs["two-path"] and "train: steps=2000" in envs["two-path"]
 
@@ -162,3 +162,22 @@ def test_a_crop_the_user_chose_is_kept_and_frames_that_fit_the_default_crop_are_
     small = {"features": {"observation.images.top": {"dtype": "video", "shape": [64, 48, 3]}}}
     assert fit_crop(small, {"vision": {"crop_shape": None}}) is None
     assert fit_crop(small, {})["crop_shape"] == (56, 42)
+
+
+def test_an_env_gives_every_head_its_settings_and_a_multi_task_dataset_gets_them_when_its_envs_agree():
+    from imitlab.experiments.recipes import resolve_recipe
+
+    for policy in ("bc", "diffusion", "act"):
+        settings = resolve_recipe("metaworld/reach", policy)
+        assert settings.policy_overrides["obs_scale_floor"] == 0.01 and settings.recipe == f"metaworld/reach/{policy}"
+    assert resolve_recipe("metaworld/MT10", "flow").policy_overrides == {"obs_scale_floor": 0.01}
+    assert resolve_recipe("metaworld/reach,metaworld/push", "bc").recipe == "metaworld/reach,metaworld/push/bc"
+    assert resolve_recipe("metaworld/reach,two-path", "bc").recipe is None  # the envs' recipes differ
+    assert resolve_recipe("metaworld/reach", "bc", enabled=False).policy_overrides == {}
+
+
+def test_recipes_command_prints_the_settings_of_every_head_once_per_env_family(capsys):
+    main(["recipes", "--env", "metaworld/reach"])
+    assert capsys.readouterr().out.splitlines() == ["every head", "  metaworld/reach  obs_scale_floor=0.01"]
+    main(["recipes"])
+    assert "  metaworld (50 envs)  obs_scale_floor=0.01" in capsys.readouterr().out.splitlines()

@@ -120,6 +120,9 @@ class EnvSpec:
     # the paper's scale (a GPU; `benchmarks/pusht_table.py --scale full`)
     recipes: Mapping[str, Recipe] = field(default_factory=dict)
     full_scale_recipes: Mapping[str, Recipe] = field(default_factory=dict)
+    # settings every head gets on this env on a 2-core CPU, under its own recipe (e.g. a state normalisation
+    # suited to the observation)
+    recipe_for_every_head: Recipe = ({}, {})
     # demonstrations the built-in studies and the demo train this env's recipes on; None: not one of their envs
     study_demos: int | None = None
     # a camera variant of a study env: that env's name (the studies train it on that env's demonstrations at

@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from imitlab.core.errors import ImitlabError
+from imitlab.core.registry import UnknownNameError
 from imitlab.core.settings import Layered, resolve_layers
 from imitlab.data.reader import read_info
-from imitlab.envs.registry import ENVS, Recipe, get_env_spec
+from imitlab.envs.registry import ENV_SETS, ENVS, Recipe, expand_envs, get_env_spec
 from imitlab.policies.base import get_policy_class
 from imitlab.policies.encoders import VisionConfig
 from imitlab.training.train import TrainConfig
@@ -82,11 +83,33 @@ def demos_for(env: str) -> int:
 
 
 def recipe(env: str, policy: str, scale: str = "cpu") -> tuple[dict[str, Any], dict[str, Any]]:
-    """The tuned settings for ``policy`` on ``env`` (empty overrides where none are recorded); copies."""
+    """The tuned settings for ``policy`` on ``env`` (empty overrides where none are recorded); copies. The env's
+    settings for every head lie under its head's recipe. ``env`` may also name several envs, as a multi-task
+    dataset records them (an env set, or names joined by commas): they get their envs' recipe when all of them
+    declare the same one."""
+    found = [_own_recipe(name, policy, scale) for name in _named_envs(env)]
+    if not found or any(each != found[0] for each in found):
+        return {}, {}
+    return found[0]
+
+
+def _own_recipe(env: str, policy: str, scale: str) -> tuple[dict[str, Any], dict[str, Any]]:
     spec = get_env_spec(env)
     table = spec.recipes if scale == "cpu" else spec.full_scale_recipes
+    every_policy, every_train = spec.recipe_for_every_head if scale == "cpu" else ({}, {})
     policy_overrides, train_overrides = table.get(policy, ({}, {}))
-    return dict(policy_overrides), dict(train_overrides)
+    return {**every_policy, **policy_overrides}, {**every_train, **train_overrides}
+
+
+def _named_envs(env: str) -> list[str]:
+    """The registered envs ``env`` names: itself, an env set's envs or a comma-separated list's; none for data of
+    no built-in env."""
+    if env in ENVS:
+        return [env]
+    try:
+        return expand_envs(env) if env in ENV_SETS or "," in env else []
+    except UnknownNameError:
+        return []
 
 
 class RecipeError(ImitlabError):
@@ -137,8 +160,8 @@ class Resolved:
 
 
 def has_recipe(env: str | None, policy: str) -> bool:
-    """Whether registered env ``env`` declares a recipe for ``policy``."""
-    return env is not None and env in ENVS and policy in get_env_spec(env).recipes
+    """Whether ``env`` (a registered env, or the envs of a multi-task dataset) has a recipe for ``policy``."""
+    return env is not None and any(recipe(env, policy))
 
 
 def resolve_recipe(
@@ -232,21 +255,38 @@ def fit_crop(info: dict[str, Any], policy_overrides: Mapping[str, Any]) -> dict[
 
 
 def format_recipes(policy: str | None = None, env: str | None = None) -> str:
-    """The recipes as text, grouped by policy, one line per env: policy fields, then training fields."""
+    """The recipes as text, grouped by policy, one line per env: policy fields, then training fields; then the
+    settings envs give every head, one line per env family."""
     table = recipe_table()
     chosen = [(e, p) for e, p in table if (policy is None or p == policy) and (env is None or e == env)]
-    if not chosen:
+    every_head = _every_head_lines(env)
+    if not chosen and not every_head:
         asked = " on ".join(f"{kind} {name!r}" for kind, name in (("policy", policy), ("env", env)) if name)
         raise RecipeError(
             f"no recipe for {asked}; policies with recipes: {', '.join(sorted({p for _, p in table}))}; "
             f"envs with recipes: {', '.join(sorted({e for e, _ in table}))}"
         )
-    width = max(len(e) for e, _ in chosen)
+    width = max((len(e) for e, _ in chosen), default=0)
     lines = []
     for name in sorted({p for _, p in chosen}):
         lines.append(name)
         for e, _ in sorted(k for k in chosen if k[1] == name):
-            policy_fields, train_fields = recipe(e, name)
-            text = " ".join(f"{k}={v}" for k, v in policy_fields.items()) or "(the policy's defaults)"
-            lines.append(f"  {e:<{width}}  {text}; train: {' '.join(f'{k}={v}' for k, v in train_fields.items())}")
-    return "\n".join(lines)
+            lines.append(f"  {e:<{width}}  {_fields_text(*recipe(e, name))}")
+    return "\n".join([*lines, *(["every head", *every_head] if every_head else [])])
+
+
+def _every_head_lines(env: str | None) -> list[str]:
+    """One line per env family (or env) whose envs give every head the same settings, for ``env`` or all."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for name, spec in ENVS.items():
+        if any(spec.recipe_for_every_head) and env in (None, name):
+            groups.setdefault((spec.family or name, _fields_text(*spec.recipe_for_every_head)), []).append(name)
+    return [
+        f"  {family} ({len(names)} envs)  {text}" if len(names) > 1 else f"  {names[0]}  {text}"
+        for (family, text), names in groups.items()
+    ]
+
+
+def _fields_text(policy_fields: Mapping[str, Any], train_fields: Mapping[str, Any]) -> str:
+    text = " ".join(f"{k}={v}" for k, v in policy_fields.items()) or "(the policy's defaults)"
+    return f"{text}; train: {' '.join(f'{k}={v}' for k, v in train_fields.items())}" if train_fields else text

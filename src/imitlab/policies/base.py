@@ -63,6 +63,10 @@ class PolicyConfig:
     n_action_steps: int = 1  # actions executed from each chunk before re-planning (receding horizon)
     obs_norm: str = "mean_std"  # "mean_std" or "min_max" (to [-1, 1])
     action_norm: str = "mean_std"  # "mean_std" or "min_max" (to [-1, 1]); generative heads use min_max
+    # added to each state dimension's scale (its std, or half its range), in the state's own units, so a dimension
+    # that barely moves in the demos (a resting object's physics jitter) is not magnified into a large input;
+    # robomimic adds 1e-3 to every std. 0: the data's own scale
+    obs_scale_floor: float = 0.0
     # camera key ("observation.images.<camera>") -> (H, W), filled from the dataset; empty = state only
     image_shapes: dict[str, tuple[int, int]] = dataclasses.field(default_factory=dict)
     vision: VisionConfig = VisionConfig()  # how camera frames become features (unused without cameras)
@@ -123,6 +127,8 @@ class PolicyConfig:
         for field, value in (("obs_norm", self.obs_norm), ("action_norm", self.action_norm)):
             if value not in ("mean_std", "min_max"):
                 raise InvalidInputError(f"{field} must be 'mean_std' or 'min_max', got {value!r}")
+        if not self.obs_scale_floor >= 0:
+            raise InvalidInputError(f"obs_scale_floor must be >= 0, got {self.obs_scale_floor}")
 
     def replace(self, **changes: Any) -> PolicyConfig:
         return dataclasses.replace(self, **changes)
@@ -175,7 +181,7 @@ class Policy(nn.Module):
                 f"config needs obs_dim >= {least_obs} and act_dim >= 1, got {config.obs_dim}, {config.act_dim}"
             )
         self.config = config
-        self.obs_normalizer = Normalizer(stats[keys.OBS], config.obs_norm)
+        self.obs_normalizer = Normalizer(stats[keys.OBS], config.obs_norm, config.obs_scale_floor)
         self.action_normalizer = Normalizer(stats[keys.ACTION], config.action_norm)
         self.cameras = tuple(config.image_shapes)  # camera keys, in the order their features are concatenated
         self.step_dim = config.obs_dim  # condition features per observation step

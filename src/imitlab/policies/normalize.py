@@ -16,13 +16,14 @@ EPS = 1e-6
 class Normalizer(nn.Module):
     """``mean_std``: (x - mean) / std. ``min_max``: affine map of [min, max] to [-1, 1].
 
-    Dimensions that are constant in the data (std or range ~ 0) are left centred but unscaled.
+    Dimensions that are constant in the data (std or range ~ 0) are left centred but unscaled; every other
+    dimension's scale gets ``floor`` added (in the feature's units).
     """
 
     shift: torch.Tensor  # (dim,) buffer
     scale: torch.Tensor  # (dim,) buffer
 
-    def __init__(self, feature_stats: dict[str, Any], mode: str):
+    def __init__(self, feature_stats: dict[str, Any], mode: str, floor: float = 0.0):
         super().__init__()
         shift: np.ndarray
         scale: np.ndarray
@@ -35,7 +36,7 @@ class Normalizer(nn.Module):
             shift, scale = (high + low) / 2, (high - low) / 2
         else:
             raise InvalidInputError(f"normalisation mode must be 'mean_std' or 'min_max', got {mode!r}")
-        scale = np.where(scale < EPS, 1.0, scale).astype(np.float32)
+        scale = np.where(scale < EPS, 1.0, scale + floor).astype(np.float32)
         self.mode = mode
         self.register_buffer("shift", torch.from_numpy(shift))
         self.register_buffer("scale", torch.from_numpy(scale))
