@@ -7,7 +7,14 @@ from imitlab.core.seeds import collection_seeds
 from imitlab.data.reader import load_dataset
 from imitlab.envs.registry import get_env_spec
 from imitlab.envs.rollout import rollout
-from imitlab.remedies.dagger import BETA_SCHEDULES, MixtureAgent, beta, expert_continuations, run_dagger
+from imitlab.remedies.dagger import (
+    BETA_SCHEDULES,
+    MixtureAgent,
+    beta,
+    equal_label_demos,
+    expert_continuations,
+    run_dagger,
+)
 
 TINY = {"steps": 30, "batch_size": 32, "log_every": 10, "save_every": 30}
 
@@ -133,3 +140,14 @@ def test_dagger_runs_unchanged_with_diffusion(tmp_path):
         progress=False,
     )
     assert [r.episodes for r in results] == [1, 1 + 50]
+
+
+def test_the_equal_label_control_counts_the_frames_of_episodes_that_end_at_success(tmp_path):
+    """two-path's expert ends its episodes at the goal, about a third of the way to max_steps: the control
+    collects as many more whole episodes as the labels need, no more."""
+    labels = 5 * get_env_spec("two-path").max_steps
+    lengths = load_dataset(equal_label_demos("two-path", labels, tmp_path)).episode_lengths
+    assert lengths.max() < get_env_spec("two-path").max_steps
+    assert lengths.sum() >= labels > lengths[:-1].sum()
+    fewer = load_dataset(tmp_path / "baseline-data-5")  # the first try, at full-length episodes
+    assert np.array_equal(fewer.episode_lengths, lengths[:5])  # the same seeds, the same first episodes

@@ -18,7 +18,6 @@ over the training seeds (seed-aware interval, per-seed differences against ``bc`
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -38,7 +37,7 @@ from imitlab.evaluation.stats import PairedSeeds, SeedSuccess, mcnemar_exact_p, 
 from imitlab.policies.base import get_policy_class
 from imitlab.remedies.augment import AugmentConfig, expert_augmentation, project_to_env
 from imitlab.remedies.ccil import CCILConfig, fit_dynamics, label_episodes, synthesize
-from imitlab.remedies.dagger import equal_label_baseline, run_dagger
+from imitlab.remedies.dagger import equal_label_baseline, equal_label_demos, run_dagger
 from imitlab.remedies.dart import DartConfig, collect_dart
 from imitlab.training.train import train_policy
 
@@ -289,8 +288,9 @@ def equal_label_control(
     result = equal_label_baseline(
         env, policy, run_dir, expert_labels, seed, eval_episodes, policy_overrides, train_overrides
     )
-    episodes = math.ceil(expert_labels / get_env_spec(env).max_steps)
-    data = _Data(run_dir, episodes * get_env_spec(env).max_steps, details={"demos": episodes})
+    demonstrations = load_dataset(equal_label_demos(env, expert_labels, run_dir, seed))
+    episodes = demonstrations.num_episodes
+    data = _Data(run_dir, demonstrations.num_frames, details={"demos": episodes})
     remedy = _result("bc", f"bc({episodes} demos)", env, policy, demos, seed, data, result)
     write_json(record, asdict(remedy))
     return remedy

@@ -232,6 +232,26 @@ def run_dagger(
         return results
 
 
+def equal_label_demos(env: str, expert_labels: int, out: Path, seed: int = 0) -> Path:
+    """The fewest whole expert demonstrations (collection seeds of ``seed``) that hold at least ``expert_labels``
+    frames, collected into ``out/baseline-data-{episodes}``. Episodes that end at success are shorter than the
+    env's ``max_steps``, so the count is found by collecting more until enough: a longer collection of the same
+    seed begins with the shorter one's episodes."""
+    episodes = math.ceil(expert_labels / get_env_spec(env).max_steps)
+    while True:
+        data = Path(out) / f"baseline-data-{episodes}"
+        if not data.exists():
+            collect(env, episodes, data, seed=seed)
+        held = np.cumsum(load_dataset(data).episode_lengths)
+        if held[-1] >= expert_labels:
+            fewest = int(np.searchsorted(held, expert_labels)) + 1
+            if fewest == episodes:
+                return data
+            episodes = fewest  # the prefix of this collection that already holds enough
+        else:
+            episodes = max(episodes + 1, math.ceil(episodes * expert_labels / held[-1]))
+
+
 def equal_label_baseline(
     env: str,
     policy: str,
@@ -243,16 +263,12 @@ def equal_label_baseline(
     train_overrides: dict[str, Any] | None = None,
 ) -> EvalResult:
     """The control for DAgger: ``policy`` trained on plain expert demonstrations holding at least
-    ``expert_labels`` labelled frames (full-length episodes), evaluated on the same seeds as the rounds."""
-    spec = get_env_spec(env)
-    episodes = math.ceil(expert_labels / spec.max_steps)
-    data = Path(out) / f"baseline-data-{episodes}"
-    if not data.exists():
-        collect(env, episodes, data, seed=seed)
+    ``expert_labels`` labelled frames (``equal_label_demos``), evaluated on the same seeds as the rounds."""
+    data = equal_label_demos(env, expert_labels, out, seed)
     trained = train_policy(
         policy,
         data,
-        Path(out) / f"baseline-{episodes}",
+        Path(out) / f"baseline-{load_dataset(data).num_episodes}",
         policy_overrides,
         {**(train_overrides or {}), "seed": seed},
         progress=False,
