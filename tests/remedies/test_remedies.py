@@ -159,3 +159,18 @@ def test_summary_pairs_each_remedy_with_bc_of_the_same_training_seed():
     assert dagger.vs_bc.per_seed == (0.0, 0.56, 0.64, 0.34)
     assert (dagger.vs_bc.a_better, dagger.vs_bc.b_better, dagger.vs_bc.ties) == (3, 0, 1)
     assert dagger.vs_bc.low <= dagger.vs_bc.difference <= dagger.vs_bc.high
+
+
+def test_equal_label_controls_are_named_after_their_remedy_so_seeds_with_different_demo_counts_share_a_row(tmp_path):
+    """two-path's episodes end at the goal and DAgger's rollouts differ in length per seed: each seed's control
+    holds at least its own DAgger run's labels, and the seeds' controls summarise as one row."""
+    config = RemedyConfig(dagger_rounds=1, dagger_episodes_per_round=2)
+    rows = compare_remedies(
+        ["dagger"], "two-path", "bc", 2, tmp_path, [0, 1], config, 4, train_overrides=TINY, equal_label_controls=True
+    )
+    label = "bc at dagger(1x2)'s labels"
+    assert [r["label"] for r in rows] == ["bc", "dagger(1x2)", label] * 2
+    for bc, dagger, control in zip(rows[::3], rows[1::3], rows[2::3]):
+        assert control["expert_labels"] >= dagger["expert_labels"] > bc["expert_labels"]
+        assert control["details"]["demos"] > 2
+    assert [m.label for m in summarise(rows)] == ["bc", "dagger(1x2)", label]

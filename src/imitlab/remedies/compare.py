@@ -268,6 +268,9 @@ def _result(method, label, env, policy, demos, seed, data: _Data, result) -> Rem
     )
 
 
+SPENDS_LABELS = ("augment", "dagger")  # the methods that query the expert beyond the demonstrations
+
+
 def equal_label_control(
     env: str,
     policy: str,
@@ -278,20 +281,22 @@ def equal_label_control(
     eval_episodes: int = 100,
     policy_overrides: dict[str, Any] | None = None,
     train_overrides: dict[str, Any] | None = None,
+    matching: str = "",
 ) -> RemedyResult:
-    """Plain BC on as many expert demonstrations as hold ``expert_labels`` labels (the control for remedies
-    that spend extra expert labels: augment, DAgger)."""
+    """Plain BC on the fewest whole expert demonstrations that hold ``expert_labels`` labels (the control for a
+    remedy that spends extra expert labels: augment, DAgger), labelled after that remedy (``matching``, its
+    label), so the rows of its training seeds, whose demonstrations differ in number, share one label."""
+    label = f"bc at {matching}'s labels"
     run_dir = Path(out) / f"bc-labels{expert_labels}" / f"seed{seed}"
     record = run_dir / "result.json"
     if record.is_file():
-        return RemedyResult(**read_json_object(record, "a finished remedy run's result"))
+        return RemedyResult(**{**read_json_object(record, "a finished remedy run's result"), "label": label})
     result = equal_label_baseline(
         env, policy, run_dir, expert_labels, seed, eval_episodes, policy_overrides, train_overrides
     )
     demonstrations = load_dataset(equal_label_demos(env, expert_labels, run_dir, seed))
-    episodes = demonstrations.num_episodes
-    data = _Data(run_dir, demonstrations.num_frames, details={"demos": episodes})
-    remedy = _result("bc", f"bc({episodes} demos)", env, policy, demos, seed, data, result)
+    data = _Data(run_dir, demonstrations.num_frames, details={"demos": demonstrations.num_episodes})
+    remedy = _result("bc", label, env, policy, demos, seed, data, result)
     write_json(record, asdict(remedy))
     return remedy
 
@@ -311,7 +316,8 @@ def compare_remedies(
 ) -> list[dict[str, Any]]:
     """Run every (method, seed) (plain ``bc`` is always included) and return one row per run with the exact
     McNemar p-value against ``bc`` of the same seed (same evaluation episodes). With ``equal_label_controls``,
-    also BC on more plain demonstrations for every method that spent more expert labels than BC."""
+    also BC on more plain demonstrations for every method that spends more expert labels than BC by design
+    (``SPENDS_LABELS``; a DART demonstration may hold a few more frames than BC's, and gets no control)."""
     methods = ["bc"] + [m for m in methods if m != "bc"]
     rows = []
     for seed in seeds:
@@ -320,10 +326,21 @@ def compare_remedies(
             for m in methods
         ]
         if equal_label_controls:
-            extra = sorted({r.expert_labels for r in results if r.expert_labels > results[0].expert_labels})
             results += [
-                equal_label_control(env, policy, demos, out, n, seed, eval_episodes, policy_overrides, train_overrides)
-                for n in extra
+                equal_label_control(
+                    env,
+                    policy,
+                    demos,
+                    out,
+                    r.expert_labels,
+                    seed,
+                    eval_episodes,
+                    policy_overrides,
+                    train_overrides,
+                    matching=r.label,
+                )
+                for r in results
+                if r.method in SPENDS_LABELS and r.expert_labels > results[0].expert_labels
             ]
         for r in results:
             row = asdict(r)

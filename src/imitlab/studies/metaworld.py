@@ -4,7 +4,8 @@ the success per group in the form LeRobot reports it and rollouts animated from 
 One task per group whose scripted expert succeeds on all of its 100 evaluation episodes (docs/environments.md):
 reach (easy), bin-picking (medium: the flagged peg-insert-side, soccer and sweep-into are left out), pick-place
 (hard) and stick-push (very hard). Small scale runs bc and diffusion on reach; full scale every chunking and
-generative head on the four. The heads train with their defaults: Meta-World has no tuned recipes yet."""
+generative head on the four. The heads train with their defaults under Meta-World's recipe for every head (a floor
+on the state's normalisation scale, ``envs.metaworld.STATE_RECIPE``)."""
 
 from __future__ import annotations
 

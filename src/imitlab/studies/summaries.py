@@ -77,9 +77,11 @@ def remedies_caption(summary: list[MethodSummary], setting: str) -> str:
         else "vs bc: mean per-seed difference on the same evaluation seeds with its 95% interval (bootstrap of "
         "seeds, then of episode pairs) and the seeds favouring the method · bc · neither"
     )
-    controls = any(m.label.startswith("bc(") for m in summary)
+    controls = any(m.label.startswith("bc at ") for m in summary)
     return f"{setting}, {seeds_note(n)}; {versus}; exact McNemar p per training seed" + (
-        "; 'bc(N demos)' rows hold as many expert labels as the remedies that spend more" if controls else ""
+        "; a 'bc at M's labels' row is bc on the fewest whole demonstrations holding as many expert labels as M"
+        if controls
+        else ""
     )
 
 
