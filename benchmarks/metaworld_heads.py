@@ -1,7 +1,8 @@
 """Heads on one Meta-World task from the state, over training seeds: collect N expert demonstrations (collection
-seed 0), train each head with its defaults per training seed, evaluate 100 episodes per seed on the evaluation
-seeds, and print success per seed, the mean with its seed-level 95% interval, and each head paired against the
-first on the same evaluation seeds. Finished runs under --runs are reused.
+seed 0), train each head per training seed with Meta-World's recipe (--no-recipe: the head's defaults), evaluate
+100 episodes per seed on the evaluation seeds, and print success per seed, the mean with its seed-level 95%
+interval, and each head paired against the first on the same evaluation seeds. Finished runs under --runs are
+reused.
 
     python benchmarks/metaworld_heads.py --task reach --heads bc diffusion --seeds 0 1 2 3 4 --demos 50
 """
@@ -30,7 +31,11 @@ def main() -> None:
     parser.add_argument("--demos", type=int, default=50)
     parser.add_argument("--episodes", type=int, default=100)
     parser.add_argument("--runs", type=Path, default=Path("runs/mw"))
+    parser.add_argument(
+        "--no-recipe", action="store_true", help="train with the heads' defaults, without Meta-World's recipe"
+    )
     args = parser.parse_args()
+    recipe = ["--no-recipe"] if args.no_recipe else []
     if importlib.util.find_spec("metaworld") is None:
         print("metaworld_heads: skipped, the metaworld extra is not installed (pip install -e '.[metaworld]')")
         return
@@ -45,7 +50,7 @@ def main() -> None:
         for seed in args.seeds:
             run = args.runs / args.task / f"{head}-s{seed}"
             if not (run / "eval.json").is_file():
-                imitlab("train", "--policy", head, "--data", str(data), "--out", str(run), "--seed", str(seed))
+                imitlab("train", "--policy", head, "--data", str(data), "--out", str(run), "--seed", str(seed), *recipe)
                 imitlab(
                     "eval",
                     "--checkpoint",

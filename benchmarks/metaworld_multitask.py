@@ -51,7 +51,11 @@ def main() -> None:
     parser.add_argument("--demos", type=int, default=20, help="demonstrations per task")
     parser.add_argument("--episodes", type=int, default=20, help="evaluation episodes per task and seed")
     parser.add_argument("--runs", type=Path, default=Path("runs/mt10"))
+    parser.add_argument(
+        "--no-recipe", action="store_true", help="train with the heads' defaults, without Meta-World's recipe"
+    )
     args = parser.parse_args()
+    recipe = ["--no-recipe"] if args.no_recipe else []
     if importlib.util.find_spec("metaworld") is None:
         print("metaworld_multitask: skipped, the metaworld extra is not installed (pip install -e '.[metaworld]')")
         return
@@ -88,7 +92,7 @@ def main() -> None:
         for env in envs:
             run = root / env.split("/")[-1] / f"s{seed}"
             if not (run / "eval.json").is_file():
-                train(args.head, singles_data[env], run, seed)
+                train(args.head, singles_data[env], run, seed, *recipe)
             single_runs[env] = run
             single[env].append(evaluated(run, seed, args.episodes))
         cpu["single-task"] += child_cpu_minutes() - start
@@ -96,7 +100,7 @@ def main() -> None:
         steps = sum(read_run_config(run)["train_config"]["steps"] for run in single_runs.values())
         run = root / "multi" / f"s{seed}"
         if not (run / "eval.json").is_file():
-            train(args.head, pooled, run, seed, "--steps", str(steps))
+            train(args.head, pooled, run, seed, "--steps", str(steps), *recipe)
         multi.append({r["env"]: r for r in evaluated(run, seed, args.episodes)["tasks"]})
         cpu["multi-task"] += child_cpu_minutes() - start
 
