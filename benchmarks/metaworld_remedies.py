@@ -35,7 +35,7 @@ def main() -> None:
     from imitlab.core.errors import ImitlabError
     from imitlab.experiments.recipes import resolve_recipe
     from imitlab.remedies.compare import compare_remedies, summarise
-    from imitlab.studies.compounding_error import regime_demos
+    from imitlab.studies.compounding_error import bc_over_demos, regime_demos
     from imitlab.studies.summaries import remedies_caption, remedies_table
 
     env = f"metaworld/{args.task}"
@@ -56,7 +56,9 @@ def main() -> None:
         )
 
     start = time.perf_counter()
-    bc_by_demos = {n: summarise(compare([], n, args.out / "regime" / f"demos-{n}"))[0].success for n in args.demos}
+    bc_by_demos = bc_over_demos(
+        env, args.demos, args.out, args.seeds, args.episodes, settings.policy_overrides, settings.train_overrides
+    )
     sweep_minutes = (time.perf_counter() - start) / 60
     chosen = regime_demos(bc_by_demos)
     print(f"{env}, plain bc ({settings.recipe}) vs demonstrations, {len(args.seeds)} training seeds")

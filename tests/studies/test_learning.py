@@ -60,7 +60,7 @@ def test_dagger_beats_bc_with_as_many_expert_labels(tmp_path):
         progress=False,
     )
     last = rounds[-1]
-    baseline = equal_label_baseline("pendulum", "bc", tmp_path, last.expert_labels, train_overrides=train_overrides)
+    baseline, _ = equal_label_baseline("pendulum", "bc", tmp_path, last.expert_labels, train_overrides=train_overrides)
     assert last.success_rate > baseline.success_rate
     assert mcnemar_exact_p(last.episode_success, baseline.episode_success) < 0.05
 

@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> None:
     )
     print(dagger_rounds_table(rounds))
     if args.compare_bc:
-        base = equal_label_baseline(
+        base, _ = equal_label_baseline(
             args.env,
             args.policy,
             args.out,

@@ -37,7 +37,7 @@ from imitlab.evaluation.stats import PairedSeeds, SeedSuccess, mcnemar_exact_p, 
 from imitlab.policies.base import get_policy_class
 from imitlab.remedies.augment import AugmentConfig, expert_augmentation, project_to_env
 from imitlab.remedies.ccil import CCILConfig, fit_dynamics, label_episodes, synthesize
-from imitlab.remedies.dagger import equal_label_baseline, equal_label_demos, run_dagger
+from imitlab.remedies.dagger import equal_label_baseline, run_dagger
 from imitlab.remedies.dart import DartConfig, collect_dart
 from imitlab.training.train import train_policy
 
@@ -291,10 +291,9 @@ def equal_label_control(
     record = run_dir / "result.json"
     if record.is_file():
         return RemedyResult(**{**read_json_object(record, "a finished remedy run's result"), "label": label})
-    result = equal_label_baseline(
+    result, demonstrations = equal_label_baseline(
         env, policy, run_dir, expert_labels, seed, eval_episodes, policy_overrides, train_overrides
     )
-    demonstrations = load_dataset(equal_label_demos(env, expert_labels, run_dir, seed))
     data = _Data(run_dir, demonstrations.num_frames, details={"demos": demonstrations.num_episodes})
     remedy = _result("bc", label, env, policy, demos, seed, data, result)
     write_json(record, asdict(remedy))

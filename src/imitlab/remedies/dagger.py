@@ -34,7 +34,7 @@ from imitlab.core.io import read_json_object, write_json
 from imitlab.core.locks import one_writer
 from imitlab.core.seeds import collection_seeds
 from imitlab.data.collect import collect
-from imitlab.data.model import Episode
+from imitlab.data.model import Episode, EpisodeDataset
 from imitlab.data.reader import load_dataset
 from imitlab.data.writer import append_episodes
 from imitlab.envs.agents import Agent, observe_images, wants_images
@@ -261,19 +261,21 @@ def equal_label_baseline(
     eval_episodes: int = 100,
     policy_overrides: dict[str, Any] | None = None,
     train_overrides: dict[str, Any] | None = None,
-) -> EvalResult:
+) -> tuple[EvalResult, EpisodeDataset]:
     """The control for DAgger: ``policy`` trained on plain expert demonstrations holding at least
-    ``expert_labels`` labelled frames (``equal_label_demos``), evaluated on the same seeds as the rounds."""
+    ``expert_labels`` labelled frames (``equal_label_demos``), evaluated on the same seeds as the rounds; the
+    result and the demonstrations it trained on."""
     data = equal_label_demos(env, expert_labels, out, seed)
+    demonstrations = load_dataset(data)
     trained = train_policy(
         policy,
         data,
-        Path(out) / f"baseline-{load_dataset(data).num_episodes}",
+        Path(out) / f"baseline-{demonstrations.num_episodes}",
         policy_overrides,
         {**(train_overrides or {}), "seed": seed},
         progress=False,
     )
-    return evaluate(trained, env, eval_episodes, seed=seed)
+    return evaluate(trained, env, eval_episodes, seed=seed), demonstrations
 
 
 def _aggregate(spec: EnvSpec, data: Path, out: Path, i: int, beta_value: float, episodes: int, seed: int) -> None:

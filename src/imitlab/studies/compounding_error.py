@@ -120,6 +120,35 @@ METHODS = ["dart", "augment", "ccil", "dagger"]
 REMEDY_CONFIG = RemedyConfig()  # each method's defaults (see imitlab.remedies.compare)
 
 
+def bc_over_demos(
+    env: str,
+    sweep: Sequence[int],
+    root: Path,
+    seeds: Sequence[int],
+    eval_episodes: int,
+    policy_overrides: dict[str, Any],
+    train_overrides: dict[str, Any],
+) -> dict[int, SeedSuccess]:
+    """Plain bc's success over the training seeds at each number of demonstrations in ``sweep`` (runs under
+    ``root/regime/demos-N``, reused when finished): what ``regime_demos`` chooses the remedies' setting from."""
+    return {
+        n: summarise(
+            compare_remedies(
+                [],
+                env,
+                "bc",
+                n,
+                root / "regime" / f"demos-{n}",
+                seeds,
+                eval_episodes=eval_episodes,
+                policy_overrides=policy_overrides,
+                train_overrides=train_overrides,
+            )
+        )[0].success
+        for n in sweep
+    }
+
+
 def regime_demos(bc_by_demos: dict[int, SeedSuccess]) -> int:
     """The setting of the remedy comparison: the largest number of demonstrations at which plain bc's median
     success over the training seeds is at most half (the expert's is 100 %), so compounding error shows on most
@@ -151,25 +180,23 @@ def _remedies_analysis(
     rows: Rows, root: Path, out: Path, scale: str, seeds: Sequence[int]
 ) -> tuple[list[Table], list[Figure]]:
     policy_overrides, train_overrides = recipe(ENV, "bc")
-
-    def compare(methods: list[str], demos: int, out: Path, controls: bool = False) -> list[dict[str, Any]]:
-        return compare_remedies(
-            methods,
-            env=ENV,
-            policy="bc",
-            demos=demos,
-            out=out,
-            seeds=list(seeds),
-            config=REMEDY_CONFIG,
-            eval_episodes=study_rows.EVAL_EPISODES,
-            policy_overrides=policy_overrides,
-            train_overrides=train_overrides,
-            equal_label_controls=controls,
-        )
-
-    bc_by_demos = {n: summarise(compare([], n, Path(root) / "regime" / f"demos-{n}"))[0].success for n in REGIME_DEMOS}
+    bc_by_demos = bc_over_demos(
+        ENV, REGIME_DEMOS, Path(root), seeds, study_rows.EVAL_EPISODES, policy_overrides, train_overrides
+    )
     demos = regime_demos(bc_by_demos)
-    runs = compare(METHODS, demos, Path(root) / "remedies" / f"demos-{demos}", controls=True)
+    runs = compare_remedies(
+        METHODS,
+        env=ENV,
+        policy="bc",
+        demos=demos,
+        out=Path(root) / "remedies" / f"demos-{demos}",
+        seeds=list(seeds),
+        config=REMEDY_CONFIG,
+        eval_episodes=study_rows.EVAL_EPISODES,
+        policy_overrides=policy_overrides,
+        train_overrides=train_overrides,
+        equal_label_controls=True,
+    )
     summary = summarise(runs)
     bars = {m.label: (m.success.rate, m.success.low, m.success.high) for m in summary}
     figure = plot_success_bars(
